@@ -1,0 +1,216 @@
+//! The 2019–2023 history replayed to the second, and the notice rules.
+
+use gsomia_core::State;
+
+use crate::common::{jp_kr_with_events, reg, shipped_text, t, with_agreement};
+
+#[test]
+fn jp_kr_2016_was_continuously_in_force_from_2016_to_2026() {
+    let reg = reg();
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    assert_eq!(lc.termination, None, "the 2019 notice never took effect");
+    assert!(!lc.in_force_at(t("2016-11-22T23:59:59.999999999+09:00")));
+    assert!(lc.in_force_at(t("2016-11-23T00:00:00+09:00")));
+    // Every day from entry into force to 2026, at noon KST.
+    let mut at = t("2016-11-23T12:00:00+09:00");
+    let end = t("2026-12-31T12:00:00+09:00");
+    let mut days = 0;
+    while at < end {
+        assert!(lc.in_force_at(at), "not in force at {at}");
+        at = at
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        days += 1;
+    }
+    assert!(days > 3600);
+}
+
+#[test]
+fn the_2019_states_follow_the_events_to_the_second() {
+    let reg = reg();
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    let state = |s: &str| lc.state_at(t(s));
+    assert_eq!(
+        state("2019-08-22T23:00:00+09:00"),
+        State::InForce,
+        "an announcement is not a notice"
+    );
+    assert_eq!(state("2019-08-23T15:29:59+09:00"), State::InForce);
+    assert_eq!(state("2019-08-23T15:30:00+09:00"), State::NoticeGiven);
+    assert_eq!(state("2019-11-22T17:59:59+09:00"), State::NoticeGiven);
+    assert_eq!(state("2019-11-22T18:00:00+09:00"), State::NoticeSuspended);
+    assert_eq!(state("2019-11-23T00:00:00+09:00"), State::NoticeSuspended);
+    assert_eq!(state("2023-03-21T08:59:59+09:00"), State::NoticeSuspended);
+    assert_eq!(state("2023-03-21T09:00:00+09:00"), State::InForce);
+
+    let status = reg.status(a, t("2019-11-23T00:00:00+09:00")).unwrap();
+    assert!(status.in_force);
+    let (n, start, end) = status.term.unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(start, t("2019-11-23T00:00:00+09:00"));
+    assert_eq!(end, t("2020-11-23T00:00:00+09:00"));
+    assert!(
+        status
+            .reasons
+            .iter()
+            .any(|r| r.to_string().contains("jp-kr-2016 art 21(3)"))
+    );
+}
+
+#[test]
+fn without_the_suspension_the_agreement_ends_exactly_at_midnight_kst() {
+    let text = shipped_text("jp-kr-2016.toml");
+    let start = text.find("[[event]]\nat = \"2019-11-22T18:00").unwrap();
+    let end = text[start + 1..].find("[[event]]").unwrap() + start + 1;
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let reg = with_agreement(without).unwrap();
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    assert_eq!(lc.termination, Some(t("2019-11-23T00:00:00+09:00")));
+    assert!(lc.in_force_at(t("2019-11-22T23:59:59.999999999+09:00")));
+    assert!(!lc.in_force_at(t("2019-11-23T00:00:00+09:00")));
+    assert_eq!(
+        lc.state_at(t("2019-11-23T00:00:00+09:00")),
+        State::Terminated
+    );
+    // The 2023 withdrawal comes after termination: termination is final.
+    assert_eq!(
+        lc.state_at(t("2023-03-22T00:00:00+09:00")),
+        State::Terminated
+    );
+}
+
+fn notice_at(at: &str) -> String {
+    format!(
+        "[[event]]\nat = \"{at}\"\nkind = \"notice\"\nby = \"KOR\"\nwritten = true\nchannel = \"diplomatic\"\nsummary = \"test notice\"\n"
+    )
+}
+
+#[test]
+fn a_notice_on_the_deadline_day_counts_and_one_a_nanosecond_later_moves_to_next_year() {
+    for (given, ends) in [
+        (
+            "2019-08-24T23:59:59.999999999+09:00",
+            "2019-11-23T00:00:00+09:00",
+        ),
+        ("2019-08-25T00:00:00+09:00", "2020-11-23T00:00:00+09:00"),
+        ("2019-08-23T15:30:00+09:00", "2019-11-23T00:00:00+09:00"),
+        ("2019-11-22T12:00:00+09:00", "2020-11-23T00:00:00+09:00"),
+    ] {
+        let reg = jp_kr_with_events(&notice_at(given));
+        let a = reg.agreement_ref("jp-kr-2016").unwrap();
+        assert_eq!(
+            reg.agreement(a).unwrap().lifecycle().termination,
+            Some(t(ends)),
+            "notice given {given}"
+        );
+    }
+}
+
+#[test]
+fn counting_from_the_boundary_day_moves_the_deadline_to_25_august() {
+    let text = shipped_text("jp-kr-2016.toml").replace(
+        "count_from = \"last_full_day\"",
+        "count_from = \"boundary\"",
+    );
+    let cut = text.find("[[event]]").unwrap();
+    let reg = with_agreement(format!(
+        "{}{}",
+        &text[..cut],
+        notice_at("2019-08-25T12:00:00+09:00")
+    ))
+    .unwrap();
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    assert_eq!(
+        reg.agreement(a).unwrap().lifecycle().termination,
+        Some(t("2019-11-23T00:00:00+09:00"))
+    );
+}
+
+#[test]
+fn an_unwritten_notice_has_no_effect() {
+    let reg = jp_kr_with_events(
+        "[[event]]\nat = \"2019-08-23T15:30:00+09:00\"\nkind = \"notice\"\nby = \"KOR\"\nwritten = false\nchannel = \"diplomatic\"\nsummary = \"oral\"\n",
+    );
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    assert_eq!(reg.agreement(a).unwrap().lifecycle().termination, None);
+}
+
+#[test]
+fn lifting_a_suspension_needs_a_fresh_notice_by_default_and_can_be_immediate() {
+    let events = format!(
+        "{}{}",
+        notice_at("2019-08-23T15:30:00+09:00"),
+        "[[event]]\nat = \"2019-11-22T18:00:00+09:00\"\nkind = \"suspend_notice\"\nby = \"KOR\"\nsummary = \"s\"\n\
+         [[event]]\nat = \"2020-06-02T10:00:00+09:00\"\nkind = \"lift_suspension\"\nby = \"KOR\"\nsummary = \"l\"\n"
+    );
+    let reg = jp_kr_with_events(&events);
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    // 2020-06-02 is before the 2020 deadline (2020-08-24): the next boundary.
+    assert_eq!(lc.termination, Some(t("2020-11-23T00:00:00+09:00")));
+    assert_eq!(
+        lc.state_at(t("2020-06-02T10:00:00+09:00")),
+        State::NoticeGiven
+    );
+
+    let text = shipped_text("jp-kr-2016.toml").replace(
+        "lift_suspension = \"fresh_notice\"",
+        "lift_suspension = \"immediate\"",
+    );
+    let cut = text.find("[[event]]").unwrap();
+    let reg = with_agreement(format!("{}{}", &text[..cut], events)).unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    assert_eq!(lc.termination, Some(t("2020-06-02T10:00:00+09:00")));
+}
+
+#[test]
+fn an_amendment_makes_a_new_version_from_its_instant() {
+    let reg = jp_kr_with_events(
+        "[[event]]\nat = \"2024-01-01T00:00:00+09:00\"\nkind = \"amendment\"\nsummary = \"add warning data\"\ntopics = [\"defence\", \"dprk\", \"regional\", \"warning\"]\n",
+    );
+    let a = reg
+        .agreement(reg.agreement_ref("jp-kr-2016").unwrap())
+        .unwrap();
+    assert_eq!(a.versions().len(), 2);
+    assert_eq!(
+        a.version_at(t("2023-12-31T23:59:59+09:00")).unwrap().number,
+        1
+    );
+    assert_eq!(
+        a.version_at(t("2024-01-01T00:00:00+09:00")).unwrap().number,
+        2
+    );
+    let warning = reg.topic("warning.missile").unwrap();
+    assert!(
+        !a.version_at(t("2023-12-31T23:59:59+09:00"))
+            .unwrap()
+            .topics
+            .contains(warning)
+    );
+    assert!(
+        a.version_at(t("2024-01-01T00:00:00+09:00"))
+            .unwrap()
+            .topics
+            .contains(warning)
+    );
+}
+
+#[test]
+fn the_timeline_lists_boundaries_and_events_in_order() {
+    let reg = reg();
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let tl = reg.timeline(a, t("2024-01-01T00:00:00+09:00")).unwrap();
+    let kinds: Vec<&str> = tl.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds.first(), Some(&"entry_into_force"));
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "renewal").count(),
+        7,
+        "2017..=2023"
+    );
+    assert!(tl.windows(2).all(|w| w[0].at <= w[1].at));
+    let notice = tl.iter().find(|e| e.kind == "notice").unwrap();
+    assert!(notice.text.contains("2019-08-24"), "{}", notice.text);
+}

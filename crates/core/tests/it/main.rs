@@ -1,0 +1,14 @@
+//! Integration tests of the pact engine: one binary, one module per concern.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod common;
+mod decisions;
+mod lifecycle;
+mod profiles;
+mod properties;
