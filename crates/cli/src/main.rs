@@ -1,1 +1,187 @@
-fn main() {}
+//! `gsomia`: agreements, labels and decisions from the command line.
+//!
+//! Exit codes: 0 done (a release, an allow, a query answered); 1 refused (a
+//! withhold, a deny, a level with no equivalent, a failed demo check); 2 bad
+//! usage or input (unknown names, malformed profiles, times without offsets).
+//! Every command takes `--json` and then prints exactly one JSON document on
+//! standard output, errors included.
+
+mod agreement;
+mod decide;
+mod demo;
+mod load;
+mod out;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::out::Outcome;
+
+/// Exchange classified information under security-of-information agreements.
+#[derive(Parser)]
+#[command(name = "gsomia", version, about, long_about = None)]
+struct Cli {
+    /// Print one JSON document on standard output instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    /// Load profiles from DIR (topics.toml, policies/*.toml, agreements/*.toml)
+    /// on top of the shipped ones; files replace shipped profiles with the same id.
+    #[arg(long, global = true, value_name = "DIR")]
+    profiles: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Agreements: list, status at an instant, timeline, full terms.
+    #[command(subcommand)]
+    Agreement(AgreementCmd),
+    /// National classification policies.
+    #[command(subcommand)]
+    Policy(PolicyCmd),
+    /// The topic taxonomy.
+    #[command(subcommand)]
+    Topic(TopicCmd),
+    /// Labels: equivalent levels between national policies.
+    #[command(subcommand)]
+    Label(LabelCmd),
+    /// Decide a release or an access, with reasons citing the rules.
+    #[command(subcommand)]
+    Decide(DecideCmd),
+    /// Replay the 2016–2023 history of the Japan–Korea agreement through the engine.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum AgreementCmd {
+    /// Every agreement with its parties, kind and status.
+    List {
+        /// Status at this instant (RFC 3339 with offset); default: now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Whether an agreement is in force at an instant, and why.
+    Status {
+        /// A shipped agreement id or a path to an agreement file.
+        agreement: String,
+        /// The instant (RFC 3339 with offset, e.g. 2019-11-23T00:00:00+09:00); default: now.
+        #[arg(long)]
+        at: Option<String>,
+    },
+    /// Every term boundary and event, in order.
+    Timeline {
+        /// A shipped agreement id or a path to an agreement file.
+        agreement: String,
+        /// Last instant or date to show (a date means through that day in the
+        /// agreement's zone); default: now.
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// The agreement's terms: parties, levels, topics, rules, events.
+    Show {
+        /// A shipped agreement id or a path to an agreement file.
+        agreement: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum PolicyCmd {
+    /// Every national policy.
+    List,
+    /// One policy's levels.
+    Show {
+        /// A party code (JPN, KOR, USA) or a path to a policy file.
+        policy: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TopicCmd {
+    /// Every topic.
+    List,
+}
+
+#[derive(Subcommand)]
+enum LabelCmd {
+    /// The level a party marks an item of another party's level with.
+    Map(MapArgs),
+}
+
+#[derive(Args)]
+struct MapArgs {
+    /// The policy of the level (party code or policy file).
+    #[arg(long)]
+    policy: String,
+    /// The level, in that policy (native name, romanization or alias).
+    #[arg(long)]
+    level: String,
+    /// The party to map to (party code or policy file).
+    #[arg(long)]
+    to: String,
+    /// The agreement whose table to use (id or file); default: every agreement linking the two.
+    #[arg(long)]
+    agreement: Option<String>,
+    /// Use the agreement version in effect at this instant; default: the latest.
+    #[arg(long)]
+    at: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum DecideCmd {
+    /// May the holder release this item to a party at this instant?
+    Release(decide::ReleaseArgs),
+    /// May this person read this item at this instant?
+    Access(decide::AccessArgs),
+}
+
+fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    let json = cli.json;
+    let dir = cli.profiles;
+    match cli.command {
+        Command::Agreement(cmd) => match cmd {
+            AgreementCmd::List { at } => agreement::list(dir, at.as_deref()),
+            AgreementCmd::Status { agreement, at } => {
+                agreement::status(dir, &agreement, at.as_deref())
+            }
+            AgreementCmd::Timeline { agreement, until } => {
+                agreement::timeline(dir, &agreement, until.as_deref())
+            }
+            AgreementCmd::Show { agreement } => agreement::show(dir, &agreement),
+        },
+        Command::Policy(PolicyCmd::List) => agreement::policy_list(dir),
+        Command::Policy(PolicyCmd::Show { policy }) => agreement::policy_show(dir, &policy),
+        Command::Topic(TopicCmd::List) => agreement::topic_list(dir),
+        Command::Label(LabelCmd::Map(a)) => agreement::label_map(
+            dir,
+            &a.policy,
+            &a.level,
+            &a.to,
+            a.agreement.as_deref(),
+            a.at.as_deref(),
+        ),
+        Command::Decide(DecideCmd::Release(a)) => decide::release(dir, &a),
+        Command::Decide(DecideCmd::Access(a)) => decide::access(dir, &a),
+        Command::Demo => demo::run(dir, json),
+    }
+    .map(|o| o.with_json(json))
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            // clap prints help and version to stdout, usage errors to stderr.
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let json = cli.json;
+    match run(cli) {
+        Ok(outcome) => outcome.finish(),
+        Err(e) => out::fail(&e, json),
+    }
+}

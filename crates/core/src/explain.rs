@@ -65,6 +65,16 @@ fn article(a: &Agreement, rule: u16) -> Citation {
     }
 }
 
+fn dedup(cites: Vec<Citation>) -> Vec<Citation> {
+    let mut out: Vec<Citation> = Vec::with_capacity(cites.len());
+    for c in cites {
+        if !out.contains(&c) {
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn at_in(a: &Agreement, ts: Timestamp) -> String {
     time::format_in(ts, a.zone())
 }
@@ -279,11 +289,11 @@ impl Registry {
                         "the level is covered; the recipient marks it `{}` beside the originator's label",
                         self.level_name(r.recipient_level)
                     ),
-                    cites: vec![
+                    cites: dedup(vec![
                         article(a, a.cites().coverage),
                         article(a, a.cites().marking),
                         Citation::System(7),
-                    ],
+                    ]),
                 });
             }
         }
@@ -751,8 +761,11 @@ impl Registry {
                     break;
                 }
                 let notice_note = match lc.segment_at(b).and_then(|s| s.notice) {
-                    Some(p) if lc.state_at(b) == State::NoticeSuspended && p.effective_at <= b => {
-                        " (a notice for this boundary is suspended)"
+                    Some(p) if lc.state_at(b) == State::NoticeSuspended && p.effective_at == b => {
+                        " (the notice for this boundary is suspended)"
+                    }
+                    Some(_) if lc.state_at(b) == State::NoticeSuspended => {
+                        " (a suspended notice is still pending)"
                     }
                     _ => "",
                 };

@@ -393,6 +393,53 @@ impl Registry {
     }
 }
 
+/// Why a what-if branch could not be made.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BranchError {
+    /// No such agreement or event.
+    #[error("agreement `{agreement}` has no event #{event}")]
+    NoSuchEvent {
+        /// The agreement.
+        agreement: String,
+        /// The 1-based event number asked for.
+        event: usize,
+    },
+    /// Amendments change terms, not just the lifecycle.
+    #[error("event #{0} is an amendment; branches drop lifecycle events only")]
+    Amendment(usize),
+    /// The lifecycle could not be replayed.
+    #[error(transparent)]
+    Time(#[from] crate::time::TimeError),
+}
+
+impl Registry {
+    /// A what-if copy of this registry in which one recorded event of one
+    /// agreement (0-based, in time order) never happened; the lifecycle is
+    /// replayed without it.
+    pub fn without_event(
+        &self,
+        agreement: AgreementRef,
+        event: usize,
+    ) -> Result<Registry, BranchError> {
+        let mut out = self.clone();
+        let no_such = || BranchError::NoSuchEvent {
+            agreement: self.agreement_id(agreement).to_owned(),
+            event: event + 1,
+        };
+        let a = out
+            .agreements
+            .get_mut(agreement.index())
+            .ok_or_else(no_such)?;
+        let ev = a.events.get(event).ok_or_else(no_such)?;
+        if ev.kind == crate::agreement::EventKind::Amendment {
+            return Err(BranchError::Amendment(event + 1));
+        }
+        a.events.remove(event);
+        a.lifecycle = crate::agreement::Lifecycle::compute(&a.schedule, &a.events)?;
+        Ok(out)
+    }
+}
+
 fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
     items
         .map(|s| format!("`{s}`"))

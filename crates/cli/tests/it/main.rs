@@ -1,1 +1,11 @@
+//! The `gsomia` binary, run as a user would: real process, real files,
+//! exit codes and JSON checked.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
 
+mod cli;

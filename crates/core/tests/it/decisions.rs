@@ -329,7 +329,7 @@ fn the_hub_relays_only_with_the_originators_consent() {
     );
     for c in [expired, revoked, other, item.clone()] {
         assert!(
-            !release(&reg, &label, "USA", "JPN", at, &[c.clone()]).is_release(),
+            !release(&reg, &label, "USA", "JPN", at, std::slice::from_ref(&c)).is_release(),
             "{c:?}"
         );
     }
@@ -405,7 +405,7 @@ fn a_relay_outside_the_arrangement_is_not_called_a_hub_relay() {
         "USA",
         "JPN",
         "2014-06-01T00:00:00+09:00",
-        &[c.clone()],
+        std::slice::from_ref(&c),
     ) else {
         panic!()
     };
