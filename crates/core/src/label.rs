@@ -159,3 +159,76 @@ pub fn aggregate(
         informative,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{PartyRef, TopicRef};
+
+    fn label(level: u16, topics: &[u16], rel_to: Option<&[u16]>) -> Label {
+        Label {
+            level: LevelRef { policy: 0, level },
+            originator: PartyRef(0),
+            created_at: Timestamp::UNIX_EPOCH,
+            topics: topics.iter().map(|t| TopicRef(*t)).collect(),
+            rel_to: rel_to.map(|ps| ps.iter().map(|p| PartyRef(*p)).collect()),
+            informative: vec![Informative {
+                tag: "Handling".into(),
+                values: vec![format!("L{level}")],
+            }],
+        }
+    }
+
+    #[test]
+    fn aggregation_takes_the_highest_level_unions_topics_and_intersects_rel_to() {
+        // Rank is the level index here: level 2 outranks level 1.
+        let a = label(1, &[3], Some(&[1, 2]));
+        let b = label(2, &[4], Some(&[2, 3]));
+        let c = label(0, &[3], None);
+        let agg = aggregate(&[&a, &b, &c], |l| l.level).unwrap();
+        assert_eq!(agg.level, b.level);
+        assert_eq!(
+            agg.topics.iter().collect::<Vec<_>>(),
+            vec![TopicRef(3), TopicRef(4)]
+        );
+        assert_eq!(
+            agg.rel_to.unwrap().iter().collect::<Vec<_>>(),
+            vec![PartyRef(2)]
+        );
+        assert_eq!(agg.informative.len(), 3);
+        assert_eq!(aggregate(&[], |l| l.level), Err(AggregateError::Empty));
+        let foreign = Label {
+            level: LevelRef {
+                policy: 1,
+                level: 0,
+            },
+            ..c.clone()
+        };
+        assert_eq!(
+            aggregate(&[&a, &foreign], |l| l.level),
+            Err(AggregateError::MixedPolicies)
+        );
+    }
+
+    #[test]
+    fn the_original_label_is_kept_when_equivalents_are_added() {
+        let original = label(1, &[3], None);
+        let mut labels = ItemLabels::new(original.clone());
+        let eq = |level| EquivalentLabel {
+            label: Label {
+                level: LevelRef { policy: 2, level },
+                ..original.clone()
+            },
+            agreement: AgreementRef(0),
+        };
+        labels.add_equivalent(eq(0));
+        labels.add_equivalent(eq(1));
+        assert_eq!(labels.original(), &original);
+        assert_eq!(labels.equivalents().len(), 1, "one equivalent per policy");
+        assert_eq!(
+            labels.in_policy(PartyRef(2)).map(|l| l.level.level),
+            Some(1)
+        );
+        assert!(labels.in_policy(PartyRef(5)).is_none());
+    }
+}

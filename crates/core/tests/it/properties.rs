@@ -215,3 +215,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Hostile profile text: any single-byte change, truncation or insertion
+    /// in a shipped agreement gives a registry or a located error, never a panic.
+    #[test]
+    fn mangled_profiles_never_panic(pos in 0usize..6000, byte in any::<u8>(), mode in 0u8..3) {
+        let mut bytes = crate::common::shipped_text("jp-kr-2016.toml").into_bytes();
+        let pos = pos % bytes.len();
+        match mode {
+            0 => bytes[pos] = byte,
+            1 => bytes.truncate(pos),
+            _ => bytes.insert(pos, byte),
+        }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        match crate::common::with_agreement(text) {
+            Ok(reg) => {
+                prop_assert!(reg.agreement_ref("jp-kr-2016").is_ok() || reg.agreements().len() == 5);
+            }
+            Err(errors) => {
+                prop_assert!(!errors.0.is_empty());
+                prop_assert!(errors.0.iter().all(|e| !e.message.is_empty()));
+            }
+        }
+    }
+}
