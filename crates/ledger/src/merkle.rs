@@ -1,0 +1,374 @@
+//! RFC 6962 / RFC 9162 Merkle trees: hashing, an append-only in-memory tree,
+//! inclusion and consistency proofs and their verification.
+//!
+//! Leaf hash `SHA-256(0x00 || data)`, node hash `SHA-256(0x01 || left || right)`;
+//! the root of an empty tree is `SHA-256("")`. The tree keeps every complete
+//! subtree hash, so appends cost one node hash on average and a proof is a
+//! handful of lookups.
+
+use sha2::{Digest, Sha256};
+
+/// A SHA-256 hash.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash(pub [u8; 32]);
+
+impl std::fmt::Debug for Hash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Hash({})", self.to_hex())
+    }
+}
+
+impl Hash {
+    /// Lower-case hex.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    /// From 64 hex digits.
+    pub fn from_hex(s: &str) -> Option<Hash> {
+        let s = s.trim();
+        if s.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Hash(out))
+    }
+}
+
+/// The root of the empty tree.
+pub fn empty_root() -> Hash {
+    Hash(Sha256::digest([]).into())
+}
+
+/// The hash of a leaf.
+pub fn leaf_hash(data: &[u8]) -> Hash {
+    let mut h = Sha256::new();
+    h.update([0u8]);
+    h.update(data);
+    Hash(h.finalize().into())
+}
+
+/// The hash of an interior node.
+pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update([1u8]);
+    h.update(left.0);
+    h.update(right.0);
+    Hash(h.finalize().into())
+}
+
+/// Why a proof or request was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// An index or size beyond the tree.
+    #[error("index {index} is not below size {size}")]
+    OutOfRange {
+        /// The index or first size.
+        index: u64,
+        /// The size.
+        size: u64,
+    },
+    /// A proof with the wrong number of hashes.
+    #[error("proof has {got} hashes, expected {expected}")]
+    Length {
+        /// Hashes given.
+        got: usize,
+        /// Hashes expected.
+        expected: usize,
+    },
+    /// The proof leads to another root.
+    #[error("proof does not lead to the root")]
+    RootMismatch,
+}
+
+/// The largest power of two strictly below `n` (n ≥ 2).
+fn split(n: u64) -> u64 {
+    debug_assert!(n >= 2);
+    1u64 << (63 - (n - 1).leading_zeros())
+}
+
+/// An append-only Merkle tree in memory.
+#[derive(Debug, Clone, Default)]
+pub struct Tree {
+    /// `levels[k][i]` is the hash of the complete subtree of 2^k leaves starting at i·2^k.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Tree {
+            levels: vec![Vec::new()],
+        }
+    }
+
+    /// The number of leaves.
+    pub fn size(&self) -> u64 {
+        self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+
+    /// Appends a leaf by its data.
+    pub fn push(&mut self, data: &[u8]) {
+        self.push_hash(leaf_hash(data));
+    }
+
+    /// Appends a leaf by its hash.
+    pub fn push_hash(&mut self, leaf: Hash) {
+        let mut level = 0usize;
+        let mut hash = leaf;
+        loop {
+            if self.levels.len() <= level {
+                self.levels.push(Vec::new());
+            }
+            let Some(row) = self.levels.get_mut(level) else {
+                return;
+            };
+            row.push(hash);
+            let n = row.len();
+            if n % 2 == 1 {
+                return;
+            }
+            let (Some(l), Some(r)) = (row.get(n - 2), row.get(n - 1)) else {
+                return;
+            };
+            hash = node_hash(l, r);
+            level += 1;
+        }
+    }
+
+    /// The leaf hash at `index`.
+    pub fn leaf(&self, index: u64) -> Option<Hash> {
+        self.levels
+            .first()?
+            .get(usize::try_from(index).ok()?)
+            .copied()
+    }
+
+    /// The hash of leaves `[start, end)`, where `start` is a multiple of the
+    /// largest power of two not above `end - start` (as in every RFC 6962 split).
+    fn range(&self, start: u64, end: u64) -> Hash {
+        let n = end - start;
+        if n == 0 {
+            return empty_root();
+        }
+        if n.is_power_of_two() && start.is_multiple_of(n) {
+            let k = n.trailing_zeros() as usize;
+            if let Some(h) = self
+                .levels
+                .get(k)
+                .and_then(|row| row.get(usize::try_from(start >> k).ok()?))
+            {
+                return *h;
+            }
+        }
+        let k = split(n);
+        node_hash(&self.range(start, start + k), &self.range(start + k, end))
+    }
+
+    /// The root of the first `size` leaves.
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::OutOfRange {
+                index: size,
+                size: self.size(),
+            });
+        }
+        Ok(self.range(0, size))
+    }
+
+    /// The current root.
+    pub fn root(&self) -> Hash {
+        self.range(0, self.size())
+    }
+
+    /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
+        if index >= size || size > self.size() {
+            return Err(ProofError::OutOfRange { index, size });
+        }
+        let mut proof = Vec::new();
+        let (mut start, mut end, mut m) = (0u64, size, index);
+        while end - start > 1 {
+            let k = split(end - start);
+            if m < k {
+                proof.push(self.range(start + k, end));
+                end = start + k;
+            } else {
+                proof.push(self.range(start, start + k));
+                start += k;
+                m -= k;
+            }
+        }
+        proof.reverse();
+        Ok(proof)
+    }
+
+    /// The consistency proof from the tree of `old` leaves to the tree of `new` leaves.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
+        if old > new || new > self.size() {
+            return Err(ProofError::OutOfRange {
+                index: old,
+                size: new,
+            });
+        }
+        if old == 0 || old == new {
+            return Ok(Vec::new());
+        }
+        let mut proof = Vec::new();
+        let (mut start, mut end, mut m, mut whole) = (0u64, new, old, true);
+        while m != end - start {
+            let k = split(end - start);
+            if m <= k {
+                proof.push(self.range(start + k, end));
+                end = start + k;
+            } else {
+                proof.push(self.range(start, start + k));
+                start += k;
+                m -= k;
+                whole = false;
+            }
+        }
+        if !whole {
+            proof.push(self.range(start, end));
+        }
+        proof.reverse();
+        Ok(proof)
+    }
+}
+
+/// Verifies that `leaf` is at `index` in the tree of `size` leaves with `root`
+/// (RFC 9162 §2.1.3.2).
+pub fn verify_inclusion(
+    leaf: &Hash,
+    index: u64,
+    size: u64,
+    proof: &[Hash],
+    root: &Hash,
+) -> Result<(), ProofError> {
+    if index >= size {
+        return Err(ProofError::OutOfRange { index, size });
+    }
+    let (mut fn_, mut sn) = (index, size - 1);
+    let mut r = *leaf;
+    for p in proof {
+        if sn == 0 {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                expected: proof.len(),
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            r = node_hash(p, &r);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            r = node_hash(&r, p);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            expected: proof.len() + 1,
+        });
+    }
+    if r == *root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// Verifies that the tree of `new_size` with `new_root` extends the tree of
+/// `old_size` with `old_root` (RFC 9162 §2.1.4.2).
+pub fn verify_consistency(
+    old_size: u64,
+    new_size: u64,
+    old_root: &Hash,
+    new_root: &Hash,
+    proof: &[Hash],
+) -> Result<(), ProofError> {
+    if old_size > new_size {
+        return Err(ProofError::OutOfRange {
+            index: old_size,
+            size: new_size,
+        });
+    }
+    if old_size == new_size {
+        return if proof.is_empty() && old_root == new_root {
+            Ok(())
+        } else if !proof.is_empty() {
+            Err(ProofError::Length {
+                got: proof.len(),
+                expected: 0,
+            })
+        } else {
+            Err(ProofError::RootMismatch)
+        };
+    }
+    if old_size == 0 {
+        return if proof.is_empty() {
+            Ok(())
+        } else {
+            Err(ProofError::Length {
+                got: proof.len(),
+                expected: 0,
+            })
+        };
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if old_size.is_power_of_two() {
+        path.push(*old_root);
+    }
+    path.extend_from_slice(proof);
+    let (first, rest) = path.split_first().ok_or(ProofError::Length {
+        got: 0,
+        expected: 1,
+    })?;
+    let (mut fn_, mut sn) = (old_size - 1, new_size - 1);
+    while fn_ & 1 == 1 {
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if sn == 0 {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                expected: proof.len() - 1,
+            });
+        }
+        if fn_ & 1 == 1 || fn_ == sn {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            if fn_ & 1 == 0 {
+                while fn_ & 1 == 0 && fn_ != 0 {
+                    fn_ >>= 1;
+                    sn >>= 1;
+                }
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            expected: proof.len() + 1,
+        });
+    }
+    if fr == *old_root && sr == *new_root {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
