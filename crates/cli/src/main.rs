@@ -9,6 +9,8 @@
 mod agreement;
 mod decide;
 mod demo;
+mod keys;
+mod ledger;
 mod load;
 mod out;
 
@@ -53,6 +55,25 @@ enum Command {
     Decide(DecideCmd),
     /// Replay the 2016–2023 history of the Japan–Korea agreement through the engine.
     Demo,
+    /// Party keys.
+    #[command(subcommand)]
+    Keys(KeysCmd),
+    /// The tamper-evident ledger: append, verify, prove, cosign.
+    #[command(subcommand)]
+    Ledger(ledger::LedgerCmd),
+}
+
+#[derive(Subcommand)]
+enum KeysCmd {
+    /// Generate a party's signing key (owner-only file) and its public identity.
+    Generate {
+        /// The party (JPN, KOR, USA, …).
+        #[arg(long)]
+        party: String,
+        /// The directory to write the keys to (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -165,6 +186,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Decide(DecideCmd::Release(a)) => decide::release(dir, &a),
         Command::Decide(DecideCmd::Access(a)) => decide::access(dir, &a),
         Command::Demo => demo::run(dir, json),
+        Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
+        Command::Ledger(cmd) => ledger::run(cmd),
     }
     .map(|o| o.with_json(json))
 }

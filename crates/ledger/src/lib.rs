@@ -17,5 +17,5 @@ pub mod verify;
 pub mod witness;
 
 pub use entry::{Entry, Kind, Record};
-pub use merkle::{Hash, Tree};
+pub use merkle::{Hash, Tree, View};
 pub use note::{Checkpoint, Note, Signer, Verifier};

@@ -147,8 +147,9 @@ impl Tree {
     }
 
     /// The hash of leaves `[start, end)`, where `start` is a multiple of the
-    /// largest power of two not above `end - start` (as in every RFC 6962 split).
-    fn range(&self, start: u64, end: u64) -> Hash {
+    /// largest power of two not above `end - start` (as in every RFC 6962
+    /// split). `edge` holds precomputed hashes of ranges ending at `end`.
+    fn range(&self, start: u64, end: u64, edge: &[(u64, Hash)]) -> Hash {
         let n = end - start;
         if n == 0 {
             return empty_root();
@@ -163,8 +164,45 @@ impl Tree {
                 return *h;
             }
         }
+        if let Ok(i) = edge.binary_search_by_key(&start, |(s, _)| *s)
+            && let Some((_, h)) = edge.get(i)
+        {
+            return *h;
+        }
         let k = split(n);
-        node_hash(&self.range(start, start + k), &self.range(start + k, end))
+        node_hash(
+            &self.range(start, start + k, &[]),
+            &self.range(start + k, end, edge),
+        )
+    }
+
+    /// Hashes of the incomplete subtrees on the right edge of the tree of
+    /// `size` leaves, `[s, size)` for each `s` where a complete subtree of the
+    /// binary decomposition of `size` begins; sorted by `s`. There are at most
+    /// 64, computed with one node hash each.
+    fn right_edge(&self, size: u64) -> Vec<(u64, Hash)> {
+        let mut starts = Vec::new();
+        let mut s = 0u64;
+        for bit in (0..64).rev() {
+            let w = 1u64 << bit;
+            if size & w != 0 {
+                starts.push((s, w));
+                s += w;
+            }
+        }
+        let mut edge: Vec<(u64, Hash)> = Vec::with_capacity(starts.len());
+        let mut acc: Option<Hash> = None;
+        for &(start, width) in starts.iter().rev() {
+            let complete = self.range(start, start + width, &[]);
+            let h = match acc {
+                None => complete,
+                Some(right) => node_hash(&complete, &right),
+            };
+            edge.push((start, h));
+            acc = Some(h);
+        }
+        edge.reverse();
+        edge
     }
 
     /// The root of the first `size` leaves.
@@ -175,17 +213,69 @@ impl Tree {
                 size: self.size(),
             });
         }
-        Ok(self.range(0, size))
+        Ok(self.range(0, size, &self.right_edge(size)))
     }
 
     /// The current root.
     pub fn root(&self) -> Hash {
-        self.range(0, self.size())
+        let size = self.size();
+        self.range(0, size, &self.right_edge(size))
     }
 
     /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
     pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProofError> {
-        if index >= size || size > self.size() {
+        self.view(size)?.inclusion_proof(index)
+    }
+
+    /// The consistency proof from the tree of `old` leaves to the tree of `new` leaves.
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
+        self.view(new)?.consistency_proof(old)
+    }
+
+    /// The tree as it was at `size` leaves, with its right edge precomputed:
+    /// serving many proofs against one checkpoint costs one view.
+    pub fn view(&self, size: u64) -> Result<View<'_>, ProofError> {
+        if size > self.size() {
+            return Err(ProofError::OutOfRange {
+                index: size,
+                size: self.size(),
+            });
+        }
+        Ok(View {
+            tree: self,
+            size,
+            edge: self.right_edge(size),
+        })
+    }
+}
+
+/// A tree at one size, ready to serve proofs.
+#[derive(Debug, Clone)]
+pub struct View<'a> {
+    tree: &'a Tree,
+    size: u64,
+    edge: Vec<(u64, Hash)>,
+}
+
+impl View<'_> {
+    /// The size of this view.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// The root at this size.
+    pub fn root(&self) -> Hash {
+        self.tree.range(0, self.size, &self.edge)
+    }
+
+    fn at_edge(&self, end: u64) -> &[(u64, Hash)] {
+        if end == self.size { &self.edge } else { &[] }
+    }
+
+    /// The inclusion proof of leaf `index`.
+    pub fn inclusion_proof(&self, index: u64) -> Result<Vec<Hash>, ProofError> {
+        let size = self.size;
+        if index >= size {
             return Err(ProofError::OutOfRange { index, size });
         }
         let mut proof = Vec::new();
@@ -193,10 +283,10 @@ impl Tree {
         while end - start > 1 {
             let k = split(end - start);
             if m < k {
-                proof.push(self.range(start + k, end));
+                proof.push(self.tree.range(start + k, end, self.at_edge(end)));
                 end = start + k;
             } else {
-                proof.push(self.range(start, start + k));
+                proof.push(self.tree.range(start, start + k, &[]));
                 start += k;
                 m -= k;
             }
@@ -205,9 +295,10 @@ impl Tree {
         Ok(proof)
     }
 
-    /// The consistency proof from the tree of `old` leaves to the tree of `new` leaves.
-    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProofError> {
-        if old > new || new > self.size() {
+    /// The consistency proof from the tree of `old` leaves to this one.
+    pub fn consistency_proof(&self, old: u64) -> Result<Vec<Hash>, ProofError> {
+        let new = self.size;
+        if old > new {
             return Err(ProofError::OutOfRange {
                 index: old,
                 size: new,
@@ -221,17 +312,17 @@ impl Tree {
         while m != end - start {
             let k = split(end - start);
             if m <= k {
-                proof.push(self.range(start + k, end));
+                proof.push(self.tree.range(start + k, end, self.at_edge(end)));
                 end = start + k;
             } else {
-                proof.push(self.range(start, start + k));
+                proof.push(self.tree.range(start, start + k, &[]));
                 start += k;
                 m -= k;
                 whole = false;
             }
         }
         if !whole {
-            proof.push(self.range(start, end));
+            proof.push(self.tree.range(start, end, self.at_edge(end)));
         }
         proof.reverse();
         Ok(proof)

@@ -37,6 +37,9 @@ pub enum LedgerDirError {
     /// Another process has the ledger open for writing.
     #[error("{0} is in use by another writer")]
     Busy(PathBuf),
+    /// A read-only handle asked to write.
+    #[error("the ledger was opened read-only")]
+    ReadOnly,
     /// The directory already holds a ledger.
     #[error("{0} already holds a ledger")]
     Exists(PathBuf),
@@ -75,8 +78,9 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LedgerDirError + '_ {
 /// An open ledger directory.
 #[derive(Debug)]
 pub struct LedgerDir {
-    /// Held for as long as this writer lives: one writer per directory.
-    _lock: File,
+    /// Held for as long as this writer lives: one writer per directory
+    /// (`None` for a read-only handle, which cannot append or sign).
+    lock: Option<File>,
     dir: PathBuf,
     origin: String,
     key: Verifier,
@@ -124,6 +128,7 @@ impl LedgerDir {
     /// and links, every checkpoint against the recomputed roots).
     pub fn open(dir: &Path) -> Result<LedgerDir, LedgerDirError> {
         let lock_path = dir.join(LOCK);
+        require_ledger(dir)?;
         let lock = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -134,6 +139,17 @@ impl LedgerDir {
             std::fs::TryLockError::WouldBlock => LedgerDirError::Busy(dir.to_path_buf()),
             std::fs::TryLockError::Error(e) => io(&lock_path)(e),
         })?;
+        Self::load(dir, Some(lock))
+    }
+
+    /// Opens a ledger read-only (no lock; appending and signing are refused),
+    /// verifying everything stored first.
+    pub fn open_readonly(dir: &Path) -> Result<LedgerDir, LedgerDirError> {
+        require_ledger(dir)?;
+        Self::load(dir, None)
+    }
+
+    fn load(dir: &Path, lock: Option<File>) -> Result<LedgerDir, LedgerDirError> {
         let (origin, key) = read_conf(dir)?;
         let key = Verifier {
             name: origin.clone(),
@@ -149,7 +165,7 @@ impl LedgerDir {
             tree.push_hash(f.stored);
         }
         Ok(LedgerDir {
-            _lock: lock,
+            lock,
             dir: dir.to_path_buf(),
             origin,
             key,
@@ -168,6 +184,13 @@ impl LedgerDir {
         });
         let records = read_file(&dir.join(RECORDS))?;
         Ok(verify(&origin, &key, &records, &read_checkpoints(dir)?)?)
+    }
+
+    /// The checkpoint note of one size (file name, text).
+    pub fn read_checkpoint(dir: &Path, size: u64) -> Result<(String, String), LedgerDirError> {
+        let path = checkpoint_path(dir, size);
+        let text = String::from_utf8_lossy(&read_file(&path)?).into_owned();
+        Ok((path.display().to_string(), text))
     }
 
     /// Reads a ledger directory's origin and log key.
@@ -196,6 +219,9 @@ impl LedgerDir {
     /// Appends entries durably (one write and one `fdatasync` for the batch)
     /// and returns the index of the first.
     pub fn append(&mut self, entries: Vec<Entry>) -> Result<u64, LedgerDirError> {
+        if self.lock.is_none() {
+            return Err(LedgerDirError::ReadOnly);
+        }
         let first = self.tree.size();
         let mut buf = Vec::new();
         let mut hashes = Vec::with_capacity(entries.len());
@@ -230,6 +256,9 @@ impl LedgerDir {
     /// checkpoint of this size exists with the same root it is returned; with
     /// another root, [`LedgerDirError::Conflict`].
     pub fn checkpoint(&self, signer: &Signer) -> Result<Note, LedgerDirError> {
+        if self.lock.is_none() {
+            return Err(LedgerDirError::ReadOnly);
+        }
         if signer.verifier().key != self.key.key || signer.name != self.origin {
             return Err(LedgerDirError::WrongKey);
         }
@@ -297,6 +326,17 @@ impl LedgerDir {
             .ok()
             .and_then(|i| frames.get(i))
             .and_then(|f| Record::from_bytes(f.bytes).ok()))
+    }
+}
+
+fn require_ledger(dir: &Path) -> Result<(), LedgerDirError> {
+    if dir.join(CONF).is_file() {
+        Ok(())
+    } else {
+        Err(LedgerDirError::Config {
+            path: dir.join(CONF),
+            what: "no ledger here (run `gsomia ledger init`)".into(),
+        })
     }
 }
 

@@ -1,0 +1,494 @@
+//! `gsomia ledger …` over a ledger directory.
+
+use std::fmt::Write as _;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use gsomia_ledger::entry::{Entry, Kind};
+use gsomia_ledger::merkle::Hash;
+use gsomia_ledger::note::{Checkpoint, Note, Verifier};
+use gsomia_ledger::witness::{self, Refusal};
+use gsomia_store::{LedgerDir, LedgerDirError, WitnessDir};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::keys;
+use crate::out::{self, Outcome};
+
+/// `gsomia ledger` subcommands.
+#[derive(Subcommand)]
+pub enum LedgerCmd {
+    /// Create an empty ledger signed with a party's key.
+    Init {
+        /// The ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The party's key directory (from `gsomia keys generate`).
+        #[arg(long)]
+        keys: PathBuf,
+    },
+    /// Append entries durably and sign a checkpoint.
+    Append(AppendArgs),
+    /// Recompute every root from the stored records and check every checkpoint.
+    Verify {
+        /// The ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The log's public identity (file or key directory); default: the key in ledger.conf.
+        #[arg(long)]
+        log_key: Option<PathBuf>,
+    },
+    /// An inclusion proof for one entry.
+    Prove {
+        /// The ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The entry's index (0-based).
+        #[arg(long)]
+        index: u64,
+        /// The tree size to prove against; default: the latest checkpoint's.
+        #[arg(long)]
+        size: Option<u64>,
+    },
+    /// A consistency proof between two tree sizes.
+    Consistency {
+        /// The ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The older size.
+        #[arg(long)]
+        from: u64,
+        /// The newer size.
+        #[arg(long)]
+        to: u64,
+    },
+    /// Act as a partner's witness: cosign the latest checkpoint if it extends
+    /// the last one cosigned; refuse rollbacks and forks and keep the evidence.
+    Cosign {
+        /// The partner's ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The witness's state directory.
+        #[arg(long)]
+        witness: PathBuf,
+        /// The witness's key directory.
+        #[arg(long)]
+        keys: PathBuf,
+        /// The log's public identity; default: the key in the ledger's ledger.conf.
+        #[arg(long)]
+        log_key: Option<PathBuf>,
+    },
+    /// Size, latest checkpoint and its cosignatures.
+    Status {
+        /// The ledger directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Witness identities whose cosignatures to check (repeat).
+        #[arg(long = "witness-key")]
+        witness_keys: Vec<PathBuf>,
+    },
+}
+
+/// Arguments of `ledger append`.
+#[derive(Args)]
+pub struct AppendArgs {
+    /// The ledger directory.
+    #[arg(long)]
+    dir: PathBuf,
+    /// The party's key directory (signs the new checkpoint).
+    #[arg(long)]
+    keys: PathBuf,
+    /// Entry kind (item_created, release_decided, sent, received, delivered,
+    /// read_allowed, read_denied, consent, copy, translation, destruction,
+    /// loss_report, agreement_event).
+    #[arg(long, required_unless_present = "entries", conflicts_with = "entries")]
+    kind: Option<String>,
+    /// Who acted (a party code or a person).
+    #[arg(long, required_unless_present = "entries")]
+    actor: Option<String>,
+    /// The item concerned.
+    #[arg(long)]
+    item: Option<String>,
+    /// A field `name=value` (repeat; names fixed per kind).
+    #[arg(long = "field", value_name = "NAME=VALUE")]
+    fields: Vec<String>,
+    /// When it happened (RFC 3339 with offset); default: now.
+    #[arg(long)]
+    at: Option<String>,
+    /// A file of entries, one JSON object per line (`-` for standard input):
+    /// {"kind", "at", "actor", "item", "fields": {..}}; appended as one batch.
+    #[arg(long, value_name = "FILE")]
+    entries: Option<PathBuf>,
+}
+
+/// Runs a ledger subcommand.
+pub fn run(cmd: LedgerCmd) -> Result<Outcome> {
+    match cmd {
+        LedgerCmd::Init { dir, keys } => init(&dir, &keys),
+        LedgerCmd::Append(a) => append(&a),
+        LedgerCmd::Verify { dir, log_key } => verify(&dir, log_key.as_deref()),
+        LedgerCmd::Prove { dir, index, size } => prove(&dir, index, size),
+        LedgerCmd::Consistency { dir, from, to } => consistency(&dir, from, to),
+        LedgerCmd::Cosign {
+            dir,
+            witness,
+            keys,
+            log_key,
+        } => cosign(&dir, &witness, &keys, log_key.as_deref()),
+        LedgerCmd::Status { dir, witness_keys } => status(&dir, &witness_keys),
+    }
+}
+
+fn init(dir: &Path, keys_dir: &Path) -> Result<Outcome> {
+    let (party, signer) = keys::signer(keys_dir)?;
+    let l = LedgerDir::create(dir, &signer.name, &signer.key.public())
+        .with_context(|| format!("cannot create a ledger in `{}`", dir.display()))?;
+    let note = l.checkpoint(&signer)?;
+    Ok(Outcome::ok(
+        json!({ "dir": dir.display().to_string(), "origin": l.origin(), "party": party, "size": 0 }),
+        format!(
+            "ledger for {party} created in {} (origin {})\n{}",
+            dir.display(),
+            l.origin(),
+            note.render()
+        ),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryLine {
+    kind: String,
+    at: String,
+    actor: String,
+    #[serde(default)]
+    item: Option<String>,
+    #[serde(default)]
+    fields: std::collections::BTreeMap<String, String>,
+}
+
+fn entry(
+    kind: &str,
+    at: &str,
+    actor: &str,
+    item: Option<String>,
+    fields: Vec<(String, String)>,
+) -> Result<Entry> {
+    let kind = Kind::parse(kind).with_context(|| {
+        let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!("unknown entry kind `{kind}`; kinds: {}", known.join(", "))
+    })?;
+    let ts = out::instant(at, "at")?;
+    let nanos = u32::try_from(ts.subsec_nanosecond()).unwrap_or(0);
+    Ok(Entry::new(
+        kind,
+        ts.as_second(),
+        nanos,
+        actor,
+        item,
+        fields,
+    )?)
+}
+
+fn append(a: &AppendArgs) -> Result<Outcome> {
+    let (_, signer) = keys::signer(&a.keys)?;
+    let entries: Vec<Entry> = match &a.entries {
+        Some(file) => {
+            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
+                Box::new(std::io::stdin().lock())
+            } else {
+                Box::new(std::io::BufReader::new(
+                    std::fs::File::open(file)
+                        .with_context(|| format!("cannot read `{}`", file.display()))?,
+                ))
+            };
+            let mut out = Vec::new();
+            for (n, line) in reader.lines().enumerate() {
+                let line = line.with_context(|| format!("cannot read `{}`", file.display()))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                let e: EntryLine = serde_json::from_str(&line)
+                    .with_context(|| format!("{}:{}: not an entry", file.display(), n + 1))?;
+                out.push(
+                    entry(
+                        &e.kind,
+                        &e.at,
+                        &e.actor,
+                        e.item,
+                        e.fields.into_iter().collect(),
+                    )
+                    .with_context(|| format!("{}:{}", file.display(), n + 1))?,
+                );
+            }
+            if out.is_empty() {
+                bail!("`{}` holds no entries", file.display());
+            }
+            out
+        }
+        None => {
+            let mut fields = Vec::new();
+            for f in &a.fields {
+                let (k, v) = f
+                    .split_once('=')
+                    .with_context(|| format!("`--field {f}` is not NAME=VALUE"))?;
+                fields.push((k.trim().to_owned(), v.to_owned()));
+            }
+            let at = match &a.at {
+                Some(t) => t.clone(),
+                None => out::now().to_string(),
+            };
+            vec![entry(
+                a.kind.as_deref().unwrap_or_default(),
+                &at,
+                a.actor.as_deref().unwrap_or_default(),
+                a.item.clone(),
+                fields,
+            )?]
+        }
+    };
+    let n = entries.len();
+    let mut l = LedgerDir::open(&a.dir)
+        .with_context(|| format!("cannot open the ledger `{}`", a.dir.display()))?;
+    let first = l.append(entries)?;
+    let note = l.checkpoint(&signer)?;
+    let size = l.size();
+    Ok(Outcome::ok(
+        json!({ "first_index": first, "appended": n, "size": size, "root": l.tree().root().to_hex(), "checkpoint": note.render() }),
+        format!(
+            "appended {n} entr{} at index {first}; size {size}, durable\n{}",
+            if n == 1 { "y" } else { "ies" },
+            note.render()
+        ),
+    ))
+}
+
+fn log_key(dir: &Path, given: Option<&Path>) -> Result<Verifier> {
+    match given {
+        Some(p) => Ok(keys::identity(p)?.1),
+        None => Ok(LedgerDir::read_identity(dir)?),
+    }
+}
+
+fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
+    let key = log_key(dir, key)?;
+    match LedgerDir::verify_dir(dir, Some(&key)) {
+        Ok(r) => Ok(Outcome::ok(
+            json!({
+                "verified": true, "records": r.records, "checkpoints": r.checkpoints, "root": r.root.to_hex(),
+                "latest": r.latest.as_ref().map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
+            }),
+            format!(
+                "OK  {} records, {} checkpoints verified; every root recomputed from the records\n  root {}\n",
+                r.records,
+                r.checkpoints,
+                r.root.to_hex()
+            ),
+        )),
+        Err(LedgerDirError::Invalid(problem)) => {
+            let first_bad = match &problem {
+                gsomia_ledger::verify::Problem::Malformed { index, .. }
+                | gsomia_ledger::verify::Problem::Index { index, .. }
+                | gsomia_ledger::verify::Problem::Altered { index }
+                | gsomia_ledger::verify::Problem::Frame { index, .. } => Some(*index),
+                gsomia_ledger::verify::Problem::Root { last, .. } => Some(*last),
+                _ => None,
+            };
+            Ok(Outcome::answer(
+                json!({ "verified": false, "problem": problem.to_string(), "first_bad_record": first_bad }),
+                format!("FAILED  {problem}\n"),
+                true,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn hex_list(hs: &[Hash]) -> Vec<String> {
+    hs.iter().map(Hash::to_hex).collect()
+}
+
+fn open_read(dir: &Path) -> Result<(LedgerDir, u64)> {
+    let l = LedgerDir::open_readonly(dir)
+        .with_context(|| format!("cannot open the ledger `{}`", dir.display()))?;
+    let latest = l
+        .latest()?
+        .map(|n| l.key().verify_checkpoint(&n).map(|c| c.size))
+        .transpose()?
+        .unwrap_or(0);
+    Ok((l, latest))
+}
+
+fn prove(dir: &Path, index: u64, size: Option<u64>) -> Result<Outcome> {
+    let (l, latest) = open_read(dir)?;
+    let size = size.unwrap_or(latest);
+    let proof = l.tree().inclusion_proof(index, size)?;
+    let leaf = l.tree().leaf(index).context("no such entry")?;
+    let root = l.tree().root_at(size)?;
+    let mut text = format!(
+        "inclusion of entry {index} in the tree of size {size}\n  leaf {}\n  root {}\n",
+        leaf.to_hex(),
+        root.to_hex()
+    );
+    for h in &proof {
+        let _ = writeln!(text, "  - {}", h.to_hex());
+    }
+    Ok(Outcome::ok(
+        json!({ "index": index, "size": size, "leaf_hash": leaf.to_hex(), "root": root.to_hex(), "proof": hex_list(&proof) }),
+        text,
+    ))
+}
+
+fn consistency(dir: &Path, from: u64, to: u64) -> Result<Outcome> {
+    let (l, _) = open_read(dir)?;
+    let proof = l.tree().consistency_proof(from, to)?;
+    let (r1, r2) = (l.tree().root_at(from)?, l.tree().root_at(to)?);
+    let mut text = format!(
+        "consistency {from} → {to}\n  old root {}\n  new root {}\n",
+        r1.to_hex(),
+        r2.to_hex()
+    );
+    for h in &proof {
+        let _ = writeln!(text, "  - {}", h.to_hex());
+    }
+    Ok(Outcome::ok(
+        json!({ "from": from, "to": to, "old_root": r1.to_hex(), "new_root": r2.to_hex(), "proof": hex_list(&proof) }),
+        text,
+    ))
+}
+
+fn cosign(dir: &Path, witness_dir: &Path, keys_dir: &Path, key: Option<&Path>) -> Result<Outcome> {
+    let log = log_key(dir, key)?;
+    let (party, signer) = keys::signer(keys_dir)?;
+    // The partner's ledger must verify in full before anything is cosigned.
+    LedgerDir::verify_dir(dir, Some(&log))?;
+    let (l, _) = open_read(dir)?;
+    let note: Note = l.latest()?.context("the ledger has no checkpoint")?;
+    let w = WitnessDir::open(witness_dir)?;
+    let last: Option<Checkpoint> = w.last(&log)?;
+    let offered = log.verify_checkpoint(&note)?;
+    let proof = match &last {
+        Some(c) if c.size <= offered.size && c.size <= l.size() => {
+            l.tree().consistency_proof(c.size, offered.size)?
+        }
+        _ => Vec::new(),
+    };
+    let time = u64::try_from(out::now().as_second()).unwrap_or(0);
+    match witness::cosign(&log, &signer, last.as_ref(), &note, &proof, time) {
+        Ok((c, sig)) => {
+            let signed = l.add_cosignature(c.size, sig)?;
+            w.record(&log.name, &signed)?;
+            Ok(Outcome::ok(
+                json!({ "cosigned": true, "witness": signer.name, "origin": c.origin, "size": c.size, "root": c.root.to_hex(), "previous_size": last.map(|p| p.size) }),
+                format!(
+                    "COSIGNED by {party} ({}): {} size {}\n{}",
+                    signer.name,
+                    c.origin,
+                    c.size,
+                    signed.render()
+                ),
+            ))
+        }
+        Err(refusal) => {
+            let evidence = match &refusal {
+                Refusal::Rollback { .. } | Refusal::Fork { .. } | Refusal::Inconsistent { .. } => {
+                    Some(w.keep_evidence(&log.name, &note)?)
+                }
+                Refusal::Unsigned(_) => None,
+            };
+            Ok(Outcome::answer(
+                json!({ "cosigned": false, "refusal": refusal.to_string(), "evidence": evidence.as_ref().map(|p| p.display().to_string()) }),
+                format!(
+                    "REFUSED  {refusal}{}\n",
+                    evidence
+                        .map(|p| format!("\n  both checkpoints kept in {}", p.display()))
+                        .unwrap_or_default()
+                ),
+                true,
+            ))
+        }
+    }
+}
+
+fn status(dir: &Path, witness_keys: &[PathBuf]) -> Result<Outcome> {
+    let log = LedgerDir::read_identity(dir)?;
+    let report = LedgerDir::verify_dir(dir, Some(&log));
+    let (verified, size, latest) = match &report {
+        Ok(r) => (Value::Bool(true), r.records, r.latest.clone()),
+        Err(_) => (Value::Bool(false), 0, None),
+    };
+    let mut cosigs = Vec::new();
+    let mut text = format!("ledger {} ({})\n", dir.display(), log.name);
+    match &report {
+        Ok(r) => {
+            let _ = writeln!(text, "  records     {}", r.records);
+            let _ = writeln!(text, "  verified    yes ({} checkpoints)", r.checkpoints);
+        }
+        Err(e) => {
+            let _ = writeln!(text, "  verified    NO: {e}");
+        }
+    }
+    if let Some(c) = &latest {
+        let _ = writeln!(
+            text,
+            "  checkpoint  size {} root {}",
+            c.size,
+            c.root.to_hex()
+        );
+        let (_, note_text) = gsomia_store::LedgerDir::read_checkpoint(dir, c.size)?;
+        let note = Note::parse(&note_text)?;
+        let others: Vec<&str> = note
+            .signatures
+            .iter()
+            .filter(|s| s.name != log.name)
+            .map(|s| s.name.as_str())
+            .collect();
+        for wk in witness_keys {
+            let (party, v) = keys::identity(wk)?;
+            let r = v.verify_cosignature(&note);
+            let _ = writeln!(
+                text,
+                "  cosigned    {party} ({}): {}",
+                v.name,
+                match &r {
+                    Ok(t) => format!(
+                        "yes, at {}",
+                        jiff::Timestamp::from_second(i64::try_from(*t).unwrap_or(0))
+                            .map(|t| t.to_string())
+                            .unwrap_or_default()
+                    ),
+                    Err(e) => format!("NO ({e})"),
+                }
+            );
+            cosigs.push(
+                json!({ "party": party, "name": v.name, "verified": r.is_ok(), "time": r.ok() }),
+            );
+        }
+        if witness_keys.is_empty() {
+            let _ = writeln!(
+                text,
+                "  signatures  {}",
+                if others.is_empty() {
+                    "log only".to_owned()
+                } else {
+                    format!("log + {}", others.join(", "))
+                }
+            );
+        }
+    }
+    let refused = !verified.as_bool().unwrap_or(false)
+        || cosigs
+            .iter()
+            .any(|c| c.get("verified") == Some(&json!(false)));
+    Ok(Outcome::answer(
+        json!({
+            "origin": log.name, "verified": verified, "records": size,
+            "latest": latest.map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
+            "cosignatures": cosigs,
+        }),
+        text,
+        refused,
+    ))
+}

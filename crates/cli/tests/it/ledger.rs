@@ -1,0 +1,279 @@
+//! `gsomia keys` and `gsomia ledger` on real directories.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn gsomia(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gsomia"))
+        .args(args)
+        .output()
+        .expect("run gsomia")
+}
+
+fn json(args: &[&str]) -> (i32, Value) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = gsomia(&all);
+    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap(), doc)
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("gsomia-cli-ledger-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let (jk, kk, jl) = (
+        root.join("jpn-keys"),
+        root.join("kor-keys"),
+        root.join("jpn-ledger"),
+    );
+    assert_eq!(
+        gsomia(&["keys", "generate", "--party", "JPN", "--out", s(&jk)])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        gsomia(&["keys", "generate", "--party", "KOR", "--out", s(&kk)])
+            .status
+            .code(),
+        Some(0)
+    );
+    assert_eq!(
+        gsomia(&["ledger", "init", "--dir", s(&jl), "--keys", s(&jk)])
+            .status
+            .code(),
+        Some(0)
+    );
+    (jk, kk, jl)
+}
+
+fn append(jl: &Path, jk: &Path, n: u32) {
+    for i in 0..n {
+        let (code, d) = json(&[
+            "ledger",
+            "append",
+            "--dir",
+            s(jl),
+            "--keys",
+            s(jk),
+            "--kind",
+            "copy",
+            "--actor",
+            "JPN",
+            "--item",
+            "rep-1",
+            "--field",
+            &format!("copy=c{i}"),
+            "--field",
+            "copies=1",
+            "--at",
+            "2026-11-28T09:00:00+09:00",
+        ]);
+        assert_eq!(code, 0, "{d}");
+    }
+}
+
+#[test]
+fn keys_are_owner_only_and_never_overwritten() {
+    let root = tmp("keys");
+    let k = root.join("k");
+    assert_eq!(
+        gsomia(&["keys", "generate", "--party", "JPN", "--out", s(&k)])
+            .status
+            .code(),
+        Some(0)
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(k.join("signing.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let again = gsomia(&["keys", "generate", "--party", "JPN", "--out", s(&k)]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwritten"));
+}
+
+#[test]
+fn append_verify_prove_and_cosign() {
+    let root = tmp("flow");
+    let (jk, kk, jl) = setup(&root);
+    append(&jl, &jk, 5);
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&jl)]);
+    assert_eq!(code, 0);
+    assert_eq!(v["records"], 5);
+    let (_, p) = json(&["ledger", "prove", "--dir", s(&jl), "--index", "3"]);
+    assert_eq!(p["size"], 5);
+    assert_eq!(p["proof"].as_array().unwrap().len(), 3);
+    let w = root.join("kor-witness");
+    let (code, c) = json(&[
+        "ledger",
+        "cosign",
+        "--dir",
+        s(&jl),
+        "--witness",
+        s(&w),
+        "--keys",
+        s(&kk),
+    ]);
+    assert_eq!(code, 0, "{c}");
+    assert_eq!(c["size"], 5);
+    append(&jl, &jk, 2);
+    let (code, c) = json(&[
+        "ledger",
+        "cosign",
+        "--dir",
+        s(&jl),
+        "--witness",
+        s(&w),
+        "--keys",
+        s(&kk),
+    ]);
+    assert_eq!(code, 0, "{c}");
+    assert_eq!(c["previous_size"], 5);
+    let (code, st) = json(&["ledger", "status", "--dir", s(&jl), "--witness-key", s(&kk)]);
+    assert_eq!(code, 0, "{st}");
+    assert_eq!(st["cosignatures"][0]["verified"], true);
+    // Entries of unknown kinds or fields are input errors, and nothing is appended.
+    let bad = gsomia(&[
+        "ledger",
+        "append",
+        "--dir",
+        s(&jl),
+        "--keys",
+        s(&jk),
+        "--kind",
+        "copy",
+        "--actor",
+        "JPN",
+        "--field",
+        "colour=red",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no field `colour`"));
+    let (_, v) = json(&["ledger", "verify", "--dir", s(&jl)]);
+    assert_eq!(v["records"], 7);
+}
+
+#[test]
+fn a_changed_byte_fails_verification_naming_the_record() {
+    let root = tmp("tamper");
+    let (jk, _, jl) = setup(&root);
+    append(&jl, &jk, 4);
+    let path = jl.join("records.log");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // The second record's frame starts after the first one's.
+    let first_len = u32::from_be_bytes(bytes[0..4].try_into().unwrap()) as usize;
+    let pos = 36 + first_len + 36 + 20;
+    bytes[pos] ^= 1;
+    std::fs::write(&path, &bytes).unwrap();
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&jl)]);
+    assert_eq!(code, 1);
+    assert_eq!(v["verified"], false);
+    assert_eq!(v["first_bad_record"], 1, "{v}");
+}
+
+#[test]
+fn the_witness_refuses_a_fork_and_keeps_both_checkpoints() {
+    let root = tmp("fork");
+    let (jk, kk, jl) = setup(&root);
+    append(&jl, &jk, 3);
+    let w = root.join("kor-witness");
+    assert_eq!(
+        json(&[
+            "ledger",
+            "cosign",
+            "--dir",
+            s(&jl),
+            "--witness",
+            s(&w),
+            "--keys",
+            s(&kk)
+        ])
+        .0,
+        0
+    );
+    // The same log key publishes another history of the same size elsewhere.
+    let other = root.join("jpn-ledger-2");
+    assert_eq!(
+        gsomia(&["ledger", "init", "--dir", s(&other), "--keys", s(&jk)])
+            .status
+            .code(),
+        Some(0)
+    );
+    for i in 0..3 {
+        let out = gsomia(&[
+            "ledger",
+            "append",
+            "--dir",
+            s(&other),
+            "--keys",
+            s(&jk),
+            "--kind",
+            "loss_report",
+            "--actor",
+            "JPN",
+            "--field",
+            &format!("description=other {i}"),
+            "--field",
+            "actual_or_possible=possible",
+            "--at",
+            "2026-11-28T09:00:00Z",
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+    }
+    let (code, c) = json(&[
+        "ledger",
+        "cosign",
+        "--dir",
+        s(&other),
+        "--witness",
+        s(&w),
+        "--keys",
+        s(&kk),
+    ]);
+    assert_eq!(code, 1, "{c}");
+    assert!(c["refusal"].as_str().unwrap().contains("fork"), "{c}");
+    let evidence = PathBuf::from(c["evidence"].as_str().unwrap());
+    assert_eq!(std::fs::read_dir(&evidence).unwrap().count(), 2);
+    // A smaller tree is a rollback.
+    let small = root.join("jpn-ledger-3");
+    assert_eq!(
+        gsomia(&["ledger", "init", "--dir", s(&small), "--keys", s(&jk)])
+            .status
+            .code(),
+        Some(0)
+    );
+    let (code, c) = json(&[
+        "ledger",
+        "cosign",
+        "--dir",
+        s(&small),
+        "--witness",
+        s(&w),
+        "--keys",
+        s(&kk),
+    ]);
+    assert_eq!(code, 1);
+    assert!(c["refusal"].as_str().unwrap().contains("rollback"), "{c}");
+}
