@@ -5,11 +5,17 @@
 //! - [`sign`]: Ed25519 signing and verification bound to a [`sign::Context`],
 //!   so a signature made for one kind of object never verifies as another.
 //!
-//! Pure: no I/O, no clock. Key generation takes its seed from the caller.
-//! Sealing items (label + content binding, HPKE encryption to the recipient)
-//! is to follow in this crate.
+//! - [`item`]: sealed items — a label bound to the content digest by the
+//!   originator's signature, the content encrypted to the recipient with HPKE
+//!   (X-Wing hybrid post-quantum KEM, AES-256-GCM).
+//! - [`stanag`]: the label as STANAG 4774-shaped XML, both ways.
+//!
+//! Pure: no I/O, no clock, no randomness of its own: key generation and
+//! sealing take their random bytes from the caller.
 
 pub mod canon;
+pub mod item;
 pub mod sign;
+pub mod stanag;
 
 pub use sign::{Context, PublicKey, SecretKey, SignError, Signature};

@@ -1,0 +1,494 @@
+//! Sealed items: a label bound to a content digest by the originator's
+//! signature, and the content encrypted to one recipient party with HPKE.
+//!
+//! ```text
+//! sealed item = canon(
+//!   "gsomia/v1/sealed-item",
+//!   header = canon("gsomia/v1/item-header",
+//!            label, SHA-384(content), content length,
+//!            sender party, sender signing key,
+//!            recipient party, SHA-256(recipient public key),
+//!            kem id, kdf id, aead id),
+//!   binding = Ed25519(context "gsomia/v1/item-binding", header),
+//!   enc     = HPKE encapsulated key,
+//!   ct      = HPKE seal(info "gsomia/v1/sealed-item", aad = header ‖ binding, content))
+//! ```
+//!
+//! HPKE (RFC 9180) with the X-Wing hybrid KEM (ML-KEM-768 + X25519: secure
+//! if either holds, so what is recorded today stays secret against a future
+//! quantum computer), HKDF-SHA256 and AES-256-GCM. The AAD carries the header
+//! and its signature, so a label moved onto another item's ciphertext fails
+//! to decrypt; every byte of the file is covered by the signature, the AEAD
+//! or the canonical parser.
+
+use std::convert::Infallible;
+
+use hpke::aead::AesGcm256;
+use hpke::kdf::HkdfSha256;
+use hpke::kem::XWing;
+use hpke::rand_core::{TryCryptoRng, TryRng};
+use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
+use sha2::{Digest, Sha256, Sha384, Sha512};
+
+use crate::canon::{DecodeError, Reader, Writer};
+use crate::sign::{Context, PublicKey, SecretKey, Signature};
+
+const ITEM_TAG: &str = "gsomia/v1/sealed-item";
+const HEADER_TAG: &str = "gsomia/v1/item-header";
+const INFO: &[u8] = b"gsomia/v1/sealed-item";
+/// HPKE algorithm ids (RFC 9180 registry): X-Wing, HKDF-SHA256, AES-256-GCM.
+pub const SUITE: (u16, u16, u16) = (0x647a, 0x0001, 0x0002);
+/// The largest content sealed or opened (bytes).
+pub const MAX_CONTENT: usize = 1 << 30;
+
+/// A label as it travels: names, not registry references. The receiving
+/// party resolves it against its own profiles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WireLabel {
+    /// The originator's policy (party code).
+    pub policy: String,
+    /// The classification, by its native name in that policy.
+    pub level: String,
+    /// The originating party.
+    pub originator: String,
+    /// Creation instant: Unix seconds and nanoseconds.
+    pub created_at: (i64, u32),
+    /// Restrictive topics, sorted and unique.
+    pub topics: Vec<String>,
+    /// Permissive REL TO parties, sorted and unique (`None`: unmarked).
+    pub rel_to: Option<Vec<String>>,
+    /// Informative categories: tag and values.
+    pub informative: Vec<(String, Vec<String>)>,
+}
+
+impl WireLabel {
+    /// Sorts and deduplicates the sets, as the canonical form requires.
+    pub fn normalized(mut self) -> Self {
+        self.topics.sort();
+        self.topics.dedup();
+        if let Some(r) = &mut self.rel_to {
+            r.sort();
+            r.dedup();
+        }
+        self
+    }
+
+    /// Appends the canonical encoding.
+    pub fn encode(&self, w: &mut Writer) {
+        w.str(&self.policy)
+            .str(&self.level)
+            .str(&self.originator)
+            .i64(self.created_at.0)
+            .u32(self.created_at.1)
+            .count(self.topics.len());
+        for t in &self.topics {
+            w.str(t);
+        }
+        match &self.rel_to {
+            None => {
+                w.u8(0);
+            }
+            Some(r) => {
+                w.u8(1).count(r.len());
+                for p in r {
+                    w.str(p);
+                }
+            }
+        }
+        w.count(self.informative.len());
+        for (tag, values) in &self.informative {
+            w.str(tag).count(values.len());
+            for v in values {
+                w.str(v);
+            }
+        }
+    }
+
+    /// Decodes, refusing non-canonical sets.
+    pub fn decode(r: &mut Reader<'_>) -> Result<WireLabel, DecodeError> {
+        let policy = r.str()?.to_owned();
+        let level = r.str()?.to_owned();
+        let originator = r.str()?.to_owned();
+        let created_at = (r.i64()?, r.u32()?);
+        let n = r.count(4)?;
+        let mut topics = Vec::with_capacity(n);
+        for _ in 0..n {
+            topics.push(r.str()?.to_owned());
+        }
+        let at = r.position();
+        let rel_to = match r.u8()? {
+            0 => None,
+            1 => {
+                let n = r.count(4)?;
+                let mut v = Vec::with_capacity(n);
+                for _ in 0..n {
+                    v.push(r.str()?.to_owned());
+                }
+                Some(v)
+            }
+            tag => return Err(DecodeError::Tag { at, tag }),
+        };
+        let n = r.count(8)?;
+        let mut informative = Vec::with_capacity(n);
+        for _ in 0..n {
+            let tag = r.str()?.to_owned();
+            let m = r.count(4)?;
+            let mut values = Vec::with_capacity(m);
+            for _ in 0..m {
+                values.push(r.str()?.to_owned());
+            }
+            informative.push((tag, values));
+        }
+        let label = WireLabel {
+            policy,
+            level,
+            originator,
+            created_at,
+            topics,
+            rel_to,
+            informative,
+        };
+        if label.clone().normalized() != label || label.created_at.1 > 999_999_999 {
+            return Err(DecodeError::Kind {
+                expected: "a canonical label",
+            });
+        }
+        Ok(label)
+    }
+}
+
+/// The signed header of a sealed item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The originator's label.
+    pub label: WireLabel,
+    /// SHA-384 of the content.
+    pub content_digest: [u8; 48],
+    /// Length of the content.
+    pub content_len: u64,
+    /// The sending party.
+    pub sender: String,
+    /// The sender's signing key.
+    pub sender_key: PublicKey,
+    /// The recipient party.
+    pub recipient: String,
+    /// SHA-256 of the recipient's public encryption key.
+    pub recipient_key: [u8; 32],
+}
+
+impl Header {
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(HEADER_TAG);
+        self.label.encode(&mut w);
+        w.raw(&self.content_digest)
+            .u64(self.content_len)
+            .str(&self.sender)
+            .raw(&self.sender_key.to_bytes())
+            .str(&self.recipient)
+            .raw(&self.recipient_key)
+            .u32(u32::from(SUITE.0))
+            .u32(u32::from(SUITE.1))
+            .u32(u32::from(SUITE.2));
+        w.finish()
+    }
+
+    fn decode(r: &mut Reader<'_>) -> Result<Header, OpenError> {
+        r.expect_tag(HEADER_TAG)?;
+        let label = WireLabel::decode(r)?;
+        let content_digest = r.raw::<48>()?;
+        let content_len = r.u64()?;
+        let sender = r.str()?.to_owned();
+        let sender_key =
+            PublicKey::from_bytes(&r.raw::<32>()?).map_err(|_| OpenError::Signature)?;
+        let recipient = r.str()?.to_owned();
+        let recipient_key = r.raw::<32>()?;
+        let suite = (r.u32()?, r.u32()?, r.u32()?);
+        if suite != (u32::from(SUITE.0), u32::from(SUITE.1), u32::from(SUITE.2)) {
+            return Err(OpenError::Suite);
+        }
+        Ok(Header {
+            label,
+            content_digest,
+            content_len,
+            sender,
+            sender_key,
+            recipient,
+            recipient_key,
+        })
+    }
+}
+
+/// Why a sealed item was refused. Each names what failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OpenError {
+    /// The bytes are not a sealed item (truncated, extended, malformed).
+    #[error("not a well-formed sealed item: {0}")]
+    Format(#[from] DecodeError),
+    /// An unsupported algorithm suite.
+    #[error("unsupported encryption suite")]
+    Suite,
+    /// The binding signature does not verify: label, digest or header altered.
+    #[error("binding signature does not verify: the label or the header was altered")]
+    Signature,
+    /// Signed by a key other than the expected sender's.
+    #[error("signed by `{found}`'s embedded key, which is not the expected key for `{expected}`")]
+    Sender {
+        /// The party expected.
+        expected: String,
+        /// The party named in the item.
+        found: String,
+    },
+    /// Sealed to another recipient key.
+    #[error("sealed for `{0}` with another key: not for this recipient")]
+    Recipient(String),
+    /// Decryption failed: the ciphertext, the encapsulated key or the header was altered.
+    #[error("decryption failed: the content was altered or moved under another label")]
+    Decrypt,
+    /// The decrypted content does not match the signed digest.
+    #[error("the content does not match the signed digest")]
+    Digest,
+    /// Content too large.
+    #[error("content larger than {MAX_CONTENT} bytes")]
+    TooLarge,
+}
+
+/// A recipient party's encryption key pair (X-Wing).
+pub struct RecipientSecret(<XWing as hpke::Kem>::PrivateKey);
+
+impl std::fmt::Debug for RecipientSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecipientSecret(…)")
+    }
+}
+
+/// A recipient party's public encryption key.
+#[derive(Clone)]
+pub struct RecipientPublic(<XWing as hpke::Kem>::PublicKey);
+
+impl std::fmt::Debug for RecipientPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RecipientPublic({})", hex(&self.fingerprint()))
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Why a key could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid recipient key")]
+pub struct KeyError;
+
+impl RecipientSecret {
+    /// From a 32-byte seed (the caller draws it from a secure source).
+    pub fn from_seed(seed: &[u8; 32]) -> Self {
+        let (sk, _) = XWing::derive_keypair(seed);
+        RecipientSecret(sk)
+    }
+    /// The public key.
+    pub fn public(&self) -> RecipientPublic {
+        RecipientPublic(XWing::sk_to_pk(&self.0))
+    }
+}
+
+impl RecipientPublic {
+    /// The encoded key.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.to_bytes().to_vec()
+    }
+    /// From its encoding.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, KeyError> {
+        <XWing as hpke::Kem>::PublicKey::from_bytes(bytes)
+            .map(RecipientPublic)
+            .map_err(|_| KeyError)
+    }
+    /// SHA-256 of the encoding: names the key in sealed items.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        Sha256::digest(self.to_bytes()).into()
+    }
+}
+
+/// A deterministic random generator expanded from a caller's 32-byte seed
+/// (SHA-512 in counter mode): the crate draws no randomness of its own.
+struct SeedRng {
+    seed: [u8; 32],
+    counter: u64,
+    buf: [u8; 64],
+    used: usize,
+}
+
+impl SeedRng {
+    fn new(seed: [u8; 32]) -> Self {
+        SeedRng {
+            seed,
+            counter: 0,
+            buf: [0; 64],
+            used: 64,
+        }
+    }
+}
+
+impl TryRng for SeedRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        let mut b = [0u8; 4];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        let mut b = [0u8; 8];
+        self.try_fill_bytes(&mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), Infallible> {
+        for byte in dest.iter_mut() {
+            if self.used == 64 {
+                let mut h = Sha512::new();
+                h.update(b"gsomia/v1/seed-rng");
+                h.update(self.seed);
+                h.update(self.counter.to_be_bytes());
+                self.buf = h.finalize().into();
+                self.counter += 1;
+                self.used = 0;
+            }
+            *byte = self.buf.get(self.used).copied().unwrap_or(0);
+            self.used += 1;
+        }
+        Ok(())
+    }
+}
+
+impl TryCryptoRng for SeedRng {}
+
+/// Seals `content` from `sender` to `recipient`. `entropy` must be 32 fresh
+/// random bytes (it seeds the KEM encapsulation).
+pub fn seal(
+    label: &WireLabel,
+    content: &[u8],
+    sender: &str,
+    sender_key: &SecretKey,
+    recipient: &str,
+    recipient_key: &RecipientPublic,
+    entropy: [u8; 32],
+) -> Result<Vec<u8>, OpenError> {
+    if content.len() > MAX_CONTENT {
+        return Err(OpenError::TooLarge);
+    }
+    let header = Header {
+        label: label.clone().normalized(),
+        content_digest: Sha384::digest(content).into(),
+        content_len: content.len() as u64,
+        sender: sender.to_owned(),
+        sender_key: sender_key.public(),
+        recipient: recipient.to_owned(),
+        recipient_key: recipient_key.fingerprint(),
+    };
+    let header_bytes = header.to_bytes();
+    let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
+    let mut aad = header_bytes.clone();
+    aad.extend_from_slice(&binding.0);
+    let mut rng = SeedRng::new(entropy);
+    let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm256, HkdfSha256, XWing>(
+        &OpModeS::Base,
+        &recipient_key.0,
+        INFO,
+        content,
+        &aad,
+        &mut rng,
+    )
+    .map_err(|_| OpenError::Decrypt)?;
+    let mut w = Writer::tagged(ITEM_TAG);
+    w.bytes(&header_bytes)
+        .raw(&binding.0)
+        .bytes(&enc.to_bytes())
+        .bytes(&ct);
+    Ok(w.finish())
+}
+
+/// A parsed sealed item whose binding signature verified against its
+/// embedded sender key. Not yet decrypted.
+#[derive(Debug, Clone)]
+pub struct Inspected {
+    /// The header.
+    pub header: Header,
+    /// The binding signature.
+    pub binding: Signature,
+    enc: Vec<u8>,
+    ct: Vec<u8>,
+    header_bytes: Vec<u8>,
+}
+
+/// Parses a sealed item and checks its binding signature against the sender
+/// key it carries (whether that key is the sender's is checked by
+/// [`Inspected::check_sender`] or [`open`]). Nothing is decrypted.
+pub fn inspect(bytes: &[u8]) -> Result<Inspected, OpenError> {
+    let mut r = Reader::new(bytes, MAX_CONTENT + 4096);
+    r.expect_tag(ITEM_TAG)?;
+    let header_bytes = r.bytes()?.to_vec();
+    let binding = Signature(r.raw::<64>()?);
+    let enc = r.bytes()?.to_vec();
+    let ct = r.bytes()?.to_vec();
+    r.finish()?;
+    let mut hr = Reader::new(&header_bytes, 1 << 20);
+    let header = Header::decode(&mut hr)?;
+    hr.finish()?;
+    header
+        .sender_key
+        .verify(Context::ItemBinding, &header_bytes, &binding)
+        .map_err(|_| OpenError::Signature)?;
+    Ok(Inspected {
+        header,
+        binding,
+        enc,
+        ct,
+        header_bytes,
+    })
+}
+
+impl Inspected {
+    /// Checks that the item was signed by `key`, the sender's known key.
+    pub fn check_sender(&self, party: &str, key: &PublicKey) -> Result<(), OpenError> {
+        if self.header.sender != party || self.header.sender_key != *key {
+            return Err(OpenError::Sender {
+                expected: party.to_owned(),
+                found: self.header.sender.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Opens a sealed item: checks the binding, the sender (if a known key is
+/// given), that it is for this recipient, decrypts and checks the digest.
+pub fn open(
+    bytes: &[u8],
+    recipient_key: &RecipientSecret,
+    sender: Option<(&str, &PublicKey)>,
+) -> Result<(Header, Vec<u8>), OpenError> {
+    let item = inspect(bytes)?;
+    if let Some((party, key)) = sender {
+        item.check_sender(party, key)?;
+    }
+    if item.header.recipient_key != recipient_key.public().fingerprint() {
+        return Err(OpenError::Recipient(item.header.recipient.clone()));
+    }
+    let enc =
+        <XWing as hpke::Kem>::EncappedKey::from_bytes(&item.enc).map_err(|_| OpenError::Decrypt)?;
+    let mut aad = item.header_bytes.clone();
+    aad.extend_from_slice(&item.binding.0);
+    let content = hpke::single_shot_open::<AesGcm256, HkdfSha256, XWing>(
+        &OpModeR::Base,
+        &recipient_key.0,
+        &enc,
+        INFO,
+        &item.ct,
+        &aad,
+    )
+    .map_err(|_| OpenError::Decrypt)?;
+    let digest: [u8; 48] = Sha384::digest(&content).into();
+    if digest != item.header.content_digest || content.len() as u64 != item.header.content_len {
+        return Err(OpenError::Digest);
+    }
+    Ok((item.header, content))
+}
