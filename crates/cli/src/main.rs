@@ -9,6 +9,7 @@
 mod agreement;
 mod decide;
 mod demo;
+mod item;
 mod keys;
 mod ledger;
 mod load;
@@ -58,9 +59,28 @@ enum Command {
     /// Party keys.
     #[command(subcommand)]
     Keys(KeysCmd),
+    /// Sealed items: seal for a recipient, inspect, open.
+    #[command(subcommand)]
+    Item(ItemCmd),
     /// The tamper-evident ledger: append, verify, prove, cosign.
     #[command(subcommand)]
     Ledger(ledger::LedgerCmd),
+}
+
+#[derive(Subcommand)]
+enum ItemCmd {
+    /// Decide the release, then bind the label to the content and encrypt it for the recipient.
+    Seal(item::SealArgs),
+    /// Show a sealed item's labels, parties, digest and signature status without decrypting.
+    Inspect {
+        /// The sealed item.
+        file: PathBuf,
+        /// The sender's public identity, to check the signing key is the sender's.
+        #[arg(long)]
+        sender: Option<PathBuf>,
+    },
+    /// Verify and decrypt a sealed item addressed to you.
+    Open(item::OpenArgs),
 }
 
 #[derive(Subcommand)]
@@ -129,6 +149,19 @@ enum TopicCmd {
 enum LabelCmd {
     /// The level a party marks an item of another party's level with.
     Map(MapArgs),
+    /// A sealed item's label as STANAG 4774-shaped XML.
+    Export {
+        /// The format (only `stanag4774`).
+        #[arg(long, value_parser = ["stanag4774"], default_value = "stanag4774")]
+        format: String,
+        /// The sealed item.
+        file: PathBuf,
+    },
+    /// Read a STANAG 4774-shaped XML label and resolve it against the profiles.
+    Import {
+        /// The XML file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -183,6 +216,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             a.agreement.as_deref(),
             a.at.as_deref(),
         ),
+        Command::Label(LabelCmd::Export { format: _, file }) => item::export(&file),
+        Command::Label(LabelCmd::Import { file }) => item::import(dir, &file),
+        Command::Item(ItemCmd::Seal(a)) => item::seal(dir, &a),
+        Command::Item(ItemCmd::Inspect { file, sender }) => item::inspect(&file, sender.as_deref()),
+        Command::Item(ItemCmd::Open(a)) => item::open(dir, &a),
         Command::Decide(DecideCmd::Release(a)) => decide::release(dir, &a),
         Command::Decide(DecideCmd::Access(a)) => decide::access(dir, &a),
         Command::Demo => demo::run(dir, json),

@@ -9,4 +9,5 @@
 )]
 
 mod cli;
+mod item;
 mod ledger;
