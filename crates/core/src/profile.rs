@@ -1107,6 +1107,23 @@ fn compile_agreement(
     })
 }
 
+/// Fuzzing entry point (shared by `fuzz/` and the corpus replay test): an
+/// agreement profile of arbitrary bytes, over the shipped profiles, compiles
+/// or is refused with located errors; it never panics.
+pub fn fuzz_agreement(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut b = crate::shipped::builder();
+    b.agreement(Source {
+        name: "fuzz".into(),
+        text: text.to_owned(),
+    });
+    if let Err(errors) = b.build() {
+        assert!(!errors.0.is_empty(), "refused without a reason");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

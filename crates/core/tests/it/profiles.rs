@@ -89,3 +89,15 @@ fn toml_syntax_errors_carry_a_line() {
     let e = first_error("id = \"x\"\ntitle = \n".into());
     assert_eq!(e.line, 2, "{e}");
 }
+
+#[test]
+fn profile_fuzz_corpus_replays() {
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/profile");
+    let mut n = 0;
+    for f in std::fs::read_dir(dir).unwrap() {
+        gsomia_core::profile::fuzz_agreement(&std::fs::read(f.unwrap().path()).unwrap());
+        n += 1;
+    }
+    assert!(n >= 5);
+}

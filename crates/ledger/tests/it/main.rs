@@ -8,5 +8,6 @@
     missing_docs
 )]
 
+mod corpus;
 mod ledger;
 mod vectors;

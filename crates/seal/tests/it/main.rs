@@ -7,6 +7,8 @@
     missing_docs
 )]
 
+mod corpus;
+
 use gsomia_seal::item::{OpenError, RecipientSecret, WireLabel, inspect, open, seal};
 use gsomia_seal::{Context, SecretKey};
 use proptest::prelude::*;

@@ -1,0 +1,3 @@
+//! Inclusion and consistency proofs from a partner.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gsomia_ledger::fuzzing::proofs(data));
