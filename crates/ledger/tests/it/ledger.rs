@@ -404,3 +404,37 @@ fn checkpoint_notes_have_the_c2sp_shape() {
         );
     }
 }
+
+/// Known answers for the record encoding and the signed checkpoint: any
+/// change to either format changes these.
+#[test]
+fn record_and_checkpoint_known_answers() {
+    let entry = Entry::new(
+        Kind::LossReport,
+        1_574_434_800,
+        0,
+        "KOR",
+        Some("rep-1".into()),
+        vec![
+            ("description".into(), "envelope seal broken".into()),
+            ("actual_or_possible".into(), "possible".into()),
+        ],
+    )
+    .unwrap();
+    let r = Record {
+        index: 0,
+        prev: GENESIS,
+        entry,
+    };
+    assert_eq!(r.leaf_hash().to_hex(), RECORD_LEAF);
+    let log = signer("gsomia/KOR", 5);
+    let c = Checkpoint {
+        origin: "gsomia/KOR".into(),
+        size: 1,
+        root: r.leaf_hash(),
+    };
+    assert_eq!(log.sign_checkpoint(&c).render(), CHECKPOINT);
+}
+
+const RECORD_LEAF: &str = "0cbe908c631980889afe7312ff8f4f53bc548ddf9494974e7d8b78e21ab7004e";
+const CHECKPOINT: &str = "gsomia/KOR\n1\nDL6QjGMZgIia/nMS/49PU7xUjd+UlJdOfYt44hq3AE4=\n\n\u{2014} gsomia/KOR Cv4J7edcXTPFSDAUxLb7OAPgQCN+ZIYclsxPkKFCuPnlYQIMeuYu9zIEGRY5NtM1uElsIekX8fpnLtt6JoK9QAJcIwQ=\n";

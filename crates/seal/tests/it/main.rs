@@ -168,3 +168,22 @@ fn every_byte_of_the_header_and_signature_is_covered() {
         );
     }
 }
+
+/// Known answer: the whole sealed item is a function of its inputs and the
+/// entropy given; any change to the encoding, the suite or the binding
+/// changes this digest.
+#[test]
+fn sealed_item_known_answer() {
+    use sha2::Digest as _;
+    let f = fixture();
+    let item = sealed(&f, b"known answer", "秘");
+    let digest: String = sha2::Sha256::digest(&item)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(item.len(), KAT_LEN, "length changed");
+    assert_eq!(digest, KAT_SHA256, "encoding changed");
+}
+
+const KAT_LEN: usize = 1489;
+const KAT_SHA256: &str = "e4954a29965f28e8a3a09cfa28eec2c8bb8b3a7bff36f30dc294c051261d1910";
