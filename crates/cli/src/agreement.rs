@@ -25,14 +25,6 @@ fn registry_with_agreement(dir: Option<PathBuf>, arg: &str) -> Result<(Registry,
     Ok((loaded.registry, r))
 }
 
-fn plain(dir: Option<PathBuf>) -> Result<Registry> {
-    Ok(load::load(&Request {
-        dir,
-        ..Request::default()
-    })?
-    .registry)
-}
-
 fn fmt(a: &Agreement, ts: Timestamp) -> String {
     time::format_in(ts, a.zone())
 }
@@ -46,7 +38,7 @@ fn parties(reg: &Registry, a: &Agreement) -> Vec<String> {
 
 /// `gsomia agreement list`.
 pub fn list(dir: Option<PathBuf>, at: Option<&str>) -> Result<Outcome> {
-    let reg = plain(dir)?;
+    let reg = load::registry(dir)?;
     let at = out::instant_or_now(at, "--at")?;
     let mut docs = Vec::new();
     let mut text = format!(
@@ -299,7 +291,7 @@ pub fn show(dir: Option<PathBuf>, arg: &str) -> Result<Outcome> {
 
 /// `gsomia policy list`.
 pub fn policy_list(dir: Option<PathBuf>) -> Result<Outcome> {
-    let reg = plain(dir)?;
+    let reg = load::registry(dir)?;
     let mut text = String::new();
     let docs: Vec<Value> = reg
         .policies()
@@ -359,7 +351,7 @@ pub fn policy_show(dir: Option<PathBuf>, arg: &str) -> Result<Outcome> {
 
 /// `gsomia topic list`.
 pub fn topic_list(dir: Option<PathBuf>) -> Result<Outcome> {
-    let reg = plain(dir)?;
+    let reg = load::registry(dir)?;
     let mut text = String::new();
     let docs: Vec<Value> = reg
         .topics()

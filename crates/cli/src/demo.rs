@@ -19,7 +19,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
-use crate::load::{self, Request};
+use crate::load;
 use crate::out::{Outcome, reason_strings, rules};
 
 struct Step {
@@ -172,11 +172,7 @@ fn kst(s: &str) -> Result<Timestamp> {
 
 /// Runs the demo.
 pub fn run(dir: Option<PathBuf>, _json: bool) -> Result<Outcome> {
-    let reg = load::load(&Request {
-        dir,
-        ..Request::default()
-    })?
-    .registry;
+    let reg = load::registry(dir)?;
     let jk = reg.agreement_ref("jp-kr-2016")?;
     let kst_zone = reg.agreement(jk).context("jp-kr-2016")?.zone().clone();
     let mut demo = Demo {

@@ -12,7 +12,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::keys;
-use crate::load::{self, Request};
+use crate::load;
 use crate::out::{self, Outcome, bullets, reason_strings, rules};
 
 /// Arguments of `item seal`.
@@ -64,14 +64,6 @@ pub struct OpenArgs {
     /// Where to write the content (never overwritten).
     #[arg(long)]
     out: PathBuf,
-}
-
-fn registry(dir: Option<PathBuf>) -> Result<Registry> {
-    Ok(load::load(&Request {
-        dir,
-        ..Request::default()
-    })?
-    .registry)
 }
 
 /// The label as names, for sealing.
@@ -163,7 +155,7 @@ fn hex(b: &[u8]) -> String {
 
 /// `gsomia item seal`: decides the release, then binds and encrypts.
 pub fn seal(dir: Option<PathBuf>, a: &SealArgs) -> Result<Outcome> {
-    let reg = registry(dir)?;
+    let reg = load::registry(dir)?;
     let (party, signer) = keys::signer(&a.keys)?;
     let originator = reg.party(&a.originator)?;
     if reg.party_id(originator) != party {
@@ -314,7 +306,7 @@ pub fn inspect(file: &Path, sender: Option<&Path>) -> Result<Outcome> {
 
 /// `gsomia item open`: verifies, decrypts, and shows both labels.
 pub fn open(dir: Option<PathBuf>, a: &OpenArgs) -> Result<Outcome> {
-    let reg = registry(dir)?;
+    let reg = load::registry(dir)?;
     let bytes =
         std::fs::read(&a.file).with_context(|| format!("cannot read `{}`", a.file.display()))?;
     let (me, key) = keys::recipient(&a.keys)?;
@@ -384,7 +376,7 @@ pub fn export(file: &Path) -> Result<Outcome> {
 
 /// `gsomia label import FILE.xml`: parses and resolves against the profiles.
 pub fn import(dir: Option<PathBuf>, file: &Path) -> Result<Outcome> {
-    let reg = registry(dir)?;
+    let reg = load::registry(dir)?;
     let xml = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     let wire = stanag::import(&xml).with_context(|| format!("`{}`", file.display()))?;

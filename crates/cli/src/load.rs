@@ -123,3 +123,12 @@ pub fn load(req: &Request) -> Result<Loaded> {
         party_ids,
     })
 }
+
+/// The registry from the shipped profiles and `--profiles DIR` alone.
+pub fn registry(dir: Option<PathBuf>) -> Result<Registry> {
+    Ok(load(&Request {
+        dir,
+        ..Request::default()
+    })?
+    .registry)
+}

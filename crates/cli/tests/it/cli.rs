@@ -1,34 +1,8 @@
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn gsomia(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gsomia"))
-        .args(args)
-        .output()
-        .expect("run gsomia")
-}
-
-fn json(args: &[&str]) -> (i32, Value) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = gsomia(&all);
-    let doc: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\nstderr: {}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap(), doc)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gsomia-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::common::{gsomia, json, tmp};
 
 fn repo_file(rel: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -1,34 +1,10 @@
 //! `gsomia item` and `gsomia label export|import` on real files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use serde_json::Value;
 
-fn gsomia(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gsomia"))
-        .args(args)
-        .output()
-        .expect("run gsomia")
-}
-
-fn json(args: &[&str]) -> (i32, Value) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = gsomia(&all);
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap(), doc)
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::{gsomia, json, s, tmp};
 
 struct Env {
     root: PathBuf,
@@ -38,9 +14,7 @@ struct Env {
 }
 
 fn env(name: &str) -> Env {
-    let root = std::env::temp_dir().join(format!("gsomia-cli-item-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
+    let root = tmp(&format!("item-{name}"));
     let e = Env {
         jpn: root.join("jpn"),
         kor: root.join("kor"),

@@ -1,41 +1,8 @@
 //! `gsomia keys` and `gsomia ledger` on real directories.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-fn gsomia(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gsomia"))
-        .args(args)
-        .output()
-        .expect("run gsomia")
-}
-
-fn json(args: &[&str]) -> (i32, Value) {
-    let mut all = args.to_vec();
-    all.push("--json");
-    let out = gsomia(&all);
-    let doc = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.code().unwrap(), doc)
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("gsomia-cli-ledger-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use crate::common::{gsomia, json, s, tmp};
 
 fn setup(root: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let (jk, kk, jl) = (

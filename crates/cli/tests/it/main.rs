@@ -9,5 +9,6 @@
 )]
 
 mod cli;
+mod common;
 mod item;
 mod ledger;
