@@ -388,54 +388,80 @@ pub fn seal(
     let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
     let mut aad = header_bytes.clone();
     aad.extend_from_slice(&binding.0);
-    let mut rng = SeedRng::new(entropy);
-    let (enc, ct) = hpke::single_shot_seal_with_rng::<AesGcm256, HkdfSha256, XWing>(
-        &OpModeS::Base,
-        &recipient_key.0,
-        INFO,
-        content,
-        &aad,
-        &mut rng,
-    )
-    .map_err(|_| OpenError::Decrypt)?;
+    // Lay the item out once and encrypt the content in place: the content is
+    // copied a single time, whatever its size.
+    let enc_len = <<XWing as hpke::Kem>::EncappedKey as Serializable>::size();
+    let ct_len = content.len() + TAG_LEN;
     let mut w = Writer::tagged(ITEM_TAG);
-    w.bytes(&header_bytes)
-        .raw(&binding.0)
-        .bytes(&enc.to_bytes())
-        .bytes(&ct);
-    Ok(w.finish())
+    w.bytes(&header_bytes).raw(&binding.0);
+    let mut out = w.finish();
+    out.reserve(8 + enc_len + ct_len);
+    out.extend_from_slice(
+        &u32::try_from(enc_len)
+            .map_err(|_| OpenError::TooLarge)?
+            .to_be_bytes(),
+    );
+    let enc_at = out.len();
+    out.resize(enc_at + enc_len, 0);
+    out.extend_from_slice(
+        &u32::try_from(ct_len)
+            .map_err(|_| OpenError::TooLarge)?
+            .to_be_bytes(),
+    );
+    let content_at = out.len();
+    out.extend_from_slice(content);
+    let mut rng = SeedRng::new(entropy);
+    let body = out.get_mut(content_at..).ok_or(OpenError::TooLarge)?;
+    let (enc, tag) =
+        hpke::single_shot_seal_inout_detached_with_rng::<AesGcm256, HkdfSha256, XWing>(
+            &OpModeS::Base,
+            &recipient_key.0,
+            INFO,
+            body.into(),
+            &aad,
+            &mut rng,
+        )
+        .map_err(|_| OpenError::Decrypt)?;
+    out.extend_from_slice(&tag.to_bytes());
+    out.get_mut(enc_at..enc_at + enc_len)
+        .ok_or(OpenError::TooLarge)?
+        .copy_from_slice(&enc.to_bytes());
+    Ok(out)
 }
+
+/// The AES-256-GCM tag length.
+const TAG_LEN: usize = 16;
 
 /// A parsed sealed item whose binding signature verified against its
 /// embedded sender key. Not yet decrypted.
 #[derive(Debug, Clone)]
-pub struct Inspected {
+pub struct Inspected<'a> {
     /// The header.
     pub header: Header,
     /// The binding signature.
     pub binding: Signature,
-    enc: Vec<u8>,
-    ct: Vec<u8>,
-    header_bytes: Vec<u8>,
+    enc: &'a [u8],
+    ct: &'a [u8],
+    header_bytes: &'a [u8],
 }
 
 /// Parses a sealed item and checks its binding signature against the sender
 /// key it carries (whether that key is the sender's is checked by
 /// [`Inspected::check_sender`] or [`open`]). Nothing is decrypted.
-pub fn inspect(bytes: &[u8]) -> Result<Inspected, OpenError> {
+pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
     let mut r = Reader::new(bytes, MAX_CONTENT + 4096);
     r.expect_tag(ITEM_TAG)?;
-    let header_bytes = r.bytes()?.to_vec();
+    let header_bytes = r.bytes()?;
     let binding = Signature(r.raw::<64>()?);
-    let enc = r.bytes()?.to_vec();
-    let ct = r.bytes()?.to_vec();
+    let enc = r.bytes()?;
+    let ct = r.bytes()?;
     r.finish()?;
-    let mut hr = Reader::new(&header_bytes, 1 << 20);
+    let mut hr = Reader::new(header_bytes, 1 << 20);
     let header = Header::decode(&mut hr)?;
     hr.finish()?;
     header
         .sender_key
-        .verify(Context::ItemBinding, &header_bytes, &binding)
+        .verify(Context::ItemBinding, header_bytes, &binding)
         .map_err(|_| OpenError::Signature)?;
     Ok(Inspected {
         header,
@@ -446,7 +472,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected, OpenError> {
     })
 }
 
-impl Inspected {
+impl Inspected<'_> {
     /// Checks that the item was signed by `key`, the sender's known key.
     pub fn check_sender(&self, party: &str, key: &PublicKey) -> Result<(), OpenError> {
         if self.header.sender != party || self.header.sender_key != *key {
@@ -474,16 +500,26 @@ pub fn open(
         return Err(OpenError::Recipient(item.header.recipient.clone()));
     }
     let enc =
-        <XWing as hpke::Kem>::EncappedKey::from_bytes(&item.enc).map_err(|_| OpenError::Decrypt)?;
-    let mut aad = item.header_bytes.clone();
+        <XWing as hpke::Kem>::EncappedKey::from_bytes(item.enc).map_err(|_| OpenError::Decrypt)?;
+    let mut aad = item.header_bytes.to_vec();
     aad.extend_from_slice(&item.binding.0);
-    let content = hpke::single_shot_open::<AesGcm256, HkdfSha256, XWing>(
+    // Decrypt in place in one copy of the ciphertext.
+    let split = item
+        .ct
+        .len()
+        .checked_sub(TAG_LEN)
+        .ok_or(OpenError::Decrypt)?;
+    let (ct, tag) = item.ct.split_at(split);
+    let tag = hpke::aead::AeadTag::<AesGcm256>::from_bytes(tag).map_err(|_| OpenError::Decrypt)?;
+    let mut content = ct.to_vec();
+    hpke::single_shot_open_inout_detached::<AesGcm256, HkdfSha256, XWing>(
         &OpModeR::Base,
         &recipient_key.0,
         &enc,
         INFO,
-        &item.ct,
+        content.as_mut_slice().into(),
         &aad,
+        &tag,
     )
     .map_err(|_| OpenError::Decrypt)?;
     let digest: [u8; 48] = Sha384::digest(&content).into();
