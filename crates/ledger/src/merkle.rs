@@ -329,6 +329,43 @@ impl View<'_> {
     }
 }
 
+/// Walks a proof path as RFC 9162 §2.1.3.2 and §2.1.4.2 do, from the node
+/// numbers `fn_` (first) and `sn` (last): tells `step` each hash and whether
+/// it is a left sibling (hashed before the running value). Refuses paths
+/// with too many or too few hashes.
+fn walk(
+    mut fn_: u64,
+    mut sn: u64,
+    proof: &[Hash],
+    mut step: impl FnMut(&Hash, bool),
+) -> Result<(), ProofError> {
+    for (used, p) in proof.iter().enumerate() {
+        if sn == 0 {
+            return Err(ProofError::Length {
+                got: proof.len(),
+                expected: used,
+            });
+        }
+        let left = fn_ & 1 == 1 || fn_ == sn;
+        step(p, left);
+        if left && fn_ & 1 == 0 {
+            while fn_ & 1 == 0 && fn_ != 0 {
+                fn_ >>= 1;
+                sn >>= 1;
+            }
+        }
+        fn_ >>= 1;
+        sn >>= 1;
+    }
+    if sn != 0 {
+        return Err(ProofError::Length {
+            got: proof.len(),
+            expected: proof.len() + 1,
+        });
+    }
+    Ok(())
+}
+
 /// Verifies that `leaf` is at `index` in the tree of `size` leaves with `root`
 /// (RFC 9162 §2.1.3.2).
 pub fn verify_inclusion(
@@ -341,35 +378,14 @@ pub fn verify_inclusion(
     if index >= size {
         return Err(ProofError::OutOfRange { index, size });
     }
-    let (mut fn_, mut sn) = (index, size - 1);
     let mut r = *leaf;
-    for p in proof {
-        if sn == 0 {
-            return Err(ProofError::Length {
-                got: proof.len(),
-                expected: proof.len(),
-            });
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
-            r = node_hash(p, &r);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
+    walk(index, size - 1, proof, |p, left| {
+        r = if left {
+            node_hash(p, &r)
         } else {
-            r = node_hash(&r, p);
-        }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    if sn != 0 {
-        return Err(ProofError::Length {
-            got: proof.len(),
-            expected: proof.len() + 1,
-        });
-    }
+            node_hash(&r, p)
+        };
+    })?;
     if r == *root {
         Ok(())
     } else {
@@ -429,34 +445,23 @@ pub fn verify_consistency(
         sn >>= 1;
     }
     let (mut fr, mut sr) = (*first, *first);
-    for c in rest {
-        if sn == 0 {
-            return Err(ProofError::Length {
-                got: proof.len(),
-                expected: proof.len() - 1,
-            });
-        }
-        if fn_ & 1 == 1 || fn_ == sn {
+    // `rest` is the proof less one hash, plus the old root when it was pushed.
+    let pushed = path.len() - proof.len();
+    walk(fn_, sn, rest, |c, left| {
+        if left {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            if fn_ & 1 == 0 {
-                while fn_ & 1 == 0 && fn_ != 0 {
-                    fn_ >>= 1;
-                    sn >>= 1;
-                }
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        fn_ >>= 1;
-        sn >>= 1;
-    }
-    if sn != 0 {
-        return Err(ProofError::Length {
+    })
+    .map_err(|e| match e {
+        ProofError::Length { expected, .. } => ProofError::Length {
             got: proof.len(),
-            expected: proof.len() + 1,
-        });
-    }
+            expected: (expected + 1).saturating_sub(pushed),
+        },
+        other => other,
+    })?;
     if fr == *old_root && sr == *new_root {
         Ok(())
     } else {
