@@ -1,10 +1,17 @@
 //! # gsomia-store — durable storage
 //!
-//! Today: [`ledger_dir`], a ledger kept in a directory of plain files,
-//! durable before acknowledged (`fdatasync` per batch), with checkpoints
-//! published by compare-and-swap and one writer per directory. The Store
-//! trait with its SQLite and PostgreSQL adapters comes with the node.
+//! - [`node`]: the [`Store`] trait for a node's state (people, items,
+//!   transfers and the ledger, committed together), with the embedded
+//!   [`sqlite`] adapter; every adapter passes one conformance suite
+//!   (`tests/it/conformance.rs`).
+//! - [`ledger_dir`]: a standalone ledger in a directory of plain files,
+//!   durable before acknowledged (`fdatasync` per batch), checkpoints
+//!   published by compare-and-swap, one writer per directory.
 
 pub mod ledger_dir;
+pub mod node;
+pub mod sqlite;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
+pub use node::{Batch, Committed, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
+pub use sqlite::SqliteStore;

@@ -7,6 +7,9 @@
     missing_docs
 )]
 
+mod conformance;
+mod sqlite;
+
 use std::path::PathBuf;
 
 use gsomia_ledger::entry::{Entry, Kind};

@@ -1,0 +1,211 @@
+//! The node's storage contract: one trait, one adapter per backend
+//! ([`crate::sqlite`] today; PostgreSQL implements the same trait), one
+//! conformance suite ([`crate::conformance`]) that every adapter passes.
+//!
+//! Rows here are plain data: names and bytes, never core types, so no
+//! database trait is derived on a core type. Every state change goes through
+//! [`Store::commit`], which writes the change and its ledger entries in one
+//! transaction: nothing is acknowledged before it is durable, and the ledger
+//! never misses or invents an event.
+
+use std::future::Future;
+
+use gsomia_ledger::entry::Entry;
+use gsomia_ledger::merkle::Hash;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database said no.
+    #[error("database: {0}")]
+    Database(String),
+    /// A unique id already exists (a person, an item).
+    #[error("`{0}` already exists")]
+    Exists(String),
+    /// A transfer id already received: the replay has no second effect.
+    #[error("transfer `{0}` was already received")]
+    Duplicate(String),
+    /// Another checkpoint of this size with another root exists.
+    #[error("a different checkpoint of size {0} exists (compare-and-swap lost)")]
+    Conflict(u64),
+    /// Stored data that does not decode.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// A person's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Submits, releases and reads items.
+    Officer,
+    /// Manages people, agreements and consents.
+    SecurityOfficer,
+    /// Reads the ledger.
+    Auditor,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Officer => "officer",
+            Role::SecurityOfficer => "security-officer",
+            Role::Auditor => "auditor",
+        }
+    }
+    /// Parses a stored or typed name.
+    pub fn parse(s: &str) -> Option<Role> {
+        match s {
+            "officer" => Some(Role::Officer),
+            "security-officer" => Some(Role::SecurityOfficer),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+}
+
+/// A person in the register of cleared personnel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Stable id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Clearance: a level of the party's policy, by native name.
+    pub clearance: String,
+    /// The first instant the clearance no longer holds (RFC 3339).
+    pub clearance_until: String,
+    /// Topics the person needs to know.
+    pub need_to_know: Vec<String>,
+    /// SHA-256 of the person's bearer token (the token itself is never stored).
+    pub token_hash: [u8; 32],
+    /// When registered (RFC 3339).
+    pub created_at: String,
+}
+
+/// An item held by the node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Stable id.
+    pub id: String,
+    /// The originating party.
+    pub originator: String,
+    /// The sealed item bytes (as created or received).
+    pub sealed: Vec<u8>,
+    /// The originator's label (canonical bytes).
+    pub label: Vec<u8>,
+    /// This party's equivalent label (canonical bytes), for received items.
+    pub equivalent_label: Option<Vec<u8>>,
+    /// The sending party, for received items.
+    pub received_from: Option<String>,
+    /// When stored (RFC 3339).
+    pub created_at: String,
+}
+
+/// A transfer waiting to be delivered to a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Transfer id (unique across the system).
+    pub transfer: String,
+    /// The item.
+    pub item: String,
+    /// The recipient party.
+    pub recipient: String,
+    /// The envelope bytes to send.
+    pub envelope: Vec<u8>,
+    /// Attempts so far.
+    pub attempts: u32,
+    /// When to try next (Unix seconds).
+    pub next_attempt_at: i64,
+}
+
+/// A transfer accepted from a partner (exactly once per id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Incoming {
+    /// Transfer id.
+    pub transfer: String,
+    /// The sending party.
+    pub sender: String,
+    /// The item stored for it.
+    pub item: String,
+    /// When accepted (RFC 3339).
+    pub received_at: String,
+}
+
+/// Everything one state change writes, in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// Items to store.
+    pub items: Vec<Item>,
+    /// Transfers accepted (a replayed id fails the whole batch with [`StoreError::Duplicate`]).
+    pub incoming: Vec<Incoming>,
+    /// Transfers to queue.
+    pub outgoing: Vec<Outgoing>,
+    /// Transfers acknowledged by their recipients.
+    pub delivered: Vec<(String, String)>,
+    /// Ledger entries recording all of the above (and decisions, reads, refusals).
+    pub entries: Vec<Entry>,
+}
+
+/// What a commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Index of the first ledger record written (the size before).
+    pub first_index: u64,
+    /// Ledger size after.
+    pub size: u64,
+}
+
+/// The node's storage.
+pub trait Store: Send + Sync {
+    /// Adds a person; an existing id is [`StoreError::Exists`].
+    fn add_person(&self, p: &Person) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The person holding a token (by its hash).
+    fn person_by_token(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> impl Future<Output = Result<Option<Person>, StoreError>> + Send;
+    /// Every person, by id.
+    fn people(&self) -> impl Future<Output = Result<Vec<Person>, StoreError>> + Send;
+    /// Writes a batch and its ledger records atomically and durably. Ledger
+    /// indices and links are assigned inside the transaction (one sequencer).
+    fn commit(&self, batch: Batch) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+    /// One item.
+    fn item(&self, id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+    /// Every item id, oldest first.
+    fn item_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    /// Number of ledger records.
+    fn ledger_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Ledger record bytes `[from, to)`, with their stored leaf hashes.
+    fn records(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<Vec<(Hash, Vec<u8>)>, StoreError>> + Send;
+    /// Publishes a checkpoint by compare-and-swap on its size: the same root
+    /// again is a no-op, another root is [`StoreError::Conflict`].
+    fn put_checkpoint(
+        &self,
+        size: u64,
+        root: Hash,
+        note: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The checkpoint of the largest size.
+    fn latest_checkpoint(
+        &self,
+    ) -> impl Future<Output = Result<Option<(u64, String)>, StoreError>> + Send;
+    /// Undelivered transfers due at `now` (Unix seconds), oldest first.
+    fn due(
+        &self,
+        now: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Outgoing>, StoreError>> + Send;
+    /// Records a failed attempt and when to try again.
+    fn retry_later(
+        &self,
+        transfer: &str,
+        next_attempt_at: i64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}

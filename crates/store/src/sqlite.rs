@@ -1,0 +1,400 @@
+//! The embedded SQLite adapter (the default): WAL journal with
+//! `synchronous=FULL`, so a committed transaction survives a power cut;
+//! writes begin with `BEGIN IMMEDIATE`, so the ledger sequencer never races.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use gsomia_ledger::entry::{GENESIS, Record};
+use gsomia_ledger::merkle::Hash;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use crate::node::{Batch, Committed, Item, Outgoing, Person, Role, Store, StoreError};
+
+/// The migrations, in order; applied once each, in a transaction.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_node.sql"))];
+
+fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => {
+            StoreError::Exists(d.message().to_owned())
+        }
+        _ => StoreError::Database(e.to_string()),
+    }
+}
+
+/// The node's state in an SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        Self::with_options(options).await
+    }
+
+    /// An in-memory database (tests and benchmarks of the logic, not of durability).
+    pub async fn memory() -> Result<SqliteStore, StoreError> {
+        let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(db)?;
+        Self::with_options(options).await
+    }
+
+    async fn with_options(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
+        // One connection: SQLite has one writer anyway, and an in-memory
+        // database lives in its connection.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(db)?;
+        let store = SqliteStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY) STRICT",
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        for (version, sql) in MIGRATIONS {
+            let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+            let done: Option<i64> =
+                sqlx::query_scalar("SELECT version FROM schema_version WHERE version = ?")
+                    .bind(version)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if done.is_none() {
+                sqlx::raw_sql(*sql).execute(&mut *tx).await.map_err(db)?;
+                sqlx::query("INSERT INTO schema_version (version) VALUES (?)")
+                    .bind(version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+fn person(row: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
+    let role: String = row.try_get("role").map_err(db)?;
+    let ntk: String = row.try_get("need_to_know").map_err(db)?;
+    let hash: Vec<u8> = row.try_get("token_hash").map_err(db)?;
+    Ok(Person {
+        id: row.try_get("id").map_err(db)?,
+        name: row.try_get("name").map_err(db)?,
+        role: Role::parse(&role).ok_or_else(|| StoreError::Corrupt(format!("role `{role}`")))?,
+        clearance: row.try_get("clearance").map_err(db)?,
+        clearance_until: row.try_get("clearance_until").map_err(db)?,
+        need_to_know: ntk
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect(),
+        token_hash: hash
+            .try_into()
+            .map_err(|_| StoreError::Corrupt("token hash".into()))?,
+        created_at: row.try_get("created_at").map_err(db)?,
+    })
+}
+
+fn hash32(bytes: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
+    bytes
+        .try_into()
+        .map(Hash)
+        .map_err(|_| StoreError::Corrupt(what.to_owned()))
+}
+
+fn index(i: i64) -> Result<u64, StoreError> {
+    u64::try_from(i).map_err(|_| StoreError::Corrupt(format!("index {i}")))
+}
+
+fn sql_int(u: u64) -> Result<i64, StoreError> {
+    i64::try_from(u).map_err(|_| StoreError::Corrupt(format!("index {u}")))
+}
+
+impl Store for SqliteStore {
+    async fn add_person(&self, p: &Person) -> Result<(), StoreError> {
+        if p.need_to_know.iter().any(|t| t.contains(',')) {
+            return Err(StoreError::Corrupt("a topic id contains `,`".into()));
+        }
+        sqlx::query(
+            "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&p.id)
+        .bind(&p.name)
+        .bind(p.role.as_str())
+        .bind(&p.clearance)
+        .bind(&p.clearance_until)
+        .bind(p.need_to_know.join(","))
+        .bind(&p.token_hash[..])
+        .bind(&p.created_at)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Exists(_) => StoreError::Exists(p.id.clone()),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn person_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<Person>, StoreError> {
+        let row = sqlx::query("SELECT * FROM person WHERE token_hash = ?")
+            .bind(&token_hash[..])
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(person).transpose()
+    }
+
+    async fn people(&self) -> Result<Vec<Person>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM person ORDER BY id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(person).collect()
+    }
+
+    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        for t in &batch.incoming {
+            let seen: Option<String> =
+                sqlx::query_scalar("SELECT transfer FROM received_transfer WHERE transfer = ?")
+                    .bind(&t.transfer)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if seen.is_some() {
+                return Err(StoreError::Duplicate(t.transfer.clone()));
+            }
+            sqlx::query("INSERT INTO received_transfer (transfer, sender, item, received_at) VALUES (?, ?, ?, ?)")
+                .bind(&t.transfer)
+                .bind(&t.sender)
+                .bind(&t.item)
+                .bind(&t.received_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
+        for i in &batch.items {
+            sqlx::query(
+                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&i.id)
+            .bind(&i.originator)
+            .bind(&i.sealed)
+            .bind(&i.label)
+            .bind(&i.equivalent_label)
+            .bind(&i.received_from)
+            .bind(&i.created_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db(e) {
+                StoreError::Exists(_) => StoreError::Exists(i.id.clone()),
+                other => other,
+            })?;
+        }
+        for o in &batch.outgoing {
+            sqlx::query(
+                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&o.transfer)
+            .bind(&o.item)
+            .bind(&o.recipient)
+            .bind(&o.envelope)
+            .bind(i64::from(o.attempts))
+            .bind(o.next_attempt_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        for (transfer, at) in &batch.delivered {
+            sqlx::query(
+                "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+            )
+            .bind(at)
+            .bind(transfer)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        }
+        // The sequencer: the last record's index and hash, read inside the
+        // write transaction.
+        let last =
+            sqlx::query("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        let (mut next, mut prev) = match last {
+            Some(row) => {
+                let idx: i64 = row.try_get("idx").map_err(db)?;
+                let h: Vec<u8> = row.try_get("leaf_hash").map_err(db)?;
+                (index(idx)? + 1, hash32(h, "leaf hash")?)
+            }
+            None => (0, GENESIS),
+        };
+        let first_index = next;
+        for entry in batch.entries {
+            let record = Record {
+                index: next,
+                prev,
+                entry,
+            };
+            let bytes = record.to_bytes();
+            let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
+            sqlx::query("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
+                .bind(sql_int(next)?)
+                .bind(&leaf.0[..])
+                .bind(&bytes)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            prev = leaf;
+            next += 1;
+        }
+        tx.commit().await.map_err(db)?;
+        Ok(Committed {
+            first_index,
+            size: next,
+        })
+    }
+
+    async fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
+        let row = sqlx::query("SELECT * FROM item WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Item {
+            id: row.try_get("id").map_err(db)?,
+            originator: row.try_get("originator").map_err(db)?,
+            sealed: row.try_get("sealed").map_err(db)?,
+            label: row.try_get("label").map_err(db)?,
+            equivalent_label: row.try_get("equivalent_label").map_err(db)?,
+            received_from: row.try_get("received_from").map_err(db)?,
+            created_at: row.try_get("created_at").map_err(db)?,
+        }))
+    }
+
+    async fn item_ids(&self) -> Result<Vec<String>, StoreError> {
+        sqlx::query_scalar("SELECT id FROM item ORDER BY rowid")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)
+    }
+
+    async fn ledger_size(&self) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_record")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        index(n)
+    }
+
+    async fn records(&self, from: u64, to: u64) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT leaf_hash, record FROM ledger_record WHERE idx >= ? AND idx < ? ORDER BY idx",
+        )
+        .bind(sql_int(from)?)
+        .bind(sql_int(to)?)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let h: Vec<u8> = r.try_get("leaf_hash").map_err(db)?;
+                Ok((hash32(h, "leaf hash")?, r.try_get("record").map_err(db)?))
+            })
+            .collect()
+    }
+
+    async fn put_checkpoint(&self, size: u64, root: Hash, note: &str) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let existing: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT root FROM checkpoint WHERE size = ?")
+                .bind(sql_int(size)?)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        match existing {
+            Some(r) if r == root.0 => {}
+            Some(_) => return Err(StoreError::Conflict(size)),
+            None => {
+                sqlx::query("INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)")
+                    .bind(sql_int(size)?)
+                    .bind(&root.0[..])
+                    .bind(note)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let row = sqlx::query("SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size").map_err(db)?;
+            Ok((index(size)?, r.try_get("note").map_err(db)?))
+        })
+        .transpose()
+    }
+
+    async fn due(&self, now: i64, limit: u32) -> Result<Vec<Outgoing>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?",
+        )
+        .bind(now)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let attempts: i64 = r.try_get("attempts").map_err(db)?;
+                Ok(Outgoing {
+                    transfer: r.try_get("transfer").map_err(db)?,
+                    item: r.try_get("item").map_err(db)?,
+                    recipient: r.try_get("recipient").map_err(db)?,
+                    envelope: r.try_get("envelope").map_err(db)?,
+                    attempts: u32::try_from(attempts)
+                        .map_err(|_| StoreError::Corrupt("attempts".into()))?,
+                    next_attempt_at: r.try_get("next_attempt_at").map_err(db)?,
+                })
+            })
+            .collect()
+    }
+
+    async fn retry_later(&self, transfer: &str, next_attempt_at: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE transfer = ? AND delivered_at IS NULL")
+            .bind(next_attempt_at)
+            .bind(transfer)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+}

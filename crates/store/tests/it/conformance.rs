@@ -1,0 +1,255 @@
+//! The conformance suite every `Store` adapter passes: each check takes a
+//! fresh, empty store.
+
+use gsomia_ledger::entry::{Entry, Kind, Record, frame};
+use gsomia_ledger::merkle::{Tree, leaf_hash};
+use gsomia_store::{Batch, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
+
+fn entry(i: u64) -> Entry {
+    Entry::new(
+        Kind::ReadAllowed,
+        1_700_000_000 + i as i64,
+        0,
+        "JPN",
+        Some(format!("item-{i}")),
+        vec![
+            ("person".into(), "p1".into()),
+            ("rules".into(), "rule 10".into()),
+        ],
+    )
+    .unwrap()
+}
+
+fn person(id: &str, token: u8) -> Person {
+    Person {
+        id: id.into(),
+        name: format!("Officer {id}"),
+        role: Role::Officer,
+        clearance: "極秘".into(),
+        clearance_until: "2027-01-02T00:00:00+09:00".into(),
+        need_to_know: vec!["dprk.missile".into(), "dprk.nuclear".into()],
+        token_hash: [token; 32],
+        created_at: "2026-11-28T00:00:00Z".into(),
+    }
+}
+
+fn item(id: &str) -> Item {
+    Item {
+        id: id.into(),
+        originator: "KOR".into(),
+        sealed: vec![1, 2, 3],
+        label: vec![4, 5],
+        equivalent_label: Some(vec![6]),
+        received_from: Some("KOR".into()),
+        created_at: "2026-11-28T00:00:00Z".into(),
+    }
+}
+
+pub async fn people<S: Store>(s: &S) {
+    s.add_person(&person("b", 2)).await.unwrap();
+    s.add_person(&person("a", 1)).await.unwrap();
+    assert!(
+        matches!(s.add_person(&person("a", 3)).await, Err(StoreError::Exists(id)) if id == "a")
+    );
+    assert!(
+        matches!(
+            s.add_person(&person("c", 1)).await,
+            Err(StoreError::Exists(_))
+        ),
+        "tokens are unique"
+    );
+    let p = s.person_by_token(&[2; 32]).await.unwrap().unwrap();
+    assert_eq!(p, person("b", 2));
+    assert!(s.person_by_token(&[9; 32]).await.unwrap().is_none());
+    let ids: Vec<String> = s
+        .people()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(ids, ["a", "b"]);
+}
+
+/// Rebuilds the framed log from the store and verifies it with the ledger's verifier.
+async fn verify_ledger<S: Store>(s: &S) -> u64 {
+    let size = s.ledger_size().await.unwrap();
+    let recs = s.records(0, size).await.unwrap();
+    assert_eq!(recs.len() as u64, size);
+    let mut log = Vec::new();
+    let mut tree = Tree::new();
+    for (i, (h, bytes)) in recs.iter().enumerate() {
+        assert_eq!(*h, leaf_hash(bytes), "stored hash of record {i}");
+        let r = Record::from_bytes(bytes).unwrap();
+        assert_eq!(r.index, i as u64);
+        log.extend_from_slice(&frame(&r));
+        tree.push_hash(*h);
+    }
+    let signer = gsomia_ledger::note::Signer {
+        name: "gsomia/JPN".into(),
+        key: gsomia_seal::SecretKey::from_seed(&[1; 32]),
+    };
+    let c = gsomia_ledger::note::Checkpoint {
+        origin: "gsomia/JPN".into(),
+        size,
+        root: tree.root(),
+    };
+    let note = signer.sign_checkpoint(&c).render();
+    gsomia_ledger::verify::verify(
+        "gsomia/JPN",
+        &signer.verifier(),
+        &log,
+        &[("c".into(), note)],
+    )
+    .unwrap();
+    size
+}
+
+pub async fn ledger_commits_chain<S: Store>(s: &S) {
+    let c = s
+        .commit(Batch {
+            entries: (0..5).map(entry).collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((c.first_index, c.size), (0, 5));
+    let c = s
+        .commit(Batch {
+            entries: (5..8).map(entry).collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((c.first_index, c.size), (5, 8));
+    assert_eq!(verify_ledger(s).await, 8);
+}
+
+pub async fn a_replayed_transfer_has_no_second_effect<S: Store>(s: &S) {
+    let batch = |item_id: &str| Batch {
+        items: vec![item(item_id)],
+        incoming: vec![Incoming {
+            transfer: "t-1".into(),
+            sender: "KOR".into(),
+            item: item_id.into(),
+            received_at: "2026-11-28T00:00:00Z".into(),
+        }],
+        entries: vec![entry(0)],
+        ..Batch::default()
+    };
+    s.commit(batch("i-1")).await.unwrap();
+    assert!(matches!(s.commit(batch("i-2")).await, Err(StoreError::Duplicate(t)) if t == "t-1"));
+    assert_eq!(
+        s.item_ids().await.unwrap(),
+        ["i-1"],
+        "nothing of the replay was stored"
+    );
+    assert_eq!(s.ledger_size().await.unwrap(), 1, "nor ledgered");
+    assert_eq!(s.item("i-1").await.unwrap().unwrap(), item("i-1"));
+    assert!(s.item("i-2").await.unwrap().is_none());
+}
+
+pub async fn a_failed_batch_writes_nothing<S: Store>(s: &S) {
+    s.commit(Batch {
+        items: vec![item("x")],
+        entries: vec![entry(0)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let again = Batch {
+        items: vec![item("y"), item("x")],
+        entries: vec![entry(1), entry(2)],
+        ..Batch::default()
+    };
+    assert!(matches!(s.commit(again).await, Err(StoreError::Exists(id)) if id == "x"));
+    assert_eq!(s.item_ids().await.unwrap(), ["x"]);
+    assert_eq!(s.ledger_size().await.unwrap(), 1);
+}
+
+pub async fn checkpoints_are_compare_and_swap<S: Store>(s: &S) {
+    let (r1, r2) = (leaf_hash(b"a"), leaf_hash(b"b"));
+    s.put_checkpoint(1, r1, "note-1").await.unwrap();
+    s.put_checkpoint(1, r1, "note-1").await.unwrap();
+    assert!(matches!(
+        s.put_checkpoint(1, r2, "other").await,
+        Err(StoreError::Conflict(1))
+    ));
+    s.put_checkpoint(3, r2, "note-3").await.unwrap();
+    assert_eq!(
+        s.latest_checkpoint().await.unwrap(),
+        Some((3, "note-3".into()))
+    );
+}
+
+pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store>(s: &S) {
+    let out = |t: &str, at: i64| Outgoing {
+        transfer: t.into(),
+        item: "i".into(),
+        recipient: "KOR".into(),
+        envelope: vec![7],
+        attempts: 0,
+        next_attempt_at: at,
+    };
+    s.commit(Batch {
+        outgoing: vec![out("late", 200), out("early", 100)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let due: Vec<String> = s
+        .due(150, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.transfer)
+        .collect();
+    assert_eq!(due, ["early"]);
+    s.retry_later("early", 300).await.unwrap();
+    let due = s.due(250, 10).await.unwrap();
+    assert_eq!(
+        due.iter().map(|o| o.transfer.as_str()).collect::<Vec<_>>(),
+        ["late"]
+    );
+    let due = s.due(300, 10).await.unwrap();
+    assert_eq!(due.len(), 2);
+    assert_eq!(
+        due.iter().find(|o| o.transfer == "early").unwrap().attempts,
+        1
+    );
+    s.commit(Batch {
+        delivered: vec![("early".into(), "2026-11-28T00:00:00Z".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let due: Vec<String> = s
+        .due(1_000, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.transfer)
+        .collect();
+    assert_eq!(due, ["late"]);
+}
+
+pub async fn concurrent_commits_keep_one_chain<S: Store + 'static>(s: std::sync::Arc<S>) {
+    let mut tasks = Vec::new();
+    for t in 0..8u64 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..10u64 {
+                s.commit(Batch {
+                    entries: vec![entry(t * 100 + i), entry(t * 100 + i + 50)],
+                    ..Batch::default()
+                })
+                .await
+                .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(verify_ledger(&*s).await, 160);
+}

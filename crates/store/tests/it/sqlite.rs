@@ -1,0 +1,72 @@
+//! The SQLite adapter against the conformance suite, in memory and on disk.
+
+use std::sync::Arc;
+
+use gsomia_store::{Batch, SqliteStore, Store};
+
+use crate::conformance as c;
+
+async fn fresh() -> SqliteStore {
+    SqliteStore::memory().await.unwrap()
+}
+
+#[tokio::test]
+async fn people() {
+    c::people(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn ledger_commits_chain() {
+    c::ledger_commits_chain(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn a_replayed_transfer_has_no_second_effect() {
+    c::a_replayed_transfer_has_no_second_effect(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn a_failed_batch_writes_nothing() {
+    c::a_failed_batch_writes_nothing(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn checkpoints_are_compare_and_swap() {
+    c::checkpoints_are_compare_and_swap(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn the_outbox_serves_due_transfers_until_delivered() {
+    c::the_outbox_serves_due_transfers_until_delivered(&fresh().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_commits_keep_one_chain_on_disk() {
+    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-conc", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    c::concurrent_commits_keep_one_chain(Arc::new(
+        SqliteStore::open(&dir.join("node.db")).await.unwrap(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn a_file_database_survives_reopening_and_migrations_run_once() {
+    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-reopen", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node.db");
+    {
+        let s = SqliteStore::open(&path).await.unwrap();
+        c::people(&s).await;
+        s.commit(Batch {
+            entries: vec![],
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).await.unwrap();
+    assert_eq!(s.people().await.unwrap().len(), 2);
+}
