@@ -183,6 +183,14 @@ struct RawIdentity {
     signing_key: String,
     #[serde(default)]
     recipient_key: Option<String>,
+    /// Present in node bundles (`gsomia identity export`) and partner files.
+    #[serde(default)]
+    #[allow(dead_code, reason = "read and pinned by the node; accepted here")]
+    certificate: Option<String>,
+    /// Present in partner files.
+    #[serde(default)]
+    #[allow(dead_code, reason = "used by the node's peer link; accepted here")]
+    endpoint: Option<String>,
 }
 
 /// A partner's public identity.

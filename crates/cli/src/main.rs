@@ -13,6 +13,7 @@ mod item;
 mod keys;
 mod ledger;
 mod load;
+mod node;
 mod out;
 
 use std::path::PathBuf;
@@ -65,6 +66,61 @@ enum Command {
     /// The tamper-evident ledger: append, verify, prove, cosign.
     #[command(subcommand)]
     Ledger(ledger::LedgerCmd),
+    /// Create a node directory: config, keys, a TLS identity, a database with an empty ledger.
+    Init {
+        /// The party the node serves.
+        #[arg(long)]
+        party: String,
+        /// The node directory to create.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// The register of cleared personnel.
+    #[command(subcommand)]
+    Person(PersonCmd),
+    /// This node's public identity.
+    #[command(subcommand)]
+    Identity(IdentityCmd),
+    /// Partners' identities and endpoints.
+    #[command(subcommand)]
+    Partner(PartnerCmd),
+}
+
+#[derive(Subcommand)]
+enum PersonCmd {
+    /// Register a person; prints their bearer token once.
+    Add(node::PersonArgs),
+    /// Everyone registered (never their tokens).
+    List {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum IdentityCmd {
+    /// Print the public bundle (keys and certificate) to hand partners.
+    Export {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum PartnerCmd {
+    /// Pin a partner's bundle (from `gsomia identity export`) and endpoint.
+    Add {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The partner's bundle file.
+        bundle: PathBuf,
+        /// The partner's peer endpoint (https://…).
+        #[arg(long)]
+        endpoint: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -226,6 +282,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Demo => demo::run(dir, json),
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
+        Command::Init { party, dir } => node::init(&party, &dir),
+        Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
+        Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),
+        Command::Identity(IdentityCmd::Export { dir }) => node::identity_export(&dir),
+        Command::Partner(PartnerCmd::Add {
+            dir,
+            bundle,
+            endpoint,
+        }) => node::partner_add(&dir, &bundle, &endpoint),
     }
     .map(|o| o.with_json(json))
 }

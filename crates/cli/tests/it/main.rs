@@ -12,3 +12,4 @@ mod cli;
 mod common;
 mod item;
 mod ledger;
+mod node;
