@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
-use gsomia_core::{Decision, Label, Registry, ReleaseRequest, decide_release};
+use gsomia_core::{Decision, ReleaseRequest, decide_release};
+use gsomia_node::labels::{from_wire, to_wire};
 use gsomia_seal::item::{self, WireLabel};
 use gsomia_seal::stanag;
-use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::keys;
@@ -64,61 +64,6 @@ pub struct OpenArgs {
     /// Where to write the content (never overwritten).
     #[arg(long)]
     out: PathBuf,
-}
-
-/// The label as names, for sealing.
-fn to_wire(reg: &Registry, l: &Label) -> WireLabel {
-    WireLabel {
-        policy: reg.party_id(l.policy()).to_owned(),
-        level: reg.level_name(l.level).to_owned(),
-        originator: reg.party_id(l.originator).to_owned(),
-        created_at: (
-            l.created_at.as_second(),
-            u32::try_from(l.created_at.subsec_nanosecond()).unwrap_or(0),
-        ),
-        topics: l
-            .topics
-            .iter()
-            .map(|t| reg.topics().name(t).to_owned())
-            .collect(),
-        rel_to: l
-            .rel_to
-            .map(|s| s.iter().map(|p| reg.party_id(p).to_owned()).collect()),
-        informative: l
-            .informative
-            .iter()
-            .map(|i| (i.tag.clone(), i.values.clone()))
-            .collect(),
-    }
-    .normalized()
-}
-
-/// Resolves a label from names against this party's profiles (deny unknown).
-fn from_wire(reg: &Registry, w: &WireLabel) -> Result<Label> {
-    if w.policy != w.originator {
-        bail!(
-            "the label is written in `{}`'s policy but originated by `{}`: only originator labels travel",
-            w.policy,
-            w.originator
-        );
-    }
-    let created = Timestamp::new(w.created_at.0, i32::try_from(w.created_at.1).unwrap_or(0))
-        .context("creation time out of range")?;
-    let topics: Vec<&str> = w.topics.iter().map(String::as_str).collect();
-    let rel: Option<Vec<&str>> = w
-        .rel_to
-        .as_ref()
-        .map(|r| r.iter().map(String::as_str).collect());
-    let mut label = reg.label(&w.originator, &w.level, &topics, rel.as_deref(), created)?;
-    label.informative = w
-        .informative
-        .iter()
-        .map(|(tag, values)| gsomia_core::label::Informative {
-            tag: tag.clone(),
-            values: values.clone(),
-        })
-        .collect();
-    Ok(label)
 }
 
 fn wire_doc(w: &WireLabel) -> Value {

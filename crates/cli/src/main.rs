@@ -15,6 +15,7 @@ mod ledger;
 mod load;
 mod node;
 mod out;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,6 +85,21 @@ enum Command {
     /// Partners' identities and endpoints.
     #[command(subcommand)]
     Partner(PartnerCmd),
+    /// A node's liveness and ledger size.
+    Health {
+        /// The node's API URL.
+        #[arg(long)]
+        node: String,
+        /// The CA certificate (PEM) that signed the node's certificate.
+        #[arg(long)]
+        ca: PathBuf,
+    },
+    /// Run the node: the HTTPS API for the party's users, until SIGTERM or SIGINT.
+    Serve {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -137,6 +153,27 @@ enum ItemCmd {
     },
     /// Verify and decrypt a sealed item addressed to you.
     Open(item::OpenArgs),
+    /// Submit an item to your node (label + file).
+    Submit(serve::SubmitArgs),
+    /// The items on your node that you may read.
+    List(serve::NodeArgs),
+    /// An item's labels, if you may read it.
+    Show {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+    },
+    /// An item's content, if you may read it (every read and refusal is ledgered).
+    Read {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+        /// Where to write the content (never overwritten).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -283,6 +320,12 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Init { party, dir } => node::init(&party, &dir),
+        Command::Serve { dir } => serve::serve(&dir, json),
+        Command::Health { node, ca } => serve::health(&node, &ca),
+        Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
+        Command::Item(ItemCmd::List(a)) => serve::list(&a),
+        Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
+        Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
         Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),
         Command::Identity(IdentityCmd::Export { dir }) => node::identity_export(&dir),

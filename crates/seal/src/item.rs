@@ -35,6 +35,7 @@ use crate::sign::{Context, PublicKey, SecretKey, Signature};
 
 const ITEM_TAG: &str = "gsomia/v1/sealed-item";
 const HEADER_TAG: &str = "gsomia/v1/item-header";
+const LABEL_TAG: &str = "gsomia/v1/label";
 const INFO: &[u8] = b"gsomia/v1/sealed-item";
 /// HPKE algorithm ids (RFC 9180 registry): X-Wing, HKDF-SHA256, AES-256-GCM.
 pub const SUITE: (u16, u16, u16) = (0x647a, 0x0001, 0x0002);
@@ -102,6 +103,22 @@ impl WireLabel {
                 w.str(v);
             }
         }
+    }
+
+    /// The canonical bytes of the label alone (tagged), as stored by a node.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(LABEL_TAG);
+        self.encode(&mut w);
+        w.finish()
+    }
+
+    /// Reads [`WireLabel::to_bytes`] output.
+    pub fn from_bytes(bytes: &[u8]) -> Result<WireLabel, DecodeError> {
+        let mut r = Reader::new(bytes, 1 << 20);
+        r.expect_tag(LABEL_TAG)?;
+        let label = Self::decode(&mut r)?;
+        r.finish()?;
+        Ok(label)
     }
 
     /// Decodes, refusing non-canonical sets.

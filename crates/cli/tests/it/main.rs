@@ -13,3 +13,4 @@ mod common;
 mod item;
 mod ledger;
 mod node;
+mod serve;

@@ -1,0 +1,315 @@
+//! `gsomia serve`, and the client commands that talk to a node's user API:
+//! `gsomia item submit|list|show|read`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::Args;
+use gsomia_node::Node;
+use gsomia_store::SqliteStore;
+use serde_json::{Value, json};
+
+use crate::out::Outcome;
+use crate::{keys, load, node};
+
+/// Writes one line to standard output at once (readiness announcements).
+fn announce(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .context("cannot write to standard output")
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `gsomia serve --dir DIR`: runs until SIGTERM or SIGINT.
+pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
+    let cfg = node::config(dir)?;
+    let registry = load::registry(None)?;
+    let me = registry.party(&cfg.party)?;
+    let (_, signer) = keys::signer(&cfg.keys)?;
+    let (_, recipient) = keys::recipient(&cfg.keys)?;
+    let tls = gsomia_node::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let store = SqliteStore::open(&cfg.database)
+            .await
+            .with_context(|| format!("cannot open `{}`", cfg.database.display()))?;
+        let listener = tokio::net::TcpListener::bind(&cfg.api_listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", cfg.api_listen))?;
+        let addr = listener.local_addr().context("no local address")?;
+        let url = format!("https://{addr}");
+        if json_out {
+            announce(&json!({ "party": cfg.party, "api": url }).to_string())?;
+        } else {
+            announce(&format!("gsomia serve: {} api {url}", cfg.party))?;
+        }
+        let node = Arc::new(Node {
+            party: cfg.party.clone(),
+            me,
+            registry,
+            store,
+            signer,
+            recipient,
+        });
+        gsomia_node::serve(listener, tls, node, stop_signal())
+            .await
+            .context("server failed")
+    })?;
+    Ok(Outcome::ok(
+        json!({ "stopped": true }),
+        "gsomia serve: stopped\n".into(),
+    ))
+}
+
+/// Where and as whom to reach a node.
+#[derive(Args)]
+pub struct NodeArgs {
+    /// The node's API URL (printed by `gsomia serve`).
+    #[arg(long)]
+    node: String,
+    /// Bearer token (from `gsomia person add`); default: the GSOMIA_TOKEN environment variable.
+    #[arg(long, env = "GSOMIA_TOKEN", hide_env_values = true)]
+    token: String,
+    /// The CA certificate (PEM) that signed the node's certificate.
+    #[arg(long)]
+    ca: PathBuf,
+}
+
+fn client(a: &NodeArgs) -> Result<reqwest::Client> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in gsomia_node::tls::certificates(&a.ca)? {
+        roots
+            .add(cert)
+            .with_context(|| format!("`{}` is not a usable CA certificate", a.ca.display()))?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .context("cannot build the HTTPS client")
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+async fn call(a: &NodeArgs, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
+    let resp = req
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach `{}`", a.node))?;
+    let status = resp.status().as_u16();
+    let body = resp.bytes().await.context("reading the answer")?.to_vec();
+    Ok((status, body))
+}
+
+fn answer(status: u16, body: &[u8]) -> Result<Value> {
+    let doc: Value =
+        serde_json::from_slice(body).unwrap_or(json!({ "error": String::from_utf8_lossy(body) }));
+    match status {
+        200..=299 => Ok(doc),
+        401 => bail!("the node refused the token (401)"),
+        _ => bail!(
+            "the node answered {status}: {}",
+            doc.get("error").and_then(Value::as_str).unwrap_or("?")
+        ),
+    }
+}
+
+/// Arguments of `item submit`.
+#[derive(Args)]
+pub struct SubmitArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The classification in the node's party's policy.
+    #[arg(long)]
+    level: String,
+    /// A topic (repeat).
+    #[arg(long = "topic", required = true)]
+    topics: Vec<String>,
+    /// The REL TO marking (repeat); none: unmarked.
+    #[arg(long = "rel-to")]
+    rel_to: Vec<String>,
+    /// The content.
+    #[arg(long = "in")]
+    input: PathBuf,
+}
+
+/// `gsomia item submit`.
+pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
+    let content =
+        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+    let body = json!({
+        "level": a.level, "topics": a.topics,
+        "rel_to": (!a.rel_to.is_empty()).then_some(&a.rel_to),
+        "content": B64.encode(&content),
+    });
+    let url = format!("{}/v1/items", a.node.node.trim_end_matches('/'));
+    let (status, bytes) = runtime()?
+        .block_on(async { call(&a.node, client(&a.node)?.post(url).json(&body)).await })?;
+    let doc = answer(status, &bytes)?;
+    let text = format!(
+        "SUBMITTED {}  {} ({})\n",
+        doc.get("id").and_then(Value::as_str).unwrap_or("?"),
+        doc.pointer("/label/level")
+            .and_then(Value::as_str)
+            .unwrap_or("?"),
+        doc.pointer("/label/policy")
+            .and_then(Value::as_str)
+            .unwrap_or("?"),
+    );
+    Ok(Outcome::ok(doc, text))
+}
+
+/// `gsomia item list`.
+pub fn list(a: &NodeArgs) -> Result<Outcome> {
+    let url = format!("{}/v1/items", a.node.trim_end_matches('/'));
+    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(url)).await })?;
+    let doc = answer(status, &bytes)?;
+    let mut text = String::new();
+    for it in doc
+        .get("items")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        text.push_str(&format!(
+            "{}  {} ({}){}\n",
+            it.get("id").and_then(Value::as_str).unwrap_or("?"),
+            it.pointer("/label/level")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            it.pointer("/label/policy")
+                .and_then(Value::as_str)
+                .unwrap_or("?"),
+            it.pointer("/equivalent_label/level")
+                .and_then(Value::as_str)
+                .map(|l| format!(", marked {l}"))
+                .unwrap_or_default()
+        ));
+    }
+    Ok(Outcome::ok(doc, text))
+}
+
+/// `gsomia item show ID`.
+pub fn show(a: &NodeArgs, id: &str) -> Result<Outcome> {
+    let url = format!("{}/v1/items/{id}", a.node.trim_end_matches('/'));
+    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(url)).await })?;
+    if status == 404 {
+        return Ok(Outcome::answer(
+            json!({ "id": id, "found": false }),
+            format!("NOT FOUND {id} (or not readable by you)\n"),
+            true,
+        ));
+    }
+    let doc = answer(status, &bytes)?;
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&doc).unwrap_or_default()
+    );
+    Ok(Outcome::ok(doc, text))
+}
+
+/// `gsomia item read ID --out FILE`.
+pub fn read(a: &NodeArgs, id: &str, out: &Path) -> Result<Outcome> {
+    let url = format!("{}/v1/items/{id}/content", a.node.trim_end_matches('/'));
+    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(url)).await })?;
+    if status == 404 {
+        return Ok(Outcome::answer(
+            json!({ "id": id, "found": false }),
+            format!("NOT FOUND {id} (or not readable by you)\n"),
+            true,
+        ));
+    }
+    if status != 200 {
+        answer(status, &bytes)?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(out)
+        .with_context(|| {
+            format!(
+                "cannot create `{}` (outputs are never overwritten)",
+                out.display()
+            )
+        })?;
+    f.write_all(&bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("cannot write `{}`", out.display()))?;
+    Ok(Outcome::ok(
+        json!({ "id": id, "out": out.display().to_string(), "bytes": bytes.len() }),
+        format!("READ {id} → {} ({} bytes)\n", out.display(), bytes.len()),
+    ))
+}
+
+/// `gsomia health --node URL --ca PEM`: the node's liveness and ledger size.
+pub fn health(node_url: &str, ca: &Path) -> Result<Outcome> {
+    let args = NodeArgs {
+        node: node_url.to_owned(),
+        token: String::new(),
+        ca: ca.to_path_buf(),
+    };
+    let url = format!("{}/healthz", node_url.trim_end_matches('/'));
+    let (status, bytes) = runtime()?.block_on(async {
+        let resp = client(&args)?
+            .get(url)
+            .send()
+            .await
+            .with_context(|| format!("cannot reach `{node_url}`"))?;
+        let status = resp.status().as_u16();
+        anyhow::Ok((
+            status,
+            resp.bytes().await.context("reading the answer")?.to_vec(),
+        ))
+    })?;
+    let doc = answer(status, &bytes)?;
+    let text = format!(
+        "{} {}: ledger size {}\n",
+        doc.get("party").and_then(Value::as_str).unwrap_or("?"),
+        doc.get("status").and_then(Value::as_str).unwrap_or("?"),
+        doc.get("ledger_size").and_then(Value::as_u64).unwrap_or(0)
+    );
+    Ok(Outcome::ok(doc, text))
+}

@@ -1,0 +1,200 @@
+//! `gsomia serve` as a real process on loopback (port 0, readiness read from
+//! its first line of output, never a sleep), driven by the client commands.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::common::{gsomia, json, s, tmp};
+
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(dir: &Path) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gsomia"))
+            .args(["serve", "--dir", s(dir)])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let url = line.split_whitespace().last().unwrap().to_owned();
+        assert!(url.starts_with("https://127.0.0.1:"), "{line}");
+        Server { child, url }
+    }
+
+    fn stop(mut self) -> i32 {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        self.child.wait().unwrap().code().unwrap_or(-1)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> String {
+    let (code, d) = json(&[
+        "person",
+        "add",
+        "--dir",
+        s(dir),
+        "--name",
+        name,
+        "--clearance",
+        clearance,
+        "--until",
+        "2099-12-31",
+        "--need-to-know",
+        ntk,
+        "--role",
+        role,
+    ]);
+    assert_eq!(code, 0, "{d}");
+    d["token"].as_str().unwrap().to_owned()
+}
+
+fn with_token<'a>(args: &[&'a str], url: &'a str, ca: &'a str, token: &'a str) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend(["--node", url, "--ca", ca, "--token", token]);
+    v
+}
+
+#[test]
+fn officers_submit_and_read_and_everything_else_is_refused_and_ledgered() {
+    let root = tmp("serve-e2e");
+    let jpn: PathBuf = root.join("jpn");
+    assert_eq!(json(&["init", "--party", "JPN", "--dir", s(&jpn)]).0, 0);
+    let officer = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let clerk = person(&jpn, "Ito", "秘", "dprk", "officer");
+    let no_ntk = person(&jpn, "Kato", "機密", "regional", "officer");
+    let auditor = person(&jpn, "Abe", "極秘", "dprk", "auditor");
+    let server = Server::start(&jpn);
+    let ca = jpn.join("tls/ca.pem");
+    let (url, ca) = (server.url.clone(), s(&ca).to_owned());
+    std::fs::write(root.join("report.txt"), "apogee 550 km").unwrap();
+    let report = root.join("report.txt");
+
+    let (code, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--in",
+            s(&report),
+        ],
+        &url,
+        &ca,
+        &officer,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+
+    // The officer reads it; the content is what was submitted.
+    let out = root.join("read.txt");
+    let (code, d) = json(&with_token(
+        &["item", "read", &id, "--out", s(&out)],
+        &url,
+        &ca,
+        &officer,
+    ));
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "apogee 550 km");
+    let (code, d) = json(&with_token(&["item", "show", &id], &url, &ca, &officer));
+    assert_eq!(code, 0);
+    assert_eq!(d["label"]["level"], "極秘");
+
+    // Below the level, or without need-to-know: indistinguishable from "no such item".
+    for token in [&clerk, &no_ntk] {
+        let (code, d) = json(&with_token(&["item", "show", &id], &url, &ca, token));
+        assert_eq!((code, d["found"].clone()), (1, serde_json::json!(false)));
+        let (code, l) = json(&with_token(&["item", "list"], &url, &ca, token));
+        assert_eq!(code, 0);
+        assert!(l["items"].as_array().unwrap().is_empty(), "not even listed");
+    }
+    let (code, d) = json(&with_token(
+        &["item", "show", "jpn-0000"],
+        &url,
+        &ca,
+        &clerk,
+    ));
+    assert_eq!((code, d["found"].clone()), (1, serde_json::json!(false)));
+
+    // Auditors do not submit; unknown levels are refused with the known ones; bad tokens are 401.
+    let out = gsomia(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--in",
+            s(&report),
+        ],
+        &url,
+        &ca,
+        &auditor,
+    ));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+    let out = gsomia(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "TOP",
+            "--topic",
+            "dprk.missile",
+            "--in",
+            s(&report),
+        ],
+        &url,
+        &ca,
+        &officer,
+    ));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("known levels"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = gsomia(&with_token(&["item", "list"], &url, &ca, "gsomia_forged"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+
+    // A client that does not trust the node's CA does not connect.
+    let other = root.join("other");
+    assert_eq!(json(&["init", "--party", "KOR", "--dir", s(&other)]).0, 0);
+    let out = gsomia(&with_token(
+        &["item", "list"],
+        &url,
+        s(&other.join("tls/ca.pem")),
+        &officer,
+    ));
+    assert_eq!(out.status.code(), Some(2));
+
+    // Every read and refusal went to the ledger: 4 registrations, 1 creation,
+    // 2 allowed reads, 3 refused reads (listing is not reading).
+    let (code, h) = json(&["health", "--node", &url, "--ca", &ca]);
+    assert_eq!(code, 0);
+    assert_eq!(h["ledger_size"], 10, "{h}");
+    assert_eq!(server.stop(), 0, "SIGTERM stops the node cleanly");
+    let server = Server::start(&jpn);
+    let health = gsomia(&with_token(&["item", "list"], &server.url, &ca, &officer));
+    assert_eq!(health.status.code(), Some(0), "the item survives a restart");
+    drop(server);
+    let db = jpn.join("node.db");
+    assert!(db.is_file());
+}

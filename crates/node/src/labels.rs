@@ -1,0 +1,81 @@
+//! Labels between the engine (registry references) and the wire (names).
+
+use gsomia_core::label::Informative;
+use gsomia_core::{Label, LookupError, Registry};
+use gsomia_seal::item::WireLabel;
+use jiff::Timestamp;
+
+/// Why a wire label does not resolve against this party's profiles.
+#[derive(Debug, thiserror::Error)]
+pub enum LabelError {
+    /// Written in a policy other than the originator's.
+    #[error(
+        "the label is written in `{policy}`'s policy but originated by `{originator}`: only originator labels travel"
+    )]
+    NotOriginal {
+        /// The policy named.
+        policy: String,
+        /// The originator named.
+        originator: String,
+    },
+    /// A creation time out of range.
+    #[error("creation time out of range")]
+    Time,
+    /// An unknown party, level or topic.
+    #[error(transparent)]
+    Lookup(#[from] LookupError),
+}
+
+/// The label as names, for sealing and storing.
+pub fn to_wire(reg: &Registry, l: &Label) -> WireLabel {
+    WireLabel {
+        policy: reg.party_id(l.policy()).to_owned(),
+        level: reg.level_name(l.level).to_owned(),
+        originator: reg.party_id(l.originator).to_owned(),
+        created_at: (
+            l.created_at.as_second(),
+            u32::try_from(l.created_at.subsec_nanosecond()).unwrap_or(0),
+        ),
+        topics: l
+            .topics
+            .iter()
+            .map(|t| reg.topics().name(t).to_owned())
+            .collect(),
+        rel_to: l
+            .rel_to
+            .map(|s| s.iter().map(|p| reg.party_id(p).to_owned()).collect()),
+        informative: l
+            .informative
+            .iter()
+            .map(|i| (i.tag.clone(), i.values.clone()))
+            .collect(),
+    }
+    .normalized()
+}
+
+/// Resolves a label from names against this party's profiles (deny unknown).
+pub fn from_wire(reg: &Registry, w: &WireLabel) -> Result<Label, LabelError> {
+    if w.policy != w.originator {
+        return Err(LabelError::NotOriginal {
+            policy: w.policy.clone(),
+            originator: w.originator.clone(),
+        });
+    }
+    let created = Timestamp::new(w.created_at.0, i32::try_from(w.created_at.1).unwrap_or(0))
+        .map_err(|_| LabelError::Time)?;
+    let topics: Vec<&str> = w.topics.iter().map(String::as_str).collect();
+    let rel: Option<Vec<&str>> = w
+        .rel_to
+        .as_ref()
+        .map(|r| r.iter().map(String::as_str).collect());
+    let mut label = reg.label(&w.originator, &w.level, &topics, rel.as_deref(), created)?;
+    label.informative = w
+        .informative
+        .iter()
+        .map(|(tag, values)| Informative {
+            tag: tag.clone(),
+            values: values.clone(),
+        })
+        .collect();
+    Ok(label)
+}

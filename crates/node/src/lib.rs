@@ -1,0 +1,129 @@
+//! # gsomia-node — the service
+//!
+//! One process per party (`gsomia serve`): today the HTTPS API for the
+//! party's own users — bearer tokens from the register, items submitted,
+//! listed, shown and read under access decisions, every read and refusal
+//! ledgered before it is answered; `/healthz` and `/openapi.json`. The peer
+//! endpoint (mutual TLS, durable outbox, signed receipts) is the next layer.
+//!
+//! The only crate that knows HTTP and JSON. Servers take a bound listener
+//! and a shutdown future, so tests bind port 0 and never sleep.
+
+pub mod api;
+pub mod labels;
+pub mod tls;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use gsomia_core::{PartyRef, Registry};
+use gsomia_ledger::note::Signer;
+use gsomia_seal::item::RecipientSecret;
+use gsomia_store::SqliteStore;
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+/// Everything a running node holds.
+pub struct Node {
+    /// The party served.
+    pub party: String,
+    /// The same, as a registry reference.
+    pub me: PartyRef,
+    /// Profiles.
+    pub registry: Registry,
+    /// State.
+    pub store: SqliteStore,
+    /// The party's checkpoint and binding key.
+    pub signer: Signer,
+    /// The party's decryption key.
+    pub recipient: RecipientSecret,
+}
+
+/// The current instant (the service's only clock reading).
+pub fn now() -> jiff::Timestamp {
+    jiff::Timestamp::now()
+}
+
+/// 32 bytes from the operating system.
+pub fn entropy() -> Result<[u8; 32], String> {
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).map_err(|e| format!("no secure randomness: {e}"))?;
+    Ok(b)
+}
+
+/// A fresh item id: the party and 128 random bits.
+pub fn new_id(party: &str) -> Result<String, String> {
+    let b = entropy()?;
+    let hex: String = b.iter().take(16).map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{hex}", party.to_ascii_lowercase()))
+}
+
+/// Writes a line to the node's log (standard error).
+#[expect(
+    clippy::print_stderr,
+    reason = "the service's log is its standard error"
+)]
+pub fn log(line: &str) {
+    eprintln!("gsomia-node: {line}");
+}
+
+/// How long a TLS handshake may take.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to send its request headers.
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long shutdown waits for requests in flight.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves the user API on `listener` over TLS until `shutdown` completes,
+/// then stops accepting and lets requests in flight finish (up to
+/// [`DRAIN_TIMEOUT`]).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    node: Arc<Node>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let app = api::router(node);
+    let acceptor = TlsAcceptor::from(tls);
+    let mut conns = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (tcp, _) = match accepted {
+                    Ok(x) => x,
+                    Err(e) => {
+                        log(&format!("accept: {e}"));
+                        continue;
+                    }
+                };
+                let acceptor = acceptor.clone();
+                let app = app.clone();
+                conns.spawn(async move {
+                    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
+                        return;
+                    };
+                    let svc = TowerToHyperService::new(app);
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(HEADER_TIMEOUT)
+                        .serve_connection(TokioIo::new(stream), svc);
+                    let _ = conn.await;
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    conns.abort_all();
+    Ok(())
+}
