@@ -157,6 +157,16 @@ enum ItemCmd {
     Submit(serve::SubmitArgs),
     /// The items on your node that you may read.
     List(serve::NodeArgs),
+    /// Release an item from your node to a partner (decided now; withheld with reasons otherwise).
+    Release {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+        /// The recipient party.
+        #[arg(long)]
+        to: String,
+    },
     /// An item's labels, if you may read it.
     Show {
         #[command(flatten)]
@@ -325,6 +335,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),
         Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
+        Command::Item(ItemCmd::Release { node, id, to }) => serve::release(&node, &id, &to),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
         Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),

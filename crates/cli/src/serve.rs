@@ -57,6 +57,26 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
     let (_, signer) = keys::signer(&cfg.keys)?;
     let (_, recipient) = keys::recipient(&cfg.keys)?;
     let tls = gsomia_node::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?;
+    let partners = gsomia_node::partner::load(&dir.join("partners")).map_err(anyhow::Error::msg)?;
+    let peer_tls = gsomia_node::tls::peer_server_config(
+        &cfg.tls_cert,
+        &cfg.tls_key,
+        partners.iter().map(|p| p.certificate.clone()).collect(),
+    )?;
+    let mut peer_clients = std::collections::BTreeMap::new();
+    for p in &partners {
+        let config = gsomia_node::tls::peer_client_config(
+            &cfg.tls_cert,
+            &cfg.tls_key,
+            p.certificate.clone(),
+        )?;
+        let client = reqwest::Client::builder()
+            .tls_backend_preconfigured(config)
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("cannot build the peer client")?;
+        peer_clients.insert(p.party.clone(), client);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,17 +85,30 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
         let store = SqliteStore::open(&cfg.database)
             .await
             .with_context(|| format!("cannot open `{}`", cfg.database.display()))?;
+        let mut tree = gsomia_ledger::merkle::Tree::new();
+        let size = gsomia_store::Store::ledger_size(&store).await?;
+        for (h, _) in gsomia_store::Store::records(&store, 0, size).await? {
+            tree.push_hash(h);
+        }
         let listener = tokio::net::TcpListener::bind(&cfg.api_listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", cfg.api_listen))?;
-        let addr = listener.local_addr().context("no local address")?;
-        let url = format!("https://{addr}");
-        if json_out {
-            announce(&json!({ "party": cfg.party, "api": url }).to_string())?;
-        } else {
-            announce(&format!("gsomia serve: {} api {url}", cfg.party))?;
-        }
+        let peer_listener = tokio::net::TcpListener::bind(&cfg.peer_listen)
+            .await
+            .with_context(|| format!("cannot listen on `{}`", cfg.peer_listen))?;
+        let api = format!(
+            "https://{}",
+            listener.local_addr().context("no local address")?
+        );
+        let peer = format!(
+            "https://{}",
+            peer_listener.local_addr().context("no local address")?
+        );
         let node = Arc::new(Node {
+            partners,
+            peer_clients,
+            tree: tokio::sync::Mutex::new(tree),
+            outbox: tokio::sync::Notify::new(),
             party: cfg.party.clone(),
             me,
             registry,
@@ -83,9 +116,33 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
             signer,
             recipient,
         });
-        gsomia_node::serve(listener, tls, node, stop_signal())
-            .await
-            .context("server failed")
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let mut peer_stop = stop_rx.clone();
+        let worker = tokio::spawn(gsomia_node::peer::deliver(node.clone()));
+        let peers = tokio::spawn(gsomia_node::serve_peers(
+            peer_listener,
+            peer_tls,
+            node.clone(),
+            async move {
+                let _ = peer_stop.wait_for(|s| *s).await;
+            },
+        ));
+        if json_out {
+            announce(&json!({ "party": cfg.party, "api": api, "peer": peer }).to_string())?;
+        } else {
+            announce(&format!(
+                "gsomia serve: {} api {api} peer {peer}",
+                cfg.party
+            ))?;
+        }
+        let served = gsomia_node::serve(listener, tls, node, async {
+            stop_signal().await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+        worker.abort();
+        let _ = peers.await;
+        served.context("server failed")
     })?;
     Ok(Outcome::ok(
         json!({ "stopped": true }),
@@ -312,4 +369,41 @@ pub fn health(node_url: &str, ca: &Path) -> Result<Outcome> {
         doc.get("ledger_size").and_then(Value::as_u64).unwrap_or(0)
     );
     Ok(Outcome::ok(doc, text))
+}
+
+/// `gsomia item release ID --to PARTY`.
+pub fn release(a: &NodeArgs, id: &str, to: &str) -> Result<Outcome> {
+    let url = format!("{}/v1/items/{id}/release", a.node.trim_end_matches('/'));
+    let (status, bytes) = runtime()?
+        .block_on(async { call(a, client(a)?.post(url).json(&json!({ "to": to }))).await })?;
+    if status == 404 {
+        return Ok(Outcome::answer(
+            json!({ "id": id, "found": false }),
+            format!("NOT FOUND {id} (or not readable by you)\n"),
+            true,
+        ));
+    }
+    let doc = answer(status, &bytes)?;
+    let released = doc.get("decision").and_then(Value::as_str) == Some("release");
+    let mut text = if released {
+        format!(
+            "RELEASE  {id} → {to} under {}, queued as {} (marked {} there)\n",
+            doc.get("agreement").and_then(Value::as_str).unwrap_or("?"),
+            doc.get("transfer").and_then(Value::as_str).unwrap_or("?"),
+            doc.get("recipient_level")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+        )
+    } else {
+        format!("WITHHOLD  {id} → {to}\n")
+    };
+    for r in doc
+        .get("reasons")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        text.push_str(&format!("  - {}\n", r.as_str().unwrap_or("?")));
+    }
+    Ok(Outcome::answer(doc, text, !released))
 }

@@ -62,6 +62,7 @@ kinds! {
     Destruction = "destruction" { required: ["method", "witnesses"], optional: ["record"] },
     LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified"] },
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },
+    TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
     PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know"] },
 }
 

@@ -86,6 +86,7 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/v1/items", get(list_items).post(submit_item))
         .route("/v1/items/{id}", get(show_item))
         .route("/v1/items/{id}/content", get(read_item))
+        .route("/v1/items/{id}/release", axum::routing::post(release_item))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node)
 }
@@ -400,4 +401,32 @@ async fn list_items(
         }
     }
     Ok(Json(json!({ "items": out })))
+}
+
+/// A release request.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseItem {
+    /// The recipient party.
+    pub to: String,
+}
+
+async fn release_item(
+    State(node): State<Arc<Node>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let person = authenticate(&node, &headers).await?;
+    if person.role == Role::Auditor {
+        return Err(ApiError::Forbidden("auditors cannot release items"));
+    }
+    let req: ReleaseItem = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("invalid body: {e}")))?;
+    // Only what the requester may read can be released by them.
+    let (item, _, _) = decide_read(&node, &person, &id, "release").await?;
+    let r = crate::peer::release(&node, &item, &req.to, &person.id)
+        .await
+        .map_err(ApiError::Internal)?;
+    Ok(Json(crate::peer::released_json(&r)))
 }

@@ -11,6 +11,8 @@
 
 pub mod api;
 pub mod labels;
+pub mod partner;
+pub mod peer;
 pub mod tls;
 
 use std::future::Future;
@@ -30,6 +32,14 @@ use tokio_rustls::TlsAcceptor;
 
 /// Everything a running node holds.
 pub struct Node {
+    /// Partners (pinned identities and endpoints).
+    pub partners: Vec<partner::Partner>,
+    /// One mutual-TLS client per partner.
+    pub peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+    /// The ledger tree as last checkpointed.
+    pub tree: tokio::sync::Mutex<gsomia_ledger::merkle::Tree>,
+    /// Wakes the delivery worker when a transfer is queued.
+    pub outbox: tokio::sync::Notify,
     /// The party served.
     pub party: String,
     /// The same, as a registry reference.
@@ -72,6 +82,9 @@ pub fn log(line: &str) {
     eprintln!("gsomia-node: {line}");
 }
 
+/// Pinned partner certificates (DER) and the party each one proves.
+type PinnedParties = Vec<(Vec<u8>, String)>;
+
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may take to send its request headers.
@@ -88,7 +101,40 @@ pub async fn serve(
     node: Arc<Node>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let app = api::router(node);
+    run(listener, tls, api::router(node), None, shutdown).await
+}
+
+/// Serves the peer endpoint on `listener` over mutual TLS: each connection is
+/// bound to the partner whose pinned certificate it presented; user tokens
+/// mean nothing here.
+pub async fn serve_peers(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    node: Arc<Node>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let partners: PinnedParties = node
+        .partners
+        .iter()
+        .map(|p| (p.certificate.as_ref().to_vec(), p.party.clone()))
+        .collect();
+    run(
+        listener,
+        tls,
+        peer::router(node),
+        Some(Arc::new(partners)),
+        shutdown,
+    )
+    .await
+}
+
+async fn run(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: axum::Router,
+    partners: Option<Arc<PinnedParties>>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     let mut conns = JoinSet::new();
     tokio::pin!(shutdown);
@@ -104,11 +150,20 @@ pub async fn serve(
                     }
                 };
                 let acceptor = acceptor.clone();
-                let app = app.clone();
+                let mut app = app.clone();
+                let partners = partners.clone();
                 conns.spawn(async move {
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                         return;
                     };
+                    if let Some(partners) = partners {
+                        // Mutual TLS: bind the connection to the pinned partner it proved to be.
+                        let presented = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
+                        let Some(party) = presented.and_then(|der| partners.iter().find(|(c, _)| *c == der).map(|(_, p)| p.clone())) else {
+                            return;
+                        };
+                        app = app.layer(axum::Extension(peer::PeerParty(party)));
+                    }
                     let svc = TowerToHyperService::new(app);
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())

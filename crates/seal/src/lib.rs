@@ -18,5 +18,6 @@ pub mod fuzzing;
 pub mod item;
 pub mod sign;
 pub mod stanag;
+pub mod transfer;
 
 pub use sign::{Context, PublicKey, SecretKey, SignError, Signature};

@@ -21,6 +21,8 @@ pub enum Context {
     Receipt,
     /// An agreement event entered by a security officer.
     AgreementEvent,
+    /// A transfer envelope between nodes.
+    Transfer,
 }
 
 impl Context {
@@ -31,6 +33,7 @@ impl Context {
             Context::Consent => "gsomia/v1/consent",
             Context::Receipt => "gsomia/v1/receipt",
             Context::AgreementEvent => "gsomia/v1/agreement-event",
+            Context::Transfer => "gsomia/v1/transfer",
         }
     }
 }

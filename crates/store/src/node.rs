@@ -172,6 +172,11 @@ pub trait Store: Send + Sync {
     /// Writes a batch and its ledger records atomically and durably. Ledger
     /// indices and links are assigned inside the transaction (one sequencer).
     fn commit(&self, batch: Batch) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+    /// A transfer already accepted, if it was.
+    fn incoming(
+        &self,
+        transfer: &str,
+    ) -> impl Future<Output = Result<Option<Incoming>, StoreError>> + Send;
     /// One item.
     fn item(&self, id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
     /// Every item id, oldest first.

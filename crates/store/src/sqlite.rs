@@ -11,7 +11,7 @@ use gsomia_ledger::merkle::Hash;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::node::{Batch, Committed, Item, Outgoing, Person, Role, Store, StoreError};
+use crate::node::{Batch, Committed, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
 
 /// The migrations, in order; applied once each, in a transaction.
 const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_node.sql"))];
@@ -275,6 +275,23 @@ impl Store for SqliteStore {
             first_index,
             size: next,
         })
+    }
+
+    async fn incoming(&self, transfer: &str) -> Result<Option<Incoming>, StoreError> {
+        let row = sqlx::query("SELECT * FROM received_transfer WHERE transfer = ?")
+            .bind(transfer)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            Ok(Incoming {
+                transfer: r.try_get("transfer").map_err(db)?,
+                sender: r.try_get("sender").map_err(db)?,
+                item: r.try_get("item").map_err(db)?,
+                received_at: r.try_get("received_at").map_err(db)?,
+            })
+        })
+        .transpose()
     }
 
     async fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {

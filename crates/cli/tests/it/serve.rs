@@ -10,6 +10,7 @@ use crate::common::{gsomia, json, s, tmp};
 struct Server {
     child: Child,
     url: String,
+    peer: String,
 }
 
 impl Server {
@@ -24,9 +25,11 @@ impl Server {
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let url = line.split_whitespace().last().unwrap().to_owned();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let url = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
+        let peer = words[words.iter().position(|w| *w == "peer").unwrap() + 1].to_owned();
         assert!(url.starts_with("https://127.0.0.1:"), "{line}");
-        Server { child, url }
+        Server { child, url, peer }
     }
 
     fn stop(mut self) -> i32 {
@@ -197,4 +200,163 @@ fn officers_submit_and_read_and_everything_else_is_refused_and_ledgered() {
     drop(server);
     let db = jpn.join("node.db");
     assert!(db.is_file());
+}
+
+fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    // Waiting for asynchronous delivery between two nodes (bounded), not for readiness.
+    for _ in 0..200 {
+        if let Some(x) = f() {
+            return x;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receipt() {
+    let root = tmp("serve-transfer");
+    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
+    for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
+        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+    }
+    let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (jb, kb) = (root.join("jpn.bundle"), root.join("kor.bundle"));
+    std::fs::write(
+        &jb,
+        gsomia(&["identity", "export", "--dir", s(&jpn)]).stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        &kb,
+        gsomia(&["identity", "export", "--dir", s(&kor)]).stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&kor),
+            s(&jb),
+            "--endpoint",
+            "https://127.0.0.1:1"
+        ])
+        .0,
+        0
+    );
+    let kor_server = Server::start(&kor);
+    let kor_peer = kor_server.peer.clone();
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            &kor_peer
+        ])
+        .0,
+        0
+    );
+    let jpn_server = Server::start(&jpn);
+    let (jca, kca) = (
+        s(&jpn.join("tls/ca.pem")).to_owned(),
+        s(&kor.join("tls/ca.pem")).to_owned(),
+    );
+    std::fs::write(root.join("r.txt"), "launch at 06:30 KST").unwrap();
+
+    let (code, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            "KOR",
+            "--in",
+            s(&root.join("r.txt")),
+        ],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    let (code, r) = json(&with_token(
+        &["item", "release", &id, "--to", "KOR"],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["agreement"], "jp-kr-2016");
+    assert_eq!(r["recipient_level"], "군사II급비밀");
+
+    // KOR receives it, marks it, and its officer reads it.
+    let received = poll("the item at KOR", || {
+        let (_, l) = json(&with_token(&["item", "list"], &kor_server.url, &kca, &kim));
+        l["items"].as_array().and_then(|a| a.first().cloned())
+    });
+    assert_eq!(
+        received["label"]["level"], "極秘",
+        "the originator's label is unchanged"
+    );
+    assert_eq!(received["equivalent_label"]["level"], "군사II급비밀");
+    let kid = received["id"].as_str().unwrap().to_owned();
+    let out = root.join("at-kor.txt");
+    assert_eq!(
+        json(&with_token(
+            &["item", "read", &kid, "--out", s(&out)],
+            &kor_server.url,
+            &kca,
+            &kim
+        ))
+        .0,
+        0
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "launch at 06:30 KST"
+    );
+
+    // JPN ledgered the whole walk, ending with the verified receipt:
+    // registration, creation, read-for-release, decision, sent, delivered.
+    poll("the receipt at JPN", || {
+        let (_, h) = json(&["health", "--node", &jpn_server.url, "--ca", &jca]);
+        (h["ledger_size"] == 6).then_some(())
+    });
+
+    // A level the agreement does not cover never leaves.
+    let (code, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "機密",
+            "--topic",
+            "dprk.nuclear",
+            "--in",
+            s(&root.join("r.txt")),
+        ],
+        &jpn_server.url,
+        &jca,
+        &person(&jpn, "Chief", "機密", "dprk", "officer"),
+    ));
+    assert_eq!(code, 0, "{d}");
+    let top = d["id"].as_str().unwrap().to_owned();
+    let chief = person(&jpn, "Chief2", "機密", "dprk", "officer");
+    let (code, w) = json(&with_token(
+        &["item", "release", &top, "--to", "KOR"],
+        &jpn_server.url,
+        &jca,
+        &chief,
+    ));
+    assert_eq!(code, 1, "{w}");
+    assert_eq!(w["decision"], "withhold");
+    assert!(w["reasons"][0].as_str().unwrap().contains("art 4"), "{w}");
 }

@@ -147,6 +147,8 @@ pub async fn a_replayed_transfer_has_no_second_effect<S: Store>(s: &S) {
     assert_eq!(s.ledger_size().await.unwrap(), 1, "nor ledgered");
     assert_eq!(s.item("i-1").await.unwrap().unwrap(), item("i-1"));
     assert!(s.item("i-2").await.unwrap().is_none());
+    assert_eq!(s.incoming("t-1").await.unwrap().unwrap().item, "i-1");
+    assert!(s.incoming("t-2").await.unwrap().is_none());
 }
 
 pub async fn a_failed_batch_writes_nothing<S: Store>(s: &S) {

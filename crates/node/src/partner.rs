@@ -1,0 +1,83 @@
+//! Partners: their identities, pinned certificates and endpoints
+//! (`DIR/partners/XXX.toml`, written by `gsomia partner add`).
+
+use std::path::Path;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use gsomia_ledger::note::Verifier;
+use gsomia_seal::PublicKey;
+use gsomia_seal::item::RecipientPublic;
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Deserialize;
+
+/// A partner node.
+#[derive(Debug, Clone)]
+pub struct Partner {
+    /// Its party code.
+    pub party: String,
+    /// Its signing key, named (checkpoints, bindings, transfers, receipts).
+    pub verifier: Verifier,
+    /// Its encryption key.
+    pub recipient: RecipientPublic,
+    /// Its peer endpoint.
+    pub endpoint: String,
+    /// Its pinned node certificate.
+    pub certificate: CertificateDer<'static>,
+}
+
+impl Partner {
+    /// Its signing key.
+    pub fn key(&self) -> &PublicKey {
+        &self.verifier.key
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    party: String,
+    name: String,
+    signing_key: String,
+    recipient_key: String,
+    endpoint: String,
+    certificate: String,
+}
+
+/// Loads every partner file in `dir`; any malformed file is an error naming it.
+pub fn load(dir: &Path) -> Result<Vec<Partner>, String> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for f in files {
+        let err = |m: String| format!("{}: {m}", f.display());
+        let text = std::fs::read_to_string(&f).map_err(|e| err(e.to_string()))?;
+        let raw: Raw = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
+        let key = PublicKey::from_base64(&raw.signing_key).map_err(|e| err(e.to_string()))?;
+        let recipient = B64
+            .decode(raw.recipient_key.trim())
+            .ok()
+            .and_then(|b| RecipientPublic::from_bytes(&b).ok())
+            .ok_or_else(|| err("bad recipient_key".into()))?;
+        let certificate = CertificateDer::from_pem_slice(raw.certificate.as_bytes())
+            .map_err(|e| err(format!("certificate: {e}")))?;
+        out.push(Partner {
+            party: raw.party,
+            verifier: Verifier {
+                name: raw.name,
+                key,
+            },
+            recipient,
+            endpoint: raw.endpoint,
+            certificate,
+        });
+    }
+    Ok(out)
+}

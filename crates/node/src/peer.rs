@@ -1,0 +1,611 @@
+//! Between nodes: releasing an item (the single egress path), the durable
+//! outbox and its delivery worker, and the peer endpoint that receives
+//! transfers over mutual TLS and answers with signed receipts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Extension;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use gsomia_core::{Decision, ReleaseRequest, decide_release};
+use gsomia_ledger::entry::{Entry, Kind};
+use gsomia_ledger::note::{Checkpoint, Note};
+use gsomia_seal::item::{self as sealed, WireLabel};
+use gsomia_seal::transfer::{Envelope, Receipt};
+use gsomia_store::{Batch, Incoming, Item, Outgoing, Store, StoreError};
+use serde_json::{Value, json};
+
+use crate::labels::{from_wire, to_wire};
+use crate::partner::Partner;
+use crate::{Node, log, now};
+
+/// The largest clock difference accepted between a sender's instant of
+/// release and this node's clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(300);
+/// The longest wait between delivery attempts.
+pub const MAX_BACKOFF_SECS: i64 = 60;
+
+/// The partner a peer connection authenticated as (from its pinned certificate).
+#[derive(Debug, Clone)]
+pub struct PeerParty(pub String);
+
+fn entry(
+    node: &Node,
+    kind: Kind,
+    item: Option<&str>,
+    fields: Vec<(&str, String)>,
+) -> Result<Entry, String> {
+    let at = now();
+    Entry::new(
+        kind,
+        at.as_second(),
+        u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
+        node.party.clone(),
+        item.map(str::to_owned),
+        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Brings the in-memory tree up to the stored ledger and publishes a signed
+/// checkpoint of it (compare-and-swap on the size); returns the note.
+pub async fn checkpoint(node: &Node) -> Result<String, String> {
+    let mut tree = node.tree.lock().await;
+    let size = node.store.ledger_size().await.map_err(|e| e.to_string())?;
+    for (h, _) in node
+        .store
+        .records(tree.size(), size)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        tree.push_hash(h);
+    }
+    let c = Checkpoint {
+        origin: node.signer.name.clone(),
+        size: tree.size(),
+        root: tree.root(),
+    };
+    let note = node.signer.sign_checkpoint(&c).render();
+    match node.store.put_checkpoint(c.size, c.root, &note).await {
+        Ok(()) => Ok(note),
+        Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The outcome of a release request.
+#[derive(Debug)]
+pub enum Released {
+    /// Queued for delivery.
+    Queued {
+        /// The transfer id.
+        transfer: String,
+        /// The agreement.
+        agreement: String,
+        /// The level the recipient will mark it with.
+        recipient_level: String,
+        /// Why.
+        reasons: Vec<String>,
+    },
+    /// Withheld, with reasons.
+    Withheld(Vec<String>),
+}
+
+/// The single egress path: decides the release at this instant, ledgers the
+/// decision either way, and only on release seals the item for the
+/// recipient and queues it in the same transaction.
+pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Released, String> {
+    let wire = WireLabel::from_bytes(&item.label).map_err(|e| e.to_string())?;
+    let label = from_wire(&node.registry, &wire).map_err(|e| e.to_string())?;
+    let recipient = node.registry.party(to).map_err(|e| e.to_string())?;
+    let at = now();
+    let decision = decide_release(
+        &node.registry,
+        &ReleaseRequest {
+            label: &label,
+            item: None,
+            holder: node.me,
+            recipient,
+            at,
+            consents: &[],
+        },
+    );
+    let reasons: Vec<String> = node
+        .registry
+        .explain_decision(&decision, at)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let partner = node
+        .partners
+        .iter()
+        .find(|p| p.party == node.registry.party_id(recipient));
+    let (release, partner) = match (&decision, partner) {
+        (Decision::Release(r), Some(p)) => (r, p),
+        (Decision::Release(_), None) => {
+            let why = vec![format!(
+                "{to} is not a configured partner (gsomia partner add)"
+            )];
+            let e = entry(
+                node,
+                Kind::ReleaseDecided,
+                Some(&item.id),
+                vec![
+                    ("recipient", to.to_owned()),
+                    ("decision", "withhold".into()),
+                    ("rules", "deny by default".into()),
+                    ("reasons", why.join(" | ")),
+                ],
+            )?;
+            node.store
+                .commit(Batch {
+                    entries: vec![e],
+                    ..Batch::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(Released::Withheld(why));
+        }
+        (Decision::Withhold(_), _) => {
+            let e = entry(
+                node,
+                Kind::ReleaseDecided,
+                Some(&item.id),
+                vec![
+                    ("recipient", to.to_owned()),
+                    ("decision", "withhold".into()),
+                    ("rules", reasons.join(" | ")),
+                    ("reasons", format!("requested by {by}")),
+                ],
+            )?;
+            node.store
+                .commit(Batch {
+                    entries: vec![e],
+                    ..Batch::default()
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            return Ok(Released::Withheld(reasons));
+        }
+    };
+    // Re-seal the content for the recipient (the stored copy is sealed to us).
+    let (_, content) =
+        sealed::open(&item.sealed, &node.recipient, None).map_err(|e| e.to_string())?;
+    let for_them = sealed::seal(
+        &to_wire(&node.registry, &label),
+        &content,
+        &node.party,
+        &node.signer.key,
+        &partner.party,
+        &partner.recipient,
+        crate::entropy()?,
+    )
+    .map_err(|e| e.to_string())?;
+    let transfer = crate::new_id(&format!("{}-t", node.party))?;
+    let agreement = node.registry.agreement_id(release.agreement).to_owned();
+    let env = Envelope {
+        transfer: transfer.clone(),
+        sender: node.party.clone(),
+        recipient: partner.party.clone(),
+        agreement: agreement.clone(),
+        version: release.version,
+        sent_at: (
+            at.as_second(),
+            u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
+        ),
+        item: item.id.clone(),
+        sealed: for_them,
+    };
+    let e1 = entry(
+        node,
+        Kind::ReleaseDecided,
+        Some(&item.id),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("decision", "release".into()),
+            ("agreement", agreement.clone()),
+            ("version", release.version.to_string()),
+            ("rules", reasons.join(" | ")),
+            ("reasons", format!("requested by {by}")),
+        ],
+    )?;
+    let e2 = entry(
+        node,
+        Kind::Sent,
+        Some(&item.id),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("transfer", transfer.clone()),
+        ],
+    )?;
+    node.store
+        .commit(Batch {
+            outgoing: vec![Outgoing {
+                transfer: transfer.clone(),
+                item: item.id.clone(),
+                recipient: partner.party.clone(),
+                envelope: env.seal(&node.signer.key),
+                attempts: 0,
+                next_attempt_at: at.as_second(),
+            }],
+            entries: vec![e1, e2],
+            ..Batch::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    node.outbox.notify_one();
+    Ok(Released::Queued {
+        transfer,
+        agreement,
+        recipient_level: node.registry.level_name(release.recipient_level).to_owned(),
+        reasons,
+    })
+}
+
+/// Delivers due transfers until `stop` is set: each to its partner over
+/// mutual TLS, the receipt verified, then marked delivered and ledgered;
+/// failures retry with capped exponential backoff.
+pub async fn deliver(node: Arc<Node>) {
+    loop {
+        let due = match node.store.due(now().as_second(), 32).await {
+            Ok(d) => d,
+            Err(e) => {
+                log(&format!("outbox: {e}"));
+                Vec::new()
+            }
+        };
+        for o in &due {
+            if let Err(e) = deliver_one(&node, o).await {
+                let backoff = 1i64 << o.attempts.min(6);
+                let next = now().as_second() + backoff.min(MAX_BACKOFF_SECS);
+                log(&format!(
+                    "transfer {} to {}: {e}; retry in {}s",
+                    o.transfer,
+                    o.recipient,
+                    backoff.min(MAX_BACKOFF_SECS)
+                ));
+                if let Err(e) = node.store.retry_later(&o.transfer, next).await {
+                    log(&format!("outbox: {e}"));
+                }
+            }
+        }
+        if due.is_empty() {
+            let _ = tokio::time::timeout(Duration::from_millis(500), node.outbox.notified()).await;
+        }
+    }
+}
+
+async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), String> {
+    let partner = node
+        .partners
+        .iter()
+        .find(|p| p.party == o.recipient)
+        .ok_or_else(|| format!("{} is no longer a partner", o.recipient))?;
+    let client = node
+        .peer_clients
+        .get(&partner.party)
+        .ok_or_else(|| format!("no client for {}", partner.party))?;
+    let url = format!(
+        "{}/peer/v1/transfers",
+        partner.endpoint.trim_end_matches('/')
+    );
+    let resp = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(o.envelope.clone())
+        .send()
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
+    if !status.is_success() {
+        return Err(format!(
+            "refused ({status}): {}",
+            String::from_utf8_lossy(&body)
+        ));
+    }
+    let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
+    if receipt.transfer != o.transfer || receipt.recipient != partner.party {
+        return Err("receipt is for another transfer".into());
+    }
+    let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
+    let c = partner
+        .verifier
+        .verify_checkpoint(&note)
+        .map_err(|e| format!("receipt checkpoint: {e}"))?;
+    let e = entry(
+        node,
+        Kind::Delivered,
+        Some(&o.item),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("transfer", o.transfer.clone()),
+            (
+                "receipt_checkpoint",
+                format!("{} {}", c.size, c.root.to_hex()),
+            ),
+        ],
+    )?;
+    node.store
+        .commit(Batch {
+            delivered: vec![(o.transfer.clone(), now().to_string())],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The peer endpoint's routes.
+pub fn router(node: Arc<Node>) -> axum::Router {
+    axum::Router::new()
+        .route("/peer/v1/transfers", post(receive))
+        .layer(axum::extract::DefaultBodyLimit::max(
+            gsomia_seal::transfer::MAX_ENVELOPE,
+        ))
+        .with_state(node)
+}
+
+fn refused(status: StatusCode, why: &str) -> Response {
+    (status, axum::Json(json!({ "error": why }))).into_response()
+}
+
+async fn refuse(
+    node: &Node,
+    sender: &str,
+    transfer: &str,
+    why: &str,
+    status: StatusCode,
+) -> Response {
+    log(&format!("refused transfer {transfer} from {sender}: {why}"));
+    let ledgered = match entry(
+        node,
+        Kind::TransferRefused,
+        None,
+        vec![
+            ("sender", sender.to_owned()),
+            ("transfer", transfer.to_owned()),
+            ("reasons", why.to_owned()),
+        ],
+    ) {
+        Ok(e) => node
+            .store
+            .commit(Batch {
+                entries: vec![e],
+                ..Batch::default()
+            })
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = ledgered {
+        log(&format!("ledger: {e}"));
+        return refused(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+    }
+    refused(status, why)
+}
+
+async fn receive(
+    State(node): State<Arc<Node>>,
+    Extension(peer): Extension<PeerParty>,
+    body: axum::body::Bytes,
+) -> Response {
+    match receive_inner(&node, &peer.0, &body).await {
+        Ok(receipt) => (StatusCode::OK, receipt).into_response(),
+        Err((status, transfer, why)) => refuse(&node, &peer.0, &transfer, &why, status).await,
+    }
+}
+
+type Refusal = (StatusCode, String, String);
+
+async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let bad = |t: &str, why: String| (StatusCode::FORBIDDEN, t.to_owned(), why);
+    let (claimed, _, _) = Envelope::decode(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            "?".into(),
+            format!("malformed envelope: {e}"),
+        )
+    })?;
+    let t = claimed.transfer.clone();
+    // The TLS peer must be the envelope's sender, and the signature its.
+    if claimed.sender != peer {
+        return Err(bad(
+            &t,
+            format!(
+                "envelope claims sender {} but the connection is from {peer}",
+                claimed.sender
+            ),
+        ));
+    }
+    let partner: &Partner = node
+        .partners
+        .iter()
+        .find(|p| p.party == peer)
+        .ok_or_else(|| bad(&t, format!("{peer} is not a partner")))?;
+    let env = Envelope::open(body, partner.key())
+        .map_err(|e| bad(&t, format!("envelope signature: {e}")))?;
+    if env.recipient != node.party {
+        return Err(bad(
+            &t,
+            format!("envelope is for {}, not {}", env.recipient, node.party),
+        ));
+    }
+    let at = now();
+    let sent = jiff::Timestamp::new(env.sent_at.0, i32::try_from(env.sent_at.1).unwrap_or(0))
+        .map_err(|_| bad(&t, "bad sending instant".into()))?;
+    let skew = (at.as_second() - sent.as_second()).unsigned_abs();
+    if skew > MAX_SKEW.as_secs() {
+        return Err(bad(
+            &t,
+            format!(
+                "sender's instant {sent} is {skew}s from ours (at most {}s)",
+                MAX_SKEW.as_secs()
+            ),
+        ));
+    }
+    // Exactly once: a replay is acknowledged again, with no second effect.
+    if let Some(previous) = node
+        .store
+        .incoming(&env.transfer)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e.to_string()))?
+    {
+        let note = checkpoint(node)
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+        return Ok(Receipt {
+            transfer: env.transfer,
+            recipient: node.party.clone(),
+            item: previous.item,
+            duplicate: true,
+            checkpoint: note,
+        }
+        .seal(&node.signer.key));
+    }
+    // The binding, with the sender's known key; decrypted with ours.
+    let (header, _content) =
+        sealed::open(&env.sealed, &node.recipient, Some((peer, partner.key())))
+            .map_err(|e| bad(&t, format!("sealed item: {e}")))?;
+    let label =
+        from_wire(&node.registry, &header.label).map_err(|e| bad(&t, format!("label: {e}")))?;
+    // Decide again, on our own clock.
+    let holder = node
+        .registry
+        .party(peer)
+        .map_err(|e| bad(&t, e.to_string()))?;
+    let decision = decide_release(
+        &node.registry,
+        &ReleaseRequest {
+            label: &label,
+            item: None,
+            holder,
+            recipient: node.me,
+            at,
+            consents: &[],
+        },
+    );
+    let Decision::Release(release) = decision else {
+        let reasons: Vec<String> = node
+            .registry
+            .explain_decision(&decision, at)
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        return Err(bad(
+            &t,
+            format!("not allowed here: {}", reasons.join(" | ")),
+        ));
+    };
+    if node.registry.agreement_id(release.agreement) != env.agreement {
+        return Err(bad(
+            &t,
+            format!(
+                "sent under {} but {} applies here",
+                env.agreement,
+                node.registry.agreement_id(release.agreement)
+            ),
+        ));
+    }
+    let equivalent = node
+        .registry
+        .mark_received(&label, node.me, Some(release.agreement), Some(at))
+        .map_err(|e| bad(&t, format!("{e:?}")))?;
+    let eq_wire = to_wire(&node.registry, &equivalent.label);
+    let id = crate::new_id(&node.party)
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+    let e = entry(
+        node,
+        Kind::Received,
+        Some(&id),
+        vec![
+            ("sender", peer.to_owned()),
+            ("transfer", env.transfer.clone()),
+            (
+                "equivalent_label",
+                format!("{} ({})", eq_wire.level, eq_wire.policy),
+            ),
+        ],
+    )
+    .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+    let committed = node
+        .store
+        .commit(Batch {
+            items: vec![Item {
+                id: id.clone(),
+                originator: header.label.originator.clone(),
+                sealed: env.sealed.clone(),
+                label: header.label.to_bytes(),
+                equivalent_label: Some(eq_wire.to_bytes()),
+                received_from: Some(peer.to_owned()),
+                created_at: at.to_string(),
+            }],
+            incoming: vec![Incoming {
+                transfer: env.transfer.clone(),
+                sender: peer.to_owned(),
+                item: id.clone(),
+                received_at: at.to_string(),
+            }],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await;
+    match committed {
+        Ok(_) => {}
+        Err(StoreError::Duplicate(_)) => {
+            // A concurrent replay won the race: acknowledge it as a duplicate.
+            let previous = node
+                .store
+                .incoming(&env.transfer)
+                .await
+                .ok()
+                .flatten()
+                .map(|p| p.item)
+                .unwrap_or_default();
+            let note = checkpoint(node)
+                .await
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+            return Ok(Receipt {
+                transfer: env.transfer,
+                recipient: node.party.clone(),
+                item: previous,
+                duplicate: true,
+                checkpoint: note,
+            }
+            .seal(&node.signer.key));
+        }
+        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, t, e.to_string())),
+    }
+    // Durable, ledgered: only now the receipt.
+    let note = checkpoint(node)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+    Ok(Receipt {
+        transfer: env.transfer,
+        recipient: node.party.clone(),
+        item: id,
+        duplicate: false,
+        checkpoint: note,
+    }
+    .seal(&node.signer.key))
+}
+
+/// The JSON answer of a release request.
+pub fn released_json(r: &Released) -> Value {
+    match r {
+        Released::Queued {
+            transfer,
+            agreement,
+            recipient_level,
+            reasons,
+        } => json!({
+            "decision": "release", "transfer": transfer, "agreement": agreement,
+            "recipient_level": recipient_level, "reasons": reasons,
+        }),
+        Released::Withheld(reasons) => json!({ "decision": "withhold", "reasons": reasons }),
+    }
+}
