@@ -137,6 +137,8 @@ async fn run(
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(tls);
     let mut conns = JoinSet::new();
+    // Tells open connections to finish their current request and close.
+    let (closing_tx, closing_rx) = tokio::sync::watch::channel(false);
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -152,6 +154,7 @@ async fn run(
                 let acceptor = acceptor.clone();
                 let mut app = app.clone();
                 let partners = partners.clone();
+                let mut closing = closing_rx.clone();
                 conns.spawn(async move {
                     let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else {
                         return;
@@ -169,12 +172,20 @@ async fn run(
                         .timer(hyper_util::rt::TokioTimer::new())
                         .header_read_timeout(HEADER_TIMEOUT)
                         .serve_connection(TokioIo::new(stream), svc);
-                    let _ = conn.await;
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = closing.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
+    let _ = closing_tx.send(true);
     let _ = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while conns.join_next().await.is_some() {}
     })

@@ -1,0 +1,286 @@
+//! The peer endpoint under attack, in process but over real mutual TLS on
+//! loopback: replays, forgeries, redirected envelopes, strangers.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gsomia_ledger::entry::Record;
+use gsomia_ledger::merkle::Tree;
+use gsomia_ledger::note::Signer;
+use gsomia_node::Node;
+use gsomia_node::labels::to_wire;
+use gsomia_node::partner::Partner;
+use gsomia_seal::SecretKey;
+use gsomia_seal::item::{RecipientSecret, seal};
+use gsomia_seal::transfer::{Envelope, Receipt};
+use gsomia_store::{SqliteStore, Store};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+struct Identity {
+    party: &'static str,
+    key: SecretKey,
+    recipient: RecipientSecret,
+    cert: PathBuf,
+    tls_key: PathBuf,
+}
+
+fn identity(dir: &std::path::Path, party: &'static str, seed: u8) -> Identity {
+    let kp = rcgen::KeyPair::generate().unwrap();
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .unwrap();
+    let cert = params.self_signed(&kp).unwrap();
+    let (c, k) = (
+        dir.join(format!("{party}-{seed}.pem")),
+        dir.join(format!("{party}-{seed}.key")),
+    );
+    std::fs::write(&c, cert.pem()).unwrap();
+    std::fs::write(&k, kp.serialize_pem()).unwrap();
+    Identity {
+        party,
+        key: SecretKey::from_seed(&[seed; 32]),
+        recipient: RecipientSecret::from_seed(&[seed + 100; 32]),
+        cert: c,
+        tls_key: k,
+    }
+}
+
+fn partner(id: &Identity, endpoint: &str) -> Partner {
+    Partner {
+        party: id.party.to_owned(),
+        verifier: Signer {
+            name: format!("gsomia/{}", id.party),
+            key: SecretKey::from_base64(&id.key.to_base64()).unwrap(),
+        }
+        .verifier(),
+        recipient: id.recipient.public(),
+        endpoint: endpoint.to_owned(),
+        certificate: CertificateDer::from_pem_file(&id.cert).unwrap(),
+    }
+}
+
+fn client(me: &Identity, them: &Identity) -> reqwest::Client {
+    let config = gsomia_node::tls::peer_client_config(
+        &me.cert,
+        &me.tls_key,
+        CertificateDer::from_pem_file(&them.cert).unwrap(),
+    )
+    .unwrap();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(config)
+        .build()
+        .unwrap()
+}
+
+async fn kor_node(kor: &Identity, partners: Vec<Partner>) -> Arc<Node> {
+    let registry = gsomia_core::shipped().unwrap();
+    Arc::new(Node {
+        me: registry.party("KOR").unwrap(),
+        party: "KOR".into(),
+        registry,
+        store: SqliteStore::memory().await.unwrap(),
+        signer: Signer {
+            name: "gsomia/KOR".into(),
+            key: SecretKey::from_base64(&kor.key.to_base64()).unwrap(),
+        },
+        recipient: RecipientSecret::from_seed(&[kor_seed(kor); 32]),
+        partners,
+        peer_clients: Default::default(),
+        tree: tokio::sync::Mutex::new(Tree::new()),
+        outbox: tokio::sync::Notify::new(),
+    })
+}
+
+fn kor_seed(_: &Identity) -> u8 {
+    2 + 100
+}
+
+fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Envelope {
+    let reg = gsomia_core::shipped().unwrap();
+    let label = reg
+        .label(
+            from.party,
+            "極秘",
+            &["dprk.missile"],
+            Some(&["KOR"]),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+    let sealed = seal(
+        &to_wire(&reg, &label),
+        b"launch 06:30",
+        from.party,
+        &from.key,
+        to.party,
+        &to.recipient.public(),
+        [7; 32],
+    )
+    .unwrap();
+    Envelope {
+        transfer: transfer.into(),
+        sender: from.party.into(),
+        recipient: to.party.into(),
+        agreement: "jp-kr-2016".into(),
+        version: 1,
+        sent_at: (sent_at, 0),
+        item: "jpn-1".into(),
+        sealed,
+    }
+}
+
+async fn ledger_kinds(node: &Node) -> Vec<String> {
+    let size = node.store.ledger_size().await.unwrap();
+    node.store
+        .records(0, size)
+        .await
+        .unwrap()
+        .iter()
+        .map(|(_, b)| {
+            Record::from_bytes(b)
+                .unwrap()
+                .entry
+                .kind()
+                .as_str()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_with_a_ledger_entry()
+ {
+    let dir = std::env::temp_dir().join(format!("gsomia-node-peer-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jpn, kor, rogue, usa) = (
+        identity(&dir, "JPN", 1),
+        identity(&dir, "KOR", 2),
+        identity(&dir, "JPN", 3),
+        identity(&dir, "USA", 4),
+    );
+    let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://{}/peer/v1/transfers",
+        listener.local_addr().unwrap()
+    );
+    let tls = gsomia_node::tls::peer_server_config(
+        &kor.cert,
+        &kor.tls_key,
+        vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gsomia_node::serve_peers(
+        listener,
+        tls,
+        node.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let now = jiff::Timestamp::now().as_second();
+    let jpn_client = client(&jpn, &kor);
+    let post = |c: &reqwest::Client, body: Vec<u8>| {
+        let c = c.clone();
+        let url = url.clone();
+        async move {
+            let r = c.post(url).body(body).send().await?;
+            let status = r.status().as_u16();
+            Ok::<_, reqwest::Error>((status, r.bytes().await?.to_vec()))
+        }
+    };
+
+    // A genuine transfer: stored once, acknowledged with a signed receipt.
+    let good = envelope(&jpn, &kor, "t-1", now).seal(&jpn.key);
+    let (status, body) = post(&jpn_client, good.clone()).await.unwrap();
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let receipt = Receipt::open(&body, &kor.key.public()).unwrap();
+    assert!(!receipt.duplicate);
+    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+    // The replay is acknowledged again with no second effect.
+    let (status, body) = post(&jpn_client, good).await.unwrap();
+    assert_eq!(status, 200);
+    let again = Receipt::open(&body, &kor.key.public()).unwrap();
+    assert!(again.duplicate);
+    assert_eq!(again.item, receipt.item);
+    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+
+    // Forged signature, wrong recipient, wrong claimed sender, stale clock: 403, ledgered.
+    let forged = envelope(&jpn, &kor, "t-2", now).seal(&rogue.key);
+    let for_usa = envelope(&jpn, &usa, "t-3", now).seal(&jpn.key);
+    let mut claims_usa = envelope(&jpn, &kor, "t-4", now);
+    claims_usa.sender = "USA".into();
+    let claims_usa = claims_usa.seal(&jpn.key);
+    let stale = envelope(&jpn, &kor, "t-5", now - 3600).seal(&jpn.key);
+    for (what, body) in [
+        ("forged", forged),
+        ("for usa", for_usa),
+        ("claims usa", claims_usa),
+        ("stale", stale),
+    ] {
+        let (status, answer) = post(&jpn_client, body).await.unwrap();
+        assert_eq!(status, 403, "{what}: {}", String::from_utf8_lossy(&answer));
+    }
+    let (status, _) = post(&jpn_client, b"not an envelope".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(status, 400);
+    assert_eq!(
+        node.store.item_ids().await.unwrap().len(),
+        1,
+        "nothing else stored"
+    );
+    let kinds = ledger_kinds(&node).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "received").count(), 1);
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "transfer_refused").count(),
+        5,
+        "{kinds:?}"
+    );
+
+    // A stranger's certificate does not even complete the handshake.
+    let stranger = client(&rogue, &kor);
+    assert!(
+        post(&stranger, envelope(&jpn, &kor, "t-6", now).seal(&jpn.key))
+            .await
+            .is_err()
+    );
+    // Nor does a client with no certificate at all (a user with a token).
+    let roots = {
+        let mut r = rustls::RootCertStore::empty();
+        r.add(CertificateDer::from_pem_file(&kor.cert).unwrap())
+            .unwrap();
+        r
+    };
+    let anonymous = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let anon = reqwest::Client::builder()
+        .tls_backend_preconfigured(anonymous)
+        .build()
+        .unwrap();
+    let r = anon
+        .post(url.clone())
+        .bearer_auth("gsomia_token")
+        .body(vec![1])
+        .send()
+        .await;
+    assert!(r.is_err() || r.unwrap().status().as_u16() >= 400);
+    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
