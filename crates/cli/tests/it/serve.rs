@@ -360,3 +360,60 @@ fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receip
     assert_eq!(w["decision"], "withhold");
     assert!(w["reasons"][0].as_str().unwrap().contains("art 4"), "{w}");
 }
+
+#[test]
+fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart() {
+    let root = tmp("serve-crash");
+    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
+    for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
+        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+    }
+    let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (jb, kb) = (root.join("jpn.bundle"), root.join("kor.bundle"));
+    std::fs::write(&jb, gsomia(&["identity", "export", "--dir", s(&jpn)]).stdout).unwrap();
+    std::fs::write(&kb, gsomia(&["identity", "export", "--dir", s(&kor)]).stdout).unwrap();
+    assert_eq!(json(&["partner", "add", "--dir", s(&kor), s(&jb), "--endpoint", "https://127.0.0.1:1"]).0, 0);
+    // KOR's peer port is fixed for this test so JPN can be pointed at it before KOR runs.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let conf = std::fs::read_to_string(kor.join("node.toml")).unwrap().replace("peer_listen = \"127.0.0.1:0\"", &format!("peer_listen = \"127.0.0.1:{port}\""));
+    std::fs::write(kor.join("node.toml"), conf).unwrap();
+    assert_eq!(json(&["partner", "add", "--dir", s(&jpn), s(&kb), "--endpoint", &format!("https://127.0.0.1:{port}")]).0, 0);
+    let jca = s(&jpn.join("tls/ca.pem")).to_owned();
+    let kca = s(&kor.join("tls/ca.pem")).to_owned();
+    std::fs::write(root.join("r.txt"), "track update").unwrap();
+
+    // KOR is down: the release is decided, queued durably, and cannot be delivered.
+    let mut jpn_server = Server::start(&jpn);
+    let (_, d) = json(&with_token(&["item", "submit", "--level", "極秘", "--topic", "dprk.missile", "--in", s(&root.join("r.txt"))], &jpn_server.url, &jca, &sato));
+    let id = d["id"].as_str().unwrap().to_owned();
+    let (code, r) = json(&with_token(&["item", "release", &id, "--to", "KOR"], &jpn_server.url, &jca, &sato));
+    assert_eq!(code, 0, "{r}");
+    // SIGKILL: no chance to flush anything that was not already durable.
+    jpn_server.child.kill().unwrap();
+    jpn_server.child.wait().unwrap();
+    drop(jpn_server);
+
+    let kor_server = Server::start(&kor);
+    let jpn_server = Server::start(&jpn);
+    let received = poll("the item at KOR after the restart", || {
+        let (_, l) = json(&with_token(&["item", "list"], &kor_server.url, &kca, &kim));
+        let items = l["items"].as_array().cloned().unwrap_or_default();
+        (!items.is_empty()).then_some(items)
+    });
+    assert_eq!(received.len(), 1);
+    // Delivered and acknowledged: the sender's ledger ends with `delivered`,
+    // and nothing is sent twice.
+    poll("the receipt at JPN", || {
+        let (_, h) = json(&["health", "--node", &jpn_server.url, "--ca", &jca]);
+        (h["ledger_size"] == 6).then_some(())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let (_, l) = json(&with_token(&["item", "list"], &kor_server.url, &kca, &kim));
+    assert_eq!(l["items"].as_array().unwrap().len(), 1, "exactly once");
+    let (_, h) = json(&["health", "--node", &jpn_server.url, "--ca", &jca]);
+    assert_eq!(h["ledger_size"], 6, "no second delivery");
+}
