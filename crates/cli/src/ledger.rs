@@ -33,7 +33,7 @@ pub enum LedgerCmd {
     Append(AppendArgs),
     /// Recompute every root from the stored records and check every checkpoint.
     Verify {
-        /// The ledger directory.
+        /// A ledger directory, or a node directory (`gsomia init`).
         #[arg(long)]
         dir: PathBuf,
         /// The log's public identity (file or key directory); default: the key in ledger.conf.
@@ -272,9 +272,58 @@ fn log_key(dir: &Path, given: Option<&Path>) -> Result<Verifier> {
     }
 }
 
+/// A ledger as the verifier takes it: the log's key, the framed log, and
+/// checkpoint notes (name, text).
+type LedgerFiles = (Verifier, Vec<u8>, Vec<(String, String)>);
+
+/// A node directory's ledger, rebuilt as a framed log with its latest checkpoint.
+fn node_ledger(dir: &Path) -> Result<LedgerFiles> {
+    use gsomia_store::Store as _;
+    let cfg = crate::node::config(dir)?;
+    let (_, key) = keys::identity(&cfg.keys)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let store = gsomia_store::SqliteStore::open(&cfg.database).await?;
+        let size = store.ledger_size().await?;
+        let mut log = Vec::new();
+        for (i, (_, bytes)) in store.records(0, size).await?.iter().enumerate() {
+            // A record that does not decode is framed as stored, so the
+            // verifier names it.
+            match gsomia_ledger::entry::Record::from_bytes(bytes) {
+                Ok(r) => log.extend_from_slice(&gsomia_ledger::entry::frame(&r)),
+                Err(e) => bail!("ledger record {i} does not decode: {e}"),
+            }
+        }
+        let checkpoints = store
+            .latest_checkpoint()
+            .await?
+            .map(|(size, note)| (format!("checkpoint {size}"), note))
+            .into_iter()
+            .collect();
+        Ok((key, log, checkpoints))
+    })
+}
+
 fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
-    let key = log_key(dir, key)?;
-    match LedgerDir::verify_dir(dir, Some(&key)) {
+    let result = if dir.join("node.toml").is_file() {
+        let (conf_key, log, checkpoints) = node_ledger(dir)?;
+        let key = match key {
+            Some(p) => keys::identity(p)?.1,
+            None => conf_key,
+        };
+        gsomia_ledger::verify::verify(&key.name, &key, &log, &checkpoints)
+    } else {
+        let key = log_key(dir, key)?;
+        match LedgerDir::verify_dir(dir, Some(&key)) {
+            Ok(r) => Ok(r),
+            Err(LedgerDirError::Invalid(problem)) => Err(problem),
+            Err(e) => return Err(e.into()),
+        }
+    };
+    match result {
         Ok(r) => Ok(Outcome::ok(
             json!({
                 "verified": true, "records": r.records, "checkpoints": r.checkpoints, "root": r.root.to_hex(),
@@ -287,7 +336,7 @@ fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
                 r.root.to_hex()
             ),
         )),
-        Err(LedgerDirError::Invalid(problem)) => {
+        Err(problem) => {
             let first_bad = match &problem {
                 gsomia_ledger::verify::Problem::Malformed { index, .. }
                 | gsomia_ledger::verify::Problem::Index { index, .. }
@@ -302,7 +351,6 @@ fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
                 true,
             ))
         }
-        Err(e) => Err(e.into()),
     }
 }
 

@@ -119,6 +119,10 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut peer_stop = stop_rx.clone();
         let worker = tokio::spawn(gsomia_node::peer::deliver(node.clone()));
+        let checkpointer = tokio::spawn(gsomia_node::peer::checkpoints(
+            node.clone(),
+            std::time::Duration::from_secs(1),
+        ));
         let peers = tokio::spawn(gsomia_node::serve_peers(
             peer_listener,
             peer_tls,
@@ -141,6 +145,7 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
         })
         .await;
         worker.abort();
+        checkpointer.abort();
         let _ = peers.await;
         served.context("server failed")
     })?;

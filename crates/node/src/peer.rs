@@ -76,6 +76,23 @@ pub async fn checkpoint(node: &Node) -> Result<String, String> {
     }
 }
 
+/// Signs a checkpoint whenever the ledger has grown, every `every`.
+pub async fn checkpoints(node: Arc<Node>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let grown = match node.store.ledger_size().await {
+            Ok(size) => size > node.tree.lock().await.size(),
+            Err(e) => {
+                log(&format!("checkpoints: {e}"));
+                false
+            }
+        };
+        if grown && let Err(e) = checkpoint(&node).await {
+            log(&format!("checkpoints: {e}"));
+        }
+    }
+}
+
 /// The outcome of a release request.
 #[derive(Debug)]
 pub enum Released {

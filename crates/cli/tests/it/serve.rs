@@ -331,6 +331,18 @@ fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receip
         (h["ledger_size"] == 6).then_some(())
     });
 
+    // Both ledgers verify from their stored records, with signed checkpoints.
+    for (dir, min) in [(&jpn, 6), (&kor, 2)] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{v}");
+        assert!(v["records"].as_u64().unwrap() >= min, "{v}");
+    }
+    let (_, v) = json(&["ledger", "verify", "--dir", s(&kor)]);
+    assert!(
+        v["latest"]["size"].as_u64().unwrap() >= 2,
+        "KOR checkpointed what it acknowledged: {v}"
+    );
+
     // A level the agreement does not cover never leaves.
     let (code, d) = json(&with_token(
         &[
@@ -371,26 +383,82 @@ fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart
     let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
     let (jb, kb) = (root.join("jpn.bundle"), root.join("kor.bundle"));
-    std::fs::write(&jb, gsomia(&["identity", "export", "--dir", s(&jpn)]).stdout).unwrap();
-    std::fs::write(&kb, gsomia(&["identity", "export", "--dir", s(&kor)]).stdout).unwrap();
-    assert_eq!(json(&["partner", "add", "--dir", s(&kor), s(&jb), "--endpoint", "https://127.0.0.1:1"]).0, 0);
+    std::fs::write(
+        &jb,
+        gsomia(&["identity", "export", "--dir", s(&jpn)]).stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        &kb,
+        gsomia(&["identity", "export", "--dir", s(&kor)]).stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&kor),
+            s(&jb),
+            "--endpoint",
+            "https://127.0.0.1:1"
+        ])
+        .0,
+        0
+    );
     // KOR's peer port is fixed for this test so JPN can be pointed at it before KOR runs.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let conf = std::fs::read_to_string(kor.join("node.toml")).unwrap().replace("peer_listen = \"127.0.0.1:0\"", &format!("peer_listen = \"127.0.0.1:{port}\""));
+    let conf = std::fs::read_to_string(kor.join("node.toml"))
+        .unwrap()
+        .replace(
+            "peer_listen = \"127.0.0.1:0\"",
+            &format!("peer_listen = \"127.0.0.1:{port}\""),
+        );
     std::fs::write(kor.join("node.toml"), conf).unwrap();
-    assert_eq!(json(&["partner", "add", "--dir", s(&jpn), s(&kb), "--endpoint", &format!("https://127.0.0.1:{port}")]).0, 0);
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            &format!("https://127.0.0.1:{port}")
+        ])
+        .0,
+        0
+    );
     let jca = s(&jpn.join("tls/ca.pem")).to_owned();
     let kca = s(&kor.join("tls/ca.pem")).to_owned();
     std::fs::write(root.join("r.txt"), "track update").unwrap();
 
     // KOR is down: the release is decided, queued durably, and cannot be delivered.
     let mut jpn_server = Server::start(&jpn);
-    let (_, d) = json(&with_token(&["item", "submit", "--level", "極秘", "--topic", "dprk.missile", "--in", s(&root.join("r.txt"))], &jpn_server.url, &jca, &sato));
+    let (_, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--in",
+            s(&root.join("r.txt")),
+        ],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
     let id = d["id"].as_str().unwrap().to_owned();
-    let (code, r) = json(&with_token(&["item", "release", &id, "--to", "KOR"], &jpn_server.url, &jca, &sato));
+    let (code, r) = json(&with_token(
+        &["item", "release", &id, "--to", "KOR"],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
     assert_eq!(code, 0, "{r}");
     // SIGKILL: no chance to flush anything that was not already durable.
     jpn_server.child.kill().unwrap();
