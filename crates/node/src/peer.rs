@@ -275,17 +275,52 @@ pub async fn deliver(node: Arc<Node>) {
             }
         };
         for o in &due {
-            if let Err(e) = deliver_one(&node, o).await {
-                let backoff = 1i64 << o.attempts.min(6);
-                let next = now().as_second() + backoff.min(MAX_BACKOFF_SECS);
-                log(&format!(
-                    "transfer {} to {}: {e}; retry in {}s",
-                    o.transfer,
-                    o.recipient,
-                    backoff.min(MAX_BACKOFF_SECS)
-                ));
-                if let Err(e) = node.store.retry_later(&o.transfer, next).await {
-                    log(&format!("outbox: {e}"));
+            match deliver_one(&node, o).await {
+                Ok(()) => continue,
+                Err(Failure::Refused(why)) => {
+                    // The recipient decided: not retried, ledgered, visible to officers.
+                    log(&format!(
+                        "transfer {} to {} refused: {why}",
+                        o.transfer, o.recipient
+                    ));
+                    let result = match entry(
+                        &node,
+                        Kind::TransferRefused,
+                        Some(&o.item),
+                        vec![
+                            ("sender", node.party.clone()),
+                            ("transfer", o.transfer.clone()),
+                            ("reasons", format!("refused by {}: {why}", o.recipient)),
+                        ],
+                    ) {
+                        Ok(e) => node
+                            .store
+                            .commit(Batch {
+                                failed: vec![(o.transfer.clone(), now().to_string(), why)],
+                                entries: vec![e],
+                                ..Batch::default()
+                            })
+                            .await
+                            .map_err(|e| e.to_string()),
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = result {
+                        log(&format!("outbox: {e}"));
+                    }
+                    continue;
+                }
+                Err(Failure::Retry(e)) => {
+                    let backoff = 1i64 << o.attempts.min(6);
+                    let next = now().as_second() + backoff.min(MAX_BACKOFF_SECS);
+                    log(&format!(
+                        "transfer {} to {}: {e}; retry in {}s",
+                        o.transfer,
+                        o.recipient,
+                        backoff.min(MAX_BACKOFF_SECS)
+                    ));
+                    if let Err(e) = node.store.retry_later(&o.transfer, next).await {
+                        log(&format!("outbox: {e}"));
+                    }
                 }
             }
         }
@@ -295,7 +330,21 @@ pub async fn deliver(node: Arc<Node>) {
     }
 }
 
-async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), String> {
+/// Why a delivery attempt did not complete.
+enum Failure {
+    /// Worth retrying (network, 5xx, a receipt that does not verify).
+    Retry(String),
+    /// The recipient refused the transfer (4xx): final.
+    Refused(String),
+}
+
+impl From<String> for Failure {
+    fn from(s: String) -> Self {
+        Failure::Retry(s)
+    }
+}
+
+async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     let partner = node
         .partners
         .iter()
@@ -318,15 +367,21 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), String> {
         .map_err(|e| format!("send: {e}"))?;
     let status = resp.status();
     let body = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
-    if !status.is_success() {
-        return Err(format!(
-            "refused ({status}): {}",
+    if status.is_client_error() {
+        return Err(Failure::Refused(format!(
+            "{status}: {}",
             String::from_utf8_lossy(&body)
-        ));
+        )));
+    }
+    if !status.is_success() {
+        return Err(Failure::Retry(format!(
+            "answered {status}: {}",
+            String::from_utf8_lossy(&body)
+        )));
     }
     let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
     if receipt.transfer != o.transfer || receipt.recipient != partner.party {
-        return Err("receipt is for another transfer".into());
+        return Err(Failure::Retry("receipt is for another transfer".into()));
     }
     let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
     let c = partner

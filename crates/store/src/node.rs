@@ -143,8 +143,10 @@ pub struct Batch {
     pub incoming: Vec<Incoming>,
     /// Transfers to queue.
     pub outgoing: Vec<Outgoing>,
-    /// Transfers acknowledged by their recipients.
+    /// Transfers acknowledged by their recipients: (transfer, instant).
     pub delivered: Vec<(String, String)>,
+    /// Transfers their recipients refused for good: (transfer, instant, reason); never retried.
+    pub failed: Vec<(String, String, String)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -201,7 +203,7 @@ pub trait Store: Send + Sync {
     fn latest_checkpoint(
         &self,
     ) -> impl Future<Output = Result<Option<(u64, String)>, StoreError>> + Send;
-    /// Undelivered transfers due at `now` (Unix seconds), oldest first.
+    /// Undelivered, unrefused transfers due at `now` (Unix seconds), oldest first.
     fn due(
         &self,
         now: i64,

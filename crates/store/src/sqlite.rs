@@ -14,7 +14,13 @@ use sqlx::{Row, SqlitePool};
 use crate::node::{Batch, Committed, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
 
 /// The migrations, in order; applied once each, in a transaction.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_node.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../migrations/sqlite/0001_node.sql")),
+    (
+        2,
+        include_str!("../migrations/sqlite/0002_outbox_failure.sql"),
+    ),
+];
 
 fn db(e: sqlx::Error) -> StoreError {
     match &e {
@@ -226,6 +232,15 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         }
+        for (transfer, at, why) in &batch.failed {
+            sqlx::query("UPDATE outbox SET failed_at = ?, failure = ? WHERE transfer = ? AND delivered_at IS NULL")
+                .bind(at)
+                .bind(why)
+                .bind(transfer)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         for (transfer, at) in &batch.delivered {
             sqlx::query(
                 "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
@@ -382,7 +397,7 @@ impl Store for SqliteStore {
 
     async fn due(&self, now: i64, limit: u32) -> Result<Vec<Outgoing>, StoreError> {
         let rows = sqlx::query(
-            "SELECT * FROM outbox WHERE delivered_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?",
+            "SELECT * FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?",
         )
         .bind(now)
         .bind(i64::from(limit))

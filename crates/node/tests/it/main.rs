@@ -284,3 +284,150 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_sender() {
+    use gsomia_core::shipped::AGREEMENTS;
+    use gsomia_store::Item;
+    let dir = std::env::temp_dir().join(format!("gsomia-node-refuse-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
+
+    // KOR's profiles say jp-kr-2016 ended in 2020 (its own view); JPN's say it is in force.
+    let text = AGREEMENTS
+        .iter()
+        .find(|(n, _)| n.ends_with("jp-kr-2016.toml"))
+        .unwrap()
+        .1
+        .to_owned()
+        + "\n[[event]]\nat = \"2020-01-01T00:00:00+09:00\"\nkind = \"termination\"\nsummary = \"test: ended by mutual consent\"\n";
+    let mut b = gsomia_core::shipped::builder();
+    b.agreement(gsomia_core::Source {
+        name: "kor-view.toml".into(),
+        text,
+    });
+    let kor_registry = b.build().unwrap();
+    let mut kor_node = Arc::try_unwrap(kor_node(&kor, vec![partner(&jpn, "https://unused")]).await)
+        .ok()
+        .unwrap();
+    kor_node.registry = kor_registry;
+    let kor_node = Arc::new(kor_node);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let kor_url = format!("https://{}", listener.local_addr().unwrap());
+    let tls = gsomia_node::tls::peer_server_config(
+        &kor.cert,
+        &kor.tls_key,
+        vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gsomia_node::serve_peers(
+        listener,
+        tls,
+        kor_node.clone(),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+
+    let registry = gsomia_core::shipped().unwrap();
+    let mut clients = std::collections::BTreeMap::new();
+    clients.insert("KOR".to_owned(), client(&jpn, &kor));
+    let jpn_node = Arc::new(Node {
+        me: registry.party("JPN").unwrap(),
+        party: "JPN".into(),
+        registry,
+        store: SqliteStore::memory().await.unwrap(),
+        signer: Signer {
+            name: "gsomia/JPN".into(),
+            key: SecretKey::from_base64(&jpn.key.to_base64()).unwrap(),
+        },
+        recipient: RecipientSecret::from_seed(&[1 + 100; 32]),
+        partners: vec![partner(&kor, &kor_url)],
+        peer_clients: clients,
+        tree: tokio::sync::Mutex::new(Tree::new()),
+        outbox: tokio::sync::Notify::new(),
+    });
+    let label = jpn_node
+        .registry
+        .label(
+            "JPN",
+            "極秘",
+            &["dprk.missile"],
+            None,
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+    let wire = to_wire(&jpn_node.registry, &label);
+    let item = Item {
+        id: "jpn-1".into(),
+        originator: "JPN".into(),
+        sealed: seal(
+            &wire,
+            b"x",
+            "JPN",
+            &jpn.key,
+            "JPN",
+            &jpn_node.recipient.public(),
+            [9; 32],
+        )
+        .unwrap(),
+        label: wire.to_bytes(),
+        equivalent_label: None,
+        received_from: None,
+        created_at: "now".into(),
+    };
+    jpn_node
+        .store
+        .commit(gsomia_store::Batch {
+            items: vec![item.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let released = gsomia_node::peer::release(&jpn_node, &item, "KOR", "tester")
+        .await
+        .unwrap();
+    assert!(
+        matches!(released, gsomia_node::peer::Released::Queued { .. }),
+        "JPN's view allows it"
+    );
+
+    let worker = tokio::spawn(gsomia_node::peer::deliver(jpn_node.clone()));
+    let mut refused = false;
+    for _ in 0..100 {
+        if ledger_kinds(&jpn_node)
+            .await
+            .iter()
+            .any(|k| k == "transfer_refused")
+        {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    worker.abort();
+    assert!(
+        refused,
+        "JPN ledgered KOR's refusal: {:?}",
+        ledger_kinds(&jpn_node).await
+    );
+    assert!(
+        jpn_node.store.due(i64::MAX, 10).await.unwrap().is_empty(),
+        "and will not retry it"
+    );
+    assert!(
+        kor_node.store.item_ids().await.unwrap().is_empty(),
+        "KOR stored nothing"
+    );
+    assert!(
+        ledger_kinds(&kor_node)
+            .await
+            .iter()
+            .any(|k| k == "transfer_refused"),
+        "KOR ledgered its refusal too"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
