@@ -147,16 +147,7 @@ fn entry(
     item: Option<&str>,
     fields: Vec<(&str, String)>,
 ) -> Result<Entry, ApiError> {
-    let at = now();
-    Entry::new(
-        kind,
-        at.as_second(),
-        u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
-        node.party.clone(),
-        item.map(str::to_owned),
-        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-    )
-    .map_err(|e| ApiError::Internal(e.to_string()))
+    node.entry(kind, item, fields).map_err(ApiError::Internal)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -340,12 +331,7 @@ async fn decide_read(
         )?,
     };
     // Durable before answered: the ledger entry commits first.
-    node.store
-        .commit(Batch {
-            entries: vec![e],
-            ..Batch::default()
-        })
-        .await?;
+    node.ledger(vec![e]).await.map_err(ApiError::Internal)?;
     match (outcome, item) {
         (Ok((wire, eq)), Some(item)) => Ok((item, wire, eq)),
         _ => Err(ApiError::NotFound),

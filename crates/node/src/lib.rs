@@ -54,6 +54,40 @@ pub struct Node {
     pub recipient: RecipientSecret,
 }
 
+impl Node {
+    /// A ledger entry by this party, now.
+    pub fn entry(
+        &self,
+        kind: gsomia_ledger::entry::Kind,
+        item: Option<&str>,
+        fields: Vec<(&str, String)>,
+    ) -> Result<gsomia_ledger::entry::Entry, String> {
+        let at = now();
+        gsomia_ledger::entry::Entry::new(
+            kind,
+            at.as_second(),
+            u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
+            self.party.clone(),
+            item.map(str::to_owned),
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        )
+        .map_err(|e| e.to_string())
+    }
+
+    /// Commits ledger entries alone (decisions, reads, refusals).
+    pub async fn ledger(&self, entries: Vec<gsomia_ledger::entry::Entry>) -> Result<(), String> {
+        use gsomia_store::Store as _;
+        self.store
+            .commit(gsomia_store::Batch {
+                entries,
+                ..gsomia_store::Batch::default()
+            })
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+}
+
 /// The current instant (the service's only clock reading).
 pub fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()

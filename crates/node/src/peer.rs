@@ -38,16 +38,7 @@ fn entry(
     item: Option<&str>,
     fields: Vec<(&str, String)>,
 ) -> Result<Entry, String> {
-    let at = now();
-    Entry::new(
-        kind,
-        at.as_second(),
-        u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
-        node.party.clone(),
-        item.map(str::to_owned),
-        fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-    )
-    .map_err(|e| e.to_string())
+    node.entry(kind, item, fields)
 }
 
 /// Brings the in-memory tree up to the stored ledger and publishes a signed
@@ -140,53 +131,34 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
         .partners
         .iter()
         .find(|p| p.party == node.registry.party_id(recipient));
-    let (release, partner) = match (&decision, partner) {
-        (Decision::Release(r), Some(p)) => (r, p),
-        (Decision::Release(_), None) => {
-            let why = vec![format!(
+    let withheld = match (&decision, partner) {
+        (Decision::Release(_), Some(_)) => None,
+        (Decision::Release(_), None) => Some((
+            vec![format!(
                 "{to} is not a configured partner (gsomia partner add)"
-            )];
-            let e = entry(
-                node,
-                Kind::ReleaseDecided,
-                Some(&item.id),
-                vec![
-                    ("recipient", to.to_owned()),
-                    ("decision", "withhold".into()),
-                    ("rules", "deny by default".into()),
-                    ("reasons", why.join(" | ")),
-                ],
-            )?;
-            node.store
-                .commit(Batch {
-                    entries: vec![e],
-                    ..Batch::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(Released::Withheld(why));
-        }
-        (Decision::Withhold(_), _) => {
-            let e = entry(
-                node,
-                Kind::ReleaseDecided,
-                Some(&item.id),
-                vec![
-                    ("recipient", to.to_owned()),
-                    ("decision", "withhold".into()),
-                    ("rules", reasons.join(" | ")),
-                    ("reasons", format!("requested by {by}")),
-                ],
-            )?;
-            node.store
-                .commit(Batch {
-                    entries: vec![e],
-                    ..Batch::default()
-                })
-                .await
-                .map_err(|e| e.to_string())?;
-            return Ok(Released::Withheld(reasons));
-        }
+            )],
+            "deny by default".to_owned(),
+        )),
+        (Decision::Withhold(_), _) => Some((reasons.clone(), reasons.join(" | "))),
+    };
+    let (Decision::Release(release), Some(partner), None) = (&decision, partner, &withheld) else {
+        let (why, rules) = withheld.unwrap_or_default();
+        let e = entry(
+            node,
+            Kind::ReleaseDecided,
+            Some(&item.id),
+            vec![
+                ("recipient", to.to_owned()),
+                ("decision", "withhold".into()),
+                ("rules", rules),
+                (
+                    "reasons",
+                    format!("{} (requested by {by})", why.join(" | ")),
+                ),
+            ],
+        )?;
+        node.ledger(vec![e]).await?;
+        return Ok(Released::Withheld(why));
     };
     // Re-seal the content for the recipient (the stored copy is sealed to us).
     let (_, content) =
@@ -444,14 +416,7 @@ async fn refuse(
             ("reasons", why.to_owned()),
         ],
     ) {
-        Ok(e) => node
-            .store
-            .commit(Batch {
-                entries: vec![e],
-                ..Batch::default()
-            })
-            .await
-            .map_err(|e| e.to_string()),
+        Ok(e) => node.ledger(vec![e]).await,
         Err(e) => Err(e),
     };
     if let Err(e) = ledgered {

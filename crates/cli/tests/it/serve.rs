@@ -202,20 +202,18 @@ fn officers_submit_and_read_and_everything_else_is_refused_and_ledgered() {
     assert!(db.is_file());
 }
 
-fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
-    // Waiting for asynchronous delivery between two nodes (bounded), not for readiness.
-    for _ in 0..200 {
-        if let Some(x) = f() {
-            return x;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!("timed out waiting for {what}");
+struct TwoNodes {
+    jpn: PathBuf,
+    kor: PathBuf,
+    /// A JPN officer's token (極秘, dprk).
+    sato: String,
+    /// A KOR officer's token (군사II급비밀, dprk).
+    kim: String,
+    kor_bundle: PathBuf,
 }
 
-#[test]
-fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receipt() {
-    let root = tmp("serve-transfer");
+/// Two initialised nodes; KOR pins JPN. Pointing JPN at KOR's peer endpoint is the caller's.
+fn two_nodes(root: &Path) -> TwoNodes {
     let (jpn, kor) = (root.join("jpn"), root.join("kor"));
     for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
         assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
@@ -246,6 +244,36 @@ fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receip
         .0,
         0
     );
+    TwoNodes {
+        jpn,
+        kor,
+        sato,
+        kim,
+        kor_bundle: kb,
+    }
+}
+
+fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    // Waiting for asynchronous delivery between two nodes (bounded), not for readiness.
+    for _ in 0..200 {
+        if let Some(x) = f() {
+            return x;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[test]
+fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receipt() {
+    let root = tmp("serve-transfer");
+    let TwoNodes {
+        jpn,
+        kor,
+        sato,
+        kim,
+        kor_bundle: kb,
+    } = two_nodes(&root);
     let kor_server = Server::start(&kor);
     let kor_peer = kor_server.peer.clone();
     assert_eq!(
@@ -376,36 +404,13 @@ fn an_item_crosses_from_jpn_to_kor_over_mutual_tls_with_both_labels_and_a_receip
 #[test]
 fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart() {
     let root = tmp("serve-crash");
-    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
-    for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
-        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
-    }
-    let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
-    let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
-    let (jb, kb) = (root.join("jpn.bundle"), root.join("kor.bundle"));
-    std::fs::write(
-        &jb,
-        gsomia(&["identity", "export", "--dir", s(&jpn)]).stdout,
-    )
-    .unwrap();
-    std::fs::write(
-        &kb,
-        gsomia(&["identity", "export", "--dir", s(&kor)]).stdout,
-    )
-    .unwrap();
-    assert_eq!(
-        json(&[
-            "partner",
-            "add",
-            "--dir",
-            s(&kor),
-            s(&jb),
-            "--endpoint",
-            "https://127.0.0.1:1"
-        ])
-        .0,
-        0
-    );
+    let TwoNodes {
+        jpn,
+        kor,
+        sato,
+        kim,
+        kor_bundle: kb,
+    } = two_nodes(&root);
     // KOR's peer port is fixed for this test so JPN can be pointed at it before KOR runs.
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
