@@ -13,6 +13,7 @@ pub mod api;
 pub mod labels;
 pub mod partner;
 pub mod peer;
+pub mod testkit;
 pub mod tls;
 
 use std::future::Future;

@@ -8,106 +8,47 @@
     missing_docs
 )]
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use gsomia_ledger::entry::Record;
-use gsomia_ledger::merkle::Tree;
-use gsomia_ledger::note::Signer;
 use gsomia_node::Node;
 use gsomia_node::labels::to_wire;
 use gsomia_node::partner::Partner;
-use gsomia_seal::SecretKey;
-use gsomia_seal::item::{RecipientSecret, seal};
+use gsomia_seal::item::seal;
 use gsomia_seal::transfer::{Envelope, Receipt};
 use gsomia_store::{SqliteStore, Store};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-struct Identity {
-    party: &'static str,
-    key: SecretKey,
-    recipient: RecipientSecret,
-    cert: PathBuf,
-    tls_key: PathBuf,
-}
+use gsomia_node::testkit::Identity;
 
-fn identity(dir: &std::path::Path, party: &'static str, seed: u8) -> Identity {
-    let kp = rcgen::KeyPair::generate().unwrap();
-    let params =
-        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
-            .unwrap();
-    let cert = params.self_signed(&kp).unwrap();
-    let (c, k) = (
-        dir.join(format!("{party}-{seed}.pem")),
-        dir.join(format!("{party}-{seed}.key")),
-    );
-    std::fs::write(&c, cert.pem()).unwrap();
-    std::fs::write(&k, kp.serialize_pem()).unwrap();
-    Identity {
-        party,
-        key: SecretKey::from_seed(&[seed; 32]),
-        recipient: RecipientSecret::from_seed(&[seed + 100; 32]),
-        cert: c,
-        tls_key: k,
-    }
+fn identity(dir: &std::path::Path, party: &str, seed: u8) -> Identity {
+    gsomia_node::testkit::identity(dir, party, seed).unwrap()
 }
 
 fn partner(id: &Identity, endpoint: &str) -> Partner {
-    Partner {
-        party: id.party.to_owned(),
-        verifier: Signer {
-            name: format!("gsomia/{}", id.party),
-            key: SecretKey::from_base64(&id.key.to_base64()).unwrap(),
-        }
-        .verifier(),
-        recipient: id.recipient.public(),
-        endpoint: endpoint.to_owned(),
-        certificate: CertificateDer::from_pem_file(&id.cert).unwrap(),
-    }
+    id.as_partner(endpoint).unwrap()
 }
 
 fn client(me: &Identity, them: &Identity) -> reqwest::Client {
-    let config = gsomia_node::tls::peer_client_config(
-        &me.cert,
-        &me.tls_key,
-        CertificateDer::from_pem_file(&them.cert).unwrap(),
-    )
-    .unwrap();
-    reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
-        .build()
-        .unwrap()
+    me.client_to(them).unwrap()
 }
 
 async fn kor_node(kor: &Identity, partners: Vec<Partner>) -> Arc<Node> {
-    let registry = gsomia_core::shipped().unwrap();
-    Arc::new(Node {
-        me: registry.party("KOR").unwrap(),
-        party: "KOR".into(),
-        registry,
-        store: SqliteStore::memory().await.unwrap(),
-        signer: Signer {
-            name: "gsomia/KOR".into(),
-            key: SecretKey::from_base64(&kor.key.to_base64()).unwrap(),
-        },
-        recipient: RecipientSecret::from_seed(&[kor_seed(kor); 32]),
+    kor.node(
+        gsomia_core::shipped().unwrap(),
+        SqliteStore::memory().await.unwrap(),
         partners,
-        peer_clients: Default::default(),
-        tree: tokio::sync::Mutex::new(Tree::new()),
-        outbox: tokio::sync::Notify::new(),
-    })
-}
-
-fn kor_seed(_: &Identity) -> u8 {
-    2 + 100
+        Default::default(),
+    )
+    .unwrap()
 }
 
 fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Envelope {
     let reg = gsomia_core::shipped().unwrap();
     let label = reg
         .label(
-            from.party,
+            &from.party,
             "極秘",
             &["dprk.missile"],
             Some(&["KOR"]),
@@ -117,17 +58,17 @@ fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Env
     let sealed = seal(
         &to_wire(&reg, &label),
         b"launch 06:30",
-        from.party,
+        &from.party,
         &from.key,
-        to.party,
+        &to.party,
         &to.recipient.public(),
         [7; 32],
     )
     .unwrap();
     Envelope {
         transfer: transfer.into(),
-        sender: from.party.into(),
-        recipient: to.party.into(),
+        sender: from.party.clone(),
+        recipient: to.party.clone(),
         agreement: "jp-kr-2016".into(),
         version: 1,
         sent_at: (sent_at, 0),
@@ -308,11 +249,14 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         text,
     });
     let kor_registry = b.build().unwrap();
-    let mut kor_node = Arc::try_unwrap(kor_node(&kor, vec![partner(&jpn, "https://unused")]).await)
-        .ok()
+    let kor_node = kor
+        .node(
+            kor_registry,
+            SqliteStore::memory().await.unwrap(),
+            vec![partner(&jpn, "https://unused")],
+            Default::default(),
+        )
         .unwrap();
-    kor_node.registry = kor_registry;
-    let kor_node = Arc::new(kor_node);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let kor_url = format!("https://{}", listener.local_addr().unwrap());
     let tls = gsomia_node::tls::peer_server_config(
@@ -331,24 +275,16 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         },
     ));
 
-    let registry = gsomia_core::shipped().unwrap();
     let mut clients = std::collections::BTreeMap::new();
     clients.insert("KOR".to_owned(), client(&jpn, &kor));
-    let jpn_node = Arc::new(Node {
-        me: registry.party("JPN").unwrap(),
-        party: "JPN".into(),
-        registry,
-        store: SqliteStore::memory().await.unwrap(),
-        signer: Signer {
-            name: "gsomia/JPN".into(),
-            key: SecretKey::from_base64(&jpn.key.to_base64()).unwrap(),
-        },
-        recipient: RecipientSecret::from_seed(&[1 + 100; 32]),
-        partners: vec![partner(&kor, &kor_url)],
-        peer_clients: clients,
-        tree: tokio::sync::Mutex::new(Tree::new()),
-        outbox: tokio::sync::Notify::new(),
-    });
+    let jpn_node = jpn
+        .node(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::memory().await.unwrap(),
+            vec![partner(&kor, &kor_url)],
+            clients,
+        )
+        .unwrap();
     let label = jpn_node
         .registry
         .label(
