@@ -16,6 +16,20 @@ use serde_json::{Value, json};
 use crate::out::Outcome;
 use crate::{keys, load, node};
 
+/// A string field of an answer, or `?`.
+fn field<'a>(doc: &'a Value, pointer: &str) -> &'a str {
+    doc.pointer(pointer).and_then(Value::as_str).unwrap_or("?")
+}
+
+/// The answer for an item that does not exist or that the caller may not read (one answer for both).
+fn not_found(id: &str) -> Outcome {
+    Outcome::answer(
+        json!({ "id": id, "found": false }),
+        format!("NOT FOUND {id} (or not readable by you)\n"),
+        true,
+    )
+}
+
 /// Writes one line to standard output at once (readiness announcements).
 fn announce(line: &str) -> Result<()> {
     let mut out = std::io::stdout().lock();
@@ -212,10 +226,7 @@ fn answer(status: u16, body: &[u8]) -> Result<Value> {
     match status {
         200..=299 => Ok(doc),
         401 => bail!("the node refused the token (401)"),
-        _ => bail!(
-            "the node answered {status}: {}",
-            doc.get("error").and_then(Value::as_str).unwrap_or("?")
-        ),
+        _ => bail!("the node answered {status}: {}", field(&doc, "/error")),
     }
 }
 
@@ -253,13 +264,9 @@ pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
     let doc = answer(status, &bytes)?;
     let text = format!(
         "SUBMITTED {}  {} ({})\n",
-        doc.get("id").and_then(Value::as_str).unwrap_or("?"),
-        doc.pointer("/label/level")
-            .and_then(Value::as_str)
-            .unwrap_or("?"),
-        doc.pointer("/label/policy")
-            .and_then(Value::as_str)
-            .unwrap_or("?"),
+        field(&doc, "/id"),
+        field(&doc, "/label/level"),
+        field(&doc, "/label/policy"),
     );
     Ok(Outcome::ok(doc, text))
 }
@@ -278,13 +285,9 @@ pub fn list(a: &NodeArgs) -> Result<Outcome> {
     {
         text.push_str(&format!(
             "{}  {} ({}){}\n",
-            it.get("id").and_then(Value::as_str).unwrap_or("?"),
-            it.pointer("/label/level")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
-            it.pointer("/label/policy")
-                .and_then(Value::as_str)
-                .unwrap_or("?"),
+            field(it, "/id"),
+            field(it, "/label/level"),
+            field(it, "/label/policy"),
             it.pointer("/equivalent_label/level")
                 .and_then(Value::as_str)
                 .map(|l| format!(", marked {l}"))
@@ -299,11 +302,7 @@ pub fn show(a: &NodeArgs, id: &str) -> Result<Outcome> {
     let url = format!("{}/v1/items/{id}", a.node.trim_end_matches('/'));
     let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(url)).await })?;
     if status == 404 {
-        return Ok(Outcome::answer(
-            json!({ "id": id, "found": false }),
-            format!("NOT FOUND {id} (or not readable by you)\n"),
-            true,
-        ));
+        return Ok(not_found(id));
     }
     let doc = answer(status, &bytes)?;
     let text = format!(
@@ -318,11 +317,7 @@ pub fn read(a: &NodeArgs, id: &str, out: &Path) -> Result<Outcome> {
     let url = format!("{}/v1/items/{id}/content", a.node.trim_end_matches('/'));
     let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(url)).await })?;
     if status == 404 {
-        return Ok(Outcome::answer(
-            json!({ "id": id, "found": false }),
-            format!("NOT FOUND {id} (or not readable by you)\n"),
-            true,
-        ));
+        return Ok(not_found(id));
     }
     if status != 200 {
         answer(status, &bytes)?;
@@ -369,8 +364,8 @@ pub fn health(node_url: &str, ca: &Path) -> Result<Outcome> {
     let doc = answer(status, &bytes)?;
     let text = format!(
         "{} {}: ledger size {}\n",
-        doc.get("party").and_then(Value::as_str).unwrap_or("?"),
-        doc.get("status").and_then(Value::as_str).unwrap_or("?"),
+        field(&doc, "/party"),
+        field(&doc, "/status"),
         doc.get("ledger_size").and_then(Value::as_u64).unwrap_or(0)
     );
     Ok(Outcome::ok(doc, text))
@@ -382,22 +377,16 @@ pub fn release(a: &NodeArgs, id: &str, to: &str) -> Result<Outcome> {
     let (status, bytes) = runtime()?
         .block_on(async { call(a, client(a)?.post(url).json(&json!({ "to": to }))).await })?;
     if status == 404 {
-        return Ok(Outcome::answer(
-            json!({ "id": id, "found": false }),
-            format!("NOT FOUND {id} (or not readable by you)\n"),
-            true,
-        ));
+        return Ok(not_found(id));
     }
     let doc = answer(status, &bytes)?;
     let released = doc.get("decision").and_then(Value::as_str) == Some("release");
     let mut text = if released {
         format!(
             "RELEASE  {id} → {to} under {}, queued as {} (marked {} there)\n",
-            doc.get("agreement").and_then(Value::as_str).unwrap_or("?"),
-            doc.get("transfer").and_then(Value::as_str).unwrap_or("?"),
-            doc.get("recipient_level")
-                .and_then(Value::as_str)
-                .unwrap_or("?")
+            field(&doc, "/agreement"),
+            field(&doc, "/transfer"),
+            field(&doc, "/recipient_level")
         )
     } else {
         format!("WITHHOLD  {id} → {to}\n")

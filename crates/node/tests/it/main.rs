@@ -44,6 +44,32 @@ async fn kor_node(kor: &Identity, partners: Vec<Partner>) -> Arc<Node> {
     .unwrap()
 }
 
+/// KOR's peer endpoint on a free loopback port, accepting JPN: its base URL,
+/// a stop switch, and the server task.
+async fn start_peer_server(
+    kor: &Identity,
+    jpn: &Identity,
+    node: Arc<Node>,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("https://{}", listener.local_addr().unwrap());
+    let tls = gsomia_node::tls::peer_server_config(
+        &kor.cert,
+        &kor.tls_key,
+        vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gsomia_node::serve_peers(listener, tls, node, async move {
+        let _ = stopped.await;
+    }));
+    (url, stop, server)
+}
+
 fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Envelope {
     let reg = gsomia_core::shipped().unwrap();
     let label = reg
@@ -108,26 +134,8 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
         identity(&dir, "USA", 4),
     );
     let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!(
-        "https://{}/peer/v1/transfers",
-        listener.local_addr().unwrap()
-    );
-    let tls = gsomia_node::tls::peer_server_config(
-        &kor.cert,
-        &kor.tls_key,
-        vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gsomia_node::serve_peers(
-        listener,
-        tls,
-        node.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (base, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
+    let url = format!("{base}/peer/v1/transfers");
     let now = jiff::Timestamp::now().as_second();
     let jpn_client = client(&jpn, &kor);
     let post = |c: &reqwest::Client, body: Vec<u8>| {
@@ -257,23 +265,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
             Default::default(),
         )
         .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let kor_url = format!("https://{}", listener.local_addr().unwrap());
-    let tls = gsomia_node::tls::peer_server_config(
-        &kor.cert,
-        &kor.tls_key,
-        vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
-    )
-    .unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gsomia_node::serve_peers(
-        listener,
-        tls,
-        kor_node.clone(),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let (kor_url, stop, server) = start_peer_server(&kor, &jpn, kor_node.clone()).await;
 
     let mut clients = std::collections::BTreeMap::new();
     clients.insert("KOR".to_owned(), client(&jpn, &kor));
