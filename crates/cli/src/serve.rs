@@ -184,17 +184,7 @@ pub struct NodeArgs {
 }
 
 fn client(a: &NodeArgs) -> Result<reqwest::Client> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in gsomia_node::tls::certificates(&a.ca)? {
-        roots
-            .add(cert)
-            .with_context(|| format!("`{}` is not a usable CA certificate", a.ca.display()))?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+    let config = gsomia_node::tls::user_client_config(&a.ca)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
         .timeout(std::time::Duration::from_secs(60))

@@ -23,6 +23,20 @@ pub enum TlsError {
     Rustls(#[from] rustls::Error),
 }
 
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A certificate chain and its private key from PEM files.
+fn identity(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let chain = certificates(cert)?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e))?;
+    Ok((chain, key))
+}
+
 fn pem_err(path: &Path, e: impl std::fmt::Display) -> TlsError {
     TlsError::Pem {
         path: path.display().to_string(),
@@ -44,9 +58,8 @@ pub fn certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsErro
 
 /// A server configuration for the user-facing API (server authentication only).
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain = certificates(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = identity(cert, key)?;
+    let provider = provider();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
@@ -68,7 +81,7 @@ impl Pinned {
     pub fn new(certs: Vec<CertificateDer<'static>>) -> Self {
         Pinned {
             certs,
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
+            provider: provider(),
         }
     }
     fn check(&self, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
@@ -80,6 +93,44 @@ impl Pinned {
             ))
         }
     }
+}
+
+/// The handshake-signature methods both verifier traits require: pinning
+/// replaces the certificate path check, never the signature check.
+macro_rules! handshake_signatures {
+    () => {
+        fn verify_tls12_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls12_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+        fn verify_tls13_signature(
+            &self,
+            message: &[u8],
+            cert: &CertificateDer<'_>,
+            dss: &rustls::DigitallySignedStruct,
+        ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+            rustls::crypto::verify_tls13_signature(
+                message,
+                cert,
+                dss,
+                &self.provider.signature_verification_algorithms,
+            )
+        }
+        fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+            self.provider
+                .signature_verification_algorithms
+                .supported_schemes()
+        }
+    };
 }
 
 impl rustls::server::danger::ClientCertVerifier for Pinned {
@@ -95,37 +146,7 @@ impl rustls::server::danger::ClientCertVerifier for Pinned {
         self.check(end_entity)
             .map(|()| rustls::server::danger::ClientCertVerified::assertion())
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    handshake_signatures!();
 }
 
 impl rustls::client::danger::ServerCertVerifier for Pinned {
@@ -140,37 +161,22 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
         self.check(end_entity)
             .map(|()| rustls::client::danger::ServerCertVerified::assertion())
     }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
+    handshake_signatures!();
+}
+
+/// A client configuration for the user API: the node's certificate must
+/// chain to the CA certificates in `ca`; no client certificate.
+pub fn user_client_config(ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certificates(ca)? {
+        roots
+            .add(cert)
+            .map_err(|e| pem_err(ca, format!("not a usable CA certificate: {e}")))?;
     }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+    Ok(rustls::ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// The peer endpoint's server configuration: mutual TLS, clients must
@@ -180,9 +186,8 @@ pub fn peer_server_config(
     key: &Path,
     partners: Vec<CertificateDer<'static>>,
 ) -> Result<Arc<ServerConfig>, TlsError> {
-    let chain = certificates(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = identity(cert, key)?;
+    let provider = provider();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(Pinned::new(partners)))
@@ -198,9 +203,8 @@ pub fn peer_client_config(
     key: &Path,
     partner: CertificateDer<'static>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    let chain = certificates(cert)?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| pem_err(key, e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let (chain, key) = identity(cert, key)?;
+    let provider = provider();
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()

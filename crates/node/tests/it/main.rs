@@ -204,19 +204,7 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
             .is_err()
     );
     // Nor does a client with no certificate at all (a user with a token).
-    let roots = {
-        let mut r = rustls::RootCertStore::empty();
-        r.add(CertificateDer::from_pem_file(&kor.cert).unwrap())
-            .unwrap();
-        r
-    };
-    let anonymous = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .unwrap()
-    .with_root_certificates(roots)
-    .with_no_client_auth();
+    let anonymous = gsomia_node::tls::user_client_config(&kor.cert).unwrap();
     let anon = reqwest::Client::builder()
         .tls_backend_preconfigured(anonymous)
         .build()
