@@ -18,13 +18,18 @@ impl Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gsomia"))
             .args(["serve", "--dir", s(dir)])
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.as_mut().unwrap())
             .read_line(&mut line)
             .unwrap();
+        assert!(
+            line.contains(" api ") && line.contains(" peer "),
+            "serve did not start: {line:?}; its log: {}",
+            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+        );
         let words: Vec<&str> = line.split_whitespace().collect();
         let url = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
         let peer = words[words.iter().position(|w| *w == "peer").unwrap() + 1].to_owned();
@@ -411,31 +416,23 @@ fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart
         kim,
         kor_bundle: kb,
     } = two_nodes(&root);
-    // KOR's peer port is fixed for this test so JPN can be pointed at it before KOR runs.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    let conf = std::fs::read_to_string(kor.join("node.toml"))
-        .unwrap()
-        .replace(
-            "peer_listen = \"127.0.0.1:0\"",
-            &format!("peer_listen = \"127.0.0.1:{port}\""),
+    // KOR is not running: JPN points at an address where nothing listens.
+    let partner_add = |endpoint: &str| {
+        assert_eq!(
+            json(&[
+                "partner",
+                "add",
+                "--dir",
+                s(&jpn),
+                s(&kb),
+                "--endpoint",
+                endpoint
+            ])
+            .0,
+            0
         );
-    std::fs::write(kor.join("node.toml"), conf).unwrap();
-    assert_eq!(
-        json(&[
-            "partner",
-            "add",
-            "--dir",
-            s(&jpn),
-            s(&kb),
-            "--endpoint",
-            &format!("https://127.0.0.1:{port}")
-        ])
-        .0,
-        0
-    );
+    };
+    partner_add("https://127.0.0.1:1");
     let jca = s(&jpn.join("tls/ca.pem")).to_owned();
     let kca = s(&kor.join("tls/ca.pem")).to_owned();
     std::fs::write(root.join("r.txt"), "track update").unwrap();
@@ -470,7 +467,10 @@ fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart
     jpn_server.child.wait().unwrap();
     drop(jpn_server);
 
+    // KOR comes up (on a free port, no race for a fixed one); JPN restarts
+    // knowing where it is, and its durable outbox delivers.
     let kor_server = Server::start(&kor);
+    partner_add(&kor_server.peer);
     let jpn_server = Server::start(&jpn);
     let received = poll("the item at KOR after the restart", || {
         let (_, l) = json(&with_token(&["item", "list"], &kor_server.url, &kca, &kim));
