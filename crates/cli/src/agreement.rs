@@ -12,7 +12,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use crate::load::{self, ProfileArg, Request};
-use crate::out::{self, Outcome, bullets, reason_strings, rules};
+use crate::out::{self, Outcome, bullets, rules};
+use gsomia_core::explain::texts;
 
 fn registry_with_agreement(dir: Option<PathBuf>, arg: &str) -> Result<(Registry, AgreementRef)> {
     let loaded = load::load(&Request {
@@ -117,7 +118,7 @@ pub fn status(dir: Option<PathBuf>, arg: &str, at: Option<&str>) -> Result<Outco
         "term_end": s.term.map(|(_, _, end)| fmt(a, end)),
         "next": next_json(a, s.next),
         "events": events,
-        "reasons": reason_strings(&s.reasons),
+        "reasons": texts(&s.reasons),
         "rules": rules(&s.reasons),
     });
     let mut text = format!(
@@ -474,7 +475,7 @@ pub fn label_map(
         "decision": "no_equivalent",
         "from": from_doc,
         "to_party": reg.party_id(to_party),
-        "reasons": reason_strings(&refusals),
+        "reasons": texts(&refusals),
         "rules": rules(&refusals),
     });
     Ok(Outcome::answer(doc, text, true))

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 
 use crate::agreement::until_in_zone;
 use crate::load::{self, ProfileArg, Request};
-use crate::out::{self, Outcome, bullets, reason_strings, rules};
+use crate::out::{self, Outcome, bullets, rules};
+use gsomia_core::explain::texts;
 
 /// Arguments of `decide release`.
 #[derive(Args)]
@@ -191,7 +192,7 @@ pub fn render_release(reg: &Registry, req: &ReleaseRequest<'_>, decision: &Decis
         "recipient": reg.party_id(req.recipient),
         "label": label_doc(reg, req.label),
         "agreement": Value::Null,
-        "reasons": reason_strings(&reasons),
+        "reasons": texts(&reasons),
         "rules": rules(&reasons),
     });
     let mut text;
@@ -341,7 +342,7 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
             d
         }),
         "label_used": used.map(|l| reg.level_name(l.level)),
-        "reasons": reason_strings(&reasons),
+        "reasons": texts(&reasons),
         "rules": rules(&reasons),
     });
     let mut text = format!(

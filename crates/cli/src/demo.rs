@@ -20,7 +20,8 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
 use crate::load;
-use crate::out::{Outcome, reason_strings, rules};
+use crate::out::{Outcome, rules};
+use gsomia_core::explain::texts;
 
 struct Step {
     at: Timestamp,
@@ -484,7 +485,7 @@ fn render(demo: &Demo) -> Outcome {
             "expected": s.expected,
             "as_expected": ok,
             "details": s.details,
-            "reasons": reason_strings(&s.reasons),
+            "reasons": texts(&s.reasons),
             "rules": rules(&s.reasons),
         }));
     }

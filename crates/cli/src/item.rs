@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::keys;
 use crate::load;
-use crate::out::{self, Outcome, bullets, reason_strings, rules};
+use crate::out::{self, Outcome, bullets, rules};
+use gsomia_core::explain::texts;
 
 /// Arguments of `item seal`.
 #[derive(Args)]
@@ -146,7 +147,7 @@ pub fn seal(dir: Option<PathBuf>, a: &SealArgs) -> Result<Outcome> {
     let reasons = reg.explain_decision(&decision, at);
     let Decision::Release(release) = decision else {
         return Ok(Outcome::answer(
-            json!({ "sealed": false, "decision": "withhold", "reasons": reason_strings(&reasons), "rules": rules(&reasons) }),
+            json!({ "sealed": false, "decision": "withhold", "reasons": texts(&reasons), "rules": rules(&reasons) }),
             format!(
                 "WITHHOLD  nothing sealed for {}\nreasons:\n{}",
                 reg.party_id(recipient_party),
@@ -175,7 +176,7 @@ pub fn seal(dir: Option<PathBuf>, a: &SealArgs) -> Result<Outcome> {
             "label": wire_doc(&wire), "content_sha384": hex(&digest),
             "recipient": reg.party_id(recipient_party), "agreement": reg.agreement_id(release.agreement),
             "recipient_level": reg.level_name(release.recipient_level),
-            "reasons": reason_strings(&reasons), "rules": rules(&reasons),
+            "reasons": texts(&reasons), "rules": rules(&reasons),
         }),
         format!(
             "SEALED  {} ({} bytes) for {} under {}\n  label      {} ({}), topics {}\n  sha384     {}\n  encryption HPKE X-Wing (ML-KEM-768 + X25519), AES-256-GCM\n",

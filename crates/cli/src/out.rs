@@ -108,11 +108,6 @@ pub fn now() -> Timestamp {
     now.round(jiff::Unit::Second).unwrap_or(now)
 }
 
-/// Reasons as strings, each with its citations.
-pub fn reason_strings(reasons: &[Reason]) -> Vec<String> {
-    reasons.iter().map(ToString::to_string).collect()
-}
-
 /// The distinct provisions cited by a list of reasons, in first-seen order.
 pub fn rules(reasons: &[Reason]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();

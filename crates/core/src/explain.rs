@@ -58,6 +58,11 @@ impl fmt::Display for Reason {
     }
 }
 
+/// Reasons as text, each with its citations (the form output shows them in).
+pub fn texts(reasons: &[Reason]) -> Vec<String> {
+    reasons.iter().map(ToString::to_string).collect()
+}
+
 fn article(a: &Agreement, rule: u16) -> Citation {
     Citation::Article {
         agreement: a.id().to_string(),

@@ -296,17 +296,15 @@ async fn decide_read(
             let (wire, eq, labels) = item_labels(node, item)?;
             match decide_access(&node.registry, &reader(node, person)?, &labels, at) {
                 AccessDecision::Allow { .. } => Ok((wire, eq)),
-                d @ AccessDecision::Deny(_) => Err(node
-                    .registry
-                    .explain_access(
-                        &d,
-                        node.registry
-                            .policy(node.me)
-                            .map_or(&jiff::tz::TimeZone::UTC, |p| p.zone()),
-                    )
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect()),
+                d @ AccessDecision::Deny(_) => {
+                    let zone = node
+                        .registry
+                        .policy(node.me)
+                        .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone());
+                    Err(gsomia_core::explain::texts(
+                        &node.registry.explain_access(&d, &zone),
+                    ))
+                }
             }
         }
     };

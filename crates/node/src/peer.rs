@@ -121,12 +121,8 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
             consents: &[],
         },
     );
-    let reasons: Vec<String> = node
-        .registry
-        .explain_decision(&decision, at)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    let reasons: Vec<String> =
+        gsomia_core::explain::texts(&node.registry.explain_decision(&decision, at));
     let partner = node
         .partners
         .iter()
@@ -527,12 +523,8 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         },
     );
     let Decision::Release(release) = decision else {
-        let reasons: Vec<String> = node
-            .registry
-            .explain_decision(&decision, at)
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let reasons: Vec<String> =
+            gsomia_core::explain::texts(&node.registry.explain_decision(&decision, at));
         return Err(bad(
             &t,
             format!("not allowed here: {}", reasons.join(" | ")),
