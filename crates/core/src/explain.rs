@@ -591,6 +591,20 @@ fn has_effect(e: &Effect) -> bool {
 }
 
 impl Registry {
+    /// What a recorded event of agreement `r` did, with the provisions applied.
+    pub fn explain_effect(&self, r: AgreementRef, effect: &Effect) -> Reason {
+        match self.agreement(r) {
+            Some(a) => {
+                let (text, cites) = effect_text(self, a, effect);
+                Reason { text, cites }
+            }
+            None => Reason {
+                text: "unknown agreement".into(),
+                cites: vec![Citation::DenyByDefault],
+            },
+        }
+    }
+
     /// The status of agreement `r` at `at`.
     pub fn status(&self, r: AgreementRef, at: Timestamp) -> Result<Status, TimeError> {
         let Some(a) = self.agreement(r) else {

@@ -55,5 +55,5 @@ pub use explain::{Citation, Reason, Status, TimelineEntry};
 pub use ids::{AgreementId, AgreementRef, ItemId, LevelRef, PartyId, PartyRef, TopicRef, TopicSet};
 pub use label::{EquivalentLabel, ItemLabels, Label};
 pub use profile::{Builder, ProfileError, ProfileErrors, Source};
-pub use registry::{LookupError, Registry};
+pub use registry::{LookupError, RecordError, Registry};
 pub use shipped::shipped;

@@ -446,3 +446,126 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Why an agreement event entered at a node could not be recorded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// The acting party is not a party to the agreement.
+    #[error("{party} is not a party to `{agreement}`")]
+    NotAParty {
+        /// The acting party.
+        party: String,
+        /// The agreement.
+        agreement: String,
+    },
+    /// Amendments and terminations by mutual consent need every party's act.
+    #[error(
+        "a {0} is a mutual act of all parties; it is recorded by updating the agreement profile on every node"
+    )]
+    MutualAct(&'static str),
+    /// Events are recorded in time order.
+    #[error("the last recorded event of `{agreement}` is at {last}; a new event cannot precede it")]
+    OutOfOrder {
+        /// The agreement.
+        agreement: String,
+        /// The instant of its last event.
+        last: Timestamp,
+    },
+    /// The event would change nothing (the reason says why).
+    #[error("no effect: {0}")]
+    NoEffect(String),
+    /// The lifecycle could not be replayed.
+    #[error(transparent)]
+    Time(#[from] crate::time::TimeError),
+}
+
+impl Registry {
+    /// This registry with one more lifecycle event of `agreement` recorded
+    /// (a notice, a suspension or its lifting, a withdrawal, an
+    /// announcement), its lifecycle replayed, and the event's effect
+    /// explained. Refused when the actor is not a party, the event precedes
+    /// the last recorded one, it is a mutual act, or it has no effect
+    /// (announcements excepted: they are recorded as statements).
+    pub fn record_event(
+        &self,
+        agreement: AgreementRef,
+        event: crate::agreement::Event,
+    ) -> Result<(Registry, crate::explain::Reason), RecordError> {
+        use crate::agreement::{Effect, EventKind};
+        let name = self.agreement_id(agreement).to_owned();
+        let current = self
+            .agreement(agreement)
+            .ok_or_else(|| RecordError::NotAParty {
+                party: "?".into(),
+                agreement: name.clone(),
+            })?;
+        match event.kind {
+            EventKind::Amendment => return Err(RecordError::MutualAct("amendment")),
+            EventKind::Termination => {
+                return Err(RecordError::MutualAct("termination by mutual consent"));
+            }
+            _ => {}
+        }
+        if let Some(by) = event.by
+            && !current.has_party(by)
+        {
+            return Err(RecordError::NotAParty {
+                party: self.party_id(by).to_owned(),
+                agreement: name,
+            });
+        }
+        if let Some(last) = current.events().last()
+            && event.at < last.at
+        {
+            return Err(RecordError::OutOfOrder {
+                agreement: name,
+                last: last.at,
+            });
+        }
+        let mut out = self.clone();
+        let index = current.events().len();
+        let kind = event.kind;
+        let a = out
+            .agreements
+            .get_mut(agreement.index())
+            .ok_or_else(|| RecordError::NoEffect("unknown agreement".into()))?;
+        a.events.push(event);
+        a.lifecycle = crate::agreement::Lifecycle::compute(&a.schedule, &a.events)?;
+        let effect = a
+            .lifecycle
+            .effects
+            .get(index)
+            .copied()
+            .unwrap_or(Effect::NoLegalEffect);
+        let reason = out.explain_effect(agreement, &effect);
+        let counts = !matches!(
+            effect,
+            Effect::NotWritten
+                | Effect::DuplicateNotice
+                | Effect::NothingToAct
+                | Effect::AfterTermination
+                | Effect::BeforeEntryIntoForce
+        );
+        if !counts || (effect == Effect::NoLegalEffect && kind != EventKind::Announcement) {
+            return Err(RecordError::NoEffect(reason.to_string()));
+        }
+        Ok((out, reason))
+    }
+
+    /// A copy of this registry as it stood before `at`: every lifecycle
+    /// event at or after `at` is dropped (amendments are kept) and each
+    /// lifecycle replayed. Nodes that enter history live start from it.
+    pub fn history_before(&self, at: Timestamp) -> Result<Registry, crate::time::TimeError> {
+        let mut out = self.clone();
+        for a in &mut out.agreements {
+            let before = a.events.len();
+            a.events.retain(|e| {
+                e.at < at || e.kind == crate::agreement::EventKind::Amendment
+            });
+            if a.events.len() != before {
+                a.lifecycle = crate::agreement::Lifecycle::compute(&a.schedule, &a.events)?;
+            }
+        }
+        Ok(out)
+    }
+}

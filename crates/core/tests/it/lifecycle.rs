@@ -214,3 +214,81 @@ fn the_timeline_lists_boundaries_and_events_in_order() {
     let notice = tl.iter().find(|e| e.kind == "notice").unwrap();
     assert!(notice.text.contains("2019-08-24"), "{}", notice.text);
 }
+
+#[test]
+fn events_recorded_one_by_one_give_the_profiles_lifecycle() {
+    use gsomia_core::RecordError;
+    let full = reg();
+    let a = full.agreement_ref("jp-kr-2016").unwrap();
+    let mut live = full.history_before(t("2017-01-01T00:00:00Z")).unwrap();
+    assert!(live.agreement(a).unwrap().events().is_empty());
+    for ev in full.agreement(a).unwrap().events() {
+        let (next, reason) = live.record_event(a, ev.clone()).unwrap();
+        assert!(!reason.text.is_empty());
+        live = next;
+    }
+    let (x, y) = (
+        full.agreement(a).unwrap().lifecycle(),
+        live.agreement(a).unwrap().lifecycle(),
+    );
+    assert_eq!(x.termination, y.termination);
+    assert_eq!(x.effects, y.effects);
+    for s in [
+        "2019-08-23T15:29:59+09:00",
+        "2019-08-23T15:30:00+09:00",
+        "2019-11-22T17:59:59+09:00",
+        "2019-11-23T00:00:00+09:00",
+        "2023-03-21T09:00:00+09:00",
+    ] {
+        assert_eq!(x.state_at(t(s)), y.state_at(t(s)), "{s}");
+    }
+
+    // What a node refuses to record.
+    let kor = full.party("KOR").unwrap();
+    let usa = full.party("USA").unwrap();
+    let mut before = full.history_before(t("2019-01-01T00:00:00Z")).unwrap();
+    let event = |kind, at: &str, by| gsomia_core::agreement::Event {
+        at: t(at),
+        kind,
+        by: Some(by),
+        written_diplomatic: true,
+        summary: "test".into(),
+        version: None,
+    };
+    use gsomia_core::agreement::EventKind::*;
+    assert!(matches!(
+        before.record_event(a, event(SuspendNotice, "2019-05-01T00:00:00Z", kor)),
+        Err(RecordError::NoEffect(_))
+    ));
+    assert!(matches!(
+        before.record_event(a, event(Notice, "2019-05-01T00:00:00Z", usa)),
+        Err(RecordError::NotAParty { .. })
+    ));
+    assert!(matches!(
+        before.record_event(a, event(Amendment, "2019-05-01T00:00:00Z", kor)),
+        Err(RecordError::MutualAct(_))
+    ));
+    let (next, reason) = before
+        .record_event(a, event(Notice, "2019-08-23T15:30:00+09:00", kor))
+        .unwrap();
+    assert!(reason.text.contains("effective for"), "{}", reason.text);
+    before = next;
+    assert_eq!(
+        before
+            .agreement(a)
+            .unwrap()
+            .lifecycle()
+            .state_at(t("2019-11-23T00:00:00+09:00")),
+        State::Terminated
+    );
+    assert!(matches!(
+        before.record_event(a, event(SuspendNotice, "2019-08-01T00:00:00Z", kor)),
+        Err(RecordError::OutOfOrder { .. })
+    ));
+    let mut not_written = event(Notice, "2019-09-01T00:00:00Z", kor);
+    not_written.written_diplomatic = false;
+    assert!(matches!(
+        before.record_event(a, not_written),
+        Err(RecordError::NoEffect(_))
+    ));
+}
