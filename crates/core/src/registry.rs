@@ -559,9 +559,8 @@ impl Registry {
         let mut out = self.clone();
         for a in &mut out.agreements {
             let before = a.events.len();
-            a.events.retain(|e| {
-                e.at < at || e.kind == crate::agreement::EventKind::Amendment
-            });
+            a.events
+                .retain(|e| e.at < at || e.kind == crate::agreement::EventKind::Amendment);
             if a.events.len() != before {
                 a.lifecycle = crate::agreement::Lifecycle::compute(&a.schedule, &a.events)?;
             }

@@ -22,3 +22,24 @@ pub fn label_xml(data: &[u8]) {
         assert_eq!(again.as_ref(), Ok(&label), "XML label does not round-trip");
     }
 }
+
+/// A message from a partner's peer connection (envelope, agreement event,
+/// consent, revocation): every decoder refuses or accepts without
+/// panicking, and what decodes re-encodes to a message that decodes the same.
+pub fn peer_message(data: &[u8]) {
+    use crate::message::{AgreementEvent, ConsentGrant, ConsentRevocation};
+    let key = crate::SecretKey::from_seed(&[4; 32]);
+    if let Ok((env, _, _)) = crate::transfer::Envelope::decode(data) {
+        let again = crate::transfer::Envelope::decode(&env.seal(&key)).map(|x| x.0);
+        assert_eq!(again.as_ref(), Ok(&env), "envelope does not round-trip");
+    }
+    if let Ok(e) = AgreementEvent::decode(data) {
+        assert_eq!(AgreementEvent::decode(&e.seal(&key)).as_ref(), Ok(&e));
+    }
+    if let Ok(c) = ConsentGrant::decode(data) {
+        assert_eq!(ConsentGrant::decode(&c.seal(&key)).as_ref(), Ok(&c));
+    }
+    if let Ok(r) = ConsentRevocation::decode(data) {
+        assert_eq!(ConsentRevocation::decode(&r.seal(&key)).as_ref(), Ok(&r));
+    }
+}

@@ -16,6 +16,7 @@
 pub mod canon;
 pub mod fuzzing;
 pub mod item;
+pub mod message;
 pub mod sign;
 pub mod stanag;
 pub mod transfer;

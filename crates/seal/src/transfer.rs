@@ -31,10 +31,14 @@ pub struct Envelope {
     pub version: u32,
     /// The sender's instant of release (Unix seconds, nanoseconds).
     pub sent_at: (i64, u32),
-    /// The sender's item id.
+    /// The originator's item id (the same at every hop).
     pub item: String,
     /// The sealed item, encrypted to the recipient.
     pub sealed: Vec<u8>,
+    /// For an onward release or hub relay: the originator's signed consents
+    /// the sender relied on ([`crate::message::ConsentGrant`] bytes), so the
+    /// recipient can decide again with them.
+    pub consents: Vec<Vec<u8>>,
 }
 
 /// Why an envelope or receipt was refused.
@@ -59,7 +63,11 @@ impl Envelope {
             .i64(self.sent_at.0)
             .u32(self.sent_at.1)
             .str(&self.item)
-            .bytes(&self.sealed);
+            .bytes(&self.sealed)
+            .count(self.consents.len());
+        for c in &self.consents {
+            w.bytes(c);
+        }
         w.finish()
     }
 
@@ -80,7 +88,7 @@ impl Envelope {
         r.finish()?;
         let mut b = Reader::new(&body, MAX_ENVELOPE);
         b.expect_tag(ENVELOPE_TAG)?;
-        let env = Envelope {
+        let mut env = Envelope {
             transfer: b.str()?.to_owned(),
             sender: b.str()?.to_owned(),
             recipient: b.str()?.to_owned(),
@@ -89,7 +97,12 @@ impl Envelope {
             sent_at: (b.i64()?, b.u32()?),
             item: b.str()?.to_owned(),
             sealed: b.bytes()?.to_vec(),
+            consents: Vec::new(),
         };
+        let n = b.count(4)?;
+        for _ in 0..n {
+            env.consents.push(b.bytes()?.to_vec());
+        }
         b.finish()?;
         Ok((env, body, sig))
     }
@@ -185,6 +198,7 @@ mod tests {
             sent_at: (1_700_000_000, 5),
             item: "kor-1".into(),
             sealed: vec![1, 2, 3],
+            consents: vec![vec![9; 5]],
         }
     }
 

@@ -34,6 +34,13 @@ fn label_xml_corpus_replays() {
     }
 }
 
+#[test]
+fn peer_message_corpus_replays() {
+    for input in corpus("peer_message") {
+        fuzzing::peer_message(&input);
+    }
+}
+
 /// Writes seeds that the fuzz keys can open: `cargo test -p gsomia-seal --test it -- --ignored write_fuzz_seeds`.
 #[test]
 #[ignore = "writes into fuzz/corpus; run by hand to refresh seeds"]
@@ -60,4 +67,51 @@ fn write_fuzz_seeds() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
     std::fs::write(dir.join("sealed_item/seed-fuzz-keys.gsi"), item).unwrap();
     std::fs::write(dir.join("label_xml/seed-kor.xml"), stanag::export(&label)).unwrap();
+    let key = SecretKey::from_seed(&[1; 32]);
+    let consent = gsomia_seal::message::ConsentGrant {
+        id: "kor-c-1".into(),
+        originator: "KOR".into(),
+        holder: "USA".into(),
+        recipient: "JPN".into(),
+        scope: gsomia_seal::message::Scope::Topics(vec!["dprk.missile".into()]),
+        granted_at: (1_574_434_800, 0),
+        expires_at: (1_606_057_200, 0),
+    }
+    .seal(&key);
+    let envelope = gsomia_seal::transfer::Envelope {
+        transfer: "usa-t-1".into(),
+        sender: "USA".into(),
+        recipient: "JPN".into(),
+        agreement: "tisa-2014".into(),
+        version: 1,
+        sent_at: (1_574_434_800, 0),
+        item: "kor-1".into(),
+        sealed: b"sealed".to_vec(),
+        consents: vec![consent.clone()],
+    }
+    .seal(&key);
+    let event = gsomia_seal::message::AgreementEvent {
+        id: "kor-e-1".into(),
+        agreement: "jp-kr-2016".into(),
+        kind: "notice".into(),
+        at: (1_566_541_800, 0),
+        by: "KOR".into(),
+        written_diplomatic: true,
+        summary: "notice of termination".into(),
+    }
+    .seal(&key);
+    let revocation = gsomia_seal::message::ConsentRevocation {
+        consent: "kor-c-1".into(),
+        originator: "KOR".into(),
+        revoked_at: (1_580_000_000, 0),
+    }
+    .seal(&key);
+    for (name, bytes) in [
+        ("seed-consent", consent),
+        ("seed-envelope", envelope),
+        ("seed-event", event),
+        ("seed-revocation", revocation),
+    ] {
+        std::fs::write(dir.join("peer_message").join(name), bytes).unwrap();
+    }
 }

@@ -1,0 +1,342 @@
+//! Signed messages a party's node sends its partners besides items: an
+//! agreement event entered by a security officer (context
+//! `gsomia/v1/agreement-event`), and an originator's consent to an onward
+//! release or hub relay and its revocation (context `gsomia/v1/consent`).
+//!
+//! Each message is `bytes(body) || signature`, the body starting with its
+//! own type tag, so a consent never verifies as a revocation, an event or a
+//! transfer. The contents are names and instants; what they mean (is the
+//! actor a party, does the consent cover a release) is the core's to decide.
+
+use crate::canon::{DecodeError, Reader, Writer};
+use crate::sign::{Context, PublicKey, SecretKey, Signature};
+use crate::transfer::TransferError;
+
+const EVENT_TAG: &str = "gsomia/v1/agreement-event-body";
+const CONSENT_TAG: &str = "gsomia/v1/consent-body";
+const REVOCATION_TAG: &str = "gsomia/v1/consent-revocation-body";
+/// The largest message accepted (bytes).
+pub const MAX_MESSAGE: usize = 64 * 1024;
+
+/// An instant as Unix seconds and nanoseconds.
+pub type Instant = (i64, u32);
+
+/// A lifecycle event of an agreement, as entered at the acting party's node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgreementEvent {
+    /// Unique id (retries and replays reuse it).
+    pub id: String,
+    /// The agreement.
+    pub agreement: String,
+    /// The event kind's profile name (`notice`, `suspend_notice`, …).
+    pub kind: String,
+    /// When it took effect.
+    pub at: Instant,
+    /// The acting party (the signer).
+    pub by: String,
+    /// For a notice: written and given through the diplomatic channel.
+    pub written_diplomatic: bool,
+    /// A short description.
+    pub summary: String,
+}
+
+/// What a consent covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// One item, by the originator's item id.
+    Item(String),
+    /// Items whose topics all fall within these topics (subtrees included).
+    Topics(Vec<String>),
+}
+
+/// An originator's written consent to a release by a holder to a recipient.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentGrant {
+    /// Unique id.
+    pub id: String,
+    /// The originator (the signer).
+    pub originator: String,
+    /// The party that may release (the hub for a relay).
+    pub holder: String,
+    /// The party it may release to.
+    pub recipient: String,
+    /// What it covers.
+    pub scope: Scope,
+    /// When given.
+    pub granted_at: Instant,
+    /// The first instant it no longer holds.
+    pub expires_at: Instant,
+}
+
+/// The originator's revocation of a consent it gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsentRevocation {
+    /// The consent revoked.
+    pub consent: String,
+    /// The originator (the signer).
+    pub originator: String,
+    /// From when.
+    pub revoked_at: Instant,
+}
+
+fn seal(ctx: Context, body: &[u8], key: &SecretKey) -> Vec<u8> {
+    let sig = key.sign(ctx, body);
+    let mut w = Writer::new();
+    w.bytes(body).raw(&sig.0);
+    w.finish()
+}
+
+/// Splits a message into its body and signature without verifying.
+fn split(bytes: &[u8]) -> Result<(&[u8], Signature), TransferError> {
+    let mut r = Reader::new(bytes, MAX_MESSAGE);
+    let body = r.bytes()?;
+    let sig = Signature(r.raw::<64>()?);
+    r.finish()?;
+    Ok((body, sig))
+}
+
+fn verify(
+    ctx: Context,
+    body: &[u8],
+    sig: &Signature,
+    key: &PublicKey,
+) -> Result<(), TransferError> {
+    key.verify(ctx, body, sig)
+        .map_err(|_| TransferError::Signature)
+}
+
+fn instant(r: &mut Reader<'_>) -> Result<Instant, DecodeError> {
+    Ok((r.i64()?, r.u32()?))
+}
+
+impl AgreementEvent {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(EVENT_TAG);
+        w.str(&self.id)
+            .str(&self.agreement)
+            .str(&self.kind)
+            .i64(self.at.0)
+            .u32(self.at.1)
+            .str(&self.by)
+            .u8(u8::from(self.written_diplomatic))
+            .str(&self.summary);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::AgreementEvent, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn the claimed actor).
+    pub fn decode(bytes: &[u8]) -> Result<AgreementEvent, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(EVENT_TAG)?;
+        let id = b.str()?.to_owned();
+        let agreement = b.str()?.to_owned();
+        let kind = b.str()?.to_owned();
+        let at = instant(&mut b)?;
+        let by = b.str()?.to_owned();
+        let pos = b.position();
+        let written_diplomatic = match b.u8()? {
+            0 => false,
+            1 => true,
+            tag => return Err(DecodeError::Tag { at: pos, tag }.into()),
+        };
+        let summary = b.str()?.to_owned();
+        b.finish()?;
+        Ok(AgreementEvent {
+            id,
+            agreement,
+            kind,
+            at,
+            by,
+            written_diplomatic,
+            summary,
+        })
+    }
+
+    /// Decodes and verifies with the actor's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<AgreementEvent, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::AgreementEvent, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
+impl ConsentGrant {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(CONSENT_TAG);
+        w.str(&self.id)
+            .str(&self.originator)
+            .str(&self.holder)
+            .str(&self.recipient);
+        match &self.scope {
+            Scope::Item(id) => {
+                w.u8(0).str(id);
+            }
+            Scope::Topics(topics) => {
+                w.u8(1).count(topics.len());
+                for t in topics {
+                    w.str(t);
+                }
+            }
+        }
+        w.i64(self.granted_at.0)
+            .u32(self.granted_at.1)
+            .i64(self.expires_at.0)
+            .u32(self.expires_at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Consent, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn the claimed originator).
+    pub fn decode(bytes: &[u8]) -> Result<ConsentGrant, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(CONSENT_TAG)?;
+        let id = b.str()?.to_owned();
+        let originator = b.str()?.to_owned();
+        let holder = b.str()?.to_owned();
+        let recipient = b.str()?.to_owned();
+        let pos = b.position();
+        let scope = match b.u8()? {
+            0 => Scope::Item(b.str()?.to_owned()),
+            1 => {
+                let n = b.count(4)?;
+                let mut topics = Vec::with_capacity(n);
+                for _ in 0..n {
+                    topics.push(b.str()?.to_owned());
+                }
+                Scope::Topics(topics)
+            }
+            tag => return Err(DecodeError::Tag { at: pos, tag }.into()),
+        };
+        let granted_at = instant(&mut b)?;
+        let expires_at = instant(&mut b)?;
+        b.finish()?;
+        Ok(ConsentGrant {
+            id,
+            originator,
+            holder,
+            recipient,
+            scope,
+            granted_at,
+            expires_at,
+        })
+    }
+
+    /// Decodes and verifies with the originator's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<ConsentGrant, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Consent, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
+impl ConsentRevocation {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(REVOCATION_TAG);
+        w.str(&self.consent)
+            .str(&self.originator)
+            .i64(self.revoked_at.0)
+            .u32(self.revoked_at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Consent, &self.body(), key)
+    }
+
+    /// Decodes without verifying.
+    pub fn decode(bytes: &[u8]) -> Result<ConsentRevocation, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(REVOCATION_TAG)?;
+        let consent = b.str()?.to_owned();
+        let originator = b.str()?.to_owned();
+        let revoked_at = instant(&mut b)?;
+        b.finish()?;
+        Ok(ConsentRevocation {
+            consent,
+            originator,
+            revoked_at,
+        })
+    }
+
+    /// Decodes and verifies with the originator's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<ConsentRevocation, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Consent, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant() -> ConsentGrant {
+        ConsentGrant {
+            id: "kor-c-1".into(),
+            originator: "KOR".into(),
+            holder: "USA".into(),
+            recipient: "JPN".into(),
+            scope: Scope::Topics(vec!["dprk.missile".into()]),
+            granted_at: (1_700_000_000, 0),
+            expires_at: (1_800_000_000, 0),
+        }
+    }
+
+    #[test]
+    fn each_message_verifies_only_as_itself_with_the_signers_key_and_unchanged() {
+        let k = SecretKey::from_seed(&[7; 32]);
+        let other = SecretKey::from_seed(&[8; 32]);
+        let g = grant();
+        let gb = g.seal(&k);
+        assert_eq!(ConsentGrant::open(&gb, &k.public()).unwrap(), g);
+        assert!(ConsentGrant::open(&gb, &other.public()).is_err());
+        for i in 0..gb.len() {
+            let mut t = gb.clone();
+            t[i] ^= 1;
+            assert!(ConsentGrant::open(&t, &k.public()).is_err(), "byte {i}");
+        }
+        let item = ConsentGrant {
+            scope: Scope::Item("kor-1".into()),
+            ..grant()
+        };
+        assert_eq!(
+            ConsentGrant::open(&item.seal(&k), &k.public()).unwrap(),
+            item
+        );
+        let r = ConsentRevocation {
+            consent: "kor-c-1".into(),
+            originator: "KOR".into(),
+            revoked_at: (1_750_000_000, 1),
+        };
+        let rb = r.seal(&k);
+        assert_eq!(ConsentRevocation::open(&rb, &k.public()).unwrap(), r);
+        // Same context, other type: refused by the tag.
+        assert!(ConsentGrant::open(&rb, &k.public()).is_err());
+        assert!(ConsentRevocation::open(&gb, &k.public()).is_err());
+        let e = AgreementEvent {
+            id: "kor-e-1".into(),
+            agreement: "jp-kr-2016".into(),
+            kind: "notice".into(),
+            at: (1_566_541_800, 0),
+            by: "KOR".into(),
+            written_diplomatic: true,
+            summary: "notice".into(),
+        };
+        let eb = e.seal(&k);
+        assert_eq!(AgreementEvent::open(&eb, &k.public()).unwrap(), e);
+        assert!(AgreementEvent::open(&gb, &k.public()).is_err());
+        assert!(ConsentGrant::open(&eb, &k.public()).is_err());
+    }
+}
