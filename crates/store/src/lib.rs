@@ -13,5 +13,8 @@ pub mod node;
 pub mod sqlite;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
-pub use node::{Batch, Committed, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
+pub use node::{
+    Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
+    StoreError,
+};
 pub use sqlite::SqliteStore;

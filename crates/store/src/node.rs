@@ -100,20 +100,76 @@ pub struct Item {
     pub equivalent_label: Option<Vec<u8>>,
     /// The sending party, for received items.
     pub received_from: Option<String>,
+    /// The originator's id of the item (the same at every hop; equals `id` at the originator).
+    pub origin_item: String,
     /// When stored (RFC 3339).
     pub created_at: String,
 }
 
-/// A transfer waiting to be delivered to a partner.
+/// What a message between nodes carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    /// An item (a transfer envelope).
+    Transfer,
+    /// An agreement event.
+    Event,
+    /// An originator's consent.
+    Consent,
+    /// The revocation of a consent.
+    Revocation,
+}
+
+impl MessageKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Transfer => "transfer",
+            MessageKind::Event => "event",
+            MessageKind::Consent => "consent",
+            MessageKind::Revocation => "revocation",
+        }
+    }
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<MessageKind> {
+        match s {
+            "transfer" => Some(MessageKind::Transfer),
+            "event" => Some(MessageKind::Event),
+            "consent" => Some(MessageKind::Consent),
+            "revocation" => Some(MessageKind::Revocation),
+            _ => None,
+        }
+    }
+}
+
+/// A signed message kept by the node (an agreement event, a consent, a
+/// revocation), whether entered here or received from a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// What it is (never [`MessageKind::Transfer`]: items are stored as items).
+    pub kind: MessageKind,
+    /// Its id (a revocation has its consent's id).
+    pub id: String,
+    /// The signing party.
+    pub party: String,
+    /// The signed bytes.
+    pub body: Vec<u8>,
+    /// When stored (RFC 3339).
+    pub stored_at: String,
+}
+
+/// A message waiting to be delivered to a partner.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outgoing {
-    /// Transfer id (unique across the system).
+    /// What it carries.
+    pub kind: MessageKind,
+    /// Transfer id (unique across the system; a message's own id for events,
+    /// consents and revocations, which go to one partner each).
     pub transfer: String,
-    /// The item.
+    /// The item (or the event or consent id).
     pub item: String,
     /// The recipient party.
     pub recipient: String,
-    /// The envelope bytes to send.
+    /// The envelope (or signed message) bytes to send.
     pub envelope: Vec<u8>,
     /// Attempts so far.
     pub attempts: u32,
@@ -143,6 +199,8 @@ pub struct Batch {
     pub incoming: Vec<Incoming>,
     /// Transfers to queue.
     pub outgoing: Vec<Outgoing>,
+    /// Messages to keep (a (kind, id) already kept fails the whole batch with [`StoreError::Duplicate`]).
+    pub messages: Vec<Message>,
     /// Transfers acknowledged by their recipients: (transfer, instant).
     pub delivered: Vec<(String, String)>,
     /// Transfers their recipients refused for good: (transfer, instant, reason); never retried.
@@ -181,6 +239,17 @@ pub trait Store: Send + Sync {
     ) -> impl Future<Output = Result<Option<Incoming>, StoreError>> + Send;
     /// One item.
     fn item(&self, id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+    /// Every kept message of a kind, oldest first.
+    fn messages(
+        &self,
+        kind: MessageKind,
+    ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
+    /// One kept message.
+    fn message(
+        &self,
+        kind: MessageKind,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
     /// Every item id, oldest first.
     fn item_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Number of ledger records.

@@ -11,7 +11,10 @@ use gsomia_ledger::merkle::Hash;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use crate::node::{Batch, Committed, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
+use crate::node::{
+    Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
+    StoreError,
+};
 
 /// The migrations, in order; applied once each, in a transaction.
 const MIGRATIONS: &[(i64, &str)] = &[
@@ -20,6 +23,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         2,
         include_str!("../migrations/sqlite/0002_outbox_failure.sql"),
     ),
+    (3, include_str!("../migrations/sqlite/0003_messages.sql")),
 ];
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -120,6 +124,18 @@ fn person(row: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
     })
 }
 
+fn message(row: &sqlx::sqlite::SqliteRow) -> Result<Message, StoreError> {
+    let kind: String = row.try_get("kind").map_err(db)?;
+    Ok(Message {
+        kind: MessageKind::parse(&kind)
+            .ok_or_else(|| StoreError::Corrupt(format!("message kind `{kind}`")))?,
+        id: row.try_get("id").map_err(db)?,
+        party: row.try_get("party").map_err(db)?,
+        body: row.try_get("body").map_err(db)?,
+        stored_at: row.try_get("stored_at").map_err(db)?,
+    })
+}
+
 fn hash32(bytes: Vec<u8>, what: &str) -> Result<Hash, StoreError> {
     bytes
         .try_into()
@@ -201,8 +217,8 @@ impl Store for SqliteStore {
         }
         for i in &batch.items {
             sqlx::query(
-                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&i.id)
             .bind(&i.originator)
@@ -211,6 +227,7 @@ impl Store for SqliteStore {
             .bind(&i.equivalent_label)
             .bind(&i.received_from)
             .bind(&i.created_at)
+            .bind(&i.origin_item)
             .execute(&mut *tx)
             .await
             .map_err(|e| match db(e) {
@@ -220,7 +237,7 @@ impl Store for SqliteStore {
         }
         for o in &batch.outgoing {
             sqlx::query(
-                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&o.transfer)
             .bind(&o.item)
@@ -228,9 +245,26 @@ impl Store for SqliteStore {
             .bind(&o.envelope)
             .bind(i64::from(o.attempts))
             .bind(o.next_attempt_at)
+            .bind(o.kind.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db)?;
+        }
+        for m in &batch.messages {
+            sqlx::query(
+                "INSERT INTO message (kind, id, party, body, stored_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(m.kind.as_str())
+            .bind(&m.id)
+            .bind(&m.party)
+            .bind(&m.body)
+            .bind(&m.stored_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match db(e) {
+                StoreError::Exists(_) => StoreError::Duplicate(m.id.clone()),
+                other => other,
+            })?;
         }
         for (transfer, at, why) in &batch.failed {
             sqlx::query("UPDATE outbox SET failed_at = ?, failure = ? WHERE transfer = ? AND delivered_at IS NULL")
@@ -316,15 +350,39 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         let Some(row) = row else { return Ok(None) };
+        let id: String = row.try_get("id").map_err(db)?;
         Ok(Some(Item {
-            id: row.try_get("id").map_err(db)?,
+            id: id.clone(),
             originator: row.try_get("originator").map_err(db)?,
             sealed: row.try_get("sealed").map_err(db)?,
             label: row.try_get("label").map_err(db)?,
             equivalent_label: row.try_get("equivalent_label").map_err(db)?,
             received_from: row.try_get("received_from").map_err(db)?,
             created_at: row.try_get("created_at").map_err(db)?,
+            origin_item: row
+                .try_get::<Option<String>, _>("origin_item")
+                .map_err(db)?
+                .unwrap_or(id),
         }))
+    }
+
+    async fn messages(&self, kind: MessageKind) -> Result<Vec<Message>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM message WHERE kind = ? ORDER BY rowid")
+            .bind(kind.as_str())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(message).collect()
+    }
+
+    async fn message(&self, kind: MessageKind, id: &str) -> Result<Option<Message>, StoreError> {
+        let row = sqlx::query("SELECT * FROM message WHERE kind = ? AND id = ?")
+            .bind(kind.as_str())
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.as_ref().map(message).transpose()
     }
 
     async fn item_ids(&self) -> Result<Vec<String>, StoreError> {
@@ -407,7 +465,10 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|r| {
                 let attempts: i64 = r.try_get("attempts").map_err(db)?;
+                let kind: String = r.try_get("kind").map_err(db)?;
                 Ok(Outgoing {
+                    kind: MessageKind::parse(&kind)
+                        .ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))?,
                     transfer: r.try_get("transfer").map_err(db)?,
                     item: r.try_get("item").map_err(db)?,
                     recipient: r.try_get("recipient").map_err(db)?,

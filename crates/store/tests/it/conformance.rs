@@ -3,7 +3,9 @@
 
 use gsomia_ledger::entry::{Entry, Kind, Record, frame};
 use gsomia_ledger::merkle::{Tree, leaf_hash};
-use gsomia_store::{Batch, Incoming, Item, Outgoing, Person, Role, Store, StoreError};
+use gsomia_store::{
+    Batch, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store, StoreError,
+};
 
 fn entry(i: u64) -> Entry {
     Entry::new(
@@ -42,6 +44,7 @@ fn item(id: &str) -> Item {
         equivalent_label: Some(vec![6]),
         received_from: Some("KOR".into()),
         created_at: "2026-11-28T00:00:00Z".into(),
+        origin_item: format!("kor-{id}"),
     }
 }
 
@@ -186,6 +189,11 @@ pub async fn checkpoints_are_compare_and_swap<S: Store>(s: &S) {
 
 pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store>(s: &S) {
     let out = |t: &str, at: i64| Outgoing {
+        kind: if t == "late" {
+            MessageKind::Event
+        } else {
+            MessageKind::Transfer
+        },
         transfer: t.into(),
         item: "i".into(),
         recipient: "KOR".into(),
@@ -233,6 +241,69 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store>(s: &S) {
         .map(|o| o.transfer)
         .collect();
     assert_eq!(due, ["late"]);
+    assert_eq!(s.due(1_000, 10).await.unwrap()[0].kind, MessageKind::Event);
+}
+
+pub async fn messages_are_kept_once_each_in_order<S: Store>(s: &S) {
+    let msg = |kind, id: &str, body: u8| Message {
+        kind,
+        id: id.into(),
+        party: "KOR".into(),
+        body: vec![body],
+        stored_at: "2026-11-28T00:00:00Z".into(),
+    };
+    s.commit(Batch {
+        messages: vec![
+            msg(MessageKind::Consent, "c-2", 1),
+            msg(MessageKind::Consent, "c-1", 2),
+            msg(MessageKind::Event, "c-1", 3),
+        ],
+        entries: vec![entry(1)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let ids = |v: Vec<Message>| v.into_iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.messages(MessageKind::Consent).await.unwrap()),
+        ["c-2", "c-1"],
+        "oldest first"
+    );
+    assert_eq!(ids(s.messages(MessageKind::Event).await.unwrap()), ["c-1"]);
+    assert!(
+        s.messages(MessageKind::Revocation)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A replayed id of the same kind: the whole batch fails, nothing written.
+    let replay = s
+        .commit(Batch {
+            messages: vec![
+                msg(MessageKind::Revocation, "c-1", 4),
+                msg(MessageKind::Consent, "c-1", 5),
+            ],
+            entries: vec![entry(2)],
+            ..Batch::default()
+        })
+        .await;
+    assert!(matches!(replay, Err(StoreError::Duplicate(id)) if id == "c-1"));
+    assert!(
+        s.messages(MessageKind::Revocation)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(s.ledger_size().await.unwrap(), 1);
+    assert_eq!(
+        s.message(MessageKind::Consent, "c-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .body,
+        [2]
+    );
+    assert_eq!(s.message(MessageKind::Consent, "c-3").await.unwrap(), None);
 }
 
 pub async fn concurrent_commits_keep_one_chain<S: Store + 'static>(s: std::sync::Arc<S>) {

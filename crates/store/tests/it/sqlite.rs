@@ -40,6 +40,11 @@ async fn the_outbox_serves_due_transfers_until_delivered() {
     c::the_outbox_serves_due_transfers_until_delivered(&fresh().await).await;
 }
 
+#[tokio::test]
+async fn messages_are_kept_once_each_in_order() {
+    c::messages_are_kept_once_each_in_order(&fresh().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_keep_one_chain_on_disk() {
     let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-conc", std::process::id()));
