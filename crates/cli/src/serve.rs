@@ -67,7 +67,7 @@ async fn stop_signal() {
 pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
     let cfg = node::config(dir)?;
     let registry = load::registry(None)?;
-    let me = registry.party(&cfg.party)?;
+    registry.party(&cfg.party)?;
     let (_, signer) = keys::signer(&cfg.keys)?;
     let (_, recipient) = keys::recipient(&cfg.keys)?;
     let tls = gsomia_node::tls::server_config(&cfg.tls_cert, &cfg.tls_key)?;
@@ -99,11 +99,6 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
         let store = SqliteStore::open(&cfg.database)
             .await
             .with_context(|| format!("cannot open `{}`", cfg.database.display()))?;
-        let mut tree = gsomia_ledger::merkle::Tree::new();
-        let size = gsomia_store::Store::ledger_size(&store).await?;
-        for (h, _) in gsomia_store::Store::records(&store, 0, size).await? {
-            tree.push_hash(h);
-        }
         let listener = tokio::net::TcpListener::bind(&cfg.api_listen)
             .await
             .with_context(|| format!("cannot listen on `{}`", cfg.api_listen))?;
@@ -118,18 +113,19 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
             "https://{}",
             peer_listener.local_addr().context("no local address")?
         );
-        let node = Arc::new(Node {
-            partners,
-            peer_clients,
-            tree: tokio::sync::Mutex::new(tree),
-            outbox: tokio::sync::Notify::new(),
+        let node = Node::start(gsomia_node::Parts {
             party: cfg.party.clone(),
-            me,
             registry,
             store,
             signer,
             recipient,
-        });
+            partners,
+            peer_clients,
+            clock: Arc::new(gsomia_node::Clock::System),
+        })
+        .await
+        .map_err(anyhow::Error::msg)
+        .context("cannot start the node")?;
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut peer_stop = stop_rx.clone();
         let worker = tokio::spawn(gsomia_node::peer::deliver(node.clone()));

@@ -241,6 +241,21 @@ impl EventKind {
             EventKind::Termination => "termination",
         }
     }
+
+    /// The kind named `name` (as in profiles).
+    pub fn parse(name: &str) -> Option<EventKind> {
+        [
+            EventKind::Announcement,
+            EventKind::Notice,
+            EventKind::SuspendNotice,
+            EventKind::LiftSuspension,
+            EventKind::WithdrawNotice,
+            EventKind::Amendment,
+            EventKind::Termination,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == name)
+    }
 }
 
 /// One recorded event of an agreement's history.

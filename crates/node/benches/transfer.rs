@@ -52,6 +52,7 @@ async fn run(n: usize) {
             vec![jpn.as_partner("https://unused").unwrap()],
             Default::default(),
         )
+        .await
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
@@ -78,12 +79,13 @@ async fn run(n: usize) {
             vec![kor.as_partner(&url).unwrap()],
             clients,
         )
+        .await
         .unwrap();
 
     // Items at rest at JPN.
     let content = vec![7u8; 1024];
     let label = jpn_node
-        .registry
+        .registry()
         .label(
             "JPN",
             "極秘",
@@ -92,7 +94,7 @@ async fn run(n: usize) {
             jiff::Timestamp::now(),
         )
         .unwrap();
-    let wire = to_wire(&jpn_node.registry, &label);
+    let wire = to_wire(&jpn_node.registry(), &label);
     let mut items = Vec::with_capacity(n);
     for i in 0..n {
         let sealed = seal(
@@ -113,6 +115,7 @@ async fn run(n: usize) {
             equivalent_label: None,
             received_from: None,
             created_at: "bench".into(),
+            origin_item: format!("jpn-{i}"),
         });
     }
     jpn_node

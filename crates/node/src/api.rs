@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::labels::{from_wire, to_wire};
-use crate::{Node, now};
+use crate::Node;
 
 /// The largest request body accepted (bytes).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -40,6 +40,8 @@ pub enum ApiError {
     Forbidden(&'static str),
     /// 404: no such item, or not readable by this person (indistinguishable).
     NotFound,
+    /// 409: the rules refuse the request (the reason says which).
+    Refused(String),
     /// 500.
     Internal(String),
 }
@@ -66,6 +68,7 @@ impl IntoResponse for ApiError {
             }
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m.to_owned()),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "no such item".to_owned()),
+            ApiError::Refused(m) => (StatusCode::CONFLICT, m),
             ApiError::Internal(detail) => {
                 crate::log(&format!("internal error: {detail}"));
                 (
@@ -87,11 +90,25 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/v1/items/{id}", get(show_item))
         .route("/v1/items/{id}/content", get(read_item))
         .route("/v1/items/{id}/release", axum::routing::post(release_item))
+        .route("/v1/agreements", get(crate::agreements::list))
+        .route("/v1/agreements/{id}", get(crate::agreements::show))
+        .route(
+            "/v1/agreements/{id}/events",
+            axum::routing::post(crate::agreements::enter_event),
+        )
+        .route(
+            "/v1/consents",
+            get(crate::agreements::list_consents).post(crate::agreements::grant),
+        )
+        .route(
+            "/v1/consents/{id}/revoke",
+            axum::routing::post(crate::agreements::revoke),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node)
 }
 
-async fn authenticate(node: &Node, headers: &HeaderMap) -> Result<Person, ApiError> {
+pub(crate) async fn authenticate(node: &Node, headers: &HeaderMap) -> Result<Person, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -173,13 +190,13 @@ async fn submit_item(
         .rel_to
         .as_ref()
         .map(|r| r.iter().map(String::as_str).collect());
-    let created = now();
+    let created = node.now();
     let label = node
-        .registry
+        .registry()
         .label(&node.party, &req.level, &topics, rel.as_deref(), created)
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if !node
-        .registry
+        .registry()
         .level_info(label.level)
         .is_some_and(|l| l.classified)
     {
@@ -188,7 +205,7 @@ async fn submit_item(
             req.level
         )));
     }
-    let wire = to_wire(&node.registry, &label);
+    let wire = to_wire(&*node.registry(), &label);
     // At rest, the item is sealed to the party's own recipient key.
     let sealed = sealed::seal(
         &wire,
@@ -226,6 +243,7 @@ async fn submit_item(
                 equivalent_label: None,
                 received_from: None,
                 created_at: created.to_string(),
+                origin_item: id.clone(),
             }],
             entries: vec![e],
             ..Batch::default()
@@ -244,13 +262,13 @@ fn item_labels(
 ) -> Result<(WireLabel, Option<WireLabel>, ItemLabels), ApiError> {
     let wire = WireLabel::from_bytes(&item.label).map_err(|e| ApiError::Internal(e.to_string()))?;
     let original =
-        from_wire(&node.registry, &wire).map_err(|e| ApiError::Internal(e.to_string()))?;
+        from_wire(&*node.registry(), &wire).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut labels = ItemLabels::new(original.clone());
     let equivalent = match &item.equivalent_label {
         Some(bytes) => {
             let eq = WireLabel::from_bytes(bytes).map_err(|e| ApiError::Internal(e.to_string()))?;
             let marked = node
-                .registry
+                .registry()
                 .mark_received(&original, node.me, None, Some(original.created_at))
                 .map_err(|e| ApiError::Internal(format!("{e:?}")))?;
             labels.add_equivalent(marked);
@@ -263,13 +281,13 @@ fn item_labels(
 
 fn reader(node: &Node, p: &Person) -> Result<Reader, ApiError> {
     let clearance = node
-        .registry
+        .registry()
         .level(node.me, &p.clearance)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let until = gsomia_core::time::parse_instant(&p.clearance_until)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let need_to_know = node
-        .registry
+        .registry()
         .need_to_know(p.need_to_know.iter().map(String::as_str))
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     Ok(Reader {
@@ -289,20 +307,20 @@ async fn decide_read(
     what: &str,
 ) -> Result<(Item, WireLabel, Option<WireLabel>), ApiError> {
     let item = node.store.item(id).await?;
-    let at = now();
+    let at = node.now();
     let outcome = match &item {
         None => Err(vec!["no such item".to_owned()]),
         Some(item) => {
             let (wire, eq, labels) = item_labels(node, item)?;
-            match decide_access(&node.registry, &reader(node, person)?, &labels, at) {
+            match decide_access(&*node.registry(), &reader(node, person)?, &labels, at) {
                 AccessDecision::Allow { .. } => Ok((wire, eq)),
                 d @ AccessDecision::Deny(_) => {
                     let zone = node
-                        .registry
+                        .registry()
                         .policy(node.me)
                         .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone());
                     Err(gsomia_core::explain::texts(
-                        &node.registry.explain_access(&d, &zone),
+                        &node.registry().explain_access(&d, &zone),
                     ))
                 }
             }
@@ -372,7 +390,7 @@ async fn list_items(
 ) -> Result<Json<Value>, ApiError> {
     let person = authenticate(&node, &headers).await?;
     let r = reader(&node, &person)?;
-    let at = now();
+    let at = node.now();
     let mut out = Vec::new();
     for id in node.store.item_ids().await? {
         let Some(item) = node.store.item(&id).await? else {
@@ -380,7 +398,7 @@ async fn list_items(
         };
         let (wire, eq, labels) = item_labels(&node, &item)?;
         // Only what this person may read is listed.
-        if decide_access(&node.registry, &r, &labels, at).is_allow() {
+        if decide_access(&*node.registry(), &r, &labels, at).is_allow() {
             out.push(json!({ "id": id, "label": label_json(&wire), "equivalent_label": eq.as_ref().map(label_json) }));
         }
     }

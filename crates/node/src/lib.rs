@@ -9,6 +9,7 @@
 //! The only crate that knows HTTP and JSON. Servers take a bound listener
 //! and a shutdown future, so tests bind port 0 and never sleep.
 
+pub mod agreements;
 pub mod api;
 pub mod labels;
 pub mod partner;
@@ -31,6 +32,79 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
+/// The node's clock: the system's, or a simulated one (the demo) that runs
+/// on from an instant it is set to.
+#[derive(Debug)]
+pub enum Clock {
+    /// The operating system's clock.
+    System,
+    /// A clock set to an instant, advancing with real elapsed time.
+    Simulated(std::sync::Mutex<(jiff::Timestamp, std::time::Instant)>),
+}
+
+impl Clock {
+    /// A simulated clock reading `at` now.
+    pub fn simulated(at: jiff::Timestamp) -> Clock {
+        Clock::Simulated(std::sync::Mutex::new((at, std::time::Instant::now())))
+    }
+
+    /// The current instant.
+    pub fn now(&self) -> jiff::Timestamp {
+        match self {
+            Clock::System => jiff::Timestamp::now(),
+            Clock::Simulated(m) => {
+                let (at, since) = match m.lock() {
+                    Ok(g) => *g,
+                    Err(p) => *p.into_inner(),
+                };
+                let elapsed = jiff::SignedDuration::try_from(since.elapsed()).unwrap_or_default();
+                at.checked_add(elapsed).unwrap_or(at)
+            }
+        }
+    }
+
+    /// Moves a simulated clock to `at` (never backwards); the system clock
+    /// cannot be set.
+    pub fn set(&self, at: jiff::Timestamp) -> Result<(), String> {
+        match self {
+            Clock::System => Err("the system clock cannot be set".into()),
+            Clock::Simulated(m) => {
+                let now = self.now();
+                if at < now {
+                    return Err(format!("the clock reads {now}; it does not go back to {at}"));
+                }
+                let mut g = match m.lock() {
+                    Ok(g) => g,
+                    Err(p) => p.into_inner(),
+                };
+                *g = (at, std::time::Instant::now());
+                Ok(())
+            }
+        }
+    }
+}
+
+/// What a node is made of; [`Node::start`] assembles it.
+pub struct Parts {
+    /// The party served.
+    pub party: String,
+    /// Profiles as shipped or configured (agreement events entered at the
+    /// nodes are replayed on top from the store).
+    pub registry: Registry,
+    /// State.
+    pub store: SqliteStore,
+    /// The party's checkpoint and binding key.
+    pub signer: Signer,
+    /// The party's decryption key.
+    pub recipient: RecipientSecret,
+    /// Partners.
+    pub partners: Vec<partner::Partner>,
+    /// One mutual-TLS client per partner.
+    pub peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+    /// The clock.
+    pub clock: Arc<Clock>,
+}
+
 /// Everything a running node holds.
 pub struct Node {
     /// Partners (pinned identities and endpoints).
@@ -45,8 +119,13 @@ pub struct Node {
     pub party: String,
     /// The same, as a registry reference.
     pub me: PartyRef,
-    /// Profiles.
-    pub registry: Registry,
+    /// Profiles with the agreement events recorded so far; replaced as a
+    /// whole when an event is recorded (readers keep the one they took).
+    registry: std::sync::RwLock<Arc<Registry>>,
+    /// Serialises recording agreement events (decide, store, swap).
+    pub agreements_lock: tokio::sync::Mutex<()>,
+    /// The clock every decision reads.
+    pub clock: Arc<Clock>,
     /// State.
     pub store: SqliteStore,
     /// The party's checkpoint and binding key.
@@ -56,6 +135,84 @@ pub struct Node {
 }
 
 impl Node {
+    /// Assembles a node: the ledger tree from the store, and the agreement
+    /// events recorded at this node or received from partners replayed on
+    /// top of the profiles (events the profiles already hold are skipped).
+    pub async fn start(parts: Parts) -> Result<Arc<Node>, String> {
+        use gsomia_store::Store as _;
+        let me = parts.registry.party(&parts.party).map_err(|e| e.to_string())?;
+        let mut tree = gsomia_ledger::merkle::Tree::new();
+        let size = parts.store.ledger_size().await.map_err(|e| e.to_string())?;
+        for (h, _) in parts
+            .store
+            .records(0, size)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            tree.push_hash(h);
+        }
+        let mut registry = parts.registry;
+        for m in parts
+            .store
+            .messages(gsomia_store::MessageKind::Event)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            let ev = gsomia_seal::message::AgreementEvent::decode(&m.body)
+                .map_err(|e| format!("stored agreement event `{}`: {e}", m.id))?;
+            let (a, event) = agreements::core_event(&registry, &ev)
+                .map_err(|e| format!("stored agreement event `{}`: {e}", m.id))?;
+            if agreements::already_recorded(&registry, a, &event) {
+                continue;
+            }
+            registry = registry
+                .record_event(a, event)
+                .map_err(|e| format!("stored agreement event `{}` no longer replays: {e}", m.id))?
+                .0;
+        }
+        Ok(Arc::new(Node {
+            me,
+            party: parts.party,
+            registry: std::sync::RwLock::new(Arc::new(registry)),
+            agreements_lock: tokio::sync::Mutex::new(()),
+            clock: parts.clock,
+            store: parts.store,
+            signer: parts.signer,
+            recipient: parts.recipient,
+            partners: parts.partners,
+            peer_clients: parts.peer_clients,
+            tree: tokio::sync::Mutex::new(tree),
+            outbox: tokio::sync::Notify::new(),
+        }))
+    }
+
+    /// The profiles and recorded events as they stand now.
+    pub fn registry(&self) -> Arc<Registry> {
+        match self.registry.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the registry (after an agreement event is recorded).
+    pub(crate) fn set_registry(&self, r: Registry) {
+        let mut g = match self.registry.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::new(r);
+    }
+
+    /// The current instant on the node's clock.
+    pub fn now(&self) -> jiff::Timestamp {
+        self.clock.now()
+    }
+
+    /// A partner by party code.
+    pub fn partner(&self, party: &str) -> Option<&partner::Partner> {
+        self.partners.iter().find(|p| p.party == party)
+    }
+
     /// A ledger entry by this party, now.
     pub fn entry(
         &self,
@@ -63,7 +220,7 @@ impl Node {
         item: Option<&str>,
         fields: Vec<(&str, String)>,
     ) -> Result<gsomia_ledger::entry::Entry, String> {
-        let at = now();
+        let at = self.now();
         gsomia_ledger::entry::Entry::new(
             kind,
             at.as_second(),
@@ -87,11 +244,6 @@ impl Node {
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
-}
-
-/// The current instant (the service's only clock reading).
-pub fn now() -> jiff::Timestamp {
-    jiff::Timestamp::now()
 }
 
 /// 32 bytes from the operating system.

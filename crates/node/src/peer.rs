@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::labels::{from_wire, to_wire};
 use crate::partner::Partner;
-use crate::{Node, log, now};
+use crate::{Node, log};
 
 /// The largest clock difference accepted between a sender's instant of
 /// release and this node's clock.
@@ -67,6 +67,25 @@ pub async fn checkpoint(node: &Node) -> Result<String, String> {
     }
 }
 
+/// A signed receipt for message `id` (stored here as `item`), carrying a
+/// fresh checkpoint of this node's ledger.
+pub(crate) async fn receipt(
+    node: &Node,
+    id: &str,
+    item: &str,
+    duplicate: bool,
+) -> Result<Vec<u8>, String> {
+    let note = checkpoint(node).await?;
+    Ok(Receipt {
+        transfer: id.to_owned(),
+        recipient: node.party.clone(),
+        item: item.to_owned(),
+        duplicate,
+        checkpoint: note,
+    }
+    .seal(&node.signer.key))
+}
+
 /// Signs a checkpoint whenever the ledger has grown, every `every`.
 pub async fn checkpoints(node: Arc<Node>, every: Duration) {
     loop {
@@ -106,27 +125,33 @@ pub enum Released {
 /// decision either way, and only on release seals the item for the
 /// recipient and queues it in the same transaction.
 pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Released, String> {
+    let registry = node.registry();
+    let reg = &*registry;
     let wire = WireLabel::from_bytes(&item.label).map_err(|e| e.to_string())?;
-    let label = from_wire(&node.registry, &wire).map_err(|e| e.to_string())?;
-    let recipient = node.registry.party(to).map_err(|e| e.to_string())?;
-    let at = now();
+    let label = from_wire(reg, &wire).map_err(|e| e.to_string())?;
+    let recipient = reg.party(to).map_err(|e| e.to_string())?;
+    // Onward releases and relays rely on the originator's consents held here.
+    let held = if item.originator == node.party {
+        Vec::new()
+    } else {
+        crate::agreements::held_consents(node, reg).await?
+    };
+    let consents: Vec<gsomia_core::Consent> = held.iter().map(|(c, _)| c.clone()).collect();
+    let origin = gsomia_core::ItemId::new(item.origin_item.clone());
+    let at = node.now();
     let decision = decide_release(
-        &node.registry,
+        reg,
         &ReleaseRequest {
             label: &label,
-            item: None,
+            item: Some(&origin),
             holder: node.me,
             recipient,
             at,
-            consents: &[],
+            consents: &consents,
         },
     );
-    let reasons: Vec<String> =
-        gsomia_core::explain::texts(&node.registry.explain_decision(&decision, at));
-    let partner = node
-        .partners
-        .iter()
-        .find(|p| p.party == node.registry.party_id(recipient));
+    let reasons: Vec<String> = gsomia_core::explain::texts(&reg.explain_decision(&decision, at));
+    let partner = node.partner(reg.party_id(recipient));
     let withheld = match (&decision, partner) {
         (Decision::Release(_), Some(_)) => None,
         (Decision::Release(_), None) => Some((
@@ -160,7 +185,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
     let (_, content) =
         sealed::open(&item.sealed, &node.recipient, None).map_err(|e| e.to_string())?;
     let for_them = sealed::seal(
-        &to_wire(&node.registry, &label),
+        &to_wire(reg, &label),
         &content,
         &node.party,
         &node.signer.key,
@@ -170,7 +195,13 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
     )
     .map_err(|e| e.to_string())?;
     let transfer = crate::new_id(&format!("{}-t", node.party))?;
-    let agreement = node.registry.agreement_id(release.agreement).to_owned();
+    let agreement = reg.agreement_id(release.agreement).to_owned();
+    let relied_on = match release.route {
+        gsomia_core::Route::Onward { consent, .. } | gsomia_core::Route::HubRelay { consent, .. } => {
+            held.get(consent).map(|(_, bytes)| bytes.clone()).into_iter().collect()
+        }
+        gsomia_core::Route::Direct | gsomia_core::Route::Return => Vec::new(),
+    };
     let env = Envelope {
         transfer: transfer.clone(),
         sender: node.party.clone(),
@@ -181,8 +212,9 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
             at.as_second(),
             u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
         ),
-        item: item.id.clone(),
+        item: item.origin_item.clone(),
         sealed: for_them,
+        consents: relied_on,
     };
     let e1 = entry(
         node,
@@ -209,6 +241,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
     node.store
         .commit(Batch {
             outgoing: vec![Outgoing {
+                kind: gsomia_store::MessageKind::Transfer,
                 transfer: transfer.clone(),
                 item: item.id.clone(),
                 recipient: partner.party.clone(),
@@ -225,7 +258,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
     Ok(Released::Queued {
         transfer,
         agreement,
-        recipient_level: node.registry.level_name(release.recipient_level).to_owned(),
+        recipient_level: reg.level_name(release.recipient_level).to_owned(),
         reasons,
     })
 }
@@ -235,7 +268,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
 /// failures retry with capped exponential backoff.
 pub async fn deliver(node: Arc<Node>) {
     loop {
-        let due = match node.store.due(now().as_second(), 32).await {
+        let due = match node.store.due(node.now().as_second(), 32).await {
             Ok(d) => d,
             Err(e) => {
                 log(&format!("outbox: {e}"));
@@ -264,7 +297,7 @@ pub async fn deliver(node: Arc<Node>) {
                         Ok(e) => node
                             .store
                             .commit(Batch {
-                                failed: vec![(o.transfer.clone(), now().to_string(), why)],
+                                failed: vec![(o.transfer.clone(), node.now().to_string(), why)],
                                 entries: vec![e],
                                 ..Batch::default()
                             })
@@ -279,7 +312,7 @@ pub async fn deliver(node: Arc<Node>) {
                 }
                 Err(Failure::Retry(e)) => {
                     let backoff = 1i64 << o.attempts.min(6);
-                    let next = now().as_second() + backoff.min(MAX_BACKOFF_SECS);
+                    let next = node.now().as_second() + backoff.min(MAX_BACKOFF_SECS);
                     log(&format!(
                         "transfer {} to {}: {e}; retry in {}s",
                         o.transfer,
@@ -322,8 +355,14 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         .peer_clients
         .get(&partner.party)
         .ok_or_else(|| format!("no client for {}", partner.party))?;
+    let path = match o.kind {
+        gsomia_store::MessageKind::Transfer => "transfers",
+        gsomia_store::MessageKind::Event => "events",
+        gsomia_store::MessageKind::Consent => "consents",
+        gsomia_store::MessageKind::Revocation => "revocations",
+    };
     let url = format!(
-        "{}/peer/v1/transfers",
+        "{}/peer/v1/{path}",
         partner.endpoint.trim_end_matches('/')
     );
     let resp = client
@@ -348,7 +387,11 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         )));
     }
     let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
-    if receipt.transfer != o.transfer || receipt.recipient != partner.party {
+    let acknowledged = match o.kind {
+        gsomia_store::MessageKind::Transfer => o.transfer.as_str(),
+        _ => o.item.as_str(),
+    };
+    if receipt.transfer != acknowledged || receipt.recipient != partner.party {
         return Err(Failure::Retry("receipt is for another transfer".into()));
     }
     let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
@@ -371,7 +414,7 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     )?;
     node.store
         .commit(Batch {
-            delivered: vec![(o.transfer.clone(), now().to_string())],
+            delivered: vec![(o.transfer.clone(), node.now().to_string())],
             entries: vec![e],
             ..Batch::default()
         })
@@ -384,6 +427,12 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
 pub fn router(node: Arc<Node>) -> axum::Router {
     axum::Router::new()
         .route("/peer/v1/transfers", post(receive))
+        .route("/peer/v1/events", post(crate::agreements::receive_event))
+        .route("/peer/v1/consents", post(crate::agreements::receive_consent))
+        .route(
+            "/peer/v1/revocations",
+            post(crate::agreements::receive_revocation),
+        )
         .layer(axum::extract::DefaultBodyLimit::max(
             gsomia_seal::transfer::MAX_ENVELOPE,
         ))
@@ -394,7 +443,7 @@ fn refused(status: StatusCode, why: &str) -> Response {
     (status, axum::Json(json!({ "error": why }))).into_response()
 }
 
-async fn refuse(
+pub(crate) async fn refuse(
     node: &Node,
     sender: &str,
     transfer: &str,
@@ -468,7 +517,9 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
             format!("envelope is for {}, not {}", env.recipient, node.party),
         ));
     }
-    let at = now();
+    let registry = node.registry();
+    let reg = &*registry;
+    let at = node.now();
     let sent = jiff::Timestamp::new(env.sent_at.0, i32::try_from(env.sent_at.1).unwrap_or(0))
         .map_err(|_| bad(&t, "bad sending instant".into()))?;
     let skew = (at.as_second() - sent.as_second()).unsigned_abs();
@@ -488,63 +539,52 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         .await
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e.to_string()))?
     {
-        let note = checkpoint(node)
+        return receipt(node, &env.transfer, &previous.item, true)
             .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
-        return Ok(Receipt {
-            transfer: env.transfer,
-            recipient: node.party.clone(),
-            item: previous.item,
-            duplicate: true,
-            checkpoint: note,
-        }
-        .seal(&node.signer.key));
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e));
     }
     // The binding, with the sender's known key; decrypted with ours.
     let (header, _content) =
         sealed::open(&env.sealed, &node.recipient, Some((peer, partner.key())))
             .map_err(|e| bad(&t, format!("sealed item: {e}")))?;
-    let label =
-        from_wire(&node.registry, &header.label).map_err(|e| bad(&t, format!("label: {e}")))?;
-    // Decide again, on our own clock.
-    let holder = node
-        .registry
-        .party(peer)
-        .map_err(|e| bad(&t, e.to_string()))?;
+    let label = from_wire(reg, &header.label).map_err(|e| bad(&t, format!("label: {e}")))?;
+    // Decide again, on our own clock, with the consents the sender relied on.
+    let holder = reg.party(peer).map_err(|e| bad(&t, e.to_string()))?;
+    let consents = crate::agreements::carried_consents(node, reg, &env.consents)
+        .map_err(|e| bad(&t, e))?;
+    let origin = gsomia_core::ItemId::new(env.item.clone());
     let decision = decide_release(
-        &node.registry,
+        reg,
         &ReleaseRequest {
             label: &label,
-            item: None,
+            item: Some(&origin),
             holder,
             recipient: node.me,
             at,
-            consents: &[],
+            consents: &consents,
         },
     );
     let Decision::Release(release) = decision else {
-        let reasons: Vec<String> =
-            gsomia_core::explain::texts(&node.registry.explain_decision(&decision, at));
+        let reasons: Vec<String> = gsomia_core::explain::texts(&reg.explain_decision(&decision, at));
         return Err(bad(
             &t,
             format!("not allowed here: {}", reasons.join(" | ")),
         ));
     };
-    if node.registry.agreement_id(release.agreement) != env.agreement {
+    if reg.agreement_id(release.agreement) != env.agreement {
         return Err(bad(
             &t,
             format!(
                 "sent under {} but {} applies here",
                 env.agreement,
-                node.registry.agreement_id(release.agreement)
+                reg.agreement_id(release.agreement)
             ),
         ));
     }
-    let equivalent = node
-        .registry
+    let equivalent = reg
         .mark_received(&label, node.me, Some(release.agreement), Some(at))
         .map_err(|e| bad(&t, format!("{e:?}")))?;
-    let eq_wire = to_wire(&node.registry, &equivalent.label);
+    let eq_wire = to_wire(reg, &equivalent.label);
     let id = crate::new_id(&node.party)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
     let e = entry(
@@ -572,6 +612,7 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
                 equivalent_label: Some(eq_wire.to_bytes()),
                 received_from: Some(peer.to_owned()),
                 created_at: at.to_string(),
+                origin_item: env.item.clone(),
             }],
             incoming: vec![Incoming {
                 transfer: env.transfer.clone(),
@@ -595,32 +636,16 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
                 .flatten()
                 .map(|p| p.item)
                 .unwrap_or_default();
-            let note = checkpoint(node)
+            return receipt(node, &env.transfer, &previous, true)
                 .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
-            return Ok(Receipt {
-                transfer: env.transfer,
-                recipient: node.party.clone(),
-                item: previous,
-                duplicate: true,
-                checkpoint: note,
-            }
-            .seal(&node.signer.key));
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e));
         }
         Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, t, e.to_string())),
     }
     // Durable, ledgered: only now the receipt.
-    let note = checkpoint(node)
+    receipt(node, &env.transfer, &id, false)
         .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
-    Ok(Receipt {
-        transfer: env.transfer,
-        recipient: node.party.clone(),
-        item: id,
-        duplicate: false,
-        checkpoint: note,
-    }
-    .seal(&node.signer.key))
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t, e))
 }
 
 /// The JSON answer of a release request.

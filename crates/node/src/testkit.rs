@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use gsomia_ledger::merkle::Tree;
 use gsomia_ledger::note::Signer;
 use gsomia_seal::SecretKey;
 use gsomia_seal::item::RecipientSecret;
@@ -13,7 +12,7 @@ use gsomia_store::SqliteStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::Node;
+use crate::{Clock, Node, Parts};
 use crate::partner::Partner;
 
 /// A party's keys and TLS identity, written under a directory.
@@ -89,16 +88,29 @@ impl Identity {
             .map_err(|e| e.to_string())
     }
 
-    /// A node for this identity over `store`, with these partners and clients.
-    pub fn node(
+    /// A node for this identity over `store`, with these partners and
+    /// clients, on the system clock.
+    pub async fn node(
         &self,
         registry: gsomia_core::Registry,
         store: SqliteStore,
         partners: Vec<Partner>,
         peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
     ) -> Result<Arc<Node>, String> {
-        Ok(Arc::new(Node {
-            me: registry.party(&self.party).map_err(|e| e.to_string())?,
+        self.node_at(registry, store, partners, peer_clients, Arc::new(Clock::System))
+            .await
+    }
+
+    /// The same on a given clock.
+    pub async fn node_at(
+        &self,
+        registry: gsomia_core::Registry,
+        store: SqliteStore,
+        partners: Vec<Partner>,
+        peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+        clock: Arc<Clock>,
+    ) -> Result<Arc<Node>, String> {
+        Node::start(Parts {
             party: self.party.clone(),
             registry,
             store,
@@ -106,8 +118,8 @@ impl Identity {
             recipient: RecipientSecret::from_seed(&self.recipient_seed),
             partners,
             peer_clients,
-            tree: tokio::sync::Mutex::new(Tree::new()),
-            outbox: tokio::sync::Notify::new(),
-        }))
+            clock,
+        })
+        .await
     }
 }

@@ -41,6 +41,7 @@ async fn kor_node(kor: &Identity, partners: Vec<Partner>) -> Arc<Node> {
         partners,
         Default::default(),
     )
+    .await
     .unwrap()
 }
 
@@ -100,6 +101,7 @@ fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Env
         sent_at: (sent_at, 0),
         item: "jpn-1".into(),
         sealed,
+        consents: Vec::new(),
     }
 }
 
@@ -252,6 +254,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
             vec![partner(&jpn, "https://unused")],
             Default::default(),
         )
+        .await
         .unwrap();
     let (kor_url, stop, server) = start_peer_server(&kor, &jpn, kor_node.clone()).await;
 
@@ -264,9 +267,10 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
             vec![partner(&kor, &kor_url)],
             clients,
         )
+        .await
         .unwrap();
     let label = jpn_node
-        .registry
+        .registry()
         .label(
             "JPN",
             "極秘",
@@ -275,7 +279,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
             jiff::Timestamp::now(),
         )
         .unwrap();
-    let wire = to_wire(&jpn_node.registry, &label);
+    let wire = to_wire(&jpn_node.registry(), &label);
     let item = Item {
         id: "jpn-1".into(),
         originator: "JPN".into(),
@@ -293,6 +297,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         equivalent_label: None,
         received_from: None,
         created_at: "now".into(),
+        origin_item: "jpn-1".into(),
     };
     jpn_node
         .store
