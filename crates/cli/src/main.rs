@@ -13,6 +13,7 @@ mod item;
 mod keys;
 mod ledger;
 mod load;
+mod manage;
 mod node;
 mod out;
 mod serve;
@@ -76,6 +77,9 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Originators' consents to onward releases and hub relays, on a running node.
+    #[command(subcommand)]
+    Consent(ConsentCmd),
     /// The register of cleared personnel.
     #[command(subcommand)]
     Person(PersonCmd),
@@ -229,6 +233,30 @@ enum AgreementCmd {
         /// A shipped agreement id or a path to an agreement file.
         agreement: String,
     },
+    /// Record an event of the node's party (security officers): signed, ledgered, sent to partners.
+    Enter(manage::EnterArgs),
+    /// A running node's own view of its agreements now.
+    Live {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// One agreement; default: all the node's party is in.
+        agreement: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsentCmd {
+    /// Consent, as originator, to a release by a holder to a recipient (security officers).
+    Grant(manage::GrantArgs),
+    /// Consents this party gave or holds.
+    List(serve::NodeArgs),
+    /// Revoke a consent this party gave, from now.
+    Revoke {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The consent id.
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -307,6 +335,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 agreement::timeline(dir, &agreement, until.as_deref())
             }
             AgreementCmd::Show { agreement } => agreement::show(dir, &agreement),
+            AgreementCmd::Enter(a) => manage::enter(&a),
+            AgreementCmd::Live { node, agreement } => manage::live(&node, agreement.as_deref()),
         },
         Command::Policy(PolicyCmd::List) => agreement::policy_list(dir),
         Command::Policy(PolicyCmd::Show { policy }) => agreement::policy_show(dir, &policy),
@@ -337,6 +367,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
         Command::Item(ItemCmd::Release { node, id, to }) => serve::release(&node, &id, &to),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
+        Command::Consent(ConsentCmd::Grant(a)) => manage::grant(&a),
+        Command::Consent(ConsentCmd::List(a)) => manage::list(&a),
+        Command::Consent(ConsentCmd::Revoke { node, id }) => manage::revoke(&node, &id),
         Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
         Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),
         Command::Identity(IdentityCmd::Export { dir }) => node::identity_export(&dir),

@@ -17,7 +17,7 @@ use crate::out::Outcome;
 use crate::{keys, load, node};
 
 /// A string field of an answer, or `?`.
-fn field<'a>(doc: &'a Value, pointer: &str) -> &'a str {
+pub(crate) fn field<'a>(doc: &'a Value, pointer: &str) -> &'a str {
     doc.pointer(pointer).and_then(Value::as_str).unwrap_or("?")
 }
 
@@ -63,10 +63,40 @@ async fn stop_signal() {
     }
 }
 
-/// `gsomia serve --dir DIR`: runs until SIGTERM or SIGINT.
-pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
+/// A node started from its directory, serving in this process: what
+/// `gsomia serve` runs, and what the demo runs three of.
+pub struct Running {
+    /// The party.
+    pub party: String,
+    /// The user API's base URL.
+    pub api: String,
+    /// The peer endpoint's base URL.
+    pub peer: String,
+    /// The node.
+    pub node: Arc<Node>,
+    stop: tokio::sync::watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+}
+
+/// Listeners bound before start (so partners can be told the peer address first).
+pub struct Listeners {
+    /// For the user API.
+    pub api: tokio::net::TcpListener,
+    /// For the peer endpoint.
+    pub peer: tokio::net::TcpListener,
+}
+
+/// Starts the node in `dir` on `clock` (listening where its config says,
+/// unless `listeners` are given): the user API, the peer endpoint, the
+/// delivery worker, periodic checkpoints and witnessing of partners.
+pub async fn start(
+    dir: &Path,
+    registry: gsomia_core::Registry,
+    clock: Arc<gsomia_node::Clock>,
+    listeners: Option<Listeners>,
+) -> Result<Running> {
     let cfg = node::config(dir)?;
-    let registry = load::registry(None)?;
     registry.party(&cfg.party)?;
     let (_, signer) = keys::signer(&cfg.keys)?;
     let (_, recipient) = keys::recipient(&cfg.keys)?;
@@ -91,73 +121,126 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
             .context("cannot build the peer client")?;
         peer_clients.insert(p.party.clone(), client);
     }
+    let store = SqliteStore::open(&cfg.database)
+        .await
+        .with_context(|| format!("cannot open `{}`", cfg.database.display()))?;
+    let Listeners {
+        api: listener,
+        peer: peer_listener,
+    } = match listeners {
+        Some(l) => l,
+        None => Listeners {
+            api: tokio::net::TcpListener::bind(&cfg.api_listen)
+                .await
+                .with_context(|| format!("cannot listen on `{}`", cfg.api_listen))?,
+            peer: tokio::net::TcpListener::bind(&cfg.peer_listen)
+                .await
+                .with_context(|| format!("cannot listen on `{}`", cfg.peer_listen))?,
+        },
+    };
+    let api = format!(
+        "https://{}",
+        listener.local_addr().context("no local address")?
+    );
+    let peer = format!(
+        "https://{}",
+        peer_listener.local_addr().context("no local address")?
+    );
+    let node = Node::start(gsomia_node::Parts {
+        party: cfg.party.clone(),
+        registry,
+        store,
+        signer,
+        recipient,
+        partners,
+        peer_clients,
+        clock,
+    })
+    .await
+    .map_err(anyhow::Error::msg)
+    .context("cannot start the node")?;
+    let (stop, stop_rx) = tokio::sync::watch::channel(false);
+    let tasks = vec![
+        tokio::spawn(gsomia_node::peer::deliver(node.clone())),
+        tokio::spawn(gsomia_node::peer::checkpoints(
+            node.clone(),
+            std::time::Duration::from_secs(1),
+        )),
+        tokio::spawn(gsomia_node::witness::witnessing(
+            node.clone(),
+            std::time::Duration::from_secs(10),
+        )),
+    ];
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let servers = vec![
+        tokio::spawn(gsomia_node::serve_peers(
+            peer_listener,
+            peer_tls,
+            node.clone(),
+            stopped(stop_rx.clone()),
+        )),
+        tokio::spawn(gsomia_node::serve(
+            listener,
+            tls,
+            node.clone(),
+            stopped(stop_rx),
+        )),
+    ];
+    Ok(Running {
+        party: cfg.party,
+        api,
+        peer,
+        node,
+        stop,
+        tasks,
+        servers,
+    })
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, stops the workers.
+    pub async fn stop(self) -> Result<()> {
+        let _ = self.stop.send(true);
+        for s in self.servers {
+            s.await.context("server task failed")?.context("server failed")?;
+        }
+        for t in self.tasks {
+            t.abort();
+        }
+        Ok(())
+    }
+}
+
+/// `gsomia serve --dir DIR`: runs until SIGTERM or SIGINT.
+pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
+    let registry = load::registry(None)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let store = SqliteStore::open(&cfg.database)
-            .await
-            .with_context(|| format!("cannot open `{}`", cfg.database.display()))?;
-        let listener = tokio::net::TcpListener::bind(&cfg.api_listen)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", cfg.api_listen))?;
-        let peer_listener = tokio::net::TcpListener::bind(&cfg.peer_listen)
-            .await
-            .with_context(|| format!("cannot listen on `{}`", cfg.peer_listen))?;
-        let api = format!(
-            "https://{}",
-            listener.local_addr().context("no local address")?
-        );
-        let peer = format!(
-            "https://{}",
-            peer_listener.local_addr().context("no local address")?
-        );
-        let node = Node::start(gsomia_node::Parts {
-            party: cfg.party.clone(),
+        let running = start(
+            dir,
             registry,
-            store,
-            signer,
-            recipient,
-            partners,
-            peer_clients,
-            clock: Arc::new(gsomia_node::Clock::System),
-        })
-        .await
-        .map_err(anyhow::Error::msg)
-        .context("cannot start the node")?;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut peer_stop = stop_rx.clone();
-        let worker = tokio::spawn(gsomia_node::peer::deliver(node.clone()));
-        let checkpointer = tokio::spawn(gsomia_node::peer::checkpoints(
-            node.clone(),
-            std::time::Duration::from_secs(1),
-        ));
-        let peers = tokio::spawn(gsomia_node::serve_peers(
-            peer_listener,
-            peer_tls,
-            node.clone(),
-            async move {
-                let _ = peer_stop.wait_for(|s| *s).await;
-            },
-        ));
+            Arc::new(gsomia_node::Clock::System),
+            None,
+        )
+        .await?;
         if json_out {
-            announce(&json!({ "party": cfg.party, "api": api, "peer": peer }).to_string())?;
+            announce(
+                &json!({ "party": running.party, "api": running.api, "peer": running.peer })
+                    .to_string(),
+            )?;
         } else {
             announce(&format!(
-                "gsomia serve: {} api {api} peer {peer}",
-                cfg.party
+                "gsomia serve: {} api {} peer {}",
+                running.party, running.api, running.peer
             ))?;
         }
-        let served = gsomia_node::serve(listener, tls, node, async {
-            stop_signal().await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
-        worker.abort();
-        checkpointer.abort();
-        let _ = peers.await;
-        served.context("server failed")
+        stop_signal().await;
+        running.stop().await
     })?;
     Ok(Outcome::ok(
         json!({ "stopped": true }),
@@ -170,16 +253,16 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
 pub struct NodeArgs {
     /// The node's API URL (printed by `gsomia serve`).
     #[arg(long)]
-    node: String,
+    pub node: String,
     /// Bearer token (from `gsomia person add`); default: the GSOMIA_TOKEN environment variable.
     #[arg(long, env = "GSOMIA_TOKEN", hide_env_values = true)]
-    token: String,
+    pub token: String,
     /// The CA certificate (PEM) that signed the node's certificate.
     #[arg(long)]
-    ca: PathBuf,
+    pub ca: PathBuf,
 }
 
-fn client(a: &NodeArgs) -> Result<reqwest::Client> {
+pub(crate) fn client(a: &NodeArgs) -> Result<reqwest::Client> {
     let config = gsomia_node::tls::user_client_config(&a.ca)?;
     reqwest::Client::builder()
         .tls_backend_preconfigured(config)
@@ -188,14 +271,14 @@ fn client(a: &NodeArgs) -> Result<reqwest::Client> {
         .context("cannot build the HTTPS client")
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-async fn call(a: &NodeArgs, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
+pub(crate) async fn call(a: &NodeArgs, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>)> {
     let resp = req
         .bearer_auth(&a.token)
         .send()
@@ -206,7 +289,7 @@ async fn call(a: &NodeArgs, req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8
     Ok((status, body))
 }
 
-fn answer(status: u16, body: &[u8]) -> Result<Value> {
+pub(crate) fn answer(status: u16, body: &[u8]) -> Result<Value> {
     let doc: Value =
         serde_json::from_slice(body).unwrap_or(json!({ "error": String::from_utf8_lossy(body) }));
     match status {

@@ -16,6 +16,7 @@ pub mod partner;
 pub mod peer;
 pub mod testkit;
 pub mod tls;
+pub mod witness;
 
 use std::future::Future;
 use std::sync::Arc;

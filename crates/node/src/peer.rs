@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use gsomia_core::{Decision, ReleaseRequest, decide_release};
 use gsomia_ledger::entry::{Entry, Kind};
-use gsomia_ledger::note::{Checkpoint, Note};
+use gsomia_ledger::note::Note;
 use gsomia_seal::item::{self as sealed, WireLabel};
 use gsomia_seal::transfer::{Envelope, Receipt};
 use gsomia_store::{Batch, Incoming, Item, Outgoing, Store, StoreError};
@@ -44,27 +44,9 @@ fn entry(
 /// Brings the in-memory tree up to the stored ledger and publishes a signed
 /// checkpoint of it (compare-and-swap on the size); returns the note.
 pub async fn checkpoint(node: &Node) -> Result<String, String> {
-    let mut tree = node.tree.lock().await;
-    let size = node.store.ledger_size().await.map_err(|e| e.to_string())?;
-    for (h, _) in node
-        .store
-        .records(tree.size(), size)
+    crate::witness::checkpoint_with_proof(node, 0)
         .await
-        .map_err(|e| e.to_string())?
-    {
-        tree.push_hash(h);
-    }
-    let c = Checkpoint {
-        origin: node.signer.name.clone(),
-        size: tree.size(),
-        root: tree.root(),
-    };
-    let note = node.signer.sign_checkpoint(&c).render();
-    match node.store.put_checkpoint(c.size, c.root, &note).await {
-        Ok(()) => Ok(note),
-        Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
-        Err(e) => Err(e.to_string()),
-    }
+        .map(|(note, _)| note)
 }
 
 /// A signed receipt for message `id` (stored here as `item`), carrying a
@@ -114,6 +96,8 @@ pub enum Released {
         agreement: String,
         /// The level the recipient will mark it with.
         recipient_level: String,
+        /// How it goes: `direct`, `onward`, `hub relay` or `return`.
+        route: &'static str,
         /// Why.
         reasons: Vec<String>,
     },
@@ -259,6 +243,12 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
         transfer,
         agreement,
         recipient_level: reg.level_name(release.recipient_level).to_owned(),
+        route: match release.route {
+            gsomia_core::Route::Direct => "direct",
+            gsomia_core::Route::Onward { .. } => "onward",
+            gsomia_core::Route::HubRelay { .. } => "hub relay",
+            gsomia_core::Route::Return => "return",
+        },
         reasons,
     })
 }
@@ -432,6 +422,14 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route(
             "/peer/v1/revocations",
             post(crate::agreements::receive_revocation),
+        )
+        .route(
+            "/peer/v1/checkpoint",
+            axum::routing::get(crate::witness::serve_checkpoint),
+        )
+        .route(
+            "/peer/v1/cosignatures",
+            post(crate::witness::receive_cosignature),
         )
         .layer(axum::extract::DefaultBodyLimit::max(
             gsomia_seal::transfer::MAX_ENVELOPE,
@@ -655,10 +653,11 @@ pub fn released_json(r: &Released) -> Value {
             transfer,
             agreement,
             recipient_level,
+            route,
             reasons,
         } => json!({
             "decision": "release", "transfer": transfer, "agreement": agreement,
-            "recipient_level": recipient_level, "reasons": reasons,
+            "recipient_level": recipient_level, "route": route, "reasons": reasons,
         }),
         Released::Withheld(reasons) => json!({ "decision": "withhold", "reasons": reasons }),
     }

@@ -272,6 +272,35 @@ pub trait Store: Send + Sync {
     fn latest_checkpoint(
         &self,
     ) -> impl Future<Output = Result<Option<(u64, String)>, StoreError>> + Send;
+    /// The last checkpoint of `party`'s ledger this node cosigned as its
+    /// witness: (size, root, note).
+    fn witnessed(
+        &self,
+        party: &str,
+    ) -> impl Future<Output = Result<Option<(u64, Hash, String)>, StoreError>> + Send;
+    /// Records a newly cosigned checkpoint of `party`'s ledger; a size below
+    /// the one recorded is [`StoreError::Conflict`] (a witness never goes back).
+    fn put_witnessed(
+        &self,
+        party: &str,
+        size: u64,
+        root: Hash,
+        note: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Keeps a partner's cosignature of this node's checkpoint of `size`
+    /// (the cosigned note); the same again is a no-op.
+    fn add_cosignature(
+        &self,
+        size: u64,
+        cosigner: &str,
+        note: &str,
+        at: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Partners' cosignatures, latest size first: (size, cosigner, note, when kept).
+    fn cosignatures(
+        &self,
+    ) -> impl Future<Output = Result<Vec<(u64, String, String, String)>, StoreError>> + Send;
     /// Undelivered, unrefused transfers due at `now` (Unix seconds), oldest first.
     fn due(
         &self,

@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0002_outbox_failure.sql"),
     ),
     (3, include_str!("../migrations/sqlite/0003_messages.sql")),
+    (4, include_str!("../migrations/sqlite/0004_witness.sql")),
 ];
 
 fn db(e: sqlx::Error) -> StoreError {
@@ -451,6 +452,97 @@ impl Store for SqliteStore {
             Ok((index(size)?, r.try_get("note").map_err(db)?))
         })
         .transpose()
+    }
+
+    async fn witnessed(&self, party: &str) -> Result<Option<(u64, Hash, String)>, StoreError> {
+        let row = sqlx::query("SELECT size, root, note FROM witnessed WHERE party = ?")
+            .bind(party)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| {
+            let size: i64 = r.try_get("size").map_err(db)?;
+            let root: Vec<u8> = r.try_get("root").map_err(db)?;
+            Ok((
+                index(size)?,
+                hash32(root, "witnessed root")?,
+                r.try_get("note").map_err(db)?,
+            ))
+        })
+        .transpose()
+    }
+
+    async fn put_witnessed(
+        &self,
+        party: &str,
+        size: u64,
+        root: Hash,
+        note: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let last: Option<i64> = sqlx::query_scalar("SELECT size FROM witnessed WHERE party = ?")
+            .bind(party)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+        if let Some(last) = last
+            && index(last)? > size
+        {
+            return Err(StoreError::Conflict(size));
+        }
+        sqlx::query(
+            "INSERT INTO witnessed (party, size, root, note, at) VALUES (?, ?, ?, ?, ?) \
+             ON CONFLICT (party) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note, at = excluded.at",
+        )
+        .bind(party)
+        .bind(sql_int(size)?)
+        .bind(&root.0[..])
+        .bind(note)
+        .bind(at)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn add_cosignature(
+        &self,
+        size: u64,
+        cosigner: &str,
+        note: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO cosigned (size, cosigner, note, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        )
+        .bind(sql_int(size)?)
+        .bind(cosigner)
+        .bind(note)
+        .bind(at)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn cosignatures(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
+        let rows =
+            sqlx::query("SELECT size, cosigner, note, at FROM cosigned ORDER BY size DESC, cosigner")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let size: i64 = r.try_get("size").map_err(db)?;
+                Ok((
+                    index(size)?,
+                    r.try_get("cosigner").map_err(db)?,
+                    r.try_get("note").map_err(db)?,
+                    r.try_get("at").map_err(db)?,
+                ))
+            })
+            .collect()
     }
 
     async fn due(&self, now: i64, limit: u32) -> Result<Vec<Outgoing>, StoreError> {

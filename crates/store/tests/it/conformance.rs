@@ -326,3 +326,29 @@ pub async fn concurrent_commits_keep_one_chain<S: Store + 'static>(s: std::sync:
     }
     assert_eq!(verify_ledger(&*s).await, 160);
 }
+
+pub async fn a_witness_never_goes_back<S: Store>(s: &S) {
+    use gsomia_ledger::merkle::Hash;
+    assert_eq!(s.witnessed("KOR").await.unwrap(), None);
+    s.put_witnessed("KOR", 5, Hash([5; 32]), "n5", "t").await.unwrap();
+    s.put_witnessed("KOR", 9, Hash([9; 32]), "n9", "t").await.unwrap();
+    assert!(matches!(
+        s.put_witnessed("KOR", 7, Hash([7; 32]), "n7", "t").await,
+        Err(StoreError::Conflict(7))
+    ));
+    assert_eq!(
+        s.witnessed("KOR").await.unwrap(),
+        Some((9, Hash([9; 32]), "n9".into()))
+    );
+    assert_eq!(s.witnessed("USA").await.unwrap(), None);
+    s.add_cosignature(3, "KOR", "c3", "t").await.unwrap();
+    s.add_cosignature(8, "USA", "c8", "t").await.unwrap();
+    s.add_cosignature(3, "KOR", "c3-again", "t").await.unwrap();
+    let c = s.cosignatures().await.unwrap();
+    assert_eq!(
+        c.iter()
+            .map(|(n, who, note, _)| (*n, who.as_str(), note.as_str()))
+            .collect::<Vec<_>>(),
+        [(8, "USA", "c8"), (3, "KOR", "c3")]
+    );
+}

@@ -41,6 +41,11 @@ async fn the_outbox_serves_due_transfers_until_delivered() {
 }
 
 #[tokio::test]
+async fn a_witness_never_goes_back() {
+    c::a_witness_never_goes_back(&fresh().await).await;
+}
+
+#[tokio::test]
 async fn messages_are_kept_once_each_in_order() {
     c::messages_are_kept_once_each_in_order(&fresh().await).await;
 }
