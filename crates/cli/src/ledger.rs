@@ -15,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::keys;
+use crate::out::member;
 use crate::out::{self, Outcome};
 
 /// `gsomia ledger` subcommands.
@@ -354,6 +355,10 @@ fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
     }
 }
 
+fn field_str<'a>(v: &'a Value, name: &str) -> &'a str {
+    v.get(name).and_then(Value::as_str).unwrap_or("?")
+}
+
 fn hex_list(hs: &[Hash]) -> Vec<String> {
     hs.iter().map(Hash::to_hex).collect()
 }
@@ -460,7 +465,100 @@ fn cosign(dir: &Path, witness_dir: &Path, keys_dir: &Path, key: Option<&Path>) -
     }
 }
 
+/// A node directory's ledger verified from its database, and its partners'
+/// cosignatures of its checkpoints, each verified (the partner's witness
+/// signature and this node's own signature on the same note).
+pub(crate) fn node_status(dir: &Path) -> Result<Value> {
+    use gsomia_store::Store as _;
+    let (key, log, checkpoints) = node_ledger(dir)?;
+    let report = gsomia_ledger::verify::verify(&key.name, &key, &log, &checkpoints);
+    let cfg = crate::node::config(dir)?;
+    let partners = gsomia_node::partner::load(&dir.join("partners")).map_err(anyhow::Error::msg)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let cosigned = rt.block_on(async {
+        let store = gsomia_store::SqliteStore::open(&cfg.database).await?;
+        anyhow::Ok(store.cosignatures().await?)
+    })?;
+    let mut cosigs = Vec::new();
+    for p in &partners {
+        // The largest checkpoint this partner cosigned.
+        let latest = cosigned.iter().find(|(_, who, _, _)| *who == p.party);
+        let doc = match latest {
+            None => json!({ "party": p.party, "cosigned": false }),
+            Some((size, _, note, at)) => {
+                let ok = Note::parse(note).map_err(|e| e.to_string()).and_then(|n| {
+                    key.verify_checkpoint(&n).map_err(|e| e.to_string())?;
+                    p.verifier.verify_cosignature(&n).map_err(|e| e.to_string())
+                });
+                json!({ "party": p.party, "cosigned": true, "size": size, "kept_at": at,
+                        "verified": ok.is_ok(), "problem": ok.err() })
+            }
+        };
+        cosigs.push(doc);
+    }
+    Ok(match report {
+        Ok(r) => json!({
+            "party": cfg.party, "origin": key.name, "verified": true, "records": r.records,
+            "latest": r.latest.as_ref().map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
+            "cosignatures": cosigs,
+        }),
+        Err(problem) => json!({
+            "party": cfg.party, "origin": key.name, "verified": false,
+            "problem": problem.to_string(), "cosignatures": cosigs,
+        }),
+    })
+}
+
 fn status(dir: &Path, witness_keys: &[PathBuf]) -> Result<Outcome> {
+    if dir.join("node.toml").is_file() {
+        let doc = node_status(dir)?;
+        let mut text = format!(
+            "node ledger {} ({})\n",
+            dir.display(),
+            field_str(&doc, "origin")
+        );
+        if *member(&doc, "verified") == json!(true) {
+            let _ = writeln!(text, "  records     {}", member(&doc, "records"));
+            let _ = writeln!(text, "  verified    yes (rebuilt from the database)");
+            let _ = writeln!(
+                text,
+                "  checkpoint  size {} root {}",
+                doc.pointer("/latest/size").unwrap_or(&json!(0)),
+                field_str(member(&doc, "latest"), "root")
+            );
+        } else {
+            let _ = writeln!(text, "  verified    NO: {}", field_str(&doc, "problem"));
+        }
+        let mut bad = *member(&doc, "verified") != json!(true);
+        for c in member(&doc, "cosignatures")
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let party = field_str(c, "party");
+            if *member(c, "cosigned") != json!(true) {
+                let _ = writeln!(text, "  cosigned    {party}: not yet");
+            } else if *member(c, "verified") == json!(true) {
+                let _ = writeln!(
+                    text,
+                    "  cosigned    {party}: checkpoint of size {} (kept {})",
+                    member(c, "size"),
+                    field_str(c, "kept_at")
+                );
+            } else {
+                bad = true;
+                let _ = writeln!(
+                    text,
+                    "  cosigned    {party}: INVALID ({})",
+                    field_str(c, "problem")
+                );
+            }
+        }
+        return Ok(Outcome::answer(doc, text, bad));
+    }
     let log = LedgerDir::read_identity(dir)?;
     let report = LedgerDir::verify_dir(dir, Some(&log));
     let (verified, size, latest) = match &report {

@@ -12,6 +12,7 @@ mod demo;
 mod item;
 mod keys;
 mod ledger;
+mod live;
 mod load;
 mod manage;
 mod node;
@@ -57,8 +58,16 @@ enum Command {
     /// Decide a release or an access, with reasons citing the rules.
     #[command(subcommand)]
     Decide(DecideCmd),
-    /// Replay the 2016–2023 history of the Japan–Korea agreement through the engine.
-    Demo,
+    /// Three real nodes (JPN, KOR, USA) on loopback with a simulated clock:
+    /// 2017 to the 2019 crisis, a TISA relay, the branch without the suspension.
+    Demo {
+        /// Replay the 2016–2026 history through the pact engine only (no nodes).
+        #[arg(long)]
+        engine: bool,
+        /// Keep the nodes' directories in DIR (new) instead of a removed temporary directory.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
     /// Party keys.
     #[command(subcommand)]
     Keys(KeysCmd),
@@ -356,7 +365,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Open(a)) => item::open(dir, &a),
         Command::Decide(DecideCmd::Release(a)) => decide::release(dir, &a),
         Command::Decide(DecideCmd::Access(a)) => decide::access(dir, &a),
-        Command::Demo => demo::run(dir, json),
+        Command::Demo { engine: true, .. } => demo::run(dir, json),
+        Command::Demo {
+            engine: false,
+            keep,
+        } => live::run(dir, keep.as_deref()),
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Init { party, dir } => node::init(&party, &dir),

@@ -56,12 +56,9 @@ pub fn enter(a: &EnterArgs) -> Result<Outcome> {
         "kind": a.kind, "at": a.at, "summary": a.summary,
         "written_diplomatic": !a.not_written,
     });
-    let u = url(
-        &a.node,
-        &format!("/v1/agreements/{}/events", a.agreement),
-    );
-    let (status, bytes) = runtime()?
-        .block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
+    let u = url(&a.node, &format!("/v1/agreements/{}/events", a.agreement));
+    let (status, bytes) =
+        runtime()?.block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
     decided(status, &bytes, |doc| {
         format!(
             "RECORDED {} {} at {}: {}\n  now {} (in force: {}); sent to {}\n",
@@ -141,8 +138,8 @@ pub fn grant(a: &GrantArgs) -> Result<Outcome> {
         "topics": (!a.topics.is_empty()).then_some(&a.topics), "expires_at": a.expires,
     });
     let u = url(&a.node, "/v1/consents");
-    let (status, bytes) = runtime()?
-        .block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
+    let (status, bytes) =
+        runtime()?.block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
     decided(status, &bytes, |doc| {
         format!(
             "CONSENT  {}: {} may release to {} until {}; sent to {}\n",

@@ -21,12 +21,12 @@ use gsomia_ledger::merkle::Tree;
 use gsomia_ledger::note::Checkpoint;
 use gsomia_store::{Batch, Person, Role, SqliteStore, Store};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::keys;
 use crate::load;
-use crate::out::{self, Outcome};
+use crate::out::{self, Outcome, member};
 
 const CONFIG: &str = "node.toml";
 
@@ -227,6 +227,42 @@ pub struct PersonArgs {
 
 /// `gsomia person add`: registers a person, prints their token once.
 pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
+    let (doc, _) = register(a, out::now())?;
+    let text = format!(
+        "registered {} ({}) as {} with clearance {} until {}\ntoken (shown once, stored only as a hash):\n{}\n",
+        a.name,
+        member(&doc, "id").as_str().unwrap_or("?"),
+        member(&doc, "role").as_str().unwrap_or("?"),
+        member(&doc, "clearance").as_str().unwrap_or("?"),
+        member(&doc, "clearance_until").as_str().unwrap_or("?"),
+        member(&doc, "token").as_str().unwrap_or("?"),
+    );
+    Ok(Outcome::ok(doc, text))
+}
+
+impl PersonArgs {
+    /// Arguments for registering a person programmatically (the demo).
+    pub fn new(
+        dir: &Path,
+        name: &str,
+        clearance: &str,
+        until: &str,
+        need_to_know: &[&str],
+        role: &str,
+    ) -> Self {
+        PersonArgs {
+            dir: dir.to_path_buf(),
+            name: name.to_owned(),
+            clearance: clearance.to_owned(),
+            until: until.to_owned(),
+            need_to_know: need_to_know.iter().map(|s| (*s).to_owned()).collect(),
+            role: role.to_owned(),
+        }
+    }
+}
+
+/// Registers a person at `now` (ledgered); returns the answer and the token.
+pub fn register(a: &PersonArgs, now: jiff::Timestamp) -> Result<(Value, String)> {
     let cfg = config(&a.dir)?;
     let reg = load::registry(None)?;
     let party = reg.party(&cfg.party)?;
@@ -241,7 +277,6 @@ pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
     let role = Role::parse(&a.role).context("invalid `--role`")?;
     let token = format!("gsomia_{}", B64URL.encode(keys::entropy()?));
     let token_hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    let now = out::now();
     let id = format!(
         "{}-{}",
         cfg.party.to_ascii_lowercase(),
@@ -260,7 +295,7 @@ pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
     let entry = Entry::new(
         Kind::PersonRegistered,
         now.as_second(),
-        0,
+        u32::try_from(now.subsec_nanosecond()).unwrap_or(0),
         cfg.party.clone(),
         None,
         vec![
@@ -282,15 +317,9 @@ pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
             .await?;
         anyhow::Ok(())
     })?;
-    Ok(Outcome::ok(
+    Ok((
         json!({ "id": id, "name": a.name, "role": role.as_str(), "clearance": person.clearance, "clearance_until": person.clearance_until, "need_to_know": a.need_to_know, "token": token }),
-        format!(
-            "registered {} ({id}) as {} with clearance {} until {}\ntoken (shown once, stored only as a hash):\n{token}\n",
-            a.name,
-            role.as_str(),
-            person.clearance,
-            person.clearance_until
-        ),
+        token,
     ))
 }
 

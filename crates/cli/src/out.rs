@@ -128,3 +128,17 @@ pub fn bullets(reasons: &[Reason]) -> String {
     }
     s
 }
+
+static NULL: Value = Value::Null;
+
+/// A member of a JSON object, or null (never panics).
+pub fn member<'a>(v: &'a Value, key: &str) -> &'a Value {
+    v.get(key).unwrap_or(&NULL)
+}
+
+/// Sets a member of a JSON object (no effect on anything else).
+pub fn put(v: &mut Value, key: &str, value: Value) {
+    if let Some(o) = v.as_object_mut() {
+        o.insert(key.to_owned(), value);
+    }
+}

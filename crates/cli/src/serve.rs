@@ -204,7 +204,9 @@ impl Running {
     pub async fn stop(self) -> Result<()> {
         let _ = self.stop.send(true);
         for s in self.servers {
-            s.await.context("server task failed")?.context("server failed")?;
+            s.await
+                .context("server task failed")?
+                .context("server failed")?;
         }
         for t in self.tasks {
             t.abort();
@@ -221,13 +223,7 @@ pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
         .build()
         .context("cannot start the async runtime")?;
     rt.block_on(async {
-        let running = start(
-            dir,
-            registry,
-            Arc::new(gsomia_node::Clock::System),
-            None,
-        )
-        .await?;
+        let running = start(dir, registry, Arc::new(gsomia_node::Clock::System), None).await?;
         if json_out {
             announce(
                 &json!({ "party": running.party, "api": running.api, "peer": running.peer })

@@ -42,7 +42,9 @@ fn timestamp(i: (i64, u32)) -> Result<Timestamp, String> {
 
 /// The core event (and its agreement) a signed event message describes.
 pub fn core_event(reg: &Registry, ev: &AgreementEvent) -> Result<(AgreementRef, Event), String> {
-    let a = reg.agreement_ref(&ev.agreement).map_err(|e| e.to_string())?;
+    let a = reg
+        .agreement_ref(&ev.agreement)
+        .map_err(|e| e.to_string())?;
     let kind = EventKind::parse(&ev.kind).ok_or_else(|| {
         format!(
             "unknown event kind `{}` (notice, suspend_notice, lift_suspension, withdraw_notice, announcement)",
@@ -439,7 +441,9 @@ pub async fn grant(
         .await?;
     node.outbox.notify_one();
     let mut out = consent_json(&g, None);
-    out["sent_to"] = json!([req.holder]);
+    if let Some(o) = out.as_object_mut() {
+        o.insert("sent_to".into(), json!([req.holder]));
+    }
     Ok((StatusCode::CREATED, Json(out)))
 }
 
@@ -548,7 +552,9 @@ pub async fn revoke(
     }
     node.outbox.notify_one();
     let mut out = consent_json(&g, Some(now));
-    out["sent_to"] = json!([g.holder]);
+    if let Some(o) = out.as_object_mut() {
+        o.insert("sent_to".into(), json!([g.holder]));
+    }
     Ok(Json(out))
 }
 
@@ -625,7 +631,10 @@ async fn receive_event_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec
     {
         return Err(bad(
             &id,
-            format!("{} is not an agreement between {peer} and {}", ev.agreement, node.party),
+            format!(
+                "{} is not an agreement between {peer} and {}",
+                ev.agreement, node.party
+            ),
         ));
     }
     if event.at.as_second() > now.as_second() + MAX_SKEW.as_secs() as i64 {
@@ -732,7 +741,8 @@ async fn receive_consent_inner(node: &Node, peer: &str, body: &[u8]) -> Result<V
         ));
     }
     core_consent(&node.registry(), &g, None).map_err(|e| bad(&id, format!("consent: {e}")))?;
-    let e = consent_entry(node, &g, None, "received").map_err(|e| internal(&id)(format!("{e:?}")))?;
+    let e =
+        consent_entry(node, &g, None, "received").map_err(|e| internal(&id)(format!("{e:?}")))?;
     keep(node, MessageKind::Consent, &id, peer, body, e).await
 }
 

@@ -22,8 +22,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::labels::{from_wire, to_wire};
 use crate::Node;
+use crate::labels::{from_wire, to_wire};
 
 /// The largest request body accepted (bytes).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -205,7 +205,7 @@ async fn submit_item(
             req.level
         )));
     }
-    let wire = to_wire(&*node.registry(), &label);
+    let wire = to_wire(&node.registry(), &label);
     // At rest, the item is sealed to the party's own recipient key.
     let sealed = sealed::seal(
         &wire,
@@ -262,7 +262,7 @@ fn item_labels(
 ) -> Result<(WireLabel, Option<WireLabel>, ItemLabels), ApiError> {
     let wire = WireLabel::from_bytes(&item.label).map_err(|e| ApiError::Internal(e.to_string()))?;
     let original =
-        from_wire(&*node.registry(), &wire).map_err(|e| ApiError::Internal(e.to_string()))?;
+        from_wire(&node.registry(), &wire).map_err(|e| ApiError::Internal(e.to_string()))?;
     let mut labels = ItemLabels::new(original.clone());
     let equivalent = match &item.equivalent_label {
         Some(bytes) => {
@@ -312,7 +312,7 @@ async fn decide_read(
         None => Err(vec!["no such item".to_owned()]),
         Some(item) => {
             let (wire, eq, labels) = item_labels(node, item)?;
-            match decide_access(&*node.registry(), &reader(node, person)?, &labels, at) {
+            match decide_access(&node.registry(), &reader(node, person)?, &labels, at) {
                 AccessDecision::Allow { .. } => Ok((wire, eq)),
                 d @ AccessDecision::Deny(_) => {
                     let zone = node
@@ -362,7 +362,8 @@ async fn show_item(
     let person = authenticate(&node, &headers).await?;
     let (item, wire, eq) = decide_read(&node, &person, &id, "labels").await?;
     Ok(Json(json!({
-        "id": item.id, "originator": item.originator, "received_from": item.received_from,
+        "id": item.id, "origin_item": item.origin_item, "originator": item.originator,
+        "received_from": item.received_from,
         "created_at": item.created_at, "label": label_json(&wire),
         "equivalent_label": eq.as_ref().map(label_json),
     })))
@@ -398,8 +399,11 @@ async fn list_items(
         };
         let (wire, eq, labels) = item_labels(&node, &item)?;
         // Only what this person may read is listed.
-        if decide_access(&*node.registry(), &r, &labels, at).is_allow() {
-            out.push(json!({ "id": id, "label": label_json(&wire), "equivalent_label": eq.as_ref().map(label_json) }));
+        if decide_access(&node.registry(), &r, &labels, at).is_allow() {
+            out.push(json!({
+                "id": id, "origin_item": item.origin_item, "received_from": item.received_from,
+                "label": label_json(&wire), "equivalent_label": eq.as_ref().map(label_json),
+            }));
         }
     }
     Ok(Json(json!({ "items": out })))

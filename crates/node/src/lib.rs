@@ -72,7 +72,9 @@ impl Clock {
             Clock::Simulated(m) => {
                 let now = self.now();
                 if at < now {
-                    return Err(format!("the clock reads {now}; it does not go back to {at}"));
+                    return Err(format!(
+                        "the clock reads {now}; it does not go back to {at}"
+                    ));
                 }
                 let mut g = match m.lock() {
                     Ok(g) => g,
@@ -141,7 +143,10 @@ impl Node {
     /// top of the profiles (events the profiles already hold are skipped).
     pub async fn start(parts: Parts) -> Result<Arc<Node>, String> {
         use gsomia_store::Store as _;
-        let me = parts.registry.party(&parts.party).map_err(|e| e.to_string())?;
+        let me = parts
+            .registry
+            .party(&parts.party)
+            .map_err(|e| e.to_string())?;
         let mut tree = gsomia_ledger::merkle::Tree::new();
         let size = parts.store.ledger_size().await.map_err(|e| e.to_string())?;
         for (h, _) in parts

@@ -181,9 +181,12 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
     let transfer = crate::new_id(&format!("{}-t", node.party))?;
     let agreement = reg.agreement_id(release.agreement).to_owned();
     let relied_on = match release.route {
-        gsomia_core::Route::Onward { consent, .. } | gsomia_core::Route::HubRelay { consent, .. } => {
-            held.get(consent).map(|(_, bytes)| bytes.clone()).into_iter().collect()
-        }
+        gsomia_core::Route::Onward { consent, .. }
+        | gsomia_core::Route::HubRelay { consent, .. } => held
+            .get(consent)
+            .map(|(_, bytes)| bytes.clone())
+            .into_iter()
+            .collect(),
         gsomia_core::Route::Direct | gsomia_core::Route::Return => Vec::new(),
     };
     let env = Envelope {
@@ -351,10 +354,7 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         gsomia_store::MessageKind::Consent => "consents",
         gsomia_store::MessageKind::Revocation => "revocations",
     };
-    let url = format!(
-        "{}/peer/v1/{path}",
-        partner.endpoint.trim_end_matches('/')
-    );
+    let url = format!("{}/peer/v1/{path}", partner.endpoint.trim_end_matches('/'));
     let resp = client
         .post(url)
         .header("content-type", "application/octet-stream")
@@ -418,7 +418,10 @@ pub fn router(node: Arc<Node>) -> axum::Router {
     axum::Router::new()
         .route("/peer/v1/transfers", post(receive))
         .route("/peer/v1/events", post(crate::agreements::receive_event))
-        .route("/peer/v1/consents", post(crate::agreements::receive_consent))
+        .route(
+            "/peer/v1/consents",
+            post(crate::agreements::receive_consent),
+        )
         .route(
             "/peer/v1/revocations",
             post(crate::agreements::receive_revocation),
@@ -548,8 +551,8 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
     let label = from_wire(reg, &header.label).map_err(|e| bad(&t, format!("label: {e}")))?;
     // Decide again, on our own clock, with the consents the sender relied on.
     let holder = reg.party(peer).map_err(|e| bad(&t, e.to_string()))?;
-    let consents = crate::agreements::carried_consents(node, reg, &env.consents)
-        .map_err(|e| bad(&t, e))?;
+    let consents =
+        crate::agreements::carried_consents(node, reg, &env.consents).map_err(|e| bad(&t, e))?;
     let origin = gsomia_core::ItemId::new(env.item.clone());
     let decision = decide_release(
         reg,
@@ -563,7 +566,8 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         },
     );
     let Decision::Release(release) = decision else {
-        let reasons: Vec<String> = gsomia_core::explain::texts(&reg.explain_decision(&decision, at));
+        let reasons: Vec<String> =
+            gsomia_core::explain::texts(&reg.explain_decision(&decision, at));
         return Err(bad(
             &t,
             format!("not allowed here: {}", reasons.join(" | ")),
@@ -579,10 +583,13 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
             ),
         ));
     }
-    let equivalent = reg
-        .mark_received(&label, node.me, Some(release.agreement), Some(at))
-        .map_err(|e| bad(&t, format!("{e:?}")))?;
-    let eq_wire = to_wire(reg, &equivalent.label);
+    // The level this party marks it with is the one the decision found on
+    // the route it came by (for a relay, the originator's level mapped to ours).
+    let equivalent = gsomia_core::Label {
+        level: release.recipient_level,
+        ..label.clone()
+    };
+    let eq_wire = to_wire(reg, &equivalent);
     let id = crate::new_id(&node.party)
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
     let e = entry(

@@ -12,8 +12,8 @@ use gsomia_store::SqliteStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::{Clock, Node, Parts};
 use crate::partner::Partner;
+use crate::{Clock, Node, Parts};
 
 /// A party's keys and TLS identity, written under a directory.
 pub struct Identity {
@@ -97,8 +97,14 @@ impl Identity {
         partners: Vec<Partner>,
         peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
     ) -> Result<Arc<Node>, String> {
-        self.node_at(registry, store, partners, peer_clients, Arc::new(Clock::System))
-            .await
+        self.node_at(
+            registry,
+            store,
+            partners,
+            peer_clients,
+            Arc::new(Clock::System),
+        )
+        .await
     }
 
     /// The same on a given clock.

@@ -157,9 +157,13 @@ pub async fn witness_one(node: &Node, party: &str) -> Result<u64, String> {
         .json()
         .await
         .map_err(|e| format!("fetch checkpoint: {e}"))?;
-    let text = doc["note"].as_str().ok_or("no note in the answer")?;
-    let proof = doc["proof"]
-        .as_array()
+    let text = doc
+        .get("note")
+        .and_then(serde_json::Value::as_str)
+        .ok_or("no note in the answer")?;
+    let proof = doc
+        .get("proof")
+        .and_then(serde_json::Value::as_array)
         .ok_or("no proof in the answer")?
         .iter()
         .map(|h| h.as_str().and_then(Hash::from_hex).ok_or("bad proof hash"))

@@ -527,11 +527,12 @@ impl Store for SqliteStore {
     }
 
     async fn cosignatures(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
-        let rows =
-            sqlx::query("SELECT size, cosigner, note, at FROM cosigned ORDER BY size DESC, cosigner")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(db)?;
+        let rows = sqlx::query(
+            "SELECT size, cosigner, note, at FROM cosigned ORDER BY size DESC, cosigner",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
         rows.iter()
             .map(|r| {
                 let size: i64 = r.try_get("size").map_err(db)?;

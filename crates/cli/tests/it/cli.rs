@@ -422,8 +422,8 @@ fn timeline_and_list_and_show() {
 }
 
 #[test]
-fn the_demo_replays_the_history_and_checks_itself() {
-    let (code, d) = json(&["demo"]);
+fn the_engine_demo_replays_the_history_and_checks_itself() {
+    let (code, d) = json(&["demo", "--engine"]);
     assert_eq!(code, 0, "{d}");
     assert_eq!(d["all_as_expected"], true);
     let steps = d["steps"].as_array().unwrap();
@@ -436,6 +436,89 @@ fn the_demo_replays_the_history_and_checks_itself() {
                 .unwrap()
                 .contains(&Value::from("jp-kr-2016 art 21(3)"))
     }));
-    let text = gsomia(&["demo"]);
+    let text = gsomia(&["demo", "--engine"]);
     assert!(String::from_utf8_lossy(&text.stdout).contains("steps as expected"));
+}
+
+#[test]
+fn the_demo_runs_three_real_nodes_and_verifies_their_cosigned_ledgers() {
+    let keep = std::env::temp_dir().join(format!("gsomia-demo-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&keep);
+    let (code, d) = json(&["demo", "--keep", keep.to_str().unwrap()]);
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["all_as_expected"], true);
+    assert_eq!(d["ledgers_verified"], true);
+    let steps = d["steps"].as_array().unwrap();
+    let find = |pred: &dyn Fn(&Value) -> bool| steps.iter().find(|s| pred(s)).cloned();
+    // Both labels on the first exchange.
+    let first = &steps[0];
+    assert_eq!(
+        first["details"]["originator_label"]["level"],
+        "군사II급비밀"
+    );
+    assert_eq!(first["details"]["recipient_label"]["level"], "極秘");
+    // Both nodes compute the same state after each event.
+    let suspended = find(&|s| s["decision"] == "notice_suspended").unwrap();
+    assert_eq!(suspended["details"]["state_at"]["JPN"], "notice_suspended");
+    assert_eq!(suspended["details"]["state_at"]["KOR"], "notice_suspended");
+    // The relay: refused without consent, delivered with it.
+    let relay: Vec<_> = steps
+        .iter()
+        .filter(|s| s["details"]["from"] == "USA")
+        .collect();
+    assert_eq!(relay.len(), 2);
+    assert_eq!(relay[0]["decision"], "withhold");
+    assert!(
+        relay[0]["rules"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("rule 16"))
+    );
+    assert_eq!(relay[1]["decision"], "release");
+    assert_eq!(relay[1]["details"]["route"], "hub relay");
+    assert_eq!(relay[1]["details"]["delivered"], true);
+    // Need-to-know.
+    assert!(
+        steps.iter().any(|s| s["decision"] == "deny"
+            && s["reasons"][0].as_str().unwrap().contains("need-to-know"))
+    );
+    // The branch without the suspension withholds at midnight, citing the article.
+    assert!(steps.iter().any(|s| {
+        s["branch"] == "without_suspension"
+            && s["decision"] == "withhold"
+            && s["rules"]
+                .as_array()
+                .unwrap()
+                .contains(&Value::from("jp-kr-2016 art 21(3)"))
+    }));
+    // Five ledgers, each cosigned by every partner.
+    let ledgers = d["ledgers"].as_array().unwrap();
+    assert_eq!(ledgers.len(), 5);
+    for l in ledgers {
+        assert_eq!(l["verified"], true, "{l}");
+        assert!(
+            l["cosignatures"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|c| c["verified"] == true)
+        );
+    }
+    // The kept node directories verify with the ordinary commands.
+    let (code, st) = json(&[
+        "ledger",
+        "status",
+        "--dir",
+        keep.join("history/jpn").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{st}");
+    assert_eq!(st["cosignatures"].as_array().unwrap().len(), 2);
+    let (code, v) = json(&[
+        "ledger",
+        "verify",
+        "--dir",
+        keep.join("history/kor").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{v}");
+    std::fs::remove_dir_all(&keep).unwrap();
 }

@@ -330,8 +330,12 @@ pub async fn concurrent_commits_keep_one_chain<S: Store + 'static>(s: std::sync:
 pub async fn a_witness_never_goes_back<S: Store>(s: &S) {
     use gsomia_ledger::merkle::Hash;
     assert_eq!(s.witnessed("KOR").await.unwrap(), None);
-    s.put_witnessed("KOR", 5, Hash([5; 32]), "n5", "t").await.unwrap();
-    s.put_witnessed("KOR", 9, Hash([9; 32]), "n9", "t").await.unwrap();
+    s.put_witnessed("KOR", 5, Hash([5; 32]), "n5", "t")
+        .await
+        .unwrap();
+    s.put_witnessed("KOR", 9, Hash([9; 32]), "n9", "t")
+        .await
+        .unwrap();
     assert!(matches!(
         s.put_witnessed("KOR", 7, Hash([7; 32]), "n7", "t").await,
         Err(StoreError::Conflict(7))

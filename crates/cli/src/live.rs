@@ -1,0 +1,1058 @@
+//! `gsomia demo`: three real nodes — JPN, KOR and USA — made with `gsomia
+//! init`, pinned to each other as partners, serving on loopback over TLS
+//! and mutual TLS in this process, on one simulated clock. The demo drives
+//! them through their user APIs as their officers would, from 2017 to the
+//! 2019 crisis and a TISA relay, then runs the what-if branch without the
+//! suspension on a fresh pair of nodes, and finally has every node witness
+//! its partners and verifies every ledger from its database.
+//!
+//! Every step states the outcome it expects; the demo exits 1 if any step
+//! comes out otherwise, so it doubles as an end-to-end check.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use gsomia_core::time::{format_in, parse_instant};
+use gsomia_node::Clock;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::{Value, json};
+
+use crate::node::PersonArgs;
+use crate::out::{Outcome, member, put};
+use crate::serve::{Listeners, Running};
+
+/// How long the demo waits for a message to cross before calling it lost.
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Step {
+    at: Timestamp,
+    branch: &'static str,
+    title: String,
+    outcome: String,
+    expected: &'static str,
+    reasons: Vec<String>,
+    details: Value,
+}
+
+/// The nodes of one world (the history, or a branch) before they start.
+struct Prepared {
+    dirs: BTreeMap<String, PathBuf>,
+    listeners: BTreeMap<String, (std::net::TcpListener, std::net::TcpListener)>,
+    /// (party, person name) → bearer token.
+    tokens: BTreeMap<(String, String), String>,
+}
+
+/// Who works at each node: (party, name, clearance, need-to-know, role).
+const PEOPLE: &[(&str, &str, &str, &[&str], &str)] = &[
+    ("KOR", "Kim", "군사II급비밀", &["dprk"], "officer"),
+    ("KOR", "Park", "군사II급비밀", &["dprk"], "security-officer"),
+    ("JPN", "Sato", "極秘", &["dprk.missile"], "officer"),
+    ("JPN", "Tanaka", "極秘", &["regional.maritime"], "officer"),
+    ("USA", "Smith", "SECRET", &["dprk"], "officer"),
+];
+
+/// Makes node directories with `gsomia init`, binds their listeners, pins
+/// every pair as partners, and registers the people, at `at`.
+fn prepare(root: &Path, parties: &[&str], at: Timestamp) -> Result<Prepared> {
+    let mut p = Prepared {
+        dirs: BTreeMap::new(),
+        listeners: BTreeMap::new(),
+        tokens: BTreeMap::new(),
+    };
+    for party in parties {
+        let dir = root.join(party.to_ascii_lowercase());
+        crate::node::init(party, &dir)?;
+        let bind =
+            || std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback");
+        p.listeners.insert((*party).to_owned(), (bind()?, bind()?));
+        p.dirs.insert((*party).to_owned(), dir);
+    }
+    for (party, dir) in &p.dirs {
+        let bundle = root.join(format!("{party}.bundle"));
+        let doc = crate::node::identity_export(dir)?.doc;
+        std::fs::write(&bundle, member(&doc, "bundle").as_str().unwrap_or_default())
+            .with_context(|| format!("cannot write `{}`", bundle.display()))?;
+        for (other, other_dir) in &p.dirs {
+            if other == party {
+                continue;
+            }
+            let (_, peer) = p.listeners.get(party).context("listener vanished")?;
+            let endpoint = format!("https://{}", peer.local_addr()?);
+            crate::node::partner_add(other_dir, &bundle, &endpoint)?;
+        }
+    }
+    for (party, name, clearance, ntk, role) in PEOPLE {
+        let Some(dir) = p.dirs.get(*party) else {
+            continue;
+        };
+        let args = PersonArgs::new(dir, name, clearance, "2030-12-31", ntk, role);
+        let (_, token) = crate::node::register(&args, at)?;
+        p.tokens
+            .insert(((*party).to_owned(), (*name).to_owned()), token);
+    }
+    Ok(p)
+}
+
+/// A running world: its nodes, a user-API client per node, the clock.
+struct World {
+    nodes: BTreeMap<String, Running>,
+    clients: BTreeMap<String, reqwest::Client>,
+    tokens: BTreeMap<(String, String), String>,
+    dirs: BTreeMap<String, PathBuf>,
+    clock: Arc<Clock>,
+}
+
+impl World {
+    async fn start(
+        p: Prepared,
+        registry: &gsomia_core::Registry,
+        clock: Arc<Clock>,
+    ) -> Result<World> {
+        let mut nodes = BTreeMap::new();
+        let mut clients = BTreeMap::new();
+        for (party, (api, peer)) in p.listeners {
+            let dir = p.dirs.get(&party).context("dir vanished")?;
+            api.set_nonblocking(true)?;
+            peer.set_nonblocking(true)?;
+            let listeners = Listeners {
+                api: tokio::net::TcpListener::from_std(api)?,
+                peer: tokio::net::TcpListener::from_std(peer)?,
+            };
+            let running =
+                crate::serve::start(dir, registry.clone(), clock.clone(), Some(listeners)).await?;
+            let config = gsomia_node::tls::user_client_config(&dir.join("tls/ca.pem"))?;
+            clients.insert(
+                party.clone(),
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(config)
+                    .timeout(Duration::from_secs(30))
+                    .build()?,
+            );
+            nodes.insert(party, running);
+        }
+        Ok(World {
+            nodes,
+            clients,
+            tokens: p.tokens,
+            dirs: p.dirs,
+            clock,
+        })
+    }
+
+    /// Calls a node's user API as one of its people: (status, JSON answer).
+    async fn call(
+        &self,
+        party: &str,
+        person: &str,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<(u16, Value)> {
+        let node = self.nodes.get(party).context("no such node")?;
+        let client = self.clients.get(party).context("no such client")?;
+        let token = self
+            .tokens
+            .get(&(party.to_owned(), person.to_owned()))
+            .context("no such person")?;
+        let mut req = client
+            .request(method, format!("{}{path}", node.api))
+            .bearer_auth(token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req
+            .send()
+            .await
+            .with_context(|| format!("{party} {path}"))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        let doc = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Ok((status, doc))
+    }
+
+    async fn get(&self, party: &str, person: &str, path: &str) -> Result<Value> {
+        let (status, doc) = self
+            .call(party, person, reqwest::Method::GET, path, None)
+            .await?;
+        if status != 200 {
+            bail!("{party} {path}: {status} {doc}");
+        }
+        Ok(doc)
+    }
+
+    async fn post(
+        &self,
+        party: &str,
+        person: &str,
+        path: &str,
+        body: Value,
+    ) -> Result<(u16, Value)> {
+        self.call(party, person, reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    fn set(&self, at: Timestamp) -> Result<()> {
+        self.clock.set(at).map_err(anyhow::Error::msg)
+    }
+
+    /// Submits an item at `party` as `person`; returns its id.
+    async fn submit(
+        &self,
+        party: &str,
+        person: &str,
+        level: &str,
+        rel_to: &[&str],
+        text: &str,
+    ) -> Result<String> {
+        let (status, doc) = self
+            .post(
+                party,
+                person,
+                "/v1/items",
+                json!({ "level": level, "topics": ["dprk.missile"], "rel_to": rel_to,
+                        "content": B64.encode(text) }),
+            )
+            .await?;
+        if status != 201 {
+            bail!("submit at {party}: {status} {doc}");
+        }
+        Ok(member(&doc, "id").as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until `party` holds an item whose originator's id is `origin`.
+    async fn wait_item(&self, party: &str, person: &str, origin: &str) -> Result<Option<Value>> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let doc = self.get(party, person, "/v1/items").await?;
+            if let Some(it) = member(&doc, "items")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|i| *member(i, "origin_item") == json!(origin))
+            {
+                return Ok(Some(it.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(None)
+    }
+
+    /// Waits until `party` has recorded `n` events of `agreement`; its status then.
+    async fn wait_events(
+        &self,
+        party: &str,
+        person: &str,
+        agreement: &str,
+        n: u64,
+    ) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let doc = self
+                .get(party, person, &format!("/v1/agreements/{agreement}"))
+                .await?;
+            if member(&doc, "events").as_u64().unwrap_or(0) >= n
+                || tokio::time::Instant::now() >= deadline
+            {
+                return Ok(doc);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until `party` holds consent `id`.
+    async fn wait_consent(&self, party: &str, person: &str, id: &str) -> Result<bool> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::time::Instant::now() < deadline {
+            let doc = self.get(party, person, "/v1/consents").await?;
+            if member(&doc, "consents")
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| *member(c, "id") == json!(id))
+            {
+                return Ok(true);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(false)
+    }
+
+    /// Every node witnesses every partner, twice (so the last round sees
+    /// ledgers that no longer move).
+    async fn witness(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for round in 0..2 {
+            for (party, r) in &self.nodes {
+                for (other, res) in gsomia_node::witness::witness_all(&r.node).await {
+                    if let Err(e) = res
+                        && round == 1
+                    {
+                        problems.push(format!("{party} witnessing {other}: {e}"));
+                    }
+                }
+            }
+        }
+        problems
+    }
+
+    async fn stop(self) -> Result<BTreeMap<String, PathBuf>> {
+        for (_, r) in self.nodes {
+            r.stop().await?;
+        }
+        Ok(self.dirs)
+    }
+}
+
+fn reasons(doc: &Value) -> Vec<String> {
+    member(doc, "reasons")
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The provisions cited by reasons ("… (jp-kr-2016 art 21(3); rule 1)").
+fn cited(reasons: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    for r in reasons {
+        let Some(open) = r.rfind(" (") else { continue };
+        let inner = r
+            .get(open + 2..r.len().saturating_sub(1))
+            .unwrap_or_default();
+        for c in inner.split("; ") {
+            if !c.is_empty() && !out.iter().any(|x: &String| x == c) {
+                out.push(c.to_owned());
+            }
+        }
+    }
+    out
+}
+
+struct Demo {
+    steps: Vec<Step>,
+}
+
+impl Demo {
+    /// A release from `from` (as `person`) of `item` to `to`; when released,
+    /// waits for the recipient to hold it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per narrated exchange reads best flat"
+    )]
+    async fn release(
+        &mut self,
+        w: &World,
+        branch: &'static str,
+        from: (&str, &str),
+        item: &str,
+        origin: &str,
+        to: (&str, &str),
+        title: &str,
+        expected: &'static str,
+    ) -> Result<Option<Value>> {
+        let at = w.clock.now();
+        let (status, doc) = w
+            .post(
+                from.0,
+                from.1,
+                &format!("/v1/items/{item}/release"),
+                json!({ "to": to.0 }),
+            )
+            .await?;
+        if status != 200 {
+            bail!("release at {}: {status} {doc}", from.0);
+        }
+        let mut outcome = member(&doc, "decision").as_str().unwrap_or("?").to_owned();
+        let mut details = json!({
+            "from": from.0, "to": to.0, "agreement": member(&doc, "agreement"), "route": member(&doc, "route"),
+            "transfer": member(&doc, "transfer"),
+        });
+        let mut held = None;
+        if outcome == "release" {
+            match w.wait_item(to.0, to.1, origin).await? {
+                Some(it) => {
+                    put(&mut details, "delivered", json!(true));
+                    put(
+                        &mut details,
+                        "originator_label",
+                        member(&it, "label").clone(),
+                    );
+                    put(
+                        &mut details,
+                        "recipient_label",
+                        member(&it, "equivalent_label").clone(),
+                    );
+                    put(&mut details, "recipient_item", member(&it, "id").clone());
+                    held = Some(it);
+                }
+                None => {
+                    put(&mut details, "delivered", json!(false));
+                    outcome = "release (not delivered)".into();
+                }
+            }
+        }
+        self.steps.push(Step {
+            at,
+            branch,
+            title: title.to_owned(),
+            outcome,
+            expected,
+            reasons: reasons(&doc),
+            details,
+        });
+        Ok(held)
+    }
+
+    /// A security officer of `by` enters an event; the outcome is the
+    /// partner's view once the event has reached it.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per narrated event reads best flat"
+    )]
+    async fn event(
+        &mut self,
+        w: &World,
+        branch: &'static str,
+        by: (&str, &str),
+        partner: (&str, &str),
+        kind: &str,
+        events_after: u64,
+        title: &str,
+        expected: &'static str,
+    ) -> Result<()> {
+        let at = w.clock.now();
+        let (status, doc) = w
+            .post(
+                by.0,
+                by.1,
+                "/v1/agreements/jp-kr-2016/events",
+                json!({ "kind": kind, "summary": title }),
+            )
+            .await?;
+        let (outcome, reasons, details) = if status == 201 {
+            let theirs = w
+                .wait_events(partner.0, partner.1, "jp-kr-2016", events_after)
+                .await?;
+            let ours = member(&doc, "status");
+            let same = member(&theirs, "state") == member(ours, "state");
+            (
+                if same {
+                    member(&theirs, "state").as_str().unwrap_or("?").to_owned()
+                } else {
+                    format!(
+                        "views differ: {} at {}, {} at {}",
+                        member(ours, "state"),
+                        by.0,
+                        member(&theirs, "state"),
+                        partner.0
+                    )
+                },
+                vec![
+                    member(&doc, "effect")
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ],
+                json!({ "state_at": { by.0: member(ours, "state"), partner.0: member(&theirs, "state") },
+                        "in_force": member(&theirs, "in_force"), "sent_to": member(&doc, "sent_to") }),
+            )
+        } else {
+            (
+                "refused".to_owned(),
+                vec![
+                    member(&doc, "error")
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                ],
+                json!({}),
+            )
+        };
+        self.steps.push(Step {
+            at,
+            branch,
+            title: title.to_owned(),
+            outcome,
+            expected,
+            reasons,
+            details,
+        });
+        Ok(())
+    }
+
+    /// A read at `party` by `person`: allowed or refused (404, the same as
+    /// not found), with the reason the node ledgered.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call per narrated read reads best flat"
+    )]
+    async fn read(
+        &mut self,
+        w: &World,
+        branch: &'static str,
+        who: (&str, &str),
+        item: &str,
+        expect_text: Option<&str>,
+        title: &str,
+        expected: &'static str,
+    ) -> Result<()> {
+        let at = w.clock.now();
+        let node = w.nodes.get(who.0).context("no such node")?;
+        let client = w.clients.get(who.0).context("no such client")?;
+        let token = w
+            .tokens
+            .get(&(who.0.to_owned(), who.1.to_owned()))
+            .context("no such person")?;
+        let resp = client
+            .get(format!("{}/v1/items/{item}/content", node.api))
+            .bearer_auth(token)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        let body = resp.bytes().await?;
+        let ledgered = last_read_entry(&node.node).await?;
+        let (outcome, reasons) = match status {
+            200 => {
+                let ok = expect_text.is_none_or(|t| body.as_ref() == t.as_bytes());
+                (
+                    if ok {
+                        "allow"
+                    } else {
+                        "allow (content differs)"
+                    }
+                    .to_owned(),
+                    vec![format!("ledgered: {ledgered}")],
+                )
+            }
+            404 => ("deny".to_owned(), vec![format!("ledgered: {ledgered}")]),
+            s => (format!("answered {s}"), Vec::new()),
+        };
+        self.steps.push(Step {
+            at,
+            branch,
+            title: title.to_owned(),
+            outcome,
+            expected,
+            reasons,
+            details: json!({ "party": who.0, "person": who.1, "item": item, "http_status": status }),
+        });
+        Ok(())
+    }
+}
+
+/// The node's last read decision, as ledgered (kind and reasons or rules).
+async fn last_read_entry(node: &gsomia_node::Node) -> Result<String> {
+    use gsomia_store::Store as _;
+    let size = node.store.ledger_size().await?;
+    let from = size.saturating_sub(5);
+    for (_, bytes) in node.store.records(from, size).await?.iter().rev() {
+        let r = gsomia_ledger::entry::Record::from_bytes(bytes)?;
+        let kind = r.entry.kind();
+        if matches!(
+            kind,
+            gsomia_ledger::entry::Kind::ReadAllowed | gsomia_ledger::entry::Kind::ReadDenied
+        ) {
+            let detail = r
+                .entry
+                .fields()
+                .iter()
+                .find(|(k, _)| k == "reasons" || k == "rules")
+                .map(|(_, v)| v.as_str())
+                .unwrap_or_default();
+            return Ok(format!("{} — {detail}", kind.as_str()));
+        }
+    }
+    Ok("no read entry".into())
+}
+
+fn t(s: &str) -> Result<Timestamp> {
+    Ok(parse_instant(s)?)
+}
+
+/// Runs the demo under a fresh temporary directory (removed afterwards
+/// unless `keep` names a directory to keep it in).
+pub fn run(profiles: Option<PathBuf>, keep: Option<&Path>) -> Result<Outcome> {
+    let root = match keep {
+        Some(k) => {
+            if k.exists() {
+                bail!("`{}` exists; --keep wants a new directory", k.display());
+            }
+            k.to_path_buf()
+        }
+        None => std::env::temp_dir().join(format!(
+            "gsomia-demo-{}-{}",
+            std::process::id(),
+            Timestamp::now().as_nanosecond()
+        )),
+    };
+    std::fs::create_dir_all(&root)
+        .with_context(|| format!("cannot create `{}`", root.display()))?;
+    let result = run_in(&root, profiles);
+    if keep.is_none() {
+        let _ = std::fs::remove_dir_all(&root);
+    }
+    result
+}
+
+fn run_in(root: &Path, profiles: Option<PathBuf>) -> Result<Outcome> {
+    // The nodes start with the history as it stood at the end of 2016; the
+    // 2019 events are entered live by KOR's security officer.
+    let registry =
+        crate::load::registry(profiles)?.history_before(t("2017-01-01T00:00:00+09:00")?)?;
+    let start = t("2017-03-06T07:30:00+09:00")?;
+    let history = prepare(&root.join("history"), &["JPN", "KOR", "USA"], start)?;
+    let branch = prepare(&root.join("without-suspension"), &["JPN", "KOR"], start)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let started = std::time::Instant::now();
+    let (demo, dirs, problems) = rt.block_on(async {
+        let mut demo = Demo { steps: Vec::new() };
+        let w = World::start(history, &registry, Arc::new(Clock::simulated(start))).await?;
+        let mut problems = script(&mut demo, &w).await?;
+        let mut dirs: Vec<PathBuf> = w.stop().await?.into_values().collect();
+        let b = World::start(branch, &registry, Arc::new(Clock::simulated(start))).await?;
+        problems.extend(branch_script(&mut demo, &b).await?);
+        dirs.extend(b.stop().await?.into_values());
+        anyhow::Ok((demo, dirs, problems))
+    })?;
+    let elapsed = started.elapsed();
+    let mut ledgers = Vec::new();
+    for d in &dirs {
+        ledgers.push(crate::ledger::node_status(d)?);
+    }
+    Ok(render(&demo, ledgers, problems, elapsed))
+}
+
+async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
+    const H: &str = "history";
+    w.set(t("2017-03-06T09:00:00+09:00")?)?;
+    let report = "2017-03-06 07:34 KST: four ballistic missiles from Tongchang-ri; three fell in Japan's EEZ";
+    let k1 = w
+        .submit("KOR", "Kim", "군사II급비밀", &["JPN", "USA"], report)
+        .await?;
+    let held = demo
+        .release(
+            w,
+            H,
+            ("KOR", "Kim"),
+            &k1,
+            &k1,
+            ("JPN", "Sato"),
+            "KOR releases its launch report to JPN under the GSOMIA",
+            "release",
+        )
+        .await?;
+    let j1 = held
+        .as_ref()
+        .and_then(|h| member(h, "id").as_str())
+        .unwrap_or_default()
+        .to_owned();
+    demo.read(
+        w,
+        H,
+        ("JPN", "Sato"),
+        &j1,
+        Some(report),
+        "JPN's analyst (極秘, dprk.missile) reads it",
+        "allow",
+    )
+    .await?;
+
+    w.set(t("2019-08-23T15:30:00+09:00")?)?;
+    demo.event(
+        w,
+        H,
+        ("KOR", "Park"),
+        ("JPN", "Sato"),
+        "notice",
+        1,
+        "Seoul gives written notice of termination through the diplomatic channel",
+        "notice_given",
+    )
+    .await?;
+
+    w.set(t("2019-10-01T10:00:00+09:00")?)?;
+    let k2 = w
+        .submit(
+            "KOR",
+            "Kim",
+            "군사II급비밀",
+            &["JPN"],
+            "2019-10-02: SLBM test off Wonsan",
+        )
+        .await?;
+    demo.release(
+        w,
+        H,
+        ("KOR", "Kim"),
+        &k2,
+        &k2,
+        ("JPN", "Sato"),
+        "Notice pending: exchanges continue until the agreement ends",
+        "release",
+    )
+    .await?;
+
+    w.set(t("2019-11-22T18:00:00+09:00")?)?;
+    demo.event(
+        w,
+        H,
+        ("KOR", "Park"),
+        ("JPN", "Sato"),
+        "suspend_notice",
+        2,
+        "Six hours before expiry, Seoul suspends the effect of its notice",
+        "notice_suspended",
+    )
+    .await?;
+
+    w.set(t("2019-11-23T00:00:00+09:00")?)?;
+    let k3 = w
+        .submit(
+            "KOR",
+            "Kim",
+            "군사II급비밀",
+            &["JPN"],
+            "2019-11-28: super-large rocket launcher test",
+        )
+        .await?;
+    demo.release(
+        w,
+        H,
+        ("KOR", "Kim"),
+        &k3,
+        &k3,
+        ("JPN", "Sato"),
+        "Midnight of 23 November: still in force, the release goes through",
+        "release",
+    )
+    .await?;
+
+    w.set(t("2019-11-25T10:00:00+09:00")?)?;
+    let k4 = w
+        .submit(
+            "KOR",
+            "Kim",
+            "군사II급비밀",
+            &["USA", "JPN"],
+            "track data relayed through the TISA hub",
+        )
+        .await?;
+    let at_usa = demo
+        .release(
+            w,
+            H,
+            ("KOR", "Kim"),
+            &k4,
+            &k4,
+            ("USA", "Smith"),
+            "KOR provides a report to the USA under their bilateral agreement",
+            "release",
+        )
+        .await?;
+    let u4 = at_usa
+        .as_ref()
+        .and_then(|h| member(h, "id").as_str())
+        .unwrap_or_default()
+        .to_owned();
+    demo.release(
+        w,
+        H,
+        ("USA", "Smith"),
+        &u4,
+        &k4,
+        ("JPN", "Sato"),
+        "The USA, as TISA hub, tries to relay it to JPN without Korea's consent",
+        "withhold",
+    )
+    .await?;
+
+    w.set(t("2019-11-25T11:00:00+09:00")?)?;
+    let at = w.clock.now();
+    let (status, doc) = w
+        .post(
+            "KOR",
+            "Park",
+            "/v1/consents",
+            json!({
+                "holder": "USA", "recipient": "JPN", "topics": ["dprk.missile"],
+                "expires_at": "2020-11-25T00:00:00+09:00",
+            }),
+        )
+        .await?;
+    let id = member(&doc, "id").as_str().unwrap_or_default().to_owned();
+    let reached = status == 201 && w.wait_consent("USA", "Smith", &id).await?;
+    demo.steps.push(Step {
+        at,
+        branch: H,
+        title: "KOR's security officer consents in writing: USA may relay dprk.missile items to JPN for a year".into(),
+        outcome: if reached { "consented".into() } else { format!("consent not held ({status})") },
+        expected: "consented",
+        reasons: vec![format!("consent {id}, signed by KOR, held by USA")],
+        details: doc,
+    });
+    let relayed = demo
+        .release(
+            w,
+            H,
+            ("USA", "Smith"),
+            &u4,
+            &k4,
+            ("JPN", "Sato"),
+            "With the consent, the hub relays it; JPN decides again with the consent it carries",
+            "release",
+        )
+        .await?;
+    let j4 = relayed
+        .as_ref()
+        .and_then(|h| member(h, "id").as_str())
+        .unwrap_or_default()
+        .to_owned();
+    demo.read(
+        w,
+        H,
+        ("JPN", "Sato"),
+        &j4,
+        Some("track data relayed through the TISA hub"),
+        "JPN's analyst reads the relayed report",
+        "allow",
+    )
+    .await?;
+    demo.read(
+        w,
+        H,
+        ("JPN", "Tanaka"),
+        &j1,
+        None,
+        "A JPN officer cleared 極秘 but without need-to-know for dprk.missile tries to read",
+        "deny",
+    )
+    .await?;
+    Ok(w.witness().await)
+}
+
+async fn branch_script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
+    const B: &str = "without_suspension";
+    w.set(t("2017-03-06T09:00:00+09:00")?)?;
+    let report = "2017-03-06 07:34 KST: four ballistic missiles from Tongchang-ri";
+    let k1 = w
+        .submit("KOR", "Kim", "군사II급비밀", &["JPN"], report)
+        .await?;
+    let held = demo
+        .release(
+            w,
+            B,
+            ("KOR", "Kim"),
+            &k1,
+            &k1,
+            ("JPN", "Sato"),
+            "(fresh nodes) the 2017 report crosses as before",
+            "release",
+        )
+        .await?;
+    let j1 = held
+        .as_ref()
+        .and_then(|h| member(h, "id").as_str())
+        .unwrap_or_default()
+        .to_owned();
+    w.set(t("2019-08-23T15:30:00+09:00")?)?;
+    demo.event(
+        w,
+        B,
+        ("KOR", "Park"),
+        ("JPN", "Sato"),
+        "notice",
+        1,
+        "Seoul gives notice, and this time never suspends it",
+        "notice_given",
+    )
+    .await?;
+    w.set(t("2019-11-23T00:00:00+09:00")?)?;
+    let k2 = w
+        .submit("KOR", "Kim", "군사II급비밀", &["JPN"], "after the end")
+        .await?;
+    demo.release(
+        w,
+        B,
+        ("KOR", "Kim"),
+        &k2,
+        &k2,
+        ("JPN", "Sato"),
+        "Midnight of 23 November: the agreement has ended; the release is withheld",
+        "withhold",
+    )
+    .await?;
+    demo.read(
+        w,
+        B,
+        ("JPN", "Sato"),
+        &j1,
+        Some(report),
+        "Items received before the end stay protected and readable",
+        "allow",
+    )
+    .await?;
+    Ok(w.witness().await)
+}
+
+fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Duration) -> Outcome {
+    let kst = TimeZone::get("Asia/Seoul").unwrap_or(TimeZone::UTC);
+    let mut text = String::from(
+        "gsomia demo — JPN, KOR and USA nodes on loopback (TLS, mutual TLS, SQLite), simulated clock\n\n",
+    );
+    let mut docs = Vec::new();
+    let mut all_ok = true;
+    let mut branch = "history";
+    for (i, s) in demo.steps.iter().enumerate() {
+        let ok = s.outcome == s.expected;
+        all_ok &= ok;
+        if s.branch != branch {
+            branch = s.branch;
+            let _ = writeln!(
+                text,
+                "── branch: {} (fresh JPN and KOR nodes) ─────────────",
+                branch.replace('_', " ")
+            );
+        }
+        let _ = writeln!(
+            text,
+            "{:>2}. {}  {}\n    → {}{}",
+            i + 1,
+            format_in(s.at.round(jiff::Unit::Second).unwrap_or(s.at), &kst),
+            s.title,
+            s.outcome.to_uppercase(),
+            if ok {
+                String::new()
+            } else {
+                format!("   (EXPECTED {})", s.expected.to_uppercase())
+            }
+        );
+        if let Some(route) = s.details.get("route").and_then(Value::as_str) {
+            let _ = writeln!(
+                text,
+                "       {} → {} under {} ({route}){}",
+                member(&s.details, "from").as_str().unwrap_or("?"),
+                member(&s.details, "to").as_str().unwrap_or("?"),
+                member(&s.details, "agreement").as_str().unwrap_or("?"),
+                if *member(&s.details, "delivered") == json!(true) {
+                    ", delivered and receipted"
+                } else {
+                    ""
+                }
+            );
+        }
+        if let Some(l) = s.details.get("recipient_label").filter(|l| !l.is_null()) {
+            let _ = writeln!(
+                text,
+                "       labels: {} {} (originator, unchanged) + {} {} (equivalent)",
+                s.details
+                    .pointer("/originator_label/policy")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                s.details
+                    .pointer("/originator_label/level")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?"),
+                l.get("policy").and_then(Value::as_str).unwrap_or("?"),
+                l.get("level").and_then(Value::as_str).unwrap_or("?"),
+            );
+        }
+        if let Some(states) = s.details.get("state_at").and_then(Value::as_object) {
+            let v: Vec<String> = states
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", v.as_str().unwrap_or("?")))
+                .collect();
+            let _ = writeln!(text, "       both nodes compute: {}", v.join(", "));
+        }
+        for r in s.reasons.iter().take(3) {
+            let _ = writeln!(text, "       · {r}");
+        }
+        docs.push(json!({
+            "step": i + 1,
+            "at": format_in(s.at.round(jiff::Unit::Second).unwrap_or(s.at), &kst),
+            "branch": s.branch,
+            "title": s.title,
+            "decision": s.outcome,
+            "expected": s.expected,
+            "as_expected": ok,
+            "details": s.details,
+            "reasons": s.reasons,
+            "rules": cited(&s.reasons),
+        }));
+    }
+    let mut ledgers_ok = problems.is_empty();
+    let _ = writeln!(
+        text,
+        "\nledgers (rebuilt from each database and verified; partners' cosignatures checked):"
+    );
+    for l in &ledgers {
+        let cosigned: Vec<String> = member(l, "cosignatures")
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| {
+                if *member(c, "verified") == json!(true) {
+                    format!(
+                        "{} ✓ (size {})",
+                        member(c, "party").as_str().unwrap_or("?"),
+                        member(c, "size")
+                    )
+                } else {
+                    format!("{} ✗", member(c, "party").as_str().unwrap_or("?"))
+                }
+            })
+            .collect();
+        let verified = *member(l, "verified") == json!(true)
+            && member(l, "cosignatures").as_array().is_some_and(|cs| {
+                !cs.is_empty() && cs.iter().all(|c| *member(c, "verified") == json!(true))
+            });
+        ledgers_ok &= verified;
+        let _ = writeln!(
+            text,
+            "  {:<4} {} records, {}; cosigned by {}",
+            member(l, "party").as_str().unwrap_or("?"),
+            member(l, "records"),
+            if *member(l, "verified") == json!(true) {
+                "verified"
+            } else {
+                "NOT VERIFIED"
+            },
+            cosigned.join(", ")
+        );
+    }
+    for p in &problems {
+        let _ = writeln!(text, "  problem: {p}");
+    }
+    let passed = docs
+        .iter()
+        .filter(|d| *member(d, "as_expected") == json!(true))
+        .count();
+    let _ = writeln!(
+        text,
+        "\n{passed} of {} steps as expected; ledgers verified and cross-cosigned: {}; {:.1} s.",
+        docs.len(),
+        if ledgers_ok { "yes" } else { "NO" },
+        elapsed.as_secs_f64()
+    );
+    let ok = all_ok && ledgers_ok;
+    Outcome::answer(
+        json!({
+            "steps": docs, "all_as_expected": all_ok, "ledgers_verified": ledgers_ok,
+            "ledgers": ledgers, "problems": problems, "seconds": elapsed.as_secs_f64(),
+        }),
+        text,
+        !ok,
+    )
+}
