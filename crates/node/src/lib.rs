@@ -282,6 +282,8 @@ type PinnedParties = Vec<(Vec<u8>, String)>;
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request may take, body included, before it is answered 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long shutdown waits for requests in flight.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -319,6 +321,23 @@ pub async fn serve_peers(
         shutdown,
     )
     .await
+}
+
+/// Answers 408 to a request (reading its body included) that takes longer
+/// than [`REQUEST_TIMEOUT`], so a slow sender cannot hold a worker.
+async fn request_deadline(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => (
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            axum::Json(serde_json::json!({ "error": "request timed out" })),
+        )
+            .into_response(),
+    }
 }
 
 async fn run(
@@ -360,6 +379,7 @@ async fn run(
                         };
                         app = app.layer(axum::Extension(peer::PeerParty(party)));
                     }
+                    let app = app.layer(axum::middleware::from_fn(request_deadline));
                     let svc = TowerToHyperService::new(app);
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(hyper_util::rt::TokioTimer::new())

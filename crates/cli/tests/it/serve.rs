@@ -490,3 +490,135 @@ fn a_sender_killed_with_sigkill_mid_transfer_delivers_exactly_once_after_restart
     let (_, h) = json(&["health", "--node", &jpn_server.url, "--ca", &jca]);
     assert_eq!(h["ledger_size"], 6, "no second delivery");
 }
+
+#[test]
+fn a_notice_and_a_consent_entered_at_jpn_reach_kor_which_computes_the_same_status() {
+    let root = tmp("serve-events");
+    let TwoNodes {
+        jpn,
+        kor,
+        sato,
+        kim,
+        kor_bundle: kb,
+    } = two_nodes(&root);
+    let suzuki = person(&jpn, "Suzuki", "極秘", "dprk", "security-officer");
+    let kor_server = Server::start(&kor);
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            &kor_server.peer
+        ])
+        .0,
+        0
+    );
+    let jpn_server = Server::start(&jpn);
+    let (jca, kca) = (
+        s(&jpn.join("tls/ca.pem")).to_owned(),
+        s(&kor.join("tls/ca.pem")).to_owned(),
+    );
+    let live = |token: &str, url: &str, ca: &str| {
+        let (code, d) = json(&with_token(
+            &["agreement", "live", "jp-kr-2016"],
+            url,
+            ca,
+            token,
+        ));
+        assert_eq!(code, 0, "{d}");
+        d["state"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(live(&kim, &kor_server.url, &kca), "in_force");
+
+    // Only security officers enter events.
+    let (code, d) = json(&with_token(
+        &["agreement", "enter", "jp-kr-2016", "notice"],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(code, 2, "{d}");
+    assert!(
+        d["error"].as_str().unwrap().contains("security officers"),
+        "{d}"
+    );
+
+    let (code, d) = json(&with_token(
+        &[
+            "agreement",
+            "enter",
+            "jp-kr-2016",
+            "notice",
+            "--summary",
+            "test notice",
+        ],
+        &jpn_server.url,
+        &jca,
+        &suzuki,
+    ));
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["status"]["state"], "notice_given");
+    assert_eq!(d["sent_to"], serde_json::json!(["KOR"]));
+    assert!(
+        d["effect"].as_str().unwrap().contains("effective for"),
+        "{d}"
+    );
+    // KOR receives it and computes the same state.
+    poll("KOR to record JPN's notice", || {
+        (live(&kim, &kor_server.url, &kca) == "notice_given").then_some(())
+    });
+    // A second notice while one is pending has no effect: refused, exit 1.
+    let (code, d) = json(&with_token(
+        &["agreement", "enter", "jp-kr-2016", "notice"],
+        &jpn_server.url,
+        &jca,
+        &suzuki,
+    ));
+    assert_eq!(code, 1, "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("no effect"), "{d}");
+
+    // A consent JPN gives KOR to hold reaches KOR.
+    let (code, d) = json(&with_token(
+        &[
+            "consent",
+            "grant",
+            "--holder",
+            "KOR",
+            "--recipient",
+            "USA",
+            "--topic",
+            "dprk.missile",
+            "--expires",
+            "2099-01-01T00:00:00+09:00",
+        ],
+        &jpn_server.url,
+        &jca,
+        &suzuki,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    poll("KOR to hold JPN's consent", || {
+        let (_, l) = json(&with_token(
+            &["consent", "list"],
+            &kor_server.url,
+            &kca,
+            &kim,
+        ));
+        l["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["id"] == id.as_str())
+            .then_some(())
+    });
+    assert_eq!(jpn_server.stop(), 0);
+    assert_eq!(kor_server.stop(), 0);
+    // Both ledgers hold the event.
+    for dir in [&jpn, &kor] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{v}");
+    }
+}

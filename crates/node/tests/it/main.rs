@@ -352,3 +352,187 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and_refused_otherwise()
+{
+    use gsomia_seal::message::{AgreementEvent, ConsentGrant, ConsentRevocation, Scope};
+    let dir = std::env::temp_dir().join(format!("gsomia-node-msg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
+    let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
+    let (url, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
+    let http = client(&jpn, &kor);
+    let post = |path: &str, body: Vec<u8>| {
+        let req = http.post(format!("{url}/peer/v1/{path}")).body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let now = jiff::Timestamp::now();
+    let at = (now.as_second(), 0);
+    let notice = |id: &str, by: &str, agreement: &str, at: (i64, u32)| AgreementEvent {
+        id: id.into(),
+        agreement: agreement.into(),
+        kind: "notice".into(),
+        at,
+        by: by.into(),
+        written_diplomatic: true,
+        summary: "test notice".into(),
+    };
+    let a = node.registry().agreement_ref("jp-kr-2016").unwrap();
+    assert_eq!(
+        node.registry().status(a, now).unwrap().state.as_str(),
+        "in_force"
+    );
+
+    // A JPN notice, signed by JPN: kept, and KOR now computes the same status.
+    let bytes = notice("jpn-e-1", "JPN", "jp-kr-2016", at).seal(&jpn.key);
+    let (status, body) = post("events", bytes.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = Receipt::open(&body, &kor.key.public()).unwrap();
+    assert!(!r.duplicate);
+    assert_eq!(r.transfer, "jpn-e-1");
+    assert_eq!(
+        node.registry().status(a, now).unwrap().state.as_str(),
+        "notice_given"
+    );
+    // Replayed: acknowledged again, no second effect.
+    let (status, body) = post("events", bytes).await;
+    assert_eq!(status, 200);
+    assert!(Receipt::open(&body, &kor.key.public()).unwrap().duplicate);
+    let kinds = ledger_kinds(&node).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "agreement_event").count(), 1);
+
+    // Refused, each with a reason and a ledger entry.
+    let refusals: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "events",
+            notice("jpn-e-2", "KOR", "jp-kr-2016", at).seal(&jpn.key),
+            "connection is from JPN",
+        ),
+        (
+            "events",
+            notice("jpn-e-3", "JPN", "jp-kr-2016", at).seal(&kor.key),
+            "signature",
+        ),
+        (
+            "events",
+            notice("jpn-e-4", "JPN", "us-kr-1987", at).seal(&jpn.key),
+            "not an agreement between",
+        ),
+        (
+            "events",
+            notice("jpn-e-5", "JPN", "jp-kr-2016", (at.0 + 86_400, 0)).seal(&jpn.key),
+            "in the future",
+        ),
+        (
+            "events",
+            notice("jpn-e-6", "JPN", "jp-kr-2016", (at.0 + 1, 0)).seal(&jpn.key),
+            "no effect",
+        ),
+        (
+            "consents",
+            ConsentGrant {
+                id: "usa-c-1".into(),
+                originator: "USA".into(),
+                holder: "KOR".into(),
+                recipient: "JPN".into(),
+                scope: Scope::Topics(vec!["dprk.missile".into()]),
+                granted_at: at,
+                expires_at: (at.0 + 3600, 0),
+            }
+            .seal(&jpn.key),
+            "connection is from JPN",
+        ),
+        (
+            "consents",
+            ConsentGrant {
+                id: "jpn-c-0".into(),
+                originator: "JPN".into(),
+                holder: "USA".into(),
+                recipient: "KOR".into(),
+                scope: Scope::Topics(vec!["dprk.missile".into()]),
+                granted_at: at,
+                expires_at: (at.0 + 3600, 0),
+            }
+            .seal(&jpn.key),
+            "for USA to hold",
+        ),
+        (
+            "revocations",
+            ConsentRevocation {
+                consent: "jpn-c-9".into(),
+                originator: "JPN".into(),
+                revoked_at: at,
+            }
+            .seal(&jpn.key),
+            "no consent",
+        ),
+    ];
+    for (path, bytes, why) in refusals {
+        let (status, body) = post(path, bytes).await;
+        let text = String::from_utf8_lossy(&body);
+        assert_eq!(status, 403, "{path}: {text}");
+        assert!(text.contains(why), "{path}: expected `{why}` in {text}");
+    }
+    let kinds = ledger_kinds(&node).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "transfer_refused").count(), 8);
+
+    // A consent JPN gives KOR to hold, then revokes.
+    let grant = ConsentGrant {
+        id: "jpn-c-1".into(),
+        originator: "JPN".into(),
+        holder: "KOR".into(),
+        recipient: "USA".into(),
+        scope: Scope::Topics(vec!["dprk.missile".into()]),
+        granted_at: at,
+        expires_at: (at.0 + 3600, 0),
+    };
+    let (status, _) = post("consents", grant.seal(&jpn.key)).await;
+    assert_eq!(status, 200);
+    let held = gsomia_node::agreements::held_consents(&node, &node.registry())
+        .await
+        .unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].0.revoked_at, None);
+    let revoke = ConsentRevocation {
+        consent: "jpn-c-1".into(),
+        originator: "JPN".into(),
+        revoked_at: (at.0 + 60, 0),
+    };
+    let (status, _) = post("revocations", revoke.seal(&jpn.key)).await;
+    assert_eq!(status, 200);
+    let held = gsomia_node::agreements::held_consents(&node, &node.registry())
+        .await
+        .unwrap();
+    assert_eq!(held[0].0.revoked_at.map(|t| t.as_second()), Some(at.0 + 60));
+    assert_eq!(
+        ledger_kinds(&node)
+            .await
+            .iter()
+            .filter(|k| *k == "consent")
+            .count(),
+        2
+    );
+
+    // The recorded event survives a restart: a node started on the same
+    // store replays it onto the profiles.
+    let again = kor
+        .node(
+            gsomia_core::shipped().unwrap(),
+            node.store.clone(),
+            vec![],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.registry().status(a, now).unwrap().state.as_str(),
+        "notice_given"
+    );
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}
