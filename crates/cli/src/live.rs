@@ -635,120 +635,141 @@ fn run_in(root: &Path, profiles: Option<PathBuf>) -> Result<Outcome> {
     Ok(render(&demo, ledgers, problems, elapsed))
 }
 
-async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
-    const H: &str = "history";
-    w.set(t("2017-03-06T09:00:00+09:00")?)?;
-    let report = "2017-03-06 07:34 KST: four ballistic missiles from Tongchang-ri; three fell in Japan's EEZ";
-    let k1 = w
-        .submit("KOR", "Kim", "군사II급비밀", &["JPN", "USA"], report)
-        .await?;
-    let held = demo
-        .release(
+impl Demo {
+    /// KOR's officer submits a report and releases it to JPN; the id JPN
+    /// stored it under (empty when it did not arrive).
+    async fn kor_to_jpn(
+        &mut self,
+        w: &World,
+        branch: &'static str,
+        rel_to: &[&str],
+        text: &str,
+        title: &str,
+        expected: &'static str,
+    ) -> Result<String> {
+        let k = w.submit("KOR", "Kim", "군사II급비밀", rel_to, text).await?;
+        let held = self
+            .release(
+                w,
+                branch,
+                ("KOR", "Kim"),
+                &k,
+                &k,
+                ("JPN", "Sato"),
+                title,
+                expected,
+            )
+            .await?;
+        Ok(stored_id(held.as_ref()))
+    }
+
+    /// KOR's security officer enters an event of jp-kr-2016; JPN's view is the outcome.
+    async fn kor_enters(
+        &mut self,
+        w: &World,
+        branch: &'static str,
+        kind: &str,
+        events_after: u64,
+        title: &str,
+        expected: &'static str,
+    ) -> Result<()> {
+        self.event(
             w,
-            H,
-            ("KOR", "Kim"),
-            &k1,
-            &k1,
+            branch,
+            ("KOR", "Park"),
             ("JPN", "Sato"),
+            kind,
+            events_after,
+            title,
+            expected,
+        )
+        .await
+    }
+}
+
+fn stored_id(held: Option<&Value>) -> String {
+    held.and_then(|h| member(h, "id").as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+const REPORT_2017: &str =
+    "2017-03-06 07:34 KST: four ballistic missiles from Tongchang-ri; three fell in Japan's EEZ";
+
+/// The opening both worlds share: the 2017 report and Seoul's 2019 notice.
+async fn opening(demo: &mut Demo, w: &World, branch: &'static str, notice: &str) -> Result<String> {
+    w.set(t("2017-03-06T09:00:00+09:00")?)?;
+    let j1 = demo
+        .kor_to_jpn(
+            w,
+            branch,
+            &["JPN", "USA"],
+            REPORT_2017,
             "KOR releases its launch report to JPN under the GSOMIA",
             "release",
         )
         .await?;
-    let j1 = held
-        .as_ref()
-        .and_then(|h| member(h, "id").as_str())
-        .unwrap_or_default()
-        .to_owned();
     demo.read(
         w,
-        H,
+        branch,
         ("JPN", "Sato"),
         &j1,
-        Some(report),
+        Some(REPORT_2017),
         "JPN's analyst (極秘, dprk.missile) reads it",
         "allow",
     )
     .await?;
-
     w.set(t("2019-08-23T15:30:00+09:00")?)?;
-    demo.event(
+    demo.kor_enters(w, branch, "notice", 1, notice, "notice_given")
+        .await?;
+    Ok(j1)
+}
+
+async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
+    const H: &str = "history";
+    let j1 = opening(
+        demo,
         w,
         H,
-        ("KOR", "Park"),
-        ("JPN", "Sato"),
-        "notice",
-        1,
         "Seoul gives written notice of termination through the diplomatic channel",
-        "notice_given",
     )
     .await?;
-
     w.set(t("2019-10-01T10:00:00+09:00")?)?;
-    let k2 = w
-        .submit(
-            "KOR",
-            "Kim",
-            "군사II급비밀",
-            &["JPN"],
-            "2019-10-02: SLBM test off Wonsan",
-        )
-        .await?;
-    demo.release(
+    demo.kor_to_jpn(
         w,
         H,
-        ("KOR", "Kim"),
-        &k2,
-        &k2,
-        ("JPN", "Sato"),
+        &["JPN"],
+        "2019-10-02: SLBM test off Wonsan",
         "Notice pending: exchanges continue until the agreement ends",
         "release",
     )
     .await?;
-
     w.set(t("2019-11-22T18:00:00+09:00")?)?;
-    demo.event(
+    demo.kor_enters(
         w,
         H,
-        ("KOR", "Park"),
-        ("JPN", "Sato"),
         "suspend_notice",
         2,
         "Six hours before expiry, Seoul suspends the effect of its notice",
         "notice_suspended",
     )
     .await?;
-
     w.set(t("2019-11-23T00:00:00+09:00")?)?;
-    let k3 = w
-        .submit(
-            "KOR",
-            "Kim",
-            "군사II급비밀",
-            &["JPN"],
-            "2019-11-28: super-large rocket launcher test",
-        )
-        .await?;
-    demo.release(
+    demo.kor_to_jpn(
         w,
         H,
-        ("KOR", "Kim"),
-        &k3,
-        &k3,
-        ("JPN", "Sato"),
+        &["JPN"],
+        "2019-11-28: super-large rocket launcher test",
         "Midnight of 23 November: still in force, the release goes through",
         "release",
     )
     .await?;
 
+    // TISA: KOR → USA, then the hub relays to JPN only with KOR's consent.
     w.set(t("2019-11-25T10:00:00+09:00")?)?;
+    let relayed_text = "track data relayed through the TISA hub";
     let k4 = w
-        .submit(
-            "KOR",
-            "Kim",
-            "군사II급비밀",
-            &["USA", "JPN"],
-            "track data relayed through the TISA hub",
-        )
+        .submit("KOR", "Kim", "군사II급비밀", &["USA", "JPN"], relayed_text)
         .await?;
     let at_usa = demo
         .release(
@@ -762,11 +783,7 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
             "release",
         )
         .await?;
-    let u4 = at_usa
-        .as_ref()
-        .and_then(|h| member(h, "id").as_str())
-        .unwrap_or_default()
-        .to_owned();
+    let u4 = stored_id(at_usa.as_ref());
     demo.release(
         w,
         H,
@@ -778,7 +795,6 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
         "withhold",
     )
     .await?;
-
     w.set(t("2019-11-25T11:00:00+09:00")?)?;
     let at = w.clock.now();
     let (status, doc) = w
@@ -815,17 +831,12 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
             "release",
         )
         .await?;
-    let j4 = relayed
-        .as_ref()
-        .and_then(|h| member(h, "id").as_str())
-        .unwrap_or_default()
-        .to_owned();
     demo.read(
         w,
         H,
         ("JPN", "Sato"),
-        &j4,
-        Some("track data relayed through the TISA hub"),
+        &stored_id(relayed.as_ref()),
+        Some(relayed_text),
         "JPN's analyst reads the relayed report",
         "allow",
     )
@@ -845,51 +856,19 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
 
 async fn branch_script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     const B: &str = "without_suspension";
-    w.set(t("2017-03-06T09:00:00+09:00")?)?;
-    let report = "2017-03-06 07:34 KST: four ballistic missiles from Tongchang-ri";
-    let k1 = w
-        .submit("KOR", "Kim", "군사II급비밀", &["JPN"], report)
-        .await?;
-    let held = demo
-        .release(
-            w,
-            B,
-            ("KOR", "Kim"),
-            &k1,
-            &k1,
-            ("JPN", "Sato"),
-            "(fresh nodes) the 2017 report crosses as before",
-            "release",
-        )
-        .await?;
-    let j1 = held
-        .as_ref()
-        .and_then(|h| member(h, "id").as_str())
-        .unwrap_or_default()
-        .to_owned();
-    w.set(t("2019-08-23T15:30:00+09:00")?)?;
-    demo.event(
+    let j1 = opening(
+        demo,
         w,
         B,
-        ("KOR", "Park"),
-        ("JPN", "Sato"),
-        "notice",
-        1,
         "Seoul gives notice, and this time never suspends it",
-        "notice_given",
     )
     .await?;
     w.set(t("2019-11-23T00:00:00+09:00")?)?;
-    let k2 = w
-        .submit("KOR", "Kim", "군사II급비밀", &["JPN"], "after the end")
-        .await?;
-    demo.release(
+    demo.kor_to_jpn(
         w,
         B,
-        ("KOR", "Kim"),
-        &k2,
-        &k2,
-        ("JPN", "Sato"),
+        &["JPN"],
+        "after the end",
         "Midnight of 23 November: the agreement has ended; the release is withheld",
         "withhold",
     )
@@ -899,7 +878,7 @@ async fn branch_script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
         B,
         ("JPN", "Sato"),
         &j1,
-        Some(report),
+        Some(REPORT_2017),
         "Items received before the end stay protected and readable",
         "allow",
     )

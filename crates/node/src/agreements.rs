@@ -577,6 +577,35 @@ async fn answer(node: &Node, peer: &str, r: Result<Vec<u8>, Refusal>) -> Respons
     }
 }
 
+/// The partner that signed a message: the party it claims must be the one
+/// the connection authenticated as, and a partner.
+fn signer<'a>(
+    node: &'a Node,
+    peer: &str,
+    id: &str,
+    what: &str,
+    claimed: &str,
+) -> Result<&'a crate::partner::Partner, Refusal> {
+    if claimed != peer {
+        return Err(bad(
+            id,
+            format!("{what} claims to be from {claimed} but the connection is from {peer}"),
+        ));
+    }
+    node.partner(peer)
+        .ok_or_else(|| bad(id, format!("{peer} is not a partner")))
+}
+
+fn malformed(what: &str) -> impl Fn(gsomia_seal::transfer::TransferError) -> Refusal + '_ {
+    move |e| {
+        (
+            StatusCode::BAD_REQUEST,
+            "?".into(),
+            format!("malformed {what}: {e}"),
+        )
+    }
+}
+
 /// `POST /peer/v1/events`: an agreement event from the partner that acted.
 pub async fn receive_event(
     State(node): State<Arc<Node>>,
@@ -588,26 +617,9 @@ pub async fn receive_event(
 }
 
 async fn receive_event_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-    let claimed = AgreementEvent::decode(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            "?".into(),
-            format!("malformed agreement event: {e}"),
-        )
-    })?;
+    let claimed = AgreementEvent::decode(body).map_err(malformed("agreement event"))?;
     let id = claimed.id.clone();
-    if claimed.by != peer {
-        return Err(bad(
-            &id,
-            format!(
-                "event claims to be by {} but the connection is from {peer}",
-                claimed.by
-            ),
-        ));
-    }
-    let partner = node
-        .partner(peer)
-        .ok_or_else(|| bad(&id, format!("{peer} is not a partner")))?;
+    let partner = signer(node, peer, &id, "event", &claimed.by)?;
     let ev = AgreementEvent::open(body, partner.key())
         .map_err(|e| bad(&id, format!("event signature: {e}")))?;
     if node
@@ -712,26 +724,9 @@ pub async fn receive_consent(
 }
 
 async fn receive_consent_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
-    let claimed = ConsentGrant::decode(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            "?".into(),
-            format!("malformed consent: {e}"),
-        )
-    })?;
+    let claimed = ConsentGrant::decode(body).map_err(malformed("consent"))?;
     let id = claimed.id.clone();
-    if claimed.originator != peer {
-        return Err(bad(
-            &id,
-            format!(
-                "consent claims to be from {} but the connection is from {peer}",
-                claimed.originator
-            ),
-        ));
-    }
-    let partner = node
-        .partner(peer)
-        .ok_or_else(|| bad(&id, format!("{peer} is not a partner")))?;
+    let partner = signer(node, peer, &id, "consent", &claimed.originator)?;
     let g = ConsentGrant::open(body, partner.key())
         .map_err(|e| bad(&id, format!("consent signature: {e}")))?;
     if g.holder != node.party {
@@ -795,17 +790,9 @@ async fn receive_revocation_inner(
     peer: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, Refusal> {
-    let claimed = ConsentRevocation::decode(body).map_err(|e| {
-        (
-            StatusCode::BAD_REQUEST,
-            "?".into(),
-            format!("malformed revocation: {e}"),
-        )
-    })?;
+    let claimed = ConsentRevocation::decode(body).map_err(malformed("revocation"))?;
     let id = claimed.consent.clone();
-    let partner = node
-        .partner(peer)
-        .ok_or_else(|| bad(&id, format!("{peer} is not a partner")))?;
+    let partner = signer(node, peer, &id, "revocation", &claimed.originator)?;
     let r = ConsentRevocation::open(body, partner.key())
         .map_err(|e| bad(&id, format!("revocation signature: {e}")))?;
     let m = node
