@@ -40,6 +40,7 @@ fn db(e: sqlx::Error) -> StoreError {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    group: std::sync::Arc<Group>,
 }
 
 impl SqliteStore {
@@ -69,7 +70,10 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        let store = SqliteStore { pool };
+        let store = SqliteStore {
+            pool,
+            group: std::sync::Arc::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -123,6 +127,199 @@ fn person(row: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
             .map_err(|_| StoreError::Corrupt("token hash".into()))?,
         created_at: row.try_get("created_at").map_err(db)?,
     })
+}
+
+/// Writes one batch inside the open transaction `tx` (the caller wraps it in
+/// a savepoint); the ledger sequencer reads the last record here.
+async fn apply(
+tx: &mut sqlx::SqliteConnection,
+batch: &Batch,
+) -> Result<Committed, StoreError> {
+    for t in &batch.incoming {
+        let seen: Option<String> =
+            sqlx::query_scalar("SELECT transfer FROM received_transfer WHERE transfer = ?")
+                .bind(&t.transfer)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(db)?;
+        if seen.is_some() {
+            return Err(StoreError::Duplicate(t.transfer.clone()));
+        }
+        sqlx::query("INSERT INTO received_transfer (transfer, sender, item, received_at) VALUES (?, ?, ?, ?)")
+            .bind(&t.transfer)
+            .bind(&t.sender)
+            .bind(&t.item)
+            .bind(&t.received_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    for i in &batch.items {
+        sqlx::query(
+            "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&i.id)
+        .bind(&i.originator)
+        .bind(&i.sealed)
+        .bind(&i.label)
+        .bind(&i.equivalent_label)
+        .bind(&i.received_from)
+        .bind(&i.created_at)
+        .bind(&i.origin_item)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Exists(_) => StoreError::Exists(i.id.clone()),
+            other => other,
+        })?;
+    }
+    for o in &batch.outgoing {
+        sqlx::query(
+            "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&o.transfer)
+        .bind(&o.item)
+        .bind(&o.recipient)
+        .bind(&o.envelope)
+        .bind(i64::from(o.attempts))
+        .bind(o.next_attempt_at)
+        .bind(o.kind.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    for m in &batch.messages {
+        sqlx::query(
+            "INSERT INTO message (kind, id, party, body, stored_at) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(m.kind.as_str())
+        .bind(&m.id)
+        .bind(&m.party)
+        .bind(&m.body)
+        .bind(&m.stored_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match db(e) {
+            StoreError::Exists(_) => StoreError::Duplicate(m.id.clone()),
+            other => other,
+        })?;
+    }
+    for (transfer, at, why) in &batch.failed {
+        sqlx::query("UPDATE outbox SET failed_at = ?, failure = ? WHERE transfer = ? AND delivered_at IS NULL")
+            .bind(at)
+            .bind(why)
+            .bind(transfer)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+    }
+    for (transfer, at) in &batch.delivered {
+        sqlx::query(
+            "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+        )
+        .bind(at)
+        .bind(transfer)
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+    }
+    // The sequencer: the last record's index and hash, read inside the
+    // write transaction.
+    let last =
+        sqlx::query("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db)?;
+    let (mut next, mut prev) = match last {
+        Some(row) => {
+            let idx: i64 = row.try_get("idx").map_err(db)?;
+            let h: Vec<u8> = row.try_get("leaf_hash").map_err(db)?;
+            (index(idx)? + 1, hash32(h, "leaf hash")?)
+        }
+        None => (0, GENESIS),
+    };
+    let first_index = next;
+    for entry in &batch.entries {
+        let record = Record {
+            index: next,
+            prev,
+            entry: entry.clone(),
+        };
+        let bytes = record.to_bytes();
+        let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
+        sqlx::query("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
+            .bind(sql_int(next)?)
+            .bind(&leaf.0[..])
+            .bind(&bytes)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        prev = leaf;
+        next += 1;
+    }
+    Ok(Committed {
+        first_index,
+        size: next,
+    })
+}
+
+
+/// One waiting commit: its batch and where its result goes.
+type Pending = (
+    Batch,
+    tokio::sync::oneshot::Sender<Result<Committed, StoreError>>,
+);
+
+/// The group-commit state: batches waiting, and the writer's turn.
+#[derive(Debug, Default)]
+struct Group {
+    queue: std::sync::Mutex<Vec<Pending>>,
+    turn: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
+}
+
+/// Commits `pending` in one transaction, one savepoint per batch; answers each.
+async fn commit_group(pool: SqlitePool, pending: Vec<Pending>) {
+    let mut results: Vec<Result<Committed, StoreError>> = Vec::with_capacity(pending.len());
+    let outcome: Result<(), StoreError> = async {
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        for (batch, _) in &pending {
+            sqlx::query("SAVEPOINT batch")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            let r = apply(&mut tx, batch).await;
+            let end = if r.is_ok() {
+                "RELEASE batch"
+            } else {
+                "ROLLBACK TO batch; RELEASE batch"
+            };
+            sqlx::raw_sql(end).execute(&mut *tx).await.map_err(db)?;
+            results.push(r);
+        }
+        tx.commit().await.map_err(db)
+    }
+    .await;
+    let mut results = results.into_iter();
+    for (_, reply) in pending {
+        let r = match (results.next(), &outcome) {
+            // Its own refusal stands, whatever happened to the group.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(c)), Ok(())) => Ok(c),
+            (Some(Ok(_)) | None, Err(e)) => {
+                Err(StoreError::Database(format!("group commit failed: {e}")))
+            }
+            (None, Ok(())) => Err(StoreError::Database("no result".into())),
+        };
+        let _ = reply.send(r);
+    }
 }
 
 fn message(row: &sqlx::sqlite::SqliteRow) -> Result<Message, StoreError> {
@@ -196,135 +393,25 @@ impl Store for SqliteStore {
     }
 
     async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        for t in &batch.incoming {
-            let seen: Option<String> =
-                sqlx::query_scalar("SELECT transfer FROM received_transfer WHERE transfer = ?")
-                    .bind(&t.transfer)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(db)?;
-            if seen.is_some() {
-                return Err(StoreError::Duplicate(t.transfer.clone()));
-            }
-            sqlx::query("INSERT INTO received_transfer (transfer, sender, item, received_at) VALUES (?, ?, ?, ?)")
-                .bind(&t.transfer)
-                .bind(&t.sender)
-                .bind(&t.item)
-                .bind(&t.received_at)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+        // Group commit: queue the batch; whoever holds the writer turn
+        // commits everything queued in one transaction, each batch in its
+        // own savepoint, so one fsync serves many callers and a failing
+        // batch fails alone.
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
+        lock(&self.group.queue).push((batch, tx));
+        let turn = self.group.turn.lock().await;
+        if let Ok(r) = rx.try_recv() {
+            return r;
         }
-        for i in &batch.items {
-            sqlx::query(
-                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&i.id)
-            .bind(&i.originator)
-            .bind(&i.sealed)
-            .bind(&i.label)
-            .bind(&i.equivalent_label)
-            .bind(&i.received_from)
-            .bind(&i.created_at)
-            .bind(&i.origin_item)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
-                StoreError::Exists(_) => StoreError::Exists(i.id.clone()),
-                other => other,
-            })?;
+        let pending = std::mem::take(&mut *lock(&self.group.queue));
+        if !pending.is_empty() {
+            // Spawned, so a cancelled caller cannot abandon the others' commit.
+            let pool = self.pool.clone();
+            let _ = tokio::spawn(commit_group(pool, pending)).await;
         }
-        for o in &batch.outgoing {
-            sqlx::query(
-                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(&o.transfer)
-            .bind(&o.item)
-            .bind(&o.recipient)
-            .bind(&o.envelope)
-            .bind(i64::from(o.attempts))
-            .bind(o.next_attempt_at)
-            .bind(o.kind.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        for m in &batch.messages {
-            sqlx::query(
-                "INSERT INTO message (kind, id, party, body, stored_at) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(m.kind.as_str())
-            .bind(&m.id)
-            .bind(&m.party)
-            .bind(&m.body)
-            .bind(&m.stored_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match db(e) {
-                StoreError::Exists(_) => StoreError::Duplicate(m.id.clone()),
-                other => other,
-            })?;
-        }
-        for (transfer, at, why) in &batch.failed {
-            sqlx::query("UPDATE outbox SET failed_at = ?, failure = ? WHERE transfer = ? AND delivered_at IS NULL")
-                .bind(at)
-                .bind(why)
-                .bind(transfer)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-        }
-        for (transfer, at) in &batch.delivered {
-            sqlx::query(
-                "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
-            )
-            .bind(at)
-            .bind(transfer)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        }
-        // The sequencer: the last record's index and hash, read inside the
-        // write transaction.
-        let last =
-            sqlx::query("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        let (mut next, mut prev) = match last {
-            Some(row) => {
-                let idx: i64 = row.try_get("idx").map_err(db)?;
-                let h: Vec<u8> = row.try_get("leaf_hash").map_err(db)?;
-                (index(idx)? + 1, hash32(h, "leaf hash")?)
-            }
-            None => (0, GENESIS),
-        };
-        let first_index = next;
-        for entry in batch.entries {
-            let record = Record {
-                index: next,
-                prev,
-                entry,
-            };
-            let bytes = record.to_bytes();
-            let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
-            sqlx::query("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
-                .bind(sql_int(next)?)
-                .bind(&leaf.0[..])
-                .bind(&bytes)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-            prev = leaf;
-            next += 1;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(Committed {
-            first_index,
-            size: next,
-        })
+        drop(turn);
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Database("the commit was abandoned".into())))
     }
 
     async fn incoming(&self, transfer: &str) -> Result<Option<Incoming>, StoreError> {

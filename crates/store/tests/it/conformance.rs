@@ -356,3 +356,45 @@ pub async fn a_witness_never_goes_back<S: Store>(s: &S) {
         [(8, "USA", "c8"), (3, "KOR", "c3")]
     );
 }
+
+/// Many concurrent commits, one of them a replayed transfer: the replay
+/// fails alone (whatever the adapter groups together), every other batch is
+/// committed with its item and entry, and the ledger is one chain.
+pub async fn a_failing_batch_among_concurrent_ones_fails_alone<S: Store + 'static>(
+    s: std::sync::Arc<S>,
+) {
+    let batch = |n: u64, transfer: String| Batch {
+        items: vec![item(&format!("c-{n}"))],
+        incoming: vec![Incoming {
+            transfer,
+            sender: "KOR".into(),
+            item: format!("c-{n}"),
+            received_at: "2026-11-28T00:00:00Z".into(),
+        }],
+        entries: vec![entry(n)],
+        ..Batch::default()
+    };
+    let mut tasks = Vec::new();
+    for n in 0..24u64 {
+        // Batch 24 replays transfer t-5.
+        let t = if n == 23 { "t-5".to_owned() } else { format!("t-{n}") };
+        let s = s.clone();
+        let b = batch(n, t);
+        tasks.push(tokio::spawn(async move { s.commit(b).await }));
+    }
+    let mut ok = 0;
+    let mut duplicates = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::Duplicate(id)) => {
+                assert_eq!(id, "t-5");
+                duplicates += 1;
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    }
+    assert_eq!((ok, duplicates), (23, 1));
+    assert_eq!(s.item_ids().await.unwrap().len(), 23);
+    assert_eq!(verify_ledger(&*s).await, 23);
+}

@@ -40,6 +40,17 @@ async fn the_outbox_serves_due_transfers_until_delivered() {
     c::the_outbox_serves_due_transfers_until_delivered(&fresh().await).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_batch_among_concurrent_ones_fails_alone_on_disk() {
+    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-group", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    c::a_failing_batch_among_concurrent_ones_fails_alone(Arc::new(
+        SqliteStore::open(&dir.join("node.db")).await.unwrap(),
+    ))
+    .await;
+}
+
 #[tokio::test]
 async fn a_witness_never_goes_back() {
     c::a_witness_never_goes_back(&fresh().await).await;
