@@ -261,59 +261,46 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
 /// failures retry with capped exponential backoff.
 pub async fn deliver(node: Arc<Node>) {
     loop {
-        let due = match node.store.due(node.now().as_second(), 32).await {
+        let due = match node.store.due(node.now().as_second(), DUE_FETCH).await {
             Ok(d) => d,
             Err(e) => {
                 log(&format!("outbox: {e}"));
                 Vec::new()
             }
         };
+        // Items to one partner travel in batches; other messages one by one.
+        let mut batches: std::collections::BTreeMap<String, Vec<&Outgoing>> =
+            std::collections::BTreeMap::new();
         for o in &due {
-            match deliver_one(&node, o).await {
-                Ok(()) => continue,
-                Err(Failure::Refused(why)) => {
-                    // The recipient decided: not retried, ledgered, visible to officers.
-                    log(&format!(
-                        "transfer {} to {} refused: {why}",
-                        o.transfer, o.recipient
-                    ));
-                    let result = match entry(
-                        &node,
-                        Kind::TransferRefused,
-                        Some(&o.item),
-                        vec![
-                            ("sender", node.party.clone()),
-                            ("transfer", o.transfer.clone()),
-                            ("reasons", format!("refused by {}: {why}", o.recipient)),
-                        ],
-                    ) {
-                        Ok(e) => node
-                            .store
-                            .commit(Batch {
-                                failed: vec![(o.transfer.clone(), node.now().to_string(), why)],
-                                entries: vec![e],
-                                ..Batch::default()
-                            })
-                            .await
-                            .map_err(|e| e.to_string()),
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = result {
-                        log(&format!("outbox: {e}"));
-                    }
+            if o.kind == gsomia_store::MessageKind::Transfer {
+                batches.entry(o.recipient.clone()).or_default().push(o);
+            } else {
+                let r = deliver_one(&node, o).await;
+                settle(&node, o, r).await;
+            }
+        }
+        for (to, list) in batches {
+            for chunk in list.chunks(DELIVERY_BATCH) {
+                if let [o] = chunk {
+                    let r = deliver_one(&node, o).await;
+                    settle(&node, o, r).await;
                     continue;
                 }
-                Err(Failure::Retry(e)) => {
-                    let backoff = 1i64 << o.attempts.min(6);
-                    let next = node.now().as_second() + backoff.min(MAX_BACKOFF_SECS);
-                    log(&format!(
-                        "transfer {} to {}: {e}; retry in {}s",
-                        o.transfer,
-                        o.recipient,
-                        backoff.min(MAX_BACKOFF_SECS)
-                    ));
-                    if let Err(e) = node.store.retry_later(&o.transfer, next).await {
-                        log(&format!("outbox: {e}"));
+                match deliver_batch(&node, &to, chunk).await {
+                    Ok(()) => {}
+                    Err(Failure::Retry(e)) => {
+                        for o in chunk {
+                            settle(&node, o, Err(Failure::Retry(e.clone()))).await;
+                        }
+                    }
+                    Err(Failure::Refused(e)) => {
+                        // The batch as a whole was refused: one by one, so
+                        // each transfer gets its own answer.
+                        log(&format!("batch to {to} refused ({e}); sending one by one"));
+                        for o in chunk {
+                            let r = deliver_one(&node, o).await;
+                            settle(&node, o, r).await;
+                        }
                     }
                 }
             }
@@ -322,6 +309,164 @@ pub async fn deliver(node: Arc<Node>) {
             let _ = tokio::time::timeout(Duration::from_millis(500), node.outbox.notified()).await;
         }
     }
+}
+
+/// How many due messages the worker takes at once.
+const DUE_FETCH: u32 = 512;
+/// The most transfers in one request to a partner.
+pub const DELIVERY_BATCH: usize = 128;
+
+/// Records the outcome of a failed attempt: a refusal is final (ledgered,
+/// never retried); anything else is retried with capped exponential backoff.
+async fn settle(node: &Node, o: &Outgoing, r: Result<(), Failure>) {
+    match r {
+        Ok(()) => {}
+        Err(Failure::Refused(why)) => {
+            // The recipient decided: not retried, ledgered, visible to officers.
+            log(&format!(
+                "transfer {} to {} refused: {why}",
+                o.transfer, o.recipient
+            ));
+            let (e, failed) = refused_entry(node, o, why);
+            let result = match e {
+                Ok(e) => node
+                    .store
+                    .commit(Batch {
+                        failed: vec![failed],
+                        entries: vec![e],
+                        ..Batch::default()
+                    })
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = result {
+                log(&format!("outbox: {e}"));
+            }
+        }
+        Err(Failure::Retry(e)) => {
+            let backoff = (1i64 << o.attempts.min(6)).min(MAX_BACKOFF_SECS);
+            let next = node.now().as_second() + backoff;
+            log(&format!(
+                "transfer {} to {}: {e}; retry in {backoff}s",
+                o.transfer, o.recipient
+            ));
+            if let Err(e) = node.store.retry_later(&o.transfer, next).await {
+                log(&format!("outbox: {e}"));
+            }
+        }
+    }
+}
+
+/// The ledger entry and outbox failure for a transfer its recipient refused.
+fn refused_entry(
+    node: &Node,
+    o: &Outgoing,
+    why: String,
+) -> (Result<Entry, String>, (String, String, String)) {
+    let e = entry(
+        node,
+        Kind::TransferRefused,
+        Some(&o.item),
+        vec![
+            ("sender", node.party.clone()),
+            ("transfer", o.transfer.clone()),
+            ("reasons", format!("refused by {}: {why}", o.recipient)),
+        ],
+    );
+    (e, (o.transfer.clone(), node.now().to_string(), why))
+}
+
+/// Delivers several transfers to one partner in one request; the batch
+/// receipt is verified once and every outcome settled in one commit.
+async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(), Failure> {
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
+    let partner = node
+        .partner(to)
+        .ok_or_else(|| format!("{to} is no longer a partner"))?;
+    let client = node
+        .peer_clients
+        .get(to)
+        .ok_or_else(|| format!("no client for {to}"))?;
+    let body = encode_batch(&chunk.iter().map(|o| o.envelope.clone()).collect::<Vec<_>>());
+    let url = format!(
+        "{}/peer/v1/transfers/batch",
+        partner.endpoint.trim_end_matches('/')
+    );
+    let resp = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(body)
+        .send()
+        .await
+        .map_err(|e| format!("send: {e}"))?;
+    let status = resp.status();
+    let bytes = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
+    if status.is_client_error() {
+        return Err(Failure::Refused(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )));
+    }
+    if !status.is_success() {
+        return Err(Failure::Retry(format!(
+            "answered {status}: {}",
+            String::from_utf8_lossy(&bytes)
+        )));
+    }
+    let receipt =
+        BatchReceipt::open(&bytes, partner.key()).map_err(|e| format!("batch receipt: {e}"))?;
+    if receipt.recipient != partner.party {
+        return Err(Failure::Retry("batch receipt from another party".into()));
+    }
+    let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
+    let c = partner
+        .verifier
+        .verify_checkpoint(&note)
+        .map_err(|e| format!("receipt checkpoint: {e}"))?;
+    let now = node.now().to_string();
+    let mut batch = Batch::default();
+    let mut unanswered = Vec::new();
+    for o in chunk {
+        match receipt.outcomes.iter().find(|(t, _)| *t == o.transfer) {
+            Some((_, Outcome::Stored(_) | Outcome::Duplicate(_))) => {
+                batch.delivered.push((o.transfer.clone(), now.clone()));
+                batch.entries.push(entry(
+                    node,
+                    Kind::Delivered,
+                    Some(&o.item),
+                    vec![
+                        ("recipient", partner.party.clone()),
+                        ("transfer", o.transfer.clone()),
+                        (
+                            "receipt_checkpoint",
+                            format!("{} {}", c.size, c.root.to_hex()),
+                        ),
+                    ],
+                )?);
+            }
+            Some((_, Outcome::Refused(why))) => {
+                log(&format!("transfer {} to {to} refused: {why}", o.transfer));
+                let (e, failed) = refused_entry(node, o, why.clone());
+                batch.entries.push(e?);
+                batch.failed.push(failed);
+            }
+            None => unanswered.push(*o),
+        }
+    }
+    node.store
+        .commit(batch)
+        .await
+        .map_err(|e| e.to_string())?;
+    for o in unanswered {
+        settle(
+            node,
+            o,
+            Err(Failure::Retry("not answered in the batch receipt".into())),
+        )
+        .await;
+    }
+    Ok(())
 }
 
 /// Why a delivery attempt did not complete.
@@ -417,6 +562,7 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
 pub fn router(node: Arc<Node>) -> axum::Router {
     axum::Router::new()
         .route("/peer/v1/transfers", post(receive))
+        .route("/peer/v1/transfers/batch", post(receive_batch))
         .route("/peer/v1/events", post(crate::agreements::receive_event))
         .route(
             "/peer/v1/consents",
@@ -485,7 +631,38 @@ async fn receive(
 
 type Refusal = (StatusCode, String, String);
 
-async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+/// What checking one envelope found.
+enum Checked {
+    /// Already received: acknowledged again with no second effect.
+    Duplicate {
+        /// The transfer id.
+        transfer: String,
+        /// The item it was stored as.
+        item: String,
+    },
+    /// Allowed here: what to store.
+    New {
+        /// The transfer id.
+        transfer: String,
+        /// The item as this party stores it (both labels).
+        item: Box<Item>,
+        /// The `received` entry.
+        entry: Entry,
+    },
+}
+
+/// Checks one envelope from `peer` at `at` without storing anything: the
+/// connection is the sender, the signature its, the recipient us, the
+/// clocks close; not already received; the binding verifies and the content
+/// opens; and the release is decided again here, with the consents it
+/// carries, under the agreement it names.
+async fn check(
+    node: &Node,
+    reg: &gsomia_core::Registry,
+    peer: &str,
+    body: &[u8],
+    at: jiff::Timestamp,
+) -> Result<Checked, Refusal> {
     let bad = |t: &str, why: String| (StatusCode::FORBIDDEN, t.to_owned(), why);
     let (claimed, _, _) = Envelope::decode(body).map_err(|e| {
         (
@@ -506,9 +683,7 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         ));
     }
     let partner: &Partner = node
-        .partners
-        .iter()
-        .find(|p| p.party == peer)
+        .partner(peer)
         .ok_or_else(|| bad(&t, format!("{peer} is not a partner")))?;
     let env = Envelope::open(body, partner.key())
         .map_err(|e| bad(&t, format!("envelope signature: {e}")))?;
@@ -518,9 +693,6 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
             format!("envelope is for {}, not {}", env.recipient, node.party),
         ));
     }
-    let registry = node.registry();
-    let reg = &*registry;
-    let at = node.now();
     let sent = jiff::Timestamp::new(env.sent_at.0, i32::try_from(env.sent_at.1).unwrap_or(0))
         .map_err(|_| bad(&t, "bad sending instant".into()))?;
     let skew = (at.as_second() - sent.as_second()).unsigned_abs();
@@ -540,9 +712,10 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         .await
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e.to_string()))?
     {
-        return receipt(node, &env.transfer, &previous.item, true)
-            .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e));
+        return Ok(Checked::Duplicate {
+            transfer: env.transfer,
+            item: previous.item,
+        });
     }
     // The binding, with the sender's known key; decrypted with ours.
     let (header, _content) =
@@ -606,51 +779,198 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
         ],
     )
     .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
+    Ok(Checked::New {
+        transfer: env.transfer.clone(),
+        item: Box::new(Item {
+            id,
+            originator: header.label.originator.clone(),
+            sealed: env.sealed,
+            label: header.label.to_bytes(),
+            equivalent_label: Some(eq_wire.to_bytes()),
+            received_from: Some(peer.to_owned()),
+            created_at: at.to_string(),
+            origin_item: env.item,
+        }),
+        entry: e,
+    })
+}
+
+fn incoming(peer: &str, transfer: &str, item: &Item, at: &str) -> Incoming {
+    Incoming {
+        transfer: transfer.to_owned(),
+        sender: peer.to_owned(),
+        item: item.id.clone(),
+        received_at: at.to_owned(),
+    }
+}
+
+/// Stores one checked transfer; `Ok(Some(item))` when a concurrent replay
+/// won the race (a duplicate), `Ok(None)` when stored now.
+async fn store_one(
+    node: &Node,
+    peer: &str,
+    transfer: &str,
+    item: Item,
+    e: Entry,
+) -> Result<Option<String>, StoreError> {
+    let at = item.created_at.clone();
     let committed = node
         .store
         .commit(Batch {
-            items: vec![Item {
-                id: id.clone(),
-                originator: header.label.originator.clone(),
-                sealed: env.sealed.clone(),
-                label: header.label.to_bytes(),
-                equivalent_label: Some(eq_wire.to_bytes()),
-                received_from: Some(peer.to_owned()),
-                created_at: at.to_string(),
-                origin_item: env.item.clone(),
-            }],
-            incoming: vec![Incoming {
-                transfer: env.transfer.clone(),
-                sender: peer.to_owned(),
-                item: id.clone(),
-                received_at: at.to_string(),
-            }],
+            incoming: vec![incoming(peer, transfer, &item, &at)],
+            items: vec![item],
             entries: vec![e],
             ..Batch::default()
         })
         .await;
     match committed {
+        Ok(_) => Ok(None),
+        Err(StoreError::Duplicate(_)) => Ok(Some(
+            node.store
+                .incoming(transfer)
+                .await?
+                .map(|p| p.item)
+                .unwrap_or_default(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
+async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let registry = node.registry();
+    let at = node.now();
+    let (transfer, item, duplicate) = match check(node, &registry, peer, body, at).await? {
+        Checked::Duplicate { transfer, item } => (transfer, item, true),
+        Checked::New {
+            transfer,
+            item,
+            entry,
+        } => {
+            let id = item.id.clone();
+            match store_one(node, peer, &transfer, *item, entry).await {
+                Ok(None) => (transfer, id, false),
+                Ok(Some(previous)) => (transfer, previous, true),
+                Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, transfer, e.to_string())),
+            }
+        }
+    };
+    // Durable, ledgered: only now the receipt.
+    receipt(node, &transfer, &item, duplicate)
+        .await
+        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, transfer, e))
+}
+
+/// `POST /peer/v1/transfers/batch`: many envelopes in one request, each
+/// checked and decided on its own, all stored and ledgered in one commit
+/// (refusals included), answered with one signed batch receipt.
+async fn receive_batch(
+    State(node): State<Arc<Node>>,
+    Extension(peer): Extension<PeerParty>,
+    body: axum::body::Bytes,
+) -> Response {
+    match receive_batch_inner(&node, &peer.0, &body).await {
+        Ok(receipt) => (StatusCode::OK, receipt).into_response(),
+        Err((status, transfer, why)) => refuse(&node, &peer.0, &transfer, &why, status).await,
+    }
+}
+
+async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, decode_batch};
+    let envelopes = decode_batch(body).map_err(|e| {
+        (
+            StatusCode::BAD_REQUEST,
+            "?".into(),
+            format!("malformed batch: {e}"),
+        )
+    })?;
+    let registry = node.registry();
+    let at = node.now();
+    let stamp = at.to_string();
+    let mut outcomes: Vec<(String, Outcome)> = Vec::with_capacity(envelopes.len());
+    let mut batch = Batch::default();
+    let mut seen = std::collections::BTreeSet::new();
+    for body in envelopes {
+        match check(node, &registry, peer, body, at).await {
+            Ok(Checked::Duplicate { transfer, item }) => {
+                outcomes.push((transfer, Outcome::Duplicate(item)));
+            }
+            Ok(Checked::New {
+                transfer,
+                item,
+                entry,
+            }) => {
+                if !seen.insert(transfer.clone()) {
+                    // The same transfer twice in one batch: the first one counts.
+                    let first = batch
+                        .incoming
+                        .iter()
+                        .find(|i| i.transfer == transfer)
+                        .map(|i| i.item.clone())
+                        .unwrap_or_default();
+                    outcomes.push((transfer, Outcome::Duplicate(first)));
+                    continue;
+                }
+                batch.incoming.push(incoming(peer, &transfer, &item, &stamp));
+                outcomes.push((transfer, Outcome::Stored(item.id.clone())));
+                batch.items.push(*item);
+                batch.entries.push(entry);
+            }
+            Err((status, transfer, why)) => {
+                log(&format!("refused transfer {transfer} from {peer}: {why}"));
+                if status.is_server_error() {
+                    return Err((status, transfer, why));
+                }
+                let e = entry(
+                    node,
+                    Kind::TransferRefused,
+                    None,
+                    vec![
+                        ("sender", peer.to_owned()),
+                        ("transfer", transfer.clone()),
+                        ("reasons", why.clone()),
+                    ],
+                )
+                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".into(), e))?;
+                batch.entries.push(e);
+                outcomes.push((transfer, Outcome::Refused(why)));
+            }
+        }
+    }
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e);
+    match node.store.commit(batch.clone()).await {
         Ok(_) => {}
         Err(StoreError::Duplicate(_)) => {
-            // A concurrent replay won the race: acknowledge it as a duplicate.
-            let previous = node
-                .store
-                .incoming(&env.transfer)
-                .await
-                .ok()
-                .flatten()
-                .map(|p| p.item)
-                .unwrap_or_default();
-            return receipt(node, &env.transfer, &previous, true)
-                .await
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e));
+            // A concurrent replay of one of them won a race: store one by one.
+            let refusals: Vec<Entry> = batch
+                .entries
+                .iter()
+                .filter(|e| e.kind() == Kind::TransferRefused)
+                .cloned()
+                .collect();
+            node.ledger(refusals).await.map_err(internal)?;
+            let received = batch.entries.into_iter().filter(|e| e.kind() == Kind::Received);
+            for ((item, inc), e) in batch.items.into_iter().zip(batch.incoming).zip(received) {
+                if let Some(previous) = store_one(node, peer, &inc.transfer, item, e)
+                    .await
+                    .map_err(|e| internal(e.to_string()))?
+                {
+                    for (t, o) in &mut outcomes {
+                        if *t == inc.transfer {
+                            *o = Outcome::Duplicate(previous.clone());
+                        }
+                    }
+                }
+            }
         }
-        Err(e) => return Err((StatusCode::INTERNAL_SERVER_ERROR, t, e.to_string())),
+        Err(e) => return Err(internal(e.to_string())),
     }
-    // Durable, ledgered: only now the receipt.
-    receipt(node, &env.transfer, &id, false)
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t, e))
+    let note = checkpoint(node).await.map_err(internal)?;
+    Ok(BatchReceipt {
+        recipient: node.party.clone(),
+        outcomes,
+        checkpoint: note,
+    }
+    .seal(&node.signer.key))
 }
 
 /// The JSON answer of a release request.

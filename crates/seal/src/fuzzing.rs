@@ -33,6 +33,12 @@ pub fn peer_message(data: &[u8]) {
         let again = crate::transfer::Envelope::decode(&env.seal(&key)).map(|x| x.0);
         assert_eq!(again.as_ref(), Ok(&env), "envelope does not round-trip");
     }
+    if let Ok(envelopes) = crate::transfer::decode_batch(data) {
+        let again = crate::transfer::encode_batch(
+            &envelopes.iter().map(|e| e.to_vec()).collect::<Vec<_>>(),
+        );
+        assert_eq!(again, data, "a batch does not round-trip");
+    }
     if let Ok(e) = AgreementEvent::decode(data) {
         assert_eq!(AgreementEvent::decode(&e.seal(&key)).as_ref(), Ok(&e));
     }

@@ -184,6 +184,126 @@ impl Receipt {
     }
 }
 
+const BATCH_TAG: &str = "gsomia/v1/transfer-batch";
+const BATCH_RECEIPT_TAG: &str = "gsomia/v1/batch-receipt-body";
+/// The most envelopes in one batch.
+pub const MAX_BATCH: usize = 256;
+
+/// Several signed envelopes to one recipient in one request (each envelope
+/// keeps its own signature and is decided on its own).
+pub fn encode_batch(envelopes: &[Vec<u8>]) -> Vec<u8> {
+    let mut w = Writer::tagged(BATCH_TAG);
+    w.count(envelopes.len());
+    for e in envelopes {
+        w.bytes(e);
+    }
+    w.finish()
+}
+
+/// The envelopes of a batch (undecoded; at most [`MAX_BATCH`]).
+pub fn decode_batch(bytes: &[u8]) -> Result<Vec<&[u8]>, TransferError> {
+    let mut r = Reader::new(bytes, MAX_ENVELOPE);
+    r.expect_tag(BATCH_TAG)?;
+    let n = r.count(4)?;
+    if n > MAX_BATCH {
+        return Err(DecodeError::TooLong {
+            at: 0,
+            len: n as u64,
+            limit: MAX_BATCH,
+        }
+        .into());
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.bytes()?);
+    }
+    r.finish()?;
+    Ok(out)
+}
+
+/// What became of one transfer of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Stored now, under this item id.
+    Stored(String),
+    /// Already received before, under this item id (no second effect).
+    Duplicate(String),
+    /// Refused for good, with the reason.
+    Refused(String),
+}
+
+/// A recipient's signed acknowledgement of a batch: one outcome per
+/// transfer, and its latest checkpoint after storing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReceipt {
+    /// The recipient party.
+    pub recipient: String,
+    /// (transfer id, outcome), in the batch's order.
+    pub outcomes: Vec<(String, Outcome)>,
+    /// The recipient's latest checkpoint (a signed note).
+    pub checkpoint: String,
+}
+
+impl BatchReceipt {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(BATCH_RECEIPT_TAG);
+        w.str(&self.recipient).count(self.outcomes.len());
+        for (t, o) in &self.outcomes {
+            w.str(t);
+            match o {
+                Outcome::Stored(i) => w.u8(0).str(i),
+                Outcome::Duplicate(i) => w.u8(1).str(i),
+                Outcome::Refused(why) => w.u8(2).str(why),
+            };
+        }
+        w.str(&self.checkpoint);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        let body = self.body();
+        let sig = key.sign(Context::Receipt, &body);
+        let mut w = Writer::new();
+        w.bytes(&body).raw(&sig.0);
+        w.finish()
+    }
+
+    /// Decodes and verifies with the recipient's key.
+    pub fn open(bytes: &[u8], recipient_key: &PublicKey) -> Result<BatchReceipt, TransferError> {
+        let mut r = Reader::new(bytes, 16 << 20);
+        let body = r.bytes()?.to_vec();
+        let sig = Signature(r.raw::<64>()?);
+        r.finish()?;
+        recipient_key
+            .verify(Context::Receipt, &body, &sig)
+            .map_err(|_| TransferError::Signature)?;
+        let mut b = Reader::new(&body, 16 << 20);
+        b.expect_tag(BATCH_RECEIPT_TAG)?;
+        let recipient = b.str()?.to_owned();
+        let n = b.count(9)?;
+        let mut outcomes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let t = b.str()?.to_owned();
+            let at = b.position();
+            let o = match b.u8()? {
+                0 => Outcome::Stored(b.str()?.to_owned()),
+                1 => Outcome::Duplicate(b.str()?.to_owned()),
+                2 => Outcome::Refused(b.str()?.to_owned()),
+                tag => return Err(DecodeError::Tag { at, tag }.into()),
+            };
+            outcomes.push((t, o));
+        }
+        let checkpoint = b.str()?.to_owned();
+        b.finish()?;
+        Ok(BatchReceipt {
+            recipient,
+            outcomes,
+            checkpoint,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,5 +348,29 @@ mod tests {
         let rb = r.seal(&k);
         assert!(Envelope::open(&rb, &k.public()).is_err());
         assert_eq!(Receipt::open(&rb, &k.public()).unwrap(), r);
+        // Batch receipts: only as themselves, only unchanged.
+        let br = BatchReceipt {
+            recipient: "JPN".into(),
+            outcomes: vec![
+                ("t-1".into(), Outcome::Stored("jpn-1".into())),
+                ("t-2".into(), Outcome::Duplicate("jpn-0".into())),
+                ("t-3".into(), Outcome::Refused("not in force".into())),
+            ],
+            checkpoint: "c".into(),
+        };
+        let bb = br.seal(&k);
+        assert_eq!(BatchReceipt::open(&bb, &k.public()).unwrap(), br);
+        assert!(Receipt::open(&bb, &k.public()).is_err());
+        assert!(BatchReceipt::open(&rb, &k.public()).is_err());
+        for i in 0..bb.len() {
+            let mut t = bb.clone();
+            t[i] ^= 1;
+            assert!(BatchReceipt::open(&t, &k.public()).is_err(), "byte {i}");
+        }
+        let batch = encode_batch(&[bytes.clone(), vec![1, 2]]);
+        assert_eq!(decode_batch(&batch).unwrap(), vec![&bytes[..], &[1, 2][..]]);
+        assert!(decode_batch(&batch[..batch.len() - 1]).is_err());
+        let too_many = encode_batch(&vec![vec![0u8]; MAX_BATCH + 1]);
+        assert!(decode_batch(&too_many).is_err());
     }
 }

@@ -53,20 +53,24 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        Self::with_options(options).await
+        // Readers do not wait for a commit's fsync (WAL); writes are one at a
+        // time through the group commit.
+        Self::with_options(options, 4).await
     }
 
     /// An in-memory database (tests and benchmarks of the logic, not of durability).
     pub async fn memory() -> Result<SqliteStore, StoreError> {
         let options = SqliteConnectOptions::from_str("sqlite::memory:").map_err(db)?;
-        Self::with_options(options).await
+        // An in-memory database lives in its one connection.
+        Self::with_options(options, 1).await
     }
 
-    async fn with_options(options: SqliteConnectOptions) -> Result<SqliteStore, StoreError> {
-        // One connection: SQLite has one writer anyway, and an in-memory
-        // database lives in its connection.
+    async fn with_options(
+        options: SqliteConnectOptions,
+        connections: u32,
+    ) -> Result<SqliteStore, StoreError> {
         let pool = SqlitePoolOptions::new()
-            .max_connections(1)
+            .max_connections(connections)
             .connect_with(options)
             .await
             .map_err(db)?;
@@ -481,7 +485,9 @@ impl Store for SqliteStore {
     }
 
     async fn ledger_size(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ledger_record")
+        // Indices are 0, 1, 2, … without gaps: the size is the last index + 1,
+        // read from the primary key rather than by counting rows.
+        let n: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_record")
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
