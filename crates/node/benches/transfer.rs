@@ -17,7 +17,8 @@
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::print_stdout,
-    clippy::indexing_slicing
+    clippy::indexing_slicing,
+    clippy::panic
 )]
 
 use std::time::Instant;
@@ -104,16 +105,10 @@ async fn run(n: usize) {
     let total = 2 * n + rate_n;
     let mut items = Vec::with_capacity(total);
     for i in 0..total {
-        let sealed = seal(
-            &wire,
-            &content,
-            "JPN",
-            &jpn.key,
-            "JPN",
-            &jpn_node.recipient.public(),
-            [(i % 251) as u8; 32],
-        )
-        .unwrap();
+        // At rest as `item submit` stores them: sealed to JPN in a session.
+        let sealed = jpn_node
+            .seal_for("JPN", &jpn_node.recipient.public(), &wire, &content)
+            .unwrap();
         items.push(Item {
             id: format!("jpn-{i}"),
             originator: "JPN".into(),

@@ -207,16 +207,9 @@ async fn submit_item(
     }
     let wire = to_wire(&node.registry(), &label);
     // At rest, the item is sealed to the party's own recipient key.
-    let sealed = sealed::seal(
-        &wire,
-        &content,
-        &node.party,
-        &node.signer.key,
-        &node.party,
-        &node.recipient.public(),
-        crate::entropy().map_err(ApiError::Internal)?,
-    )
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let sealed = node
+        .seal_for(&node.party, &node.recipient.public(), &wire, &content)
+        .map_err(ApiError::Internal)?;
     let digest = sealed::inspect(&sealed)
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .header
@@ -376,7 +369,8 @@ async fn read_item(
 ) -> Result<Response, ApiError> {
     let person = authenticate(&node, &headers).await?;
     let (item, _, _) = decide_read(&node, &person, &id, "content").await?;
-    let (_, content) = sealed::open(&item.sealed, &node.recipient, None)
+    let (_, content) = node
+        .open(&item.sealed, None)
         .map_err(|e| ApiError::Internal(format!("stored item `{id}` does not open: {e}")))?;
     Ok((
         [(header::CONTENT_TYPE, "application/octet-stream")],

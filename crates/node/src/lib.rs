@@ -135,9 +135,99 @@ pub struct Node {
     pub signer: Signer,
     /// The party's decryption key.
     pub recipient: RecipientSecret,
+    /// Sealing sessions by recipient party (this party's own included):
+    /// the session, items sealed in it, when it began.
+    sessions: std::sync::Mutex<std::collections::BTreeMap<String, SealingSession>>,
+    /// Secrets of sessions opened here, by SHA-256 of their encapsulated key.
+    opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
+}
+
+/// A sealing session in use: the session, items sealed in it, when it began.
+type SealingSession = (Arc<gsomia_seal::item::Session>, u64, jiff::Timestamp);
+
+/// Items sealed in one session before a new one begins.
+pub const SESSION_ITEMS: u64 = 10_000;
+/// How long a sealing session lasts at most.
+pub const SESSION_AGE: Duration = Duration::from_secs(3600);
+/// Session secrets kept for opening (the oldest are forgotten beyond this).
+const OPENED_KEPT: usize = 1024;
+
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 impl Node {
+    /// Seals `content` for `party` (whose encryption key is `key`) in the
+    /// current session to it: one KEM encapsulation per session, not per
+    /// item. A session ends after [`SESSION_ITEMS`] items or [`SESSION_AGE`].
+    pub fn seal_for(
+        &self,
+        party: &str,
+        key: &gsomia_seal::item::RecipientPublic,
+        label: &gsomia_seal::item::WireLabel,
+        content: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        let now = self.now();
+        let session = {
+            let mut sessions = locked(&self.sessions);
+            let fresh = |s: &SealingSession| {
+                s.1 < SESSION_ITEMS
+                    && now.duration_since(s.2).as_secs() < SESSION_AGE.as_secs() as i64
+                    && now >= s.2
+            };
+            match sessions.get_mut(party) {
+                Some(s) if fresh(s) => {
+                    s.1 += 1;
+                    s.0.clone()
+                }
+                _ => {
+                    let s = Arc::new(
+                        gsomia_seal::item::Session::new(key, entropy()?)
+                            .map_err(|e| e.to_string())?,
+                    );
+                    sessions.insert(party.to_owned(), (s.clone(), 1, now));
+                    s
+                }
+            }
+        };
+        session
+            .seal(
+                label,
+                content,
+                &self.party,
+                &self.signer.key,
+                party,
+                entropy()?,
+            )
+            .map_err(|e| e.to_string())
+    }
+
+    /// Opens an item sealed to this party, keeping the secret of each
+    /// session it opens so the session's other items need no decapsulation.
+    pub fn open(
+        &self,
+        bytes: &[u8],
+        sender: Option<(&str, &gsomia_seal::PublicKey)>,
+    ) -> Result<(gsomia_seal::item::Header, Vec<u8>), gsomia_seal::item::OpenError> {
+        use sha2::Digest as _;
+        gsomia_seal::item::open_with(bytes, &self.recipient, sender, &mut |enc| {
+            let id: [u8; 32] = sha2::Sha256::digest(enc).into();
+            if let Some(s) = locked(&self.opened).get(&id) {
+                return Ok(*s);
+            }
+            let s = gsomia_seal::item::session_secret(enc, &self.recipient)?;
+            let mut opened = locked(&self.opened);
+            if opened.len() >= OPENED_KEPT {
+                opened.clear();
+            }
+            opened.insert(id, s);
+            Ok(s)
+        })
+    }
+
     /// Assembles a node: the ledger tree from the store, and the agreement
     /// events recorded at this node or received from partners replayed on
     /// top of the profiles (events the profiles already hold are skipped).
@@ -189,6 +279,8 @@ impl Node {
             peer_clients: parts.peer_clients,
             tree: tokio::sync::Mutex::new(tree),
             outbox: tokio::sync::Notify::new(),
+            sessions: std::sync::Mutex::default(),
+            opened: std::sync::Mutex::default(),
         }))
     }
 

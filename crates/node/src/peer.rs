@@ -13,7 +13,7 @@ use axum::routing::post;
 use gsomia_core::{Decision, ReleaseRequest, decide_release};
 use gsomia_ledger::entry::{Entry, Kind};
 use gsomia_ledger::note::Note;
-use gsomia_seal::item::{self as sealed, WireLabel};
+use gsomia_seal::item::WireLabel;
 use gsomia_seal::transfer::{Envelope, Receipt};
 use gsomia_store::{Batch, Incoming, Item, Outgoing, Store, StoreError};
 use serde_json::{Value, json};
@@ -166,18 +166,13 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
         return Ok(Released::Withheld(why));
     };
     // Re-seal the content for the recipient (the stored copy is sealed to us).
-    let (_, content) =
-        sealed::open(&item.sealed, &node.recipient, None).map_err(|e| e.to_string())?;
-    let for_them = sealed::seal(
-        &to_wire(reg, &label),
-        &content,
-        &node.party,
-        &node.signer.key,
+    let (_, content) = node.open(&item.sealed, None).map_err(|e| e.to_string())?;
+    let for_them = node.seal_for(
         &partner.party,
         &partner.recipient,
-        crate::entropy()?,
-    )
-    .map_err(|e| e.to_string())?;
+        &to_wire(reg, &label),
+        &content,
+    )?;
     let transfer = crate::new_id(&format!("{}-t", node.party))?;
     let agreement = reg.agreement_id(release.agreement).to_owned();
     let relied_on = match release.route {
@@ -454,10 +449,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
             None => unanswered.push(*o),
         }
     }
-    node.store
-        .commit(batch)
-        .await
-        .map_err(|e| e.to_string())?;
+    node.store.commit(batch).await.map_err(|e| e.to_string())?;
     for o in unanswered {
         settle(
             node,
@@ -662,6 +654,7 @@ async fn check(
     peer: &str,
     body: &[u8],
     at: jiff::Timestamp,
+    known: Option<String>,
 ) -> Result<Checked, Refusal> {
     let bad = |t: &str, why: String| (StatusCode::FORBIDDEN, t.to_owned(), why);
     let (claimed, _, _) = Envelope::decode(body).map_err(|e| {
@@ -705,22 +698,18 @@ async fn check(
             ),
         ));
     }
-    // Exactly once: a replay is acknowledged again, with no second effect.
-    if let Some(previous) = node
-        .store
-        .incoming(&env.transfer)
-        .await
-        .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e.to_string()))?
-    {
+    // Exactly once: a transfer already received (`known`, looked up by the
+    // caller) is acknowledged again, with no second effect and no second decision.
+    if let Some(item) = known {
         return Ok(Checked::Duplicate {
             transfer: env.transfer,
-            item: previous.item,
+            item,
         });
     }
     // The binding, with the sender's known key; decrypted with ours.
-    let (header, _content) =
-        sealed::open(&env.sealed, &node.recipient, Some((peer, partner.key())))
-            .map_err(|e| bad(&t, format!("sealed item: {e}")))?;
+    let (header, _content) = node
+        .open(&env.sealed, Some((peer, partner.key())))
+        .map_err(|e| bad(&t, format!("sealed item: {e}")))?;
     let label = from_wire(reg, &header.label).map_err(|e| bad(&t, format!("label: {e}")))?;
     // Decide again, on our own clock, with the consents the sender relied on.
     let holder = reg.party(peer).map_err(|e| bad(&t, e.to_string()))?;
@@ -839,7 +828,22 @@ async fn store_one(
 async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let registry = node.registry();
     let at = node.now();
-    let (transfer, item, duplicate) = match check(node, &registry, peer, body, at).await? {
+    let known = match Envelope::decode(body) {
+        Ok((claimed, _, _)) => node
+            .store
+            .incoming(&claimed.transfer)
+            .await
+            .map_err(|e| {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    claimed.transfer.clone(),
+                    e.to_string(),
+                )
+            })?
+            .map(|i| i.item),
+        Err(_) => None,
+    };
+    let (transfer, item, duplicate) = match check(node, &registry, peer, body, at, known).await? {
         Checked::Duplicate { transfer, item } => (transfer, item, true),
         Checked::New {
             transfer,
@@ -868,13 +872,18 @@ async fn receive_batch(
     Extension(peer): Extension<PeerParty>,
     body: axum::body::Bytes,
 ) -> Response {
-    match receive_batch_inner(&node, &peer.0, &body).await {
+    match receive_batch_inner(node.clone(), &peer.0, &body).await {
         Ok(receipt) => (StatusCode::OK, receipt).into_response(),
         Err((status, transfer, why)) => refuse(&node, &peer.0, &transfer, &why, status).await,
     }
 }
 
-async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+async fn receive_batch_inner(
+    node_arc: Arc<Node>,
+    peer: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, Refusal> {
+    let node = &*node_arc;
     use gsomia_seal::transfer::{BatchReceipt, Outcome, decode_batch};
     let envelopes = decode_batch(body).map_err(|e| {
         (
@@ -889,8 +898,53 @@ async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec
     let mut outcomes: Vec<(String, Outcome)> = Vec::with_capacity(envelopes.len());
     let mut batch = Batch::default();
     let mut seen = std::collections::BTreeSet::new();
-    for body in envelopes {
-        match check(node, &registry, peer, body, at).await {
+    // Exactly once: the transfers already received, in one query.
+    let claimed: Vec<Option<String>> = envelopes
+        .iter()
+        .map(|b| Envelope::decode(b).ok().map(|(e, _, _)| e.transfer))
+        .collect();
+    let ids: Vec<String> = claimed.iter().flatten().cloned().collect();
+    let known: std::collections::BTreeMap<String, String> = node
+        .store
+        .incoming_many(&ids)
+        .await
+        .map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "?".to_owned(),
+                e.to_string(),
+            )
+        })?
+        .into_iter()
+        .map(|i| (i.transfer, i.item))
+        .collect();
+    // Checked in parallel (opening is the cost), answered in the batch's order.
+    let tasks: Vec<_> = envelopes
+        .into_iter()
+        .zip(claimed)
+        .map(|(body, claimed)| {
+            let prior = claimed.and_then(|t| known.get(&t).cloned());
+            let (node, registry, peer, body) = (
+                node_arc.clone(),
+                registry.clone(),
+                peer.to_owned(),
+                body.to_vec(),
+            );
+            tokio::spawn(async move { check(&node, &registry, &peer, &body, at, prior).await })
+        })
+        .collect();
+    let mut checked = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        checked.push(task.await.map_err(|e| {
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "?".to_owned(),
+                format!("check task: {e}"),
+            )
+        })?);
+    }
+    for c in checked {
+        match c {
             Ok(Checked::Duplicate { transfer, item }) => {
                 outcomes.push((transfer, Outcome::Duplicate(item)));
             }
@@ -910,7 +964,9 @@ async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec
                     outcomes.push((transfer, Outcome::Duplicate(first)));
                     continue;
                 }
-                batch.incoming.push(incoming(peer, &transfer, &item, &stamp));
+                batch
+                    .incoming
+                    .push(incoming(peer, &transfer, &item, &stamp));
                 outcomes.push((transfer, Outcome::Stored(item.id.clone())));
                 batch.items.push(*item);
                 batch.entries.push(entry);
@@ -948,7 +1004,10 @@ async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec
                 .cloned()
                 .collect();
             node.ledger(refusals).await.map_err(internal)?;
-            let received = batch.entries.into_iter().filter(|e| e.kind() == Kind::Received);
+            let received = batch
+                .entries
+                .into_iter()
+                .filter(|e| e.kind() == Kind::Received);
             for ((item, inc), e) in batch.items.into_iter().zip(batch.incoming).zip(received) {
                 if let Some(previous) = store_one(node, peer, &inc.transfer, item, e)
                     .await

@@ -14,6 +14,16 @@
 //!   ct      = HPKE seal(info "gsomia/v1/sealed-item", aad = header ‖ binding, content))
 //! ```
 //!
+//! A *session-sealed* item (`gsomia/v1/item-header-session`) differs in one
+//! way: the header also carries a 32-byte per-item salt, and the content key
+//! and nonce are HKDF-SHA256-expanded from a session secret and that salt;
+//! the session secret is exported from one HPKE context (info
+//! `gsomia/v1/session`) whose encapsulated key every item of the session
+//! carries. Each item still opens on its own with the recipient's key; a
+//! recipient that keeps the secret of a session it has opened once opens the
+//! rest without another decapsulation, and a sender seals many items with
+//! one encapsulation.
+//!
 //! HPKE (RFC 9180) with the X-Wing hybrid KEM (ML-KEM-768 + X25519: secure
 //! if either holds, so what is recorded today stays secret against a future
 //! quantum computer), HKDF-SHA256 and AES-256-GCM. The AAD carries the header
@@ -37,6 +47,10 @@ const ITEM_TAG: &str = "gsomia/v1/sealed-item";
 const HEADER_TAG: &str = "gsomia/v1/item-header";
 const LABEL_TAG: &str = "gsomia/v1/label";
 const INFO: &[u8] = b"gsomia/v1/sealed-item";
+const SESSION_HEADER_TAG: &str = "gsomia/v1/item-header-session";
+const SESSION_INFO: &[u8] = b"gsomia/v1/session";
+const SESSION_EXPORT: &[u8] = b"gsomia/v1/session-secret";
+const SESSION_ITEM: &[u8] = b"gsomia/v1/session-item";
 /// HPKE algorithm ids (RFC 9180 registry): X-Wing, HKDF-SHA256, AES-256-GCM.
 pub const SUITE: (u16, u16, u16) = (0x647a, 0x0001, 0x0002);
 /// The largest content sealed or opened (bytes).
@@ -191,11 +205,17 @@ pub struct Header {
     pub recipient: String,
     /// SHA-256 of the recipient's public encryption key.
     pub recipient_key: [u8; 32],
+    /// For a session-sealed item: the per-item salt its key is derived with.
+    pub salt: Option<[u8; 32]>,
 }
 
 impl Header {
     fn to_bytes(&self) -> Vec<u8> {
-        let mut w = Writer::tagged(HEADER_TAG);
+        let mut w = Writer::tagged(if self.salt.is_some() {
+            SESSION_HEADER_TAG
+        } else {
+            HEADER_TAG
+        });
         self.label.encode(&mut w);
         w.raw(&self.content_digest)
             .u64(self.content_len)
@@ -206,11 +226,23 @@ impl Header {
             .u32(u32::from(SUITE.0))
             .u32(u32::from(SUITE.1))
             .u32(u32::from(SUITE.2));
+        if let Some(salt) = &self.salt {
+            w.raw(salt);
+        }
         w.finish()
     }
 
     fn decode(r: &mut Reader<'_>) -> Result<Header, OpenError> {
-        r.expect_tag(HEADER_TAG)?;
+        let session = match r.str()? {
+            HEADER_TAG => false,
+            SESSION_HEADER_TAG => true,
+            _ => {
+                return Err(DecodeError::Kind {
+                    expected: HEADER_TAG,
+                }
+                .into());
+            }
+        };
         let label = WireLabel::decode(r)?;
         let content_digest = r.raw::<48>()?;
         let content_len = r.u64()?;
@@ -223,7 +255,9 @@ impl Header {
         if suite != (u32::from(SUITE.0), u32::from(SUITE.1), u32::from(SUITE.2)) {
             return Err(OpenError::Suite);
         }
+        let salt = if session { Some(r.raw::<32>()?) } else { None };
         Ok(Header {
+            salt,
             label,
             content_digest,
             content_len,
@@ -269,8 +303,9 @@ pub enum OpenError {
     TooLarge,
 }
 
-/// A recipient party's encryption key pair (X-Wing).
-pub struct RecipientSecret(<XWing as hpke::Kem>::PrivateKey);
+/// A recipient party's encryption key pair (X-Wing), with its public key's
+/// fingerprint computed once.
+pub struct RecipientSecret(<XWing as hpke::Kem>::PrivateKey, [u8; 32]);
 
 impl std::fmt::Debug for RecipientSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -300,12 +335,17 @@ pub struct KeyError;
 impl RecipientSecret {
     /// From a 32-byte seed (the caller draws it from a secure source).
     pub fn from_seed(seed: &[u8; 32]) -> Self {
-        let (sk, _) = XWing::derive_keypair(seed);
-        RecipientSecret(sk)
+        let (sk, pk) = XWing::derive_keypair(seed);
+        let fp = RecipientPublic(pk).fingerprint();
+        RecipientSecret(sk, fp)
     }
     /// The public key.
     pub fn public(&self) -> RecipientPublic {
         RecipientPublic(XWing::sk_to_pk(&self.0))
+    }
+    /// The public key's fingerprint (as sealed items name it).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.1
     }
 }
 
@@ -400,6 +440,7 @@ pub fn seal(
         sender_key: sender_key.public(),
         recipient: recipient.to_owned(),
         recipient_key: recipient_key.fingerprint(),
+        salt: None,
     };
     let header_bytes = header.to_bytes();
     let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
@@ -509,15 +550,30 @@ pub fn open(
     recipient_key: &RecipientSecret,
     sender: Option<(&str, &PublicKey)>,
 ) -> Result<(Header, Vec<u8>), OpenError> {
+    open_with(bytes, recipient_key, sender, &mut |enc| {
+        session_secret(enc, recipient_key)
+    })
+}
+
+/// Where [`open_with`] takes a session's secret from, given its encapsulated key.
+pub type SessionSecrets<'a> = dyn FnMut(&[u8]) -> Result<[u8; 32], OpenError> + 'a;
+
+/// [`open`], taking the secret of a session-sealed item's session from
+/// `secrets` (given the encapsulated key), so a caller that keeps the
+/// secrets of sessions it has opened decapsulates once per session.
+pub fn open_with(
+    bytes: &[u8],
+    recipient_key: &RecipientSecret,
+    sender: Option<(&str, &PublicKey)>,
+    secrets: &mut SessionSecrets<'_>,
+) -> Result<(Header, Vec<u8>), OpenError> {
     let item = inspect(bytes)?;
     if let Some((party, key)) = sender {
         item.check_sender(party, key)?;
     }
-    if item.header.recipient_key != recipient_key.public().fingerprint() {
+    if item.header.recipient_key != recipient_key.fingerprint() {
         return Err(OpenError::Recipient(item.header.recipient.clone()));
     }
-    let enc =
-        <XWing as hpke::Kem>::EncappedKey::from_bytes(item.enc).map_err(|_| OpenError::Decrypt)?;
     let mut aad = item.header_bytes.to_vec();
     aad.extend_from_slice(&item.binding.0);
     // Decrypt in place in one copy of the ciphertext.
@@ -527,21 +583,166 @@ pub fn open(
         .checked_sub(TAG_LEN)
         .ok_or(OpenError::Decrypt)?;
     let (ct, tag) = item.ct.split_at(split);
-    let tag = hpke::aead::AeadTag::<AesGcm256>::from_bytes(tag).map_err(|_| OpenError::Decrypt)?;
     let mut content = ct.to_vec();
-    hpke::single_shot_open_inout_detached::<AesGcm256, HkdfSha256, XWing>(
-        &OpModeR::Base,
-        &recipient_key.0,
-        &enc,
-        INFO,
-        content.as_mut_slice().into(),
-        &aad,
-        &tag,
-    )
-    .map_err(|_| OpenError::Decrypt)?;
+    match &item.header.salt {
+        None => {
+            let enc = <XWing as hpke::Kem>::EncappedKey::from_bytes(item.enc)
+                .map_err(|_| OpenError::Decrypt)?;
+            let tag = hpke::aead::AeadTag::<AesGcm256>::from_bytes(tag)
+                .map_err(|_| OpenError::Decrypt)?;
+            hpke::single_shot_open_inout_detached::<AesGcm256, HkdfSha256, XWing>(
+                &OpModeR::Base,
+                &recipient_key.0,
+                &enc,
+                INFO,
+                content.as_mut_slice().into(),
+                &aad,
+                &tag,
+            )
+            .map_err(|_| OpenError::Decrypt)?;
+        }
+        Some(salt) => {
+            use aes_gcm::aead::{AeadInOut as _, KeyInit as _};
+            let secret = secrets(item.enc)?;
+            let (key, nonce) = item_key(&secret, salt)?;
+            let cipher =
+                aes_gcm::Aes256Gcm::new_from_slice(&key).map_err(|_| OpenError::Decrypt)?;
+            let tag = aes_gcm::Tag::try_from(tag).map_err(|_| OpenError::Decrypt)?;
+            cipher
+                .decrypt_inout_detached(
+                    &aes_gcm::Nonce::from(nonce),
+                    &aad,
+                    content.as_mut_slice().into(),
+                    &tag,
+                )
+                .map_err(|_| OpenError::Decrypt)?;
+        }
+    }
     let digest: [u8; 48] = Sha384::digest(&content).into();
     if digest != item.header.content_digest || content.len() as u64 != item.header.content_len {
         return Err(OpenError::Digest);
     }
     Ok((item.header, content))
+}
+
+/// The secret of the session whose encapsulated key is `enc` (one
+/// decapsulation with the recipient's key).
+pub fn session_secret(enc: &[u8], recipient_key: &RecipientSecret) -> Result<[u8; 32], OpenError> {
+    let enc = <XWing as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| OpenError::Decrypt)?;
+    let ctx = hpke::setup_receiver::<AesGcm256, HkdfSha256, XWing>(
+        &OpModeR::Base,
+        &recipient_key.0,
+        &enc,
+        SESSION_INFO,
+    )
+    .map_err(|_| OpenError::Decrypt)?;
+    let mut secret = [0u8; 32];
+    ctx.export(SESSION_EXPORT, &mut secret)
+        .map_err(|_| OpenError::Decrypt)?;
+    Ok(secret)
+}
+
+/// An item's AES-256-GCM key and nonce from its session's secret and salt.
+fn item_key(secret: &[u8; 32], salt: &[u8; 32]) -> Result<([u8; 32], [u8; 12]), OpenError> {
+    let hk = hkdf::Hkdf::<Sha256>::from_prk(secret).map_err(|_| OpenError::Decrypt)?;
+    let mut okm = [0u8; 44];
+    hk.expand_multi_info(&[SESSION_ITEM, salt], &mut okm)
+        .map_err(|_| OpenError::Decrypt)?;
+    let mut key = [0u8; 32];
+    let mut nonce = [0u8; 12];
+    key.copy_from_slice(okm.get(..32).ok_or(OpenError::Decrypt)?);
+    nonce.copy_from_slice(okm.get(32..).ok_or(OpenError::Decrypt)?);
+    Ok((key, nonce))
+}
+
+/// One HPKE encapsulation to a recipient, shared by many session-sealed
+/// items: sealing costs a signature and the AEAD, not a KEM.
+pub struct Session {
+    enc: Vec<u8>,
+    secret: [u8; 32],
+    recipient_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Session({})", hex(&self.id()))
+    }
+}
+
+impl Session {
+    /// A new session to `recipient_key`; `entropy` must be 32 fresh random bytes.
+    pub fn new(recipient_key: &RecipientPublic, entropy: [u8; 32]) -> Result<Session, OpenError> {
+        let mut rng = SeedRng::new(entropy);
+        let (enc, ctx) = hpke::setup_sender_with_rng::<AesGcm256, HkdfSha256, XWing>(
+            &OpModeS::Base,
+            &recipient_key.0,
+            SESSION_INFO,
+            &mut rng,
+        )
+        .map_err(|_| OpenError::Decrypt)?;
+        let mut secret = [0u8; 32];
+        ctx.export(SESSION_EXPORT, &mut secret)
+            .map_err(|_| OpenError::Decrypt)?;
+        Ok(Session {
+            enc: enc.to_bytes().to_vec(),
+            secret,
+            recipient_key: recipient_key.fingerprint(),
+        })
+    }
+
+    /// SHA-256 of the encapsulated key: names the session.
+    pub fn id(&self) -> [u8; 32] {
+        Sha256::digest(&self.enc).into()
+    }
+
+    /// Seals `content` in this session. `salt` must be 32 fresh random bytes
+    /// (never reused within a session: it derives the item's key and nonce).
+    pub fn seal(
+        &self,
+        label: &WireLabel,
+        content: &[u8],
+        sender: &str,
+        sender_key: &SecretKey,
+        recipient: &str,
+        salt: [u8; 32],
+    ) -> Result<Vec<u8>, OpenError> {
+        use aes_gcm::aead::{AeadInOut as _, KeyInit as _};
+        if content.len() > MAX_CONTENT {
+            return Err(OpenError::TooLarge);
+        }
+        let header = Header {
+            label: label.clone().normalized(),
+            content_digest: Sha384::digest(content).into(),
+            content_len: content.len() as u64,
+            sender: sender.to_owned(),
+            sender_key: sender_key.public(),
+            recipient: recipient.to_owned(),
+            recipient_key: self.recipient_key,
+            salt: Some(salt),
+        };
+        let header_bytes = header.to_bytes();
+        let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
+        let mut aad = header_bytes.clone();
+        aad.extend_from_slice(&binding.0);
+        let ct_len = content.len() + TAG_LEN;
+        let mut w = Writer::tagged(ITEM_TAG);
+        w.bytes(&header_bytes).raw(&binding.0).bytes(&self.enc);
+        let mut out = w.finish();
+        out.reserve(4 + ct_len);
+        out.extend_from_slice(
+            &u32::try_from(ct_len)
+                .map_err(|_| OpenError::TooLarge)?
+                .to_be_bytes(),
+        );
+        let content_at = out.len();
+        out.extend_from_slice(content);
+        let (key, nonce) = item_key(&self.secret, &salt)?;
+        let cipher = aes_gcm::Aes256Gcm::new_from_slice(&key).map_err(|_| OpenError::Decrypt)?;
+        let body = out.get_mut(content_at..).ok_or(OpenError::TooLarge)?;
+        let tag = cipher
+            .encrypt_inout_detached(&aes_gcm::Nonce::from(nonce), &aad, body.into())
+            .map_err(|_| OpenError::Decrypt)?;
+        out.extend_from_slice(tag.as_slice());
+        Ok(out)
+    }
 }

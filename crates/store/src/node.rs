@@ -237,6 +237,11 @@ pub trait Store: Send + Sync {
         &self,
         transfer: &str,
     ) -> impl Future<Output = Result<Option<Incoming>, StoreError>> + Send;
+    /// The transfers among `transfers` already accepted (one query).
+    fn incoming_many(
+        &self,
+        transfers: &[String],
+    ) -> impl Future<Output = Result<Vec<Incoming>, StoreError>> + Send;
     /// One item.
     fn item(&self, id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
     /// Every kept message of a kind, oldest first.

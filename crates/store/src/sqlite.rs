@@ -9,7 +9,7 @@ use std::time::Duration;
 use gsomia_ledger::entry::{GENESIS, Record};
 use gsomia_ledger::merkle::Hash;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use crate::node::{
     Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
@@ -133,65 +133,131 @@ fn person(row: &sqlx::sqlite::SqliteRow) -> Result<Person, StoreError> {
     })
 }
 
-/// Writes one batch inside the open transaction `tx` (the caller wraps it in
-/// a savepoint); the ledger sequencer reads the last record here.
-async fn apply(
-tx: &mut sqlx::SqliteConnection,
-batch: &Batch,
-) -> Result<Committed, StoreError> {
-    for t in &batch.incoming {
-        let seen: Option<String> =
-            sqlx::query_scalar("SELECT transfer FROM received_transfer WHERE transfer = ?")
-                .bind(&t.transfer)
-                .fetch_optional(&mut *tx)
-                .await
-                .map_err(db)?;
-        if seen.is_some() {
-            return Err(StoreError::Duplicate(t.transfer.clone()));
-        }
-        sqlx::query("INSERT INTO received_transfer (transfer, sender, item, received_at) VALUES (?, ?, ?, ?)")
-            .bind(&t.transfer)
-            .bind(&t.sender)
-            .bind(&t.item)
-            .bind(&t.received_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-    }
-    for i in &batch.items {
-        sqlx::query(
-            "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&i.id)
-        .bind(&i.originator)
-        .bind(&i.sealed)
-        .bind(&i.label)
-        .bind(&i.equivalent_label)
-        .bind(&i.received_from)
-        .bind(&i.created_at)
-        .bind(&i.origin_item)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match db(e) {
-            StoreError::Exists(_) => StoreError::Exists(i.id.clone()),
-            other => other,
-        })?;
-    }
-    for o in &batch.outgoing {
-        sqlx::query(
-            "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&o.transfer)
-        .bind(&o.item)
-        .bind(&o.recipient)
-        .bind(&o.envelope)
-        .bind(i64::from(o.attempts))
-        .bind(o.next_attempt_at)
-        .bind(o.kind.as_str())
-        .execute(&mut *tx)
+/// Rows per multi-row statement (well under SQLite's bound-variable limit).
+const ROWS: usize = 200;
+
+/// The ledger sequencer's position: the next index and the last leaf hash.
+#[derive(Debug, Clone, Copy)]
+struct Seq {
+    next: u64,
+    prev: Hash,
+}
+
+/// Reads the last record's index and hash inside the write transaction.
+async fn sequencer(tx: &mut sqlx::SqliteConnection) -> Result<Seq, StoreError> {
+    let last = sqlx::query("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db)?;
+    Ok(match last {
+        Some(row) => {
+            let idx: i64 = row.try_get("idx").map_err(db)?;
+            let h: Vec<u8> = row.try_get("leaf_hash").map_err(db)?;
+            Seq {
+                next: index(idx)? + 1,
+                prev: hash32(h, "leaf hash")?,
+            }
+        }
+        None => Seq {
+            next: 0,
+            prev: GENESIS,
+        },
+    })
+}
+
+/// The first of `ids` already in `table` (`column`), if any.
+async fn first_existing(
+    tx: &mut sqlx::SqliteConnection,
+    table: &str,
+    column: &str,
+    ids: &[&str],
+) -> Result<Option<String>, StoreError> {
+    let mut q =
+        QueryBuilder::<Sqlite>::new(format!("SELECT {column} FROM {table} WHERE {column} IN ("));
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(*id);
+    }
+    q.push(") LIMIT 1");
+    q.build_query_scalar()
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db)
+}
+
+/// The first id that appears twice in `ids`.
+fn repeated<'a>(ids: impl Iterator<Item = &'a str>) -> Option<String> {
+    let mut seen = std::collections::BTreeSet::new();
+    ids.into_iter()
+        .find(|id| !seen.insert(*id))
+        .map(str::to_owned)
+}
+
+/// Writes one batch inside the open transaction `tx` (the caller wraps it in
+/// a savepoint when several share the transaction), with multi-row
+/// statements; `seq` is the ledger sequencer, advanced only on success.
+async fn apply(
+    tx: &mut sqlx::SqliteConnection,
+    batch: &Batch,
+    seq: &mut Seq,
+) -> Result<Committed, StoreError> {
+    // Exactly once: a transfer id already received, or twice in the batch.
+    if let Some(t) = repeated(batch.incoming.iter().map(|t| t.transfer.as_str())) {
+        return Err(StoreError::Duplicate(t));
+    }
+    for chunk in batch.incoming.chunks(ROWS) {
+        let ids: Vec<&str> = chunk.iter().map(|t| t.transfer.as_str()).collect();
+        if let Some(t) = first_existing(tx, "received_transfer", "transfer", &ids).await? {
+            return Err(StoreError::Duplicate(t));
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO received_transfer (transfer, sender, item, received_at) ",
+        );
+        q.push_values(chunk, |mut row, t| {
+            row.push_bind(&t.transfer)
+                .push_bind(&t.sender)
+                .push_bind(&t.item)
+                .push_bind(&t.received_at);
+        });
+        q.build().execute(&mut *tx).await.map_err(db)?;
+    }
+    if let Some(id) = repeated(batch.items.iter().map(|i| i.id.as_str())) {
+        return Err(StoreError::Exists(id));
+    }
+    for chunk in batch.items.chunks(ROWS) {
+        let ids: Vec<&str> = chunk.iter().map(|i| i.id.as_str()).collect();
+        if let Some(id) = first_existing(tx, "item", "id", &ids).await? {
+            return Err(StoreError::Exists(id));
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) ",
+        );
+        q.push_values(chunk, |mut row, i| {
+            row.push_bind(&i.id)
+                .push_bind(&i.originator)
+                .push_bind(&i.sealed)
+                .push_bind(&i.label)
+                .push_bind(&i.equivalent_label)
+                .push_bind(&i.received_from)
+                .push_bind(&i.created_at)
+                .push_bind(&i.origin_item);
+        });
+        q.build().execute(&mut *tx).await.map_err(db)?;
+    }
+    for chunk in batch.outgoing.chunks(ROWS) {
+        let mut q = QueryBuilder::<Sqlite>::new(
+            "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) ",
+        );
+        q.push_values(chunk, |mut row, o| {
+            row.push_bind(&o.transfer)
+                .push_bind(&o.item)
+                .push_bind(&o.recipient)
+                .push_bind(&o.envelope)
+                .push_bind(i64::from(o.attempts))
+                .push_bind(o.next_attempt_at)
+                .push_bind(o.kind.as_str());
+        });
+        q.build().execute(&mut *tx).await.map_err(db)?;
     }
     for m in &batch.messages {
         sqlx::query(
@@ -218,56 +284,57 @@ batch: &Batch,
             .await
             .map_err(db)?;
     }
+    // Deliveries acknowledged at one instant are marked in one statement.
+    let mut by_instant: std::collections::BTreeMap<&str, Vec<&str>> =
+        std::collections::BTreeMap::new();
     for (transfer, at) in &batch.delivered {
-        sqlx::query(
-            "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
-        )
-        .bind(at)
-        .bind(transfer)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        by_instant.entry(at).or_default().push(transfer);
     }
-    // The sequencer: the last record's index and hash, read inside the
-    // write transaction.
-    let last =
-        sqlx::query("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db)?;
-    let (mut next, mut prev) = match last {
-        Some(row) => {
-            let idx: i64 = row.try_get("idx").map_err(db)?;
-            let h: Vec<u8> = row.try_get("leaf_hash").map_err(db)?;
-            (index(idx)? + 1, hash32(h, "leaf hash")?)
+    for (at, transfers) in by_instant {
+        for chunk in transfers.chunks(ROWS) {
+            let mut q = QueryBuilder::<Sqlite>::new("UPDATE outbox SET delivered_at = ");
+            q.push_bind(at)
+                .push(" WHERE delivered_at IS NULL AND transfer IN (");
+            let mut list = q.separated(", ");
+            for t in chunk {
+                list.push_bind(*t);
+            }
+            q.push(")");
+            q.build().execute(&mut *tx).await.map_err(db)?;
         }
-        None => (0, GENESIS),
-    };
-    let first_index = next;
+    }
+    // The ledger records, chained from the sequencer's position.
+    let first_index = seq.next;
+    let mut at = *seq;
+    let mut rows = Vec::with_capacity(batch.entries.len());
     for entry in &batch.entries {
         let record = Record {
-            index: next,
-            prev,
+            index: at.next,
+            prev: at.prev,
             entry: entry.clone(),
         };
         let bytes = record.to_bytes();
         let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
-        sqlx::query("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
-            .bind(sql_int(next)?)
-            .bind(&leaf.0[..])
-            .bind(&bytes)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        prev = leaf;
-        next += 1;
+        rows.push((sql_int(at.next)?, leaf, bytes));
+        at = Seq {
+            next: at.next + 1,
+            prev: leaf,
+        };
     }
+    for chunk in rows.chunks(ROWS) {
+        let mut q =
+            QueryBuilder::<Sqlite>::new("INSERT INTO ledger_record (idx, leaf_hash, record) ");
+        q.push_values(chunk, |mut row, (idx, leaf, bytes)| {
+            row.push_bind(*idx).push_bind(&leaf.0[..]).push_bind(bytes);
+        });
+        q.build().execute(&mut *tx).await.map_err(db)?;
+    }
+    *seq = at;
     Ok(Committed {
         first_index,
-        size: next,
+        size: at.next,
     })
 }
-
 
 /// One waiting commit: its batch and where its result goes.
 type Pending = (
@@ -289,17 +356,29 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     }
 }
 
-/// Commits `pending` in one transaction, one savepoint per batch; answers each.
+/// Commits `pending` in one transaction, one savepoint per batch (none for
+/// a group of one); answers each.
 async fn commit_group(pool: SqlitePool, pending: Vec<Pending>) {
     let mut results: Vec<Result<Committed, StoreError>> = Vec::with_capacity(pending.len());
+    let alone = pending.len() == 1;
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut seq = sequencer(&mut tx).await?;
         for (batch, _) in &pending {
+            if alone {
+                let r = apply(&mut tx, batch, &mut seq).await;
+                let failed = r.is_err();
+                results.push(r);
+                if failed {
+                    return tx.rollback().await.map_err(db);
+                }
+                continue;
+            }
             sqlx::query("SAVEPOINT batch")
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;
-            let r = apply(&mut tx, batch).await;
+            let r = apply(&mut tx, batch, &mut seq).await;
             let end = if r.is_ok() {
                 "RELEASE batch"
             } else {
@@ -433,6 +512,28 @@ impl Store for SqliteStore {
             })
         })
         .transpose()
+    }
+
+    async fn incoming_many(&self, transfers: &[String]) -> Result<Vec<Incoming>, StoreError> {
+        let mut out = Vec::new();
+        for chunk in transfers.chunks(ROWS) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT * FROM received_transfer WHERE transfer IN (");
+            let mut list = q.separated(", ");
+            for t in chunk {
+                list.push_bind(t);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await.map_err(db)? {
+                out.push(Incoming {
+                    transfer: r.try_get("transfer").map_err(db)?,
+                    sender: r.try_get("sender").map_err(db)?,
+                    item: r.try_get("item").map_err(db)?,
+                    received_at: r.try_get("received_at").map_err(db)?,
+                });
+            }
+        }
+        Ok(out)
     }
 
     async fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {

@@ -536,3 +536,71 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_whole() {
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
+    let dir = std::env::temp_dir().join(format!("gsomia-node-batch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
+    let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
+    let (url, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
+    let http = client(&jpn, &kor);
+    let now = jiff::Timestamp::now().as_second();
+    let good = envelope(&jpn, &kor, "t-1", now).seal(&jpn.key);
+    let forged = envelope(&jpn, &kor, "t-2", now).seal(&kor.key);
+    let stale = envelope(&jpn, &kor, "t-3", now - 3600).seal(&jpn.key);
+    let batch = encode_batch(&[good.clone(), forged, stale, good]);
+    let send = |body: Vec<u8>| {
+        let req = http
+            .post(format!("{url}/peer/v1/transfers/batch"))
+            .body(body);
+        async move {
+            let r = req.send().await.unwrap();
+            (r.status().as_u16(), r.bytes().await.unwrap().to_vec())
+        }
+    };
+    let (status, body) = send(batch.clone()).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = BatchReceipt::open(&body, &kor.key.public()).unwrap();
+    assert_eq!(r.recipient, "KOR");
+    let outcomes: Vec<(&str, &Outcome)> = r.outcomes.iter().map(|(t, o)| (t.as_str(), o)).collect();
+    assert_eq!(outcomes.len(), 4);
+    let Outcome::Stored(item) = outcomes[0].1 else {
+        panic!("{outcomes:?}")
+    };
+    assert!(matches!(outcomes[1], ("t-2", Outcome::Refused(why)) if why.contains("signature")));
+    assert!(matches!(outcomes[2], ("t-3", Outcome::Refused(why)) if why.contains("from ours")));
+    assert_eq!(
+        outcomes[3],
+        ("t-1", &Outcome::Duplicate(item.clone())),
+        "the same transfer twice in one batch"
+    );
+    // The checkpoint in the receipt is KOR's, signed.
+    let note = gsomia_ledger::note::Note::parse(&r.checkpoint).unwrap();
+    kor.signer()
+        .unwrap()
+        .verifier()
+        .verify_checkpoint(&note)
+        .unwrap();
+
+    // The whole batch again: nothing new is stored.
+    let (status, body) = send(batch).await;
+    assert_eq!(status, 200);
+    let r = BatchReceipt::open(&body, &kor.key.public()).unwrap();
+    assert_eq!(r.outcomes[0].1, Outcome::Duplicate(item.clone()));
+    assert_eq!(
+        node.store.item_ids().await.unwrap(),
+        std::slice::from_ref(item)
+    );
+    let kinds = ledger_kinds(&node).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "received").count(), 1);
+    assert_eq!(kinds.iter().filter(|k| *k == "transfer_refused").count(), 4);
+
+    // Not a batch: refused whole, with a reason.
+    let (status, body) = send(b"not a batch".to_vec()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let _ = stop.send(());
+    server.await.unwrap().unwrap();
+}

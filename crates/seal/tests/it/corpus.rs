@@ -66,6 +66,19 @@ fn write_fuzz_seeds() {
     .unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus");
     std::fs::write(dir.join("sealed_item/seed-fuzz-keys.gsi"), item).unwrap();
+    let session =
+        gsomia_seal::item::Session::new(&RecipientSecret::from_seed(&[2; 32]).public(), [4; 32])
+            .unwrap()
+            .seal(
+                &label,
+                b"seed content",
+                "KOR",
+                &SecretKey::from_seed(&[1; 32]),
+                "JPN",
+                [5; 32],
+            )
+            .unwrap();
+    std::fs::write(dir.join("sealed_item/seed-session.gsi"), session).unwrap();
     std::fs::write(dir.join("label_xml/seed-kor.xml"), stanag::export(&label)).unwrap();
     let key = SecretKey::from_seed(&[1; 32]);
     let consent = gsomia_seal::message::ConsentGrant {

@@ -187,3 +187,59 @@ fn sealed_item_known_answer() {
 
 const KAT_LEN: usize = 1489;
 const KAT_SHA256: &str = "e4954a29965f28e8a3a09cfa28eec2c8bb8b3a7bff36f30dc294c051261d1910";
+
+#[test]
+fn session_sealed_items_open_alone_or_with_a_kept_secret_and_refuse_tampering() {
+    use gsomia_seal::item::{Session, open_with, session_secret};
+    let f = fixture();
+    let session = Session::new(&f.kor.public(), [5; 32]).unwrap();
+    let a = session
+        .seal(&label("極秘"), b"first", "JPN", &f.jpn, "KOR", [1; 32])
+        .unwrap();
+    let b = session
+        .seal(&label("秘"), b"second", "JPN", &f.jpn, "KOR", [2; 32])
+        .unwrap();
+    // Each opens on its own with the recipient key.
+    let (h, c) = open(&a, &f.kor, Some(("JPN", &f.jpn.public()))).unwrap();
+    assert_eq!(c, b"first");
+    assert_eq!(h.salt, Some([1; 32]));
+    // With the session's secret kept, no decapsulation: the closure is the only source.
+    assert!(
+        session_secret(&[], &f.kor).is_err(),
+        "an empty encapsulated key is refused"
+    );
+    let mut kept = None;
+    let mut decaps = 0;
+    for (bytes, want) in [(&a, &b"first"[..]), (&b, &b"second"[..])] {
+        let (_, c) = open_with(bytes, &f.kor, None, &mut |enc| {
+            if let Some(s) = kept {
+                return Ok(s);
+            }
+            decaps += 1;
+            let s = session_secret(enc, &f.kor)?;
+            kept = Some(s);
+            Ok(s)
+        })
+        .unwrap();
+        assert_eq!(c, want);
+    }
+    assert_eq!(decaps, 1, "one decapsulation for the whole session");
+    // A wrong secret fails to decrypt; another recipient is refused.
+    assert_eq!(
+        open_with(&a, &f.kor, None, &mut |_| Ok([9; 32])).unwrap_err(),
+        OpenError::Decrypt
+    );
+    let other = RecipientSecret::from_seed(&[3; 32]);
+    assert!(matches!(
+        open(&a, &other, None),
+        Err(OpenError::Recipient(_))
+    ));
+    // Every byte is covered by the signature, the AEAD or the parser.
+    for i in 0..a.len() {
+        let mut t = a.clone();
+        t[i] ^= 0x01;
+        assert!(open(&t, &f.kor, None).is_err(), "byte {i}");
+    }
+    // The same salt twice in one session gives the same key: callers draw fresh salts.
+    assert_ne!(a, b);
+}

@@ -151,6 +151,14 @@ pub async fn a_replayed_transfer_has_no_second_effect<S: Store>(s: &S) {
     assert_eq!(s.item("i-1").await.unwrap().unwrap(), item("i-1"));
     assert!(s.item("i-2").await.unwrap().is_none());
     assert_eq!(s.incoming("t-1").await.unwrap().unwrap().item, "i-1");
+    let many = s
+        .incoming_many(&["t-0".into(), "t-1".into(), "t-2".into()])
+        .await
+        .unwrap();
+    assert_eq!(
+        many.iter().map(|i| i.transfer.as_str()).collect::<Vec<_>>(),
+        ["t-1"]
+    );
     assert!(s.incoming("t-2").await.unwrap().is_none());
 }
 
@@ -377,7 +385,11 @@ pub async fn a_failing_batch_among_concurrent_ones_fails_alone<S: Store + 'stati
     let mut tasks = Vec::new();
     for n in 0..24u64 {
         // Batch 24 replays transfer t-5.
-        let t = if n == 23 { "t-5".to_owned() } else { format!("t-{n}") };
+        let t = if n == 23 {
+            "t-5".to_owned()
+        } else {
+            format!("t-{n}")
+        };
         let s = s.clone();
         let b = batch(n, t);
         tasks.push(tokio::spawn(async move { s.commit(b).await }));
