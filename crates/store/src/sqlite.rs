@@ -364,6 +364,46 @@ async fn commit_group(pool: SqlitePool, pending: Vec<Pending>) {
     let outcome: Result<(), StoreError> = async {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let mut seq = sequencer(&mut tx).await?;
+        // Optimistically, the whole group as one batch (one statement per
+        // table); if any part fails, batch by batch so it fails alone.
+        if !alone {
+            let start = seq;
+            let mut merged = Batch::default();
+            for (b, _) in &pending {
+                merged.items.extend_from_slice(&b.items);
+                merged.incoming.extend_from_slice(&b.incoming);
+                merged.outgoing.extend_from_slice(&b.outgoing);
+                merged.messages.extend_from_slice(&b.messages);
+                merged.delivered.extend_from_slice(&b.delivered);
+                merged.failed.extend_from_slice(&b.failed);
+                merged.entries.extend_from_slice(&b.entries);
+            }
+            sqlx::query("SAVEPOINT grouped")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            if apply(&mut tx, &merged, &mut seq).await.is_ok() {
+                sqlx::query("RELEASE grouped")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let mut next = start.next;
+                for (b, _) in &pending {
+                    let first_index = next;
+                    next += b.entries.len() as u64;
+                    results.push(Ok(Committed {
+                        first_index,
+                        size: next,
+                    }));
+                }
+                return tx.commit().await.map_err(db);
+            }
+            sqlx::raw_sql("ROLLBACK TO grouped; RELEASE grouped")
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+            seq = start;
+        }
         for (batch, _) in &pending {
             if alone {
                 let r = apply(&mut tx, batch, &mut seq).await;
