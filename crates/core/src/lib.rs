@@ -44,6 +44,7 @@ pub mod profile;
 pub mod registry;
 pub mod shipped;
 pub mod time;
+pub mod warning;
 
 pub use agreement::{Agreement, AgreementKind, State};
 pub use consent::{Consent, ConsentScope};

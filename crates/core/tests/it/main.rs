@@ -12,3 +12,4 @@ mod decisions;
 mod lifecycle;
 mod profiles;
 mod properties;
+mod warnings;
