@@ -18,6 +18,7 @@ mod manage;
 mod node;
 mod out;
 mod serve;
+mod warn;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,9 @@ enum Command {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Real-time missile warnings on a running node: publish, track, impact, list, subscribe.
+    #[command(subcommand)]
+    Warn(warn::WarnCmd),
     /// Originators' consents to onward releases and hub relays, on a running node.
     #[command(subcommand)]
     Consent(ConsentCmd),
@@ -380,6 +384,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
         Command::Item(ItemCmd::Release { node, id, to }) => serve::release(&node, &id, &to),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
+        Command::Warn(cmd) => warn::run(cmd, json),
         Command::Consent(ConsentCmd::Grant(a)) => manage::grant(&a),
         Command::Consent(ConsentCmd::List(a)) => manage::list(&a),
         Command::Consent(ConsentCmd::Revoke { node, id }) => manage::revoke(&node, &id),

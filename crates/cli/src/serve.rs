@@ -171,6 +171,8 @@ pub async fn start(
             std::time::Duration::from_secs(10),
         )),
     ];
+    let mut tasks = tasks;
+    tasks.extend(gsomia_node::warnings::start(&node));
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };

@@ -64,6 +64,7 @@ kinds! {
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },
     TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
     PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know"] },
+    Warning = "warning" { required: ["originator", "updates"], optional: ["sender", "relayed_to"] },
 }
 
 /// Why an entry was refused.

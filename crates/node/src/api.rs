@@ -104,6 +104,19 @@ pub fn router(node: Arc<Node>) -> axum::Router {
             "/v1/consents/{id}/revoke",
             axum::routing::post(crate::agreements::revoke),
         )
+        .route(
+            "/v1/warnings",
+            get(crate::warnings::list).post(crate::warnings::launch),
+        )
+        .route("/v1/warnings/stream", get(crate::warnings::stream))
+        .route(
+            "/v1/warnings/{id}/track",
+            axum::routing::post(crate::warnings::track),
+        )
+        .route(
+            "/v1/warnings/{id}/impact",
+            axum::routing::post(crate::warnings::impact),
+        )
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node)
 }

@@ -16,6 +16,7 @@ pub mod partner;
 pub mod peer;
 pub mod testkit;
 pub mod tls;
+pub mod warnings;
 pub mod witness;
 
 use std::future::Future;
@@ -138,6 +139,8 @@ pub struct Node {
     /// Sealing sessions by recipient party (this party's own included):
     /// the session, items sealed in it, when it began.
     sessions: std::sync::Mutex<std::collections::BTreeMap<String, SealingSession>>,
+    /// Missile warnings: flights, local subscribers, partner queues.
+    pub warnings: warnings::Warnings,
     /// Secrets of sessions opened here, by SHA-256 of their encapsulated key.
     opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
 }
@@ -266,6 +269,7 @@ impl Node {
                 .map_err(|e| format!("stored agreement event `{}` no longer replays: {e}", m.id))?
                 .0;
         }
+        let warnings = warnings::Warnings::new(&parts.partners);
         Ok(Arc::new(Node {
             me,
             party: parts.party,
@@ -281,6 +285,7 @@ impl Node {
             outbox: tokio::sync::Notify::new(),
             sessions: std::sync::Mutex::default(),
             opened: std::sync::Mutex::default(),
+            warnings,
         }))
     }
 

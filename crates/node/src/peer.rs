@@ -556,6 +556,7 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/peer/v1/transfers", post(receive))
         .route("/peer/v1/transfers/batch", post(receive_batch))
         .route("/peer/v1/events", post(crate::agreements::receive_event))
+        .route("/peer/v1/warnings", post(crate::warnings::receive))
         .route(
             "/peer/v1/consents",
             post(crate::agreements::receive_consent),

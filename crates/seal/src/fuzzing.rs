@@ -45,6 +45,10 @@ pub fn peer_message(data: &[u8]) {
     if let Ok(c) = ConsentGrant::decode(data) {
         assert_eq!(ConsentGrant::decode(&c.seal(&key)).as_ref(), Ok(&c));
     }
+    if let Ok(w) = crate::message::WarningUpdate::decode(data) {
+        let again = crate::message::WarningUpdate::decode(&w.seal(&key));
+        assert_eq!(again.as_ref(), Ok(&w), "warning update does not round-trip");
+    }
     if let Ok(r) = ConsentRevocation::decode(data) {
         assert_eq!(ConsentRevocation::decode(&r.seal(&key)).as_ref(), Ok(&r));
     }

@@ -15,6 +15,7 @@ use crate::transfer::TransferError;
 const EVENT_TAG: &str = "gsomia/v1/agreement-event-body";
 const CONSENT_TAG: &str = "gsomia/v1/consent-body";
 const REVOCATION_TAG: &str = "gsomia/v1/consent-revocation-body";
+const WARNING_TAG: &str = "gsomia/v1/warning-update-body";
 /// The largest message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -77,6 +78,94 @@ pub struct ConsentRevocation {
     pub originator: String,
     /// From when.
     pub revoked_at: Instant,
+}
+
+/// One update of a missile warning, signed by the originator and relayed
+/// unchanged by the hub: the flight, its number, and one of the three data
+/// elements (launch point, trajectory point, impact point) with its instant.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarningUpdate {
+    /// The flight's id.
+    pub id: String,
+    /// The originating party (the signer).
+    pub originator: String,
+    /// The originator's classification of the warning (a level of its policy).
+    pub level: String,
+    /// The update's number (0 is the launch).
+    pub seq: u32,
+    /// `launch`, `track` or `impact`.
+    pub kind: String,
+    /// Latitude (degrees).
+    pub lat: f64,
+    /// Longitude (degrees).
+    pub lon: f64,
+    /// Altitude (km; trajectory points only, 0 otherwise).
+    pub alt_km: f64,
+    /// When.
+    pub at: Instant,
+}
+
+/// A float as its bits, with −0 as +0 so equal values encode equally; NaN is refused.
+fn float_bits(x: f64) -> u64 {
+    if x == 0.0 { 0 } else { x.to_bits() }
+}
+
+fn float(r: &mut Reader<'_>) -> Result<f64, DecodeError> {
+    let at = r.position();
+    let x = f64::from_bits(r.u64()?);
+    if x.is_nan() || (x == 0.0 && x.is_sign_negative()) {
+        return Err(DecodeError::Tag { at, tag: 0xff });
+    }
+    Ok(x)
+}
+
+impl WarningUpdate {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(WARNING_TAG);
+        w.str(&self.id)
+            .str(&self.originator)
+            .str(&self.level)
+            .u32(self.seq)
+            .str(&self.kind)
+            .u64(float_bits(self.lat))
+            .u64(float_bits(self.lon))
+            .u64(float_bits(self.alt_km))
+            .i64(self.at.0)
+            .u32(self.at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Warning, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn the claimed originator).
+    pub fn decode(bytes: &[u8]) -> Result<WarningUpdate, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(WARNING_TAG)?;
+        let u = WarningUpdate {
+            id: b.str()?.to_owned(),
+            originator: b.str()?.to_owned(),
+            level: b.str()?.to_owned(),
+            seq: b.u32()?,
+            kind: b.str()?.to_owned(),
+            lat: float(&mut b)?,
+            lon: float(&mut b)?,
+            alt_km: float(&mut b)?,
+            at: instant(&mut b)?,
+        };
+        b.finish()?;
+        Ok(u)
+    }
+
+    /// Decodes and verifies with the originator's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<WarningUpdate, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Warning, body, &sig, key)?;
+        Self::decode(bytes)
+    }
 }
 
 fn seal(ctx: Context, body: &[u8], key: &SecretKey) -> Vec<u8> {
@@ -338,5 +427,33 @@ mod tests {
         assert_eq!(AgreementEvent::open(&eb, &k.public()).unwrap(), e);
         assert!(AgreementEvent::open(&gb, &k.public()).is_err());
         assert!(ConsentGrant::open(&eb, &k.public()).is_err());
+        let w = WarningUpdate {
+            id: "kor-w-1".into(),
+            originator: "KOR".into(),
+            level: "군사II급비밀".into(),
+            seq: 3,
+            kind: "track".into(),
+            lat: 39.5,
+            lon: -0.0,
+            alt_km: 120.25,
+            at: (1_705_211_700, 5),
+        };
+        let wb = w.seal(&k);
+        let back = WarningUpdate::open(&wb, &k.public()).unwrap();
+        assert_eq!(back.lon.to_bits(), 0, "−0 travels as +0");
+        assert_eq!(
+            WarningUpdate {
+                lon: 0.0,
+                ..back.clone()
+            },
+            w
+        );
+        assert!(WarningUpdate::open(&wb, &other.public()).is_err());
+        assert!(WarningUpdate::open(&eb, &k.public()).is_err());
+        for i in 0..wb.len() {
+            let mut t = wb.clone();
+            t[i] ^= 1;
+            assert!(WarningUpdate::open(&t, &k.public()).is_err(), "byte {i}");
+        }
     }
 }

@@ -23,6 +23,8 @@ pub enum Context {
     AgreementEvent,
     /// A transfer envelope between nodes.
     Transfer,
+    /// A missile-warning update, signed by its originator.
+    Warning,
 }
 
 impl Context {
@@ -34,6 +36,7 @@ impl Context {
             Context::Receipt => "gsomia/v1/receipt",
             Context::AgreementEvent => "gsomia/v1/agreement-event",
             Context::Transfer => "gsomia/v1/transfer",
+            Context::Warning => "gsomia/v1/warning",
         }
     }
 }

@@ -14,3 +14,4 @@ mod item;
 mod ledger;
 mod node;
 mod serve;
+mod warn;

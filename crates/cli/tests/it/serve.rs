@@ -7,14 +7,14 @@ use std::process::{Child, Command, Stdio};
 
 use crate::common::{gsomia, json, s, tmp};
 
-struct Server {
+pub struct Server {
     child: Child,
-    url: String,
-    peer: String,
+    pub url: String,
+    pub peer: String,
 }
 
 impl Server {
-    fn start(dir: &Path) -> Server {
+    pub fn start(dir: &Path) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gsomia"))
             .args(["serve", "--dir", s(dir)])
             .stdout(Stdio::piped())
@@ -37,7 +37,7 @@ impl Server {
         Server { child, url, peer }
     }
 
-    fn stop(mut self) -> i32 {
+    pub fn stop(mut self) -> i32 {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         self.child.wait().unwrap().code().unwrap_or(-1)
@@ -50,7 +50,7 @@ impl Drop for Server {
     }
 }
 
-fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> String {
+pub fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> String {
     let (code, d) = json(&[
         "person",
         "add",
@@ -71,7 +71,7 @@ fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> Str
     d["token"].as_str().unwrap().to_owned()
 }
 
-fn with_token<'a>(args: &[&'a str], url: &'a str, ca: &'a str, token: &'a str) -> Vec<&'a str> {
+pub fn with_token<'a>(args: &[&'a str], url: &'a str, ca: &'a str, token: &'a str) -> Vec<&'a str> {
     let mut v = args.to_vec();
     v.extend(["--node", url, "--ca", ca, "--token", token]);
     v

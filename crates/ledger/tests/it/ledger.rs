@@ -139,7 +139,7 @@ fn entries_are_typed_by_kind() {
         ],
     );
     assert!(e.unwrap_err().to_string().contains("no field `colour`"));
-    assert_eq!(Kind::ALL.len(), 15);
+    assert_eq!(Kind::ALL.len(), 16);
 }
 
 proptest! {

@@ -1,0 +1,178 @@
+//! Missile warnings across three real `gsomia serve` processes: KOR
+//! publishes, the USA hub relays, a JPN subscriber sees the track live, in
+//! order, marked with JPN's level (rule 17).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use crate::common::{gsomia, json, s, tmp};
+use crate::serve::{Server, person, with_token};
+
+#[test]
+fn a_launch_published_at_kor_reaches_a_jpn_subscriber_through_the_usa_hub_in_order() {
+    let root = tmp("serve-warn");
+    let (jpn, usa, kor) = (root.join("jpn"), root.join("usa"), root.join("kor"));
+    for (p, d) in [("JPN", &jpn), ("USA", &usa), ("KOR", &kor)] {
+        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+        std::fs::write(
+            root.join(format!("{p}.bundle")),
+            gsomia(&["identity", "export", "--dir", s(d)]).stdout,
+        )
+        .unwrap();
+    }
+    let kim = person(&kor, "Kim", "군사II급비밀", "warning", "officer");
+    let sato = person(&jpn, "Sato", "極秘", "warning", "officer");
+    let tanaka = person(&jpn, "Tanaka", "極秘", "dprk", "officer");
+    let add = |dir: &std::path::Path, party: &str, endpoint: &str| {
+        let bundle = root.join(format!("{party}.bundle"));
+        let (code, d) = json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(dir),
+            s(&bundle),
+            "--endpoint",
+            endpoint,
+        ]);
+        assert_eq!(code, 0, "{d}");
+    };
+    // JPN only receives (it knows the hub and the originator's key).
+    add(&jpn, "USA", "https://127.0.0.1:1");
+    add(&jpn, "KOR", "https://127.0.0.1:1");
+    let jpn_server = Server::start(&jpn);
+    add(&usa, "KOR", "https://127.0.0.1:1");
+    add(&usa, "JPN", &jpn_server.peer);
+    let usa_server = Server::start(&usa);
+    add(&kor, "USA", &usa_server.peer);
+    add(&kor, "JPN", "https://127.0.0.1:1");
+    let kor_server = Server::start(&kor);
+    let (jca, kca) = (
+        s(&jpn.join("tls/ca.pem")).to_owned(),
+        s(&kor.join("tls/ca.pem")).to_owned(),
+    );
+
+    // Sato subscribes at JPN.
+    let mut sub = Command::new(env!("CARGO_BIN_EXE_gsomia"))
+        .args(with_token(
+            &["--json", "warn", "subscribe", "--count", "4"],
+            &jpn_server.url,
+            &jca,
+            &sato,
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(sub.stdout.take().unwrap()).lines();
+
+    let (code, d) = json(&with_token(
+        &["warn", "publish", "--launch-point", "39.0,125.7"],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    // The launch arrives at JPN through the hub (the subscriber may have
+    // connected before it or after it: in flight, it is shown either way).
+    let first: serde_json::Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["id"], id.as_str());
+    assert_eq!(first["seq"], 0);
+    assert_eq!(first["kind"], "launch");
+    assert_eq!(first["originator"], "KOR");
+    assert_eq!(first["originator_level"], "군사II급비밀");
+    assert_eq!(first["level"], "極秘", "marked with JPN's equivalent level");
+    for (point, code_expected) in [("39.5,128.0,120", 0), ("39.8,131.0,80", 0)] {
+        let (code, d) = json(&with_token(
+            &["warn", "track", &id, "--point", point],
+            &kor_server.url,
+            &kca,
+            &kim,
+        ));
+        assert_eq!(code, code_expected, "{d}");
+    }
+    let (code, d) = json(&with_token(
+        &["warn", "impact", &id, "--point", "40.0,133.0"],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let rest: Vec<serde_json::Value> = (0..3)
+        .map(|_| serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        rest.iter()
+            .map(|u| (u["seq"].as_u64().unwrap(), u["kind"].as_str().unwrap()))
+            .collect::<Vec<_>>(),
+        [(1, "track"), (2, "track"), (3, "impact")],
+        "in order, once each"
+    );
+    assert_eq!(rest[0]["alt_km"], 120.0);
+    assert!(sub.wait().unwrap().success());
+
+    // After the impact the warning is closed: a further point is refused.
+    let (code, d) = json(&with_token(
+        &["warn", "track", &id, "--point", "40.1,133.5,5"],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 1, "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("closed"), "{d}");
+
+    // Anything beyond the three data elements is refused with the rule.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (status, body) = rt.block_on(async {
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(
+                gsomia_node::tls::user_client_config(std::path::Path::new(&kca)).unwrap(),
+            )
+            .build()
+            .unwrap();
+        let r = http
+            .post(format!("{}/v1/warnings", kor_server.url))
+            .bearer_auth(&kim)
+            .json(&serde_json::json!({
+                "launch_point": { "lat": 39.0, "lon": 125.7 },
+                "sensor_type": "X-band radar",
+            }))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    });
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body.contains("sensor_type") && body.contains("rule 17"),
+        "{body}"
+    );
+
+    // Sato sees the closed warning with its four updates; Tanaka (no
+    // need-to-know for warnings) sees none.
+    let (code, l) = json(&with_token(&["warn", "list"], &jpn_server.url, &jca, &sato));
+    assert_eq!(code, 0, "{l}");
+    let ws = l["warnings"].as_array().unwrap();
+    assert_eq!(ws.len(), 1);
+    assert_eq!(ws[0]["closed"], true);
+    assert_eq!(ws[0]["updates"].as_array().unwrap().len(), 4);
+    let (_, l) = json(&with_token(
+        &["warn", "list"],
+        &jpn_server.url,
+        &jca,
+        &tanaka,
+    ));
+    assert!(l["warnings"].as_array().unwrap().is_empty(), "{l}");
+
+    for server in [kor_server, usa_server, jpn_server] {
+        assert_eq!(server.stop(), 0);
+    }
+    // Every hop ledgered the updates (in batches) and its ledger verifies.
+    for dir in [&kor, &usa, &jpn] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{v}");
+    }
+}
