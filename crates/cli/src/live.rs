@@ -51,9 +51,21 @@ struct Prepared {
 
 /// Who works at each node: (party, name, clearance, need-to-know, role).
 const PEOPLE: &[(&str, &str, &str, &[&str], &str)] = &[
-    ("KOR", "Kim", "군사II급비밀", &["dprk"], "officer"),
+    (
+        "KOR",
+        "Kim",
+        "군사II급비밀",
+        &["dprk", "warning"],
+        "officer",
+    ),
     ("KOR", "Park", "군사II급비밀", &["dprk"], "security-officer"),
-    ("JPN", "Sato", "極秘", &["dprk.missile"], "officer"),
+    (
+        "JPN",
+        "Sato",
+        "極秘",
+        &["dprk.missile", "warning"],
+        "officer",
+    ),
     ("JPN", "Tanaka", "極秘", &["regional.maritime"], "officer"),
     ("USA", "Smith", "SECRET", &["dprk"], "officer"),
 ];
@@ -851,7 +863,130 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
         "deny",
     )
     .await?;
+    launch(demo, w).await?;
     Ok(w.witness().await)
+}
+
+/// A 2024 launch: KOR publishes the warning, the USA hub relays it, a JPN
+/// analyst subscribed at JPN sees the track live; latency shown per update.
+async fn launch(demo: &mut Demo, w: &World) -> Result<()> {
+    const H: &str = "history";
+    w.set(t("2024-01-14T14:55:00+09:00")?)?;
+    let at = w.clock.now();
+    // Sato subscribes at JPN before the launch.
+    let node = w.nodes.get("JPN").context("no JPN")?;
+    let client = w.clients.get("JPN").context("no JPN client")?;
+    let token = w
+        .tokens
+        .get(&("JPN".to_owned(), "Sato".to_owned()))
+        .context("no Sato")?;
+    let mut feed = client
+        .get(format!("{}/v1/warnings/stream", node.api))
+        .bearer_auth(token)
+        .send()
+        .await?;
+    let points = [
+        ("launch", 39.03, 125.75, 0.0),
+        ("track", 39.6, 128.1, 150.0),
+        ("track", 39.9, 131.0, 110.0),
+        ("impact", 40.1, 133.2, 0.0),
+    ];
+    let mut id = String::new();
+    let mut seen = Vec::new();
+    let mut buf = String::new();
+    for (kind, lat, lon, alt) in points {
+        let sent = std::time::Instant::now();
+        let (status, doc) = match kind {
+            "launch" => {
+                w.post(
+                    "KOR",
+                    "Kim",
+                    "/v1/warnings",
+                    json!({ "launch_point": { "lat": lat, "lon": lon } }),
+                )
+                .await?
+            }
+            "track" => {
+                w.post(
+                    "KOR",
+                    "Kim",
+                    &format!("/v1/warnings/{id}/track"),
+                    json!({ "point": { "lat": lat, "lon": lon }, "alt_km": alt }),
+                )
+                .await?
+            }
+            _ => {
+                w.post(
+                    "KOR",
+                    "Kim",
+                    &format!("/v1/warnings/{id}/impact"),
+                    json!({ "impact_point": { "lat": lat, "lon": lon } }),
+                )
+                .await?
+            }
+        };
+        if status != 201 && status != 200 {
+            bail!("warning {kind} at KOR: {status} {doc}");
+        }
+        if kind == "launch" {
+            id = member(&doc, "id").as_str().unwrap_or_default().to_owned();
+        }
+        // Read the feed until this update shows up at JPN.
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut got = None;
+        while got.is_none() && tokio::time::Instant::now() < deadline {
+            let chunk = tokio::time::timeout_at(deadline, feed.chunk()).await;
+            let Ok(Ok(Some(c))) = chunk else { break };
+            buf.push_str(&String::from_utf8_lossy(&c));
+            while let Some(nl) = buf.find('\n') {
+                let line: String = buf.drain(..=nl).collect();
+                if let Some(d) = line.trim_end().strip_prefix("data:") {
+                    let v: Value = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
+                    if *member(&v, "id") == json!(id) {
+                        got = Some(v);
+                    }
+                }
+            }
+        }
+        match got {
+            Some(v) => seen.push(json!({
+                "kind": kind, "seq": member(&v, "seq"), "level_at_jpn": member(&v, "level"),
+                "latency_ms": (sent.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
+            })),
+            None => seen.push(json!({ "kind": kind, "missing": true })),
+        }
+    }
+    let in_order = seen
+        .iter()
+        .enumerate()
+        .all(|(i, v)| *member(v, "seq") == json!(i));
+    let reasons: Vec<String> = seen
+        .iter()
+        .map(|v| {
+            format!(
+                "{} #{} at JPN, marked {}, {} ms after KOR published it",
+                member(v, "kind").as_str().unwrap_or("?"),
+                member(v, "seq"),
+                member(v, "level_at_jpn").as_str().unwrap_or("?"),
+                member(v, "latency_ms"),
+            )
+        })
+        .collect();
+    demo.steps.push(Step {
+        at,
+        branch: H,
+        title: "A launch: KOR publishes the warning, the USA hub relays it, JPN's analyst sees the track live"
+            .into(),
+        outcome: if in_order && seen.len() == 4 {
+            "delivered live".into()
+        } else {
+            "incomplete".into()
+        },
+        expected: "delivered live",
+        reasons,
+        details: json!({ "warning": id, "updates": seen, "route": null }),
+    });
+    Ok(())
 }
 
 async fn branch_script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
@@ -955,7 +1090,7 @@ fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Dura
                 .collect();
             let _ = writeln!(text, "       both nodes compute: {}", v.join(", "));
         }
-        for r in s.reasons.iter().take(3) {
+        for r in s.reasons.iter().take(4) {
             let _ = writeln!(text, "       · {r}");
         }
         docs.push(json!({

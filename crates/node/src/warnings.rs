@@ -72,6 +72,15 @@ pub struct Warnings {
     receivers: std::sync::Mutex<Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)>>,
 }
 
+impl Warnings {
+    /// How many updates of flight `id` this node has applied (0 if unknown).
+    pub fn applied(&self, id: &str) -> usize {
+        locked(&self.flights)
+            .get(id)
+            .map_or(0, |k| k.flight.updates.len())
+    }
+}
+
 /// Starts the warning tasks of a node: one ordered sender per partner and
 /// the batched ledger writer. Call once; the handles stop them.
 pub fn start(node: &Arc<Node>) -> Vec<tokio::task::JoinHandle<()>> {

@@ -491,6 +491,12 @@ fn the_demo_runs_three_real_nodes_and_verifies_their_cosigned_ledgers() {
                 .unwrap()
                 .contains(&Value::from("jp-kr-2016 art 21(3)"))
     }));
+    // The 2024 launch reaches JPN through the hub, every update in order.
+    let launch = find(&|s| s["title"].as_str().unwrap().starts_with("A launch")).unwrap();
+    assert_eq!(launch["decision"], "delivered live", "{launch}");
+    let updates = launch["details"]["updates"].as_array().unwrap();
+    assert_eq!(updates.len(), 4);
+    assert!(updates.iter().all(|u| u["level_at_jpn"] == "極秘"));
     // Five ledgers, each cosigned by every partner.
     let ledgers = d["ledgers"].as_array().unwrap();
     assert_eq!(ledgers.len(), 5);

@@ -604,3 +604,236 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     let _ = stop.send(());
     server.await.unwrap().unwrap();
 }
+
+/// A peer server for `me` accepting `pinned`, on `listener`.
+async fn peer_server_on(
+    listener: tokio::net::TcpListener,
+    me: &Identity,
+    pinned: &[&Identity],
+    node: Arc<Node>,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let tls = gsomia_node::tls::peer_server_config(
+        &me.cert,
+        &me.tls_key,
+        pinned.iter().map(|p| p.certificate().unwrap()).collect(),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(gsomia_node::serve_peers(listener, tls, node, async move {
+        let _ = stopped.await;
+    }));
+    (stop, server)
+}
+
+/// A node for `me` with these partners (and a client to each).
+async fn mk(
+    reg: &gsomia_core::Registry,
+    me: &Identity,
+    partners: Vec<(&Identity, &str)>,
+) -> Arc<Node> {
+    let parts: Vec<Partner> = partners.iter().map(|(p, url)| partner(p, url)).collect();
+    let clients: std::collections::BTreeMap<String, reqwest::Client> = partners
+        .iter()
+        .map(|(p, _)| (p.party.clone(), me.client_to(p).unwrap()))
+        .collect();
+    me.node(
+        reg.clone(),
+        SqliteStore::memory().await.unwrap(),
+        parts,
+        clients,
+    )
+    .await
+    .unwrap()
+}
+
+fn warning(id: &str, seq: u32, kind: &str, at: i64) -> gsomia_seal::message::WarningUpdate {
+    gsomia_seal::message::WarningUpdate {
+        id: id.into(),
+        originator: "KOR".into(),
+        level: "군사II급비밀".into(),
+        seq,
+        kind: kind.into(),
+        lat: 39.0 + f64::from(seq) * 0.3,
+        lon: 125.7 + f64::from(seq),
+        alt_km: if kind == "track" { 100.0 } else { 0.0 },
+        at: (at + i64::from(seq), 0),
+    }
+}
+
+async fn until(what: &str, mut f: impl FnMut() -> bool) {
+    // Waiting for asynchronous delivery (bounded), not for readiness.
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_hub() {
+    let dir = std::env::temp_dir().join(format!("gsomia-node-warn-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (kor, usa, jpn) = (
+        identity(&dir, "KOR", 2),
+        identity(&dir, "USA", 3),
+        identity(&dir, "JPN", 1),
+    );
+    let reg = gsomia_core::shipped().unwrap();
+    let usa_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let jpn_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (usa_url, jpn_addr) = (
+        format!("https://{}", usa_listener.local_addr().unwrap()),
+        jpn_listener.local_addr().unwrap(),
+    );
+    let jpn_url = format!("https://{jpn_addr}");
+    let kor_node = mk(
+        &reg,
+        &kor,
+        vec![(&usa, &usa_url), (&jpn, "https://127.0.0.1:1")],
+    )
+    .await;
+    let usa_node = mk(
+        &reg,
+        &usa,
+        vec![(&kor, "https://127.0.0.1:1"), (&jpn, &jpn_url)],
+    )
+    .await;
+    let jpn_node = mk(
+        &reg,
+        &jpn,
+        vec![(&kor, "https://127.0.0.1:1"), (&usa, &usa_url)],
+    )
+    .await;
+    let mut tasks = Vec::new();
+    for n in [&kor_node, &usa_node, &jpn_node] {
+        tasks.extend(gsomia_node::warnings::start(n));
+    }
+    let (usa_stop, usa_server) =
+        peer_server_on(usa_listener, &usa, &[&kor, &jpn], usa_node.clone()).await;
+    let (jpn_stop, jpn_server) =
+        peer_server_on(jpn_listener, &jpn, &[&kor, &usa], jpn_node.clone()).await;
+
+    let t0 = jiff::Timestamp::now().as_second();
+    let publish = |seq: u32, kind: &str| {
+        let bytes = warning("kor-w-1", seq, kind, t0).seal(&kor.key);
+        gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
+    };
+    publish(0, "launch");
+    until("JPN to see the launch through USA", || {
+        jpn_node.warnings.applied("kor-w-1") == 1
+    })
+    .await;
+
+    // JPN goes away mid-flight; the track goes on.
+    let _ = jpn_stop.send(());
+    jpn_server.await.unwrap().unwrap();
+    publish(1, "track");
+    publish(2, "track");
+    until("USA to apply the track", || {
+        usa_node.warnings.applied("kor-w-1") == 3
+    })
+    .await;
+    assert_eq!(jpn_node.warnings.applied("kor-w-1"), 1);
+
+    // JPN is back on the same address: it receives what it missed, in order.
+    let again = tokio::net::TcpListener::bind(jpn_addr).await.unwrap();
+    let (jpn_stop, jpn_server) = peer_server_on(again, &jpn, &[&kor, &usa], jpn_node.clone()).await;
+    until("JPN to catch up", || {
+        jpn_node.warnings.applied("kor-w-1") == 3
+    })
+    .await;
+    publish(3, "impact");
+    until("JPN to see the impact", || {
+        jpn_node.warnings.applied("kor-w-1") == 4
+    })
+    .await;
+
+    // Deduplicated at every hop: the same update again has no second effect.
+    let dup = warning("kor-w-1", 2, "track", t0).seal(&kor.key);
+    assert_eq!(
+        gsomia_node::warnings::accept(&usa_node, &dup, Some("KOR")).unwrap(),
+        gsomia_core::warning::Applied::Duplicate
+    );
+    // KOR may not send to JPN around the hub, nor JPN relay onwards.
+    assert!(matches!(
+        gsomia_node::warnings::accept(&jpn_node, &warning("kor-w-2", 0, "launch", t0).seal(&kor.key), Some("KOR")),
+        Err(gsomia_node::warnings::Rejected::Refused(why)) if why.contains("through the hub")
+    ));
+
+    // Every hop ledgers its updates in batches.
+    for n in [&kor_node, &usa_node, &jpn_node] {
+        gsomia_node::warnings::flush(n).await;
+    }
+    let usa_kinds = ledger_kinds(&usa_node).await;
+    assert_eq!(usa_kinds.iter().filter(|k| *k == "warning").count(), 4);
+    let _ = (usa_stop.send(()), jpn_stop.send(()));
+    let _ = (usa_server.await, jpn_server.await);
+    for t in tasks {
+        t.abort();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_flows_before_the_warning_link_is_in_force() {
+    let dir = std::env::temp_dir().join(format!("gsomia-node-warn-early-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (kor, usa) = (identity(&dir, "KOR", 2), identity(&dir, "USA", 3));
+    let before = jiff::Timestamp::from_second(1_685_577_600).unwrap(); // 2023-06-01
+    let clock = Arc::new(gsomia_node::Clock::simulated(before));
+    let usa_node = usa
+        .node_at(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::memory().await.unwrap(),
+            vec![partner(&kor, "https://127.0.0.1:1")],
+            Default::default(),
+            clock.clone(),
+        )
+        .await
+        .unwrap();
+    let kor_node = kor
+        .node_at(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::memory().await.unwrap(),
+            vec![partner(&usa, "https://127.0.0.1:1")],
+            Default::default(),
+            clock,
+        )
+        .await
+        .unwrap();
+    let bytes = warning("kor-w-9", 0, "launch", before.as_second()).seal(&kor.key);
+    // At KOR it is recorded, but queued for nobody.
+    gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
+    gsomia_node::warnings::flush(&kor_node).await;
+    let size = kor_node.store.ledger_size().await.unwrap();
+    let (_, last) = kor_node
+        .store
+        .records(size - 1, size)
+        .await
+        .unwrap()
+        .remove(0);
+    let e = Record::from_bytes(&last).unwrap().entry;
+    assert_eq!(e.kind().as_str(), "warning");
+    assert!(
+        !e.fields().iter().any(|(k, _)| k == "relayed_to"),
+        "{:?}",
+        e.fields()
+    );
+    // And the hub refuses it, citing the rule.
+    match gsomia_node::warnings::accept(&usa_node, &bytes, Some("KOR")) {
+        Err(gsomia_node::warnings::Rejected::Refused(why)) => {
+            assert!(
+                why.contains("no warning link") && why.contains("rule 17"),
+                "{why}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(usa_node.warnings.applied("kor-w-9"), 0);
+}
