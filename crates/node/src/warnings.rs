@@ -35,6 +35,9 @@ use crate::{Node, log};
 pub const SUBSCRIBER_BACKLOG: usize = 1024;
 /// How often pending warning entries are committed to the ledger.
 pub const LEDGER_EVERY: Duration = Duration::from_millis(100);
+/// Closed flights kept in memory (the oldest closed ones are forgotten
+/// beyond this; the ledger keeps every update).
+pub const CLOSED_KEPT: usize = 256;
 /// The topic warnings carry.
 pub const TOPIC: &str = "warning.missile";
 
@@ -47,6 +50,22 @@ pub struct Shown {
     pub level: String,
     /// When this node applied it.
     pub applied_at: Timestamp,
+    /// Its JSON form, made once for every subscriber.
+    pub json: String,
+}
+
+impl Shown {
+    /// An update as subscribers see it.
+    pub fn new(update: WarningUpdate, level: String, applied_at: Timestamp) -> Shown {
+        let mut s = Shown {
+            update,
+            level,
+            applied_at,
+            json: String::new(),
+        };
+        s.json = shown_json(&s).to_string();
+        s
+    }
 }
 
 /// A flight known here: its state, its signed updates in order, and the
@@ -68,6 +87,8 @@ pub struct Warnings {
     queues: BTreeMap<String, mpsc::UnboundedSender<Vec<u8>>>,
     /// Ledger entries waiting for the next batch.
     pending: std::sync::Mutex<Vec<gsomia_ledger::entry::Entry>>,
+    /// Ids of closed flights forgotten by [`CLOSED_KEPT`]: their updates are duplicates.
+    forgotten: std::sync::Mutex<std::collections::BTreeSet<String>>,
     /// The partner queues' receiving ends, until [`start`] takes them.
     receivers: std::sync::Mutex<Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)>>,
 }
@@ -117,6 +138,7 @@ impl Warnings {
             queues,
             pending: std::sync::Mutex::default(),
             receivers: std::sync::Mutex::new(receivers),
+            forgotten: std::sync::Mutex::default(),
         }
     }
 }
@@ -191,6 +213,9 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         }
         None => u.level.clone(),
     };
+    if locked(&node.warnings.forgotten).contains(&u.id) {
+        return Ok(Applied::Duplicate);
+    }
     let applied = {
         let mut flights = locked(&node.warnings.flights);
         match flights.get_mut(&u.id) {
@@ -235,6 +260,9 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
     if applied == Applied::Duplicate {
         return Ok(applied);
     }
+    if matches!(update_kind(&u), "impact") {
+        prune(&node.warnings);
+    }
     // Forward to every partner the link allows from here.
     let mut relayed = Vec::new();
     for (party, queue) in &node.warnings.queues {
@@ -250,11 +278,10 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
             relayed.push(party.clone());
         }
     }
-    let _ = node.warnings.live.send(Arc::new(Shown {
-        update: u.clone(),
-        level: my_level,
-        applied_at: now,
-    }));
+    let _ = node
+        .warnings
+        .live
+        .send(Arc::new(Shown::new(u.clone(), my_level, now)));
     let mut fields = vec![
         ("originator", u.originator.clone()),
         ("updates", format!("{} {} #{}", u.id, u.kind, u.seq)),
@@ -270,6 +297,29 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         Err(e) => log(&format!("warning ledger entry: {e}")),
     }
     Ok(applied)
+}
+
+fn update_kind(u: &WarningUpdate) -> &str {
+    u.kind.as_str()
+}
+
+/// Forgets the oldest closed flights beyond [`CLOSED_KEPT`] (memory stays bounded).
+fn prune(w: &Warnings) {
+    let mut flights = locked(&w.flights);
+    let closed: Vec<(Timestamp, String)> = flights
+        .iter()
+        .filter(|(_, k)| k.flight.closed())
+        .filter_map(|(id, k)| k.flight.updates.last().map(|u| (u.at(), id.clone())))
+        .collect();
+    if closed.len() > CLOSED_KEPT {
+        let mut closed = closed;
+        closed.sort();
+        let mut forgotten = locked(&w.forgotten);
+        for (_, id) in closed.iter().take(closed.len() - CLOSED_KEPT) {
+            flights.remove(id);
+            forgotten.insert(id.clone());
+        }
+    }
 }
 
 /// Commits pending warning entries every [`LEDGER_EVERY`] (one transaction per batch).
@@ -614,13 +664,7 @@ pub async fn list(
         let updates: Vec<Value> = signed
             .iter()
             .filter_map(|b| WarningUpdate::decode(b).ok())
-            .map(|u| {
-                shown_json(&Shown {
-                    update: u,
-                    level: level.clone(),
-                    applied_at: node.now(),
-                })
-            })
+            .map(|u| shown_json(&Shown::new(u, level.clone(), node.now())))
             .collect();
         out.push(json!({ "id": id, "originator": originator, "closed": closed, "level": level, "updates": updates }));
     }
@@ -650,11 +694,7 @@ pub async fn stream(
         }
         for b in signed {
             if let Ok(u) = WarningUpdate::decode(b) {
-                backlog.push(Arc::new(Shown {
-                    update: u,
-                    level: level.clone(),
-                    applied_at: node.now(),
-                }));
+                backlog.push(Arc::new(Shown::new(u, level.clone(), node.now())));
             }
         }
     }
@@ -669,6 +709,7 @@ pub async fn stream(
         seen: std::collections::BTreeSet<(String, u32)>,
         rx: broadcast::Receiver<Arc<Shown>>,
         done: bool,
+        allowed: BTreeMap<(String, String), bool>,
     }
     let st = St {
         node,
@@ -677,6 +718,7 @@ pub async fn stream(
         seen,
         rx,
         done: false,
+        allowed: BTreeMap::new(),
     };
     let events = futures_util::stream::unfold(st, |mut st| async move {
         if st.done {
@@ -702,12 +744,20 @@ pub async fn stream(
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             };
-            if !may_see(&st.node, &st.person, &shown.level, &shown.update.originator) {
+            // Access depends on the level and the originator: decided once per pair.
+            let key = (shown.level.clone(), shown.update.originator.clone());
+            let allowed = match st.allowed.get(&key) {
+                Some(a) => *a,
+                None => {
+                    let a = may_see(&st.node, &st.person, &shown.level, &shown.update.originator);
+                    st.allowed.insert(key, a);
+                    a
+                }
+            };
+            if !allowed {
                 continue;
             }
-            let e = Event::default()
-                .event("warning")
-                .data(shown_json(&shown).to_string());
+            let e = Event::default().event("warning").data(shown.json.as_str());
             return Some((Ok(e), st));
         }
     });
