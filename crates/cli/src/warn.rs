@@ -25,15 +25,19 @@ pub enum WarnCmd {
         #[arg(long = "launched-at")]
         launched_at: Option<String>,
     },
-    /// Add a trajectory point.
+    /// Add a trajectory point, or a stream of them (`--from FILE`, `-` for
+    /// standard input: one `LAT,LON,ALT[,RFC3339]` per line, sent as read).
     Track {
         #[command(flatten)]
         node: NodeArgs,
         /// The warning id.
         id: String,
         /// LAT,LON,ALT (degrees, degrees, km).
+        #[arg(long, required_unless_present = "from", conflicts_with = "from")]
+        point: Option<String>,
+        /// Read points from a file, or `-` for standard input.
         #[arg(long)]
-        point: String,
+        from: Option<std::path::PathBuf>,
         /// When (RFC 3339 with offset); default: now.
         #[arg(long)]
         at: Option<String>,
@@ -124,15 +128,20 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
             node,
             id,
             point,
+            from,
             at,
-        } => {
-            let v = numbers(&point, 3, "LAT,LON,ALT")?;
-            post(
-                &node,
-                &format!("/v1/warnings/{id}/track"),
-                json!({ "point": { "lat": v.first(), "lon": v.get(1) }, "alt_km": v.get(2), "at": at }),
-            )
-        }
+        } => match (point, from) {
+            (Some(point), _) => {
+                let v = numbers(&point, 3, "LAT,LON,ALT")?;
+                post(
+                    &node,
+                    &format!("/v1/warnings/{id}/track"),
+                    json!({ "point": { "lat": v.first(), "lon": v.get(1) }, "alt_km": v.get(2), "at": at }),
+                )
+            }
+            (None, Some(from)) => track_stream(&node, &id, &from),
+            (None, None) => bail!("give `--point` or `--from`"),
+        },
         WarnCmd::Impact {
             node,
             id,
@@ -167,6 +176,57 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
         }
         WarnCmd::Subscribe(a) => subscribe(&a, json_out),
     }
+}
+
+/// Sends every point read from `from` (a file or `-`), in order, each as
+/// soon as it is read; stops at the first refusal (exit 1) or bad line (exit 2).
+fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Outcome> {
+    use std::io::BufRead as _;
+    let reader: Box<dyn std::io::BufRead> = if from.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(std::io::BufReader::new(
+            std::fs::File::open(from)
+                .with_context(|| format!("cannot read `{}`", from.display()))?,
+        ))
+    };
+    let mut sent = 0usize;
+    // Progress goes to standard error; standard output gets the one answer.
+    let mut progress = std::io::stderr();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("cannot read `{}`", from.display()))?;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut parts = line.splitn(4, ',');
+        let nums: Vec<&str> = parts.by_ref().take(3).collect();
+        let v = numbers(&nums.join(","), 3, "LAT,LON,ALT")
+            .with_context(|| format!("{}:{}", from.display(), n + 1))?;
+        let at = parts.next().map(str::trim);
+        let o = post(
+            node,
+            &format!("/v1/warnings/{id}/track"),
+            json!({ "point": { "lat": v.first(), "lon": v.get(1) }, "alt_km": v.get(2), "at": at }),
+        )?;
+        if *member(&o.doc, "refused") == json!(true) {
+            return Ok(Outcome::answer(
+                json!({ "sent": sent, "refused_at_line": n + 1, "reason": member(&o.doc, "reason") }),
+                format!(
+                    "sent {sent}; line {} REFUSED: {}\n",
+                    n + 1,
+                    field(&o.doc, "/reason")
+                ),
+                true,
+            ));
+        }
+        let _ = writeln!(progress, "TRACK {id} #{}", member(&o.doc, "seq"));
+        sent += 1;
+    }
+    Ok(Outcome::ok(
+        json!({ "sent": sent }),
+        format!("sent {sent} points\n"),
+    ))
 }
 
 /// Prints each update as it arrives; ends after `--count`, or when the node

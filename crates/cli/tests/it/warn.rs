@@ -82,15 +82,24 @@ fn a_launch_published_at_kor_reaches_a_jpn_subscriber_through_the_usa_hub_in_ord
     assert_eq!(first["originator"], "KOR");
     assert_eq!(first["originator_level"], "군사II급비밀");
     assert_eq!(first["level"], "極秘", "marked with JPN's equivalent level");
-    for (point, code_expected) in [("39.5,128.0,120", 0), ("39.8,131.0,80", 0)] {
-        let (code, d) = json(&with_token(
-            &["warn", "track", &id, "--point", point],
-            &kor_server.url,
-            &kca,
-            &kim,
-        ));
-        assert_eq!(code, code_expected, "{d}");
-    }
+    let (code, d) = json(&with_token(
+        &["warn", "track", &id, "--point", "39.5,128.0,120"],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 0, "{d}");
+    // A stream of points from a file (here one, with a comment line).
+    let points = root.join("track.csv");
+    std::fs::write(&points, "# lat,lon,alt\n39.8,131.0,80\n").unwrap();
+    let (code, d) = json(&with_token(
+        &["warn", "track", &id, "--from", s(&points)],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["sent"], 1);
     let (code, d) = json(&with_token(
         &["warn", "impact", &id, "--point", "40.0,133.0"],
         &kor_server.url,
