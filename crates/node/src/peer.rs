@@ -372,10 +372,14 @@ fn refused_entry(
     (e, (o.transfer.clone(), node.now().to_string(), why))
 }
 
-/// Delivers several transfers to one partner in one request; the batch
-/// receipt is verified once and every outcome settled in one commit.
-async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(), Failure> {
-    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
+/// Posts `body` to a partner's `/peer/v1/{path}` over mutual TLS: the answer
+/// on success; a 4xx is the partner's final refusal, anything else is retried.
+async fn post_to<'a>(
+    node: &'a Node,
+    to: &str,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<(&'a Partner, Vec<u8>), Failure> {
     let partner = node
         .partner(to)
         .ok_or_else(|| format!("{to} is no longer a partner"))?;
@@ -383,11 +387,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
         .peer_clients
         .get(to)
         .ok_or_else(|| format!("no client for {to}"))?;
-    let body = encode_batch(&chunk.iter().map(|o| o.envelope.clone()).collect::<Vec<_>>());
-    let url = format!(
-        "{}/peer/v1/transfers/batch",
-        partner.endpoint.trim_end_matches('/')
-    );
+    let url = format!("{}/peer/v1/{path}", partner.endpoint.trim_end_matches('/'));
     let resp = client
         .post(url)
         .header("content-type", "application/octet-stream")
@@ -409,6 +409,15 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
             String::from_utf8_lossy(&bytes)
         )));
     }
+    Ok((partner, bytes.to_vec()))
+}
+
+/// Delivers several transfers to one partner in one request; the batch
+/// receipt is verified once and every outcome settled in one commit.
+async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(), Failure> {
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
+    let body = encode_batch(&chunk.iter().map(|o| o.envelope.clone()).collect::<Vec<_>>());
+    let (partner, bytes) = post_to(node, to, "transfers/batch", body).await?;
     let receipt =
         BatchReceipt::open(&bytes, partner.key()).map_err(|e| format!("batch receipt: {e}"))?;
     if receipt.recipient != partner.party {
@@ -476,43 +485,13 @@ impl From<String> for Failure {
 }
 
 async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
-    let partner = node
-        .partners
-        .iter()
-        .find(|p| p.party == o.recipient)
-        .ok_or_else(|| format!("{} is no longer a partner", o.recipient))?;
-    let client = node
-        .peer_clients
-        .get(&partner.party)
-        .ok_or_else(|| format!("no client for {}", partner.party))?;
     let path = match o.kind {
         gsomia_store::MessageKind::Transfer => "transfers",
         gsomia_store::MessageKind::Event => "events",
         gsomia_store::MessageKind::Consent => "consents",
         gsomia_store::MessageKind::Revocation => "revocations",
     };
-    let url = format!("{}/peer/v1/{path}", partner.endpoint.trim_end_matches('/'));
-    let resp = client
-        .post(url)
-        .header("content-type", "application/octet-stream")
-        .body(o.envelope.clone())
-        .send()
-        .await
-        .map_err(|e| format!("send: {e}"))?;
-    let status = resp.status();
-    let body = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
-    if status.is_client_error() {
-        return Err(Failure::Refused(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
-    if !status.is_success() {
-        return Err(Failure::Retry(format!(
-            "answered {status}: {}",
-            String::from_utf8_lossy(&body)
-        )));
-    }
+    let (partner, body) = post_to(node, &o.recipient, path, o.envelope.clone()).await?;
     let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
     let acknowledged = match o.kind {
         gsomia_store::MessageKind::Transfer => o.transfer.as_str(),

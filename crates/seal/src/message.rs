@@ -169,19 +169,12 @@ impl WarningUpdate {
 }
 
 fn seal(ctx: Context, body: &[u8], key: &SecretKey) -> Vec<u8> {
-    let sig = key.sign(ctx, body);
-    let mut w = Writer::new();
-    w.bytes(body).raw(&sig.0);
-    w.finish()
+    crate::transfer::signed(ctx, body, key)
 }
 
 /// Splits a message into its body and signature without verifying.
 fn split(bytes: &[u8]) -> Result<(&[u8], Signature), TransferError> {
-    let mut r = Reader::new(bytes, MAX_MESSAGE);
-    let body = r.bytes()?;
-    let sig = Signature(r.raw::<64>()?);
-    r.finish()?;
-    Ok((body, sig))
+    crate::transfer::split(bytes, MAX_MESSAGE)
 }
 
 fn verify(

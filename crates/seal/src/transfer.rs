@@ -52,6 +52,36 @@ pub enum TransferError {
     Signature,
 }
 
+/// `bytes(body) || signature` over `body` in context `ctx`.
+pub(crate) fn signed(ctx: Context, body: &[u8], key: &SecretKey) -> Vec<u8> {
+    let sig = key.sign(ctx, body);
+    let mut w = Writer::new();
+    w.bytes(body).raw(&sig.0);
+    w.finish()
+}
+
+/// Splits `bytes(body) || signature` (at most `limit` bytes of body).
+pub(crate) fn split(bytes: &[u8], limit: usize) -> Result<(&[u8], Signature), TransferError> {
+    let mut r = Reader::new(bytes, limit);
+    let body = r.bytes()?;
+    let sig = Signature(r.raw::<64>()?);
+    r.finish()?;
+    Ok((body, sig))
+}
+
+/// Splits and verifies with `key` in context `ctx`; returns the body.
+pub(crate) fn verified<'a>(
+    ctx: Context,
+    bytes: &'a [u8],
+    limit: usize,
+    key: &PublicKey,
+) -> Result<&'a [u8], TransferError> {
+    let (body, sig) = split(bytes, limit)?;
+    key.verify(ctx, body, &sig)
+        .map_err(|_| TransferError::Signature)?;
+    Ok(body)
+}
+
 impl Envelope {
     fn body(&self) -> Vec<u8> {
         let mut w = Writer::tagged(ENVELOPE_TAG);
@@ -73,19 +103,13 @@ impl Envelope {
 
     /// Signs and encodes.
     pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
-        let body = self.body();
-        let sig = key.sign(Context::Transfer, &body);
-        let mut w = Writer::new();
-        w.bytes(&body).raw(&sig.0);
-        w.finish()
+        signed(Context::Transfer, &self.body(), key)
     }
 
     /// Decodes without verifying (to learn the claimed sender).
     pub fn decode(bytes: &[u8]) -> Result<(Envelope, Vec<u8>, Signature), TransferError> {
-        let mut r = Reader::new(bytes, MAX_ENVELOPE);
-        let body = r.bytes()?.to_vec();
-        let sig = Signature(r.raw::<64>()?);
-        r.finish()?;
+        let (body, sig) = split(bytes, MAX_ENVELOPE)?;
+        let body = body.to_vec();
         let mut b = Reader::new(&body, MAX_ENVELOPE);
         b.expect_tag(ENVELOPE_TAG)?;
         let mut env = Envelope {
@@ -145,23 +169,13 @@ impl Receipt {
 
     /// Signs and encodes.
     pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
-        let body = self.body();
-        let sig = key.sign(Context::Receipt, &body);
-        let mut w = Writer::new();
-        w.bytes(&body).raw(&sig.0);
-        w.finish()
+        signed(Context::Receipt, &self.body(), key)
     }
 
     /// Decodes and verifies with the recipient's key.
     pub fn open(bytes: &[u8], recipient_key: &PublicKey) -> Result<Receipt, TransferError> {
-        let mut r = Reader::new(bytes, 1 << 20);
-        let body = r.bytes()?.to_vec();
-        let sig = Signature(r.raw::<64>()?);
-        r.finish()?;
-        recipient_key
-            .verify(Context::Receipt, &body, &sig)
-            .map_err(|_| TransferError::Signature)?;
-        let mut b = Reader::new(&body, 1 << 20);
+        let body = verified(Context::Receipt, bytes, 1 << 20, recipient_key)?;
+        let mut b = Reader::new(body, 1 << 20);
         b.expect_tag(RECEIPT_TAG)?;
         let transfer = b.str()?.to_owned();
         let recipient = b.str()?.to_owned();
@@ -262,23 +276,13 @@ impl BatchReceipt {
 
     /// Signs and encodes.
     pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
-        let body = self.body();
-        let sig = key.sign(Context::Receipt, &body);
-        let mut w = Writer::new();
-        w.bytes(&body).raw(&sig.0);
-        w.finish()
+        signed(Context::Receipt, &self.body(), key)
     }
 
     /// Decodes and verifies with the recipient's key.
     pub fn open(bytes: &[u8], recipient_key: &PublicKey) -> Result<BatchReceipt, TransferError> {
-        let mut r = Reader::new(bytes, 16 << 20);
-        let body = r.bytes()?.to_vec();
-        let sig = Signature(r.raw::<64>()?);
-        r.finish()?;
-        recipient_key
-            .verify(Context::Receipt, &body, &sig)
-            .map_err(|_| TransferError::Signature)?;
-        let mut b = Reader::new(&body, 16 << 20);
+        let body = verified(Context::Receipt, bytes, 16 << 20, recipient_key)?;
+        let mut b = Reader::new(body, 16 << 20);
         b.expect_tag(BATCH_RECEIPT_TAG)?;
         let recipient = b.str()?.to_owned();
         let n = b.count(9)?;
