@@ -218,7 +218,19 @@ async fn run(subscribers: usize, seconds: u64) {
         let (kor_node, kor, sent, latencies) =
             (kor_node.clone(), &kor, sent.clone(), latencies.clone());
         async move {
+            // Resident memory sampled every second through the phase.
+            let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
+            let sampler = {
+                let samples = samples.clone();
+                tokio::spawn(async move {
+                    loop {
+                        samples.lock().unwrap().push(rss_kib());
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                })
+            };
             latencies.lock().unwrap().clear();
+            sent.lock().unwrap().clear();
             let n = RATE as u64 * seconds;
             let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
             let t0 = jiff::Timestamp::now().as_second();
@@ -243,7 +255,17 @@ async fn run(subscribers: usize, seconds: u64) {
                 gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
-            let mut v = latencies.lock().unwrap().clone();
+            sampler.abort();
+            let rss = samples.lock().unwrap().clone();
+            if let (Some(first), Some(last), Some(max)) =
+                (rss.first(), rss.last(), rss.iter().max())
+            {
+                println!(
+                    "{name}: RSS {first} KiB at the start, {last} KiB at the end, {max} KiB at most ({} samples)",
+                    rss.len()
+                );
+            }
+            let mut v = std::mem::take(&mut *latencies.lock().unwrap());
             let expected = n as usize * subscribers;
             println!(
                 "{name}: {} of {expected} deliveries; publish → subscriber p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
