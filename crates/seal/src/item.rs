@@ -418,6 +418,36 @@ impl TryRng for SeedRng {
 
 impl TryCryptoRng for SeedRng {}
 
+/// The signed header of an item about to be sealed: its bytes, the binding
+/// signature over them, and the AEAD's associated data (header ‖ binding).
+fn bind(
+    label: &WireLabel,
+    content: &[u8],
+    (sender, sender_key): (&str, &SecretKey),
+    recipient: &str,
+    recipient_key: [u8; 32],
+    salt: Option<[u8; 32]>,
+) -> Result<(Vec<u8>, Signature, Vec<u8>), OpenError> {
+    if content.len() > MAX_CONTENT {
+        return Err(OpenError::TooLarge);
+    }
+    let header = Header {
+        label: label.clone().normalized(),
+        content_digest: Sha384::digest(content).into(),
+        content_len: content.len() as u64,
+        sender: sender.to_owned(),
+        sender_key: sender_key.public(),
+        recipient: recipient.to_owned(),
+        recipient_key,
+        salt,
+    };
+    let header_bytes = header.to_bytes();
+    let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
+    let mut aad = header_bytes.clone();
+    aad.extend_from_slice(&binding.0);
+    Ok((header_bytes, binding, aad))
+}
+
 /// Seals `content` from `sender` to `recipient`. `entropy` must be 32 fresh
 /// random bytes (it seeds the KEM encapsulation).
 pub fn seal(
@@ -429,23 +459,14 @@ pub fn seal(
     recipient_key: &RecipientPublic,
     entropy: [u8; 32],
 ) -> Result<Vec<u8>, OpenError> {
-    if content.len() > MAX_CONTENT {
-        return Err(OpenError::TooLarge);
-    }
-    let header = Header {
-        label: label.clone().normalized(),
-        content_digest: Sha384::digest(content).into(),
-        content_len: content.len() as u64,
-        sender: sender.to_owned(),
-        sender_key: sender_key.public(),
-        recipient: recipient.to_owned(),
-        recipient_key: recipient_key.fingerprint(),
-        salt: None,
-    };
-    let header_bytes = header.to_bytes();
-    let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
-    let mut aad = header_bytes.clone();
-    aad.extend_from_slice(&binding.0);
+    let (header_bytes, binding, aad) = bind(
+        label,
+        content,
+        (sender, sender_key),
+        recipient,
+        recipient_key.fingerprint(),
+        None,
+    )?;
     // Lay the item out once and encrypt the content in place: the content is
     // copied a single time, whatever its size.
     let enc_len = <<XWing as hpke::Kem>::EncappedKey as Serializable>::size();
@@ -707,23 +728,14 @@ impl Session {
         salt: [u8; 32],
     ) -> Result<Vec<u8>, OpenError> {
         use aes_gcm::aead::{AeadInOut as _, KeyInit as _};
-        if content.len() > MAX_CONTENT {
-            return Err(OpenError::TooLarge);
-        }
-        let header = Header {
-            label: label.clone().normalized(),
-            content_digest: Sha384::digest(content).into(),
-            content_len: content.len() as u64,
-            sender: sender.to_owned(),
-            sender_key: sender_key.public(),
-            recipient: recipient.to_owned(),
-            recipient_key: self.recipient_key,
-            salt: Some(salt),
-        };
-        let header_bytes = header.to_bytes();
-        let binding = sender_key.sign(Context::ItemBinding, &header_bytes);
-        let mut aad = header_bytes.clone();
-        aad.extend_from_slice(&binding.0);
+        let (header_bytes, binding, aad) = bind(
+            label,
+            content,
+            (sender, sender_key),
+            recipient,
+            self.recipient_key,
+            Some(salt),
+        )?;
         let ct_len = content.len() + TAG_LEN;
         let mut w = Writer::tagged(ITEM_TAG);
         w.bytes(&header_bytes).raw(&binding.0).bytes(&self.enc);
