@@ -426,47 +426,19 @@ fn render(demo: &Demo) -> Outcome {
     );
     let mut docs = Vec::new();
     let mut all_ok = true;
-    let mut branch = "history";
+    let mut branch = "history".to_owned();
     for (i, s) in demo.steps.iter().enumerate() {
-        let ok = s.outcome == s.expected;
-        all_ok &= ok;
-        if s.branch != branch {
-            branch = s.branch;
-            let _ = writeln!(
-                text,
-                "── branch: {} ──────────────────────────────",
-                branch.replace('_', " ")
-            );
-        }
-        let _ = writeln!(
-            text,
-            "{:>2}. {}  {}\n    → {}{}",
-            i + 1,
-            format_in(s.at, &demo.kst),
-            s.title,
-            s.outcome.to_uppercase(),
-            if ok {
-                String::new()
-            } else {
-                format!("   (EXPECTED {})", s.expected.to_uppercase())
-            }
-        );
-        if let Some(l) = s.details.get("recipient_label") {
-            let _ = writeln!(
-                text,
-                "       labels: {} {} (originator, unchanged) + {} {} (equivalent)",
-                s.details
-                    .pointer("/originator_label/policy")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                s.details
-                    .pointer("/originator_label/level")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                l.get("policy").and_then(Value::as_str).unwrap_or("?"),
-                l.get("level").and_then(Value::as_str).unwrap_or("?"),
-            );
-        }
+        let step = crate::narrate::Step {
+            number: i + 1,
+            at: format_in(s.at, &demo.kst),
+            branch: s.branch,
+            title: &s.title,
+            outcome: &s.outcome,
+            expected: s.expected,
+            details: &s.details,
+        };
+        all_ok &= step.ok();
+        step.write(&mut text, &mut branch, "");
         // Status steps end with what decided them; decisions start with it.
         let shown: Vec<&gsomia_core::Reason> = if s.details.get("in_force").is_some() {
             s.reasons.iter().skip(1).rev().take(2).rev().collect()
@@ -476,25 +448,12 @@ fn render(demo: &Demo) -> Outcome {
         for r in shown {
             let _ = writeln!(text, "       · {r}");
         }
-        docs.push(json!({
-            "step": i + 1,
-            "at": format_in(s.at, &demo.kst),
-            "branch": s.branch,
-            "title": s.title,
-            "decision": s.outcome,
-            "expected": s.expected,
-            "as_expected": ok,
-            "details": s.details,
-            "reasons": texts(&s.reasons),
-            "rules": rules(&s.reasons),
-        }));
+        docs.push(step.doc(texts(&s.reasons), rules(&s.reasons)));
     }
     let _ = writeln!(
         text,
         "\n{} of {} steps as expected.",
-        docs.iter()
-            .filter(|d| d["as_expected"] == json!(true))
-            .count(),
+        crate::narrate::passed(&docs),
         docs.len()
     );
     Outcome::answer(

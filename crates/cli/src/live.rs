@@ -1028,32 +1028,20 @@ fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Dura
     );
     let mut docs = Vec::new();
     let mut all_ok = true;
-    let mut branch = "history";
+    let mut branch = "history".to_owned();
     for (i, s) in demo.steps.iter().enumerate() {
-        let ok = s.outcome == s.expected;
-        all_ok &= ok;
-        if s.branch != branch {
-            branch = s.branch;
-            let _ = writeln!(
-                text,
-                "── branch: {} (fresh JPN and KOR nodes) ─────────────",
-                branch.replace('_', " ")
-            );
-        }
-        let _ = writeln!(
-            text,
-            "{:>2}. {}  {}\n    → {}{}",
-            i + 1,
-            format_in(s.at.round(jiff::Unit::Second).unwrap_or(s.at), &kst),
-            s.title,
-            s.outcome.to_uppercase(),
-            if ok {
-                String::new()
-            } else {
-                format!("   (EXPECTED {})", s.expected.to_uppercase())
-            }
-        );
-        if let Some(route) = s.details.get("route").and_then(Value::as_str) {
+        let step = crate::narrate::Step {
+            number: i + 1,
+            at: format_in(s.at.round(jiff::Unit::Second).unwrap_or(s.at), &kst),
+            branch: s.branch,
+            title: &s.title,
+            outcome: &s.outcome,
+            expected: s.expected,
+            details: &s.details,
+        };
+        all_ok &= step.ok();
+        step.write(&mut text, &mut branch, " (fresh JPN and KOR nodes)");
+        if let Some(route) = member(&s.details, "route").as_str() {
             let _ = writeln!(
                 text,
                 "       {} → {} under {} ({route}){}",
@@ -1067,22 +1055,6 @@ fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Dura
                 }
             );
         }
-        if let Some(l) = s.details.get("recipient_label").filter(|l| !l.is_null()) {
-            let _ = writeln!(
-                text,
-                "       labels: {} {} (originator, unchanged) + {} {} (equivalent)",
-                s.details
-                    .pointer("/originator_label/policy")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                s.details
-                    .pointer("/originator_label/level")
-                    .and_then(Value::as_str)
-                    .unwrap_or("?"),
-                l.get("policy").and_then(Value::as_str).unwrap_or("?"),
-                l.get("level").and_then(Value::as_str).unwrap_or("?"),
-            );
-        }
         if let Some(states) = s.details.get("state_at").and_then(Value::as_object) {
             let v: Vec<String> = states
                 .iter()
@@ -1093,18 +1065,7 @@ fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Dura
         for r in s.reasons.iter().take(4) {
             let _ = writeln!(text, "       · {r}");
         }
-        docs.push(json!({
-            "step": i + 1,
-            "at": format_in(s.at.round(jiff::Unit::Second).unwrap_or(s.at), &kst),
-            "branch": s.branch,
-            "title": s.title,
-            "decision": s.outcome,
-            "expected": s.expected,
-            "as_expected": ok,
-            "details": s.details,
-            "reasons": s.reasons,
-            "rules": cited(&s.reasons),
-        }));
+        docs.push(step.doc(s.reasons.clone(), cited(&s.reasons)));
     }
     let mut ledgers_ok = problems.is_empty();
     let _ = writeln!(
@@ -1149,10 +1110,7 @@ fn render(demo: &Demo, ledgers: Vec<Value>, problems: Vec<String>, elapsed: Dura
     for p in &problems {
         let _ = writeln!(text, "  problem: {p}");
     }
-    let passed = docs
-        .iter()
-        .filter(|d| *member(d, "as_expected") == json!(true))
-        .count();
+    let passed = crate::narrate::passed(&docs);
     let _ = writeln!(
         text,
         "\n{passed} of {} steps as expected; ledgers verified and cross-cosigned: {}; {:.1} s.",

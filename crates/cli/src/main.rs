@@ -15,6 +15,7 @@ mod ledger;
 mod live;
 mod load;
 mod manage;
+mod narrate;
 mod node;
 mod out;
 mod serve;
