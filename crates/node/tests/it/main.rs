@@ -837,3 +837,111 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
     }
     assert_eq!(usa_node.warnings.applied("kor-w-9"), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_in_order() {
+    use axum::extract::State;
+    use futures_util::StreamExt as _;
+    use gsomia_store::{Person, Role};
+    use sha2::Digest as _;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = std::env::temp_dir().join(format!("gsomia-node-stall-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let jpn = identity(&dir, "JPN", 1);
+    let node = jpn
+        .node(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::memory().await.unwrap(),
+            vec![],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    node.store
+        .add_person(&Person {
+            id: "jpn-sato".into(),
+            name: "Sato".into(),
+            role: Role::Officer,
+            clearance: "極秘".into(),
+            clearance_until: "2099-01-01T00:00:00+09:00".into(),
+            need_to_know: vec!["warning".into()],
+            token_hash: sha2::Sha256::digest(b"t").into(),
+            created_at: "test".into(),
+        })
+        .await
+        .unwrap();
+    let mut headers = axum::http::HeaderMap::new();
+    headers.insert("authorization", "Bearer t".parse().unwrap());
+    let open = || async {
+        gsomia_node::warnings::stream(State(node.clone()), headers.clone())
+            .await
+            .unwrap()
+            .into_body()
+            .into_data_stream()
+    };
+    let stalled = open().await;
+    let mut active = open().await;
+    let seen = Arc::new(AtomicUsize::new(0));
+    let reader = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            let mut text = String::new();
+            let mut seqs = Vec::new();
+            while let Some(Ok(chunk)) = active.next().await {
+                text.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = text.find("\n\n") {
+                    let event: String = text.drain(..end + 2).collect();
+                    if let Some(d) = event.lines().find_map(|l| l.strip_prefix("data:")) {
+                        let v: serde_json::Value = serde_json::from_str(d.trim()).unwrap();
+                        seqs.push(v["seq"].as_u64().unwrap());
+                        seen.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                if seqs.len() == 3001 {
+                    break;
+                }
+            }
+            seqs
+        })
+    };
+    // A JPN flight of 3,001 updates, three times the subscribers' backlog.
+    let t0 = jiff::Timestamp::now().as_second();
+    for seq in 0..3001u32 {
+        let kind = if seq == 0 { "launch" } else { "track" };
+        let mut u = warning("jpn-w-1", seq, kind, t0);
+        u.originator = "JPN".into();
+        u.level = "極秘".into();
+        u.at = (t0, seq);
+        (u.lat, u.lon) = (39.0, 130.0);
+        gsomia_node::warnings::accept(&node, &u.seal(&jpn.key), None).unwrap();
+        if seq % 500 == 499 {
+            // Let the active subscriber drain (it is not the one under test).
+            until("the active subscriber to keep up", || {
+                seen.load(Ordering::SeqCst) as u32 > seq
+            })
+            .await;
+        }
+    }
+    let seqs = reader.await.unwrap();
+    assert_eq!(
+        seqs,
+        (0..3001).collect::<Vec<u64>>(),
+        "every update, in order, once"
+    );
+    // The stalled subscriber, read at last: cut off, then the stream ends.
+    let rest: Vec<String> = stalled
+        .map(|c| String::from_utf8_lossy(&c.unwrap()).into_owned())
+        .collect()
+        .await;
+    let rest = rest.concat();
+    assert!(
+        rest.contains("event: cutoff"),
+        "{}",
+        &rest[..rest.len().min(400)]
+    );
+    assert!(
+        rest.trim_end().ends_with("subscribe again"),
+        "the stream ends after the cut-off"
+    );
+}
