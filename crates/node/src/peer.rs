@@ -372,6 +372,40 @@ fn refused_entry(
     (e, (o.transfer.clone(), node.now().to_string(), why))
 }
 
+/// The partner's checkpoint a receipt carries, verified with its key.
+fn receipt_checkpoint(
+    partner: &Partner,
+    note: &str,
+) -> Result<gsomia_ledger::note::Checkpoint, String> {
+    let note = Note::parse(note).map_err(|e| format!("receipt checkpoint: {e}"))?;
+    partner
+        .verifier
+        .verify_checkpoint(&note)
+        .map_err(|e| format!("receipt checkpoint: {e}"))
+}
+
+/// The `delivered` entry for a transfer the partner acknowledged at checkpoint `c`.
+fn delivered_entry(
+    node: &Node,
+    partner: &Partner,
+    o: &Outgoing,
+    c: &gsomia_ledger::note::Checkpoint,
+) -> Result<Entry, String> {
+    entry(
+        node,
+        Kind::Delivered,
+        Some(&o.item),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("transfer", o.transfer.clone()),
+            (
+                "receipt_checkpoint",
+                format!("{} {}", c.size, c.root.to_hex()),
+            ),
+        ],
+    )
+}
+
 /// Posts `body` to a partner's `/peer/v1/{path}` over mutual TLS: the answer
 /// on success; a 4xx is the partner's final refusal, anything else is retried.
 async fn post_to<'a>(
@@ -423,11 +457,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
     if receipt.recipient != partner.party {
         return Err(Failure::Retry("batch receipt from another party".into()));
     }
-    let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
-    let c = partner
-        .verifier
-        .verify_checkpoint(&note)
-        .map_err(|e| format!("receipt checkpoint: {e}"))?;
+    let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
     let now = node.now().to_string();
     let mut batch = Batch::default();
     let mut unanswered = Vec::new();
@@ -435,19 +465,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
         match receipt.outcomes.iter().find(|(t, _)| *t == o.transfer) {
             Some((_, Outcome::Stored(_) | Outcome::Duplicate(_))) => {
                 batch.delivered.push((o.transfer.clone(), now.clone()));
-                batch.entries.push(entry(
-                    node,
-                    Kind::Delivered,
-                    Some(&o.item),
-                    vec![
-                        ("recipient", partner.party.clone()),
-                        ("transfer", o.transfer.clone()),
-                        (
-                            "receipt_checkpoint",
-                            format!("{} {}", c.size, c.root.to_hex()),
-                        ),
-                    ],
-                )?);
+                batch.entries.push(delivered_entry(node, partner, o, &c)?);
             }
             Some((_, Outcome::Refused(why))) => {
                 log(&format!("transfer {} to {to} refused: {why}", o.transfer));
@@ -500,24 +518,8 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     if receipt.transfer != acknowledged || receipt.recipient != partner.party {
         return Err(Failure::Retry("receipt is for another transfer".into()));
     }
-    let note = Note::parse(&receipt.checkpoint).map_err(|e| format!("receipt checkpoint: {e}"))?;
-    let c = partner
-        .verifier
-        .verify_checkpoint(&note)
-        .map_err(|e| format!("receipt checkpoint: {e}"))?;
-    let e = entry(
-        node,
-        Kind::Delivered,
-        Some(&o.item),
-        vec![
-            ("recipient", partner.party.clone()),
-            ("transfer", o.transfer.clone()),
-            (
-                "receipt_checkpoint",
-                format!("{} {}", c.size, c.root.to_hex()),
-            ),
-        ],
-    )?;
+    let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
+    let e = delivered_entry(node, partner, o, &c)?;
     node.store
         .commit(Batch {
             delivered: vec![(o.transfer.clone(), node.now().to_string())],
