@@ -810,15 +810,15 @@ async fn store_one(
 async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let registry = node.registry();
     let at = node.now();
-    let known = match Envelope::decode(body) {
-        Ok((claimed, _, _)) => node
+    let known = match Envelope::claimed_transfer(body) {
+        Ok(transfer) => node
             .store
-            .incoming(&claimed.transfer)
+            .incoming(transfer)
             .await
             .map_err(|e| {
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    claimed.transfer.clone(),
+                    transfer.to_owned(),
                     e.to_string(),
                 )
             })?
@@ -883,7 +883,7 @@ async fn receive_batch_inner(
     // Exactly once: the transfers already received, in one query.
     let claimed: Vec<Option<String>> = envelopes
         .iter()
-        .map(|b| Envelope::decode(b).ok().map(|(e, _, _)| e.transfer))
+        .map(|b| Envelope::claimed_transfer(b).ok().map(str::to_owned))
         .collect();
     let ids: Vec<String> = claimed.iter().flatten().cloned().collect();
     let known: std::collections::BTreeMap<String, String> = node

@@ -106,6 +106,15 @@ impl Envelope {
         signed(Context::Transfer, &self.body(), key)
     }
 
+    /// The transfer id an envelope claims, read without copying or
+    /// verifying anything else (to look up a replay before the full check).
+    pub fn claimed_transfer(bytes: &[u8]) -> Result<&str, TransferError> {
+        let (body, _) = split(bytes, MAX_ENVELOPE)?;
+        let mut b = Reader::new(body, MAX_ENVELOPE);
+        b.expect_tag(ENVELOPE_TAG)?;
+        Ok(b.str()?)
+    }
+
     /// Decodes without verifying (to learn the claimed sender).
     pub fn decode(bytes: &[u8]) -> Result<(Envelope, Vec<u8>, Signature), TransferError> {
         let (body, sig) = split(bytes, MAX_ENVELOPE)?;
@@ -331,6 +340,8 @@ mod tests {
         let k = SecretKey::from_seed(&[1; 32]);
         let bytes = env().seal(&k);
         assert_eq!(Envelope::open(&bytes, &k.public()).unwrap(), env());
+        assert_eq!(Envelope::claimed_transfer(&bytes).unwrap(), "t-1");
+        assert!(Envelope::claimed_transfer(&bytes[..bytes.len() / 2]).is_err());
         let other = SecretKey::from_seed(&[2; 32]);
         assert_eq!(
             Envelope::open(&bytes, &other.public()),
