@@ -11,6 +11,7 @@
 pub mod ledger_dir;
 pub mod node;
 pub mod sqlite;
+mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{

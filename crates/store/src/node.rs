@@ -259,6 +259,9 @@ pub trait Store: Send + Sync {
     fn item_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
     /// Number of ledger records.
     fn ledger_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The stored leaf hashes of every ledger record from index `from` on,
+    /// in order (what a Merkle tree at size `from` needs to catch up).
+    fn leaf_hashes(&self, from: u64) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
     /// Ledger record bytes `[from, to)`, with their stored leaf hashes.
     fn records(
         &self,
@@ -311,6 +314,14 @@ pub trait Store: Send + Sync {
         &self,
         now: i64,
         limit: u32,
+    ) -> impl Future<Output = Result<Vec<Outgoing>, StoreError>> + Send;
+    /// [`Store::due`], leaving out the transfers in `except` (those already
+    /// in flight) without reading their envelopes.
+    fn due_except(
+        &self,
+        now: i64,
+        limit: u32,
+        except: &std::collections::HashSet<String>,
     ) -> impl Future<Output = Result<Vec<Outgoing>, StoreError>> + Send;
     /// Records a failed attempt and when to try again.
     fn retry_later(

@@ -126,6 +126,13 @@ pub async fn ledger_commits_chain<S: Store>(s: &S) {
         .unwrap();
     assert_eq!((c.first_index, c.size), (5, 8));
     assert_eq!(verify_ledger(s).await, 8);
+    // The leaf hashes from any index on are the stored records' own.
+    let recs = s.records(0, 8).await.unwrap();
+    for from in [0u64, 3, 7, 8] {
+        let leaves = s.leaf_hashes(from).await.unwrap();
+        let expected: Vec<_> = recs[from as usize..].iter().map(|(h, _)| *h).collect();
+        assert_eq!(leaves, expected, "from {from}");
+    }
 }
 
 pub async fn a_replayed_transfer_has_no_second_effect<S: Store>(s: &S) {
@@ -250,6 +257,50 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store>(s: &S) {
         .collect();
     assert_eq!(due, ["late"]);
     assert_eq!(s.due(1_000, 10).await.unwrap()[0].kind, MessageKind::Event);
+}
+
+pub async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order<S: Store>(s: &S) {
+    let out = |t: String, at: i64| Outgoing {
+        kind: MessageKind::Transfer,
+        transfer: t.clone(),
+        item: t,
+        recipient: "KOR".into(),
+        envelope: vec![1, 2, 3],
+        attempts: 0,
+        next_attempt_at: at,
+    };
+    // 300 due (more than one lookup's worth of ids), oldest first by time.
+    s.commit(Batch {
+        outgoing: (0..300)
+            .map(|i| out(format!("t{i:03}"), 1_000 - i))
+            .collect(),
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let names = |v: Vec<Outgoing>| v.into_iter().map(|o| o.transfer).collect::<Vec<_>>();
+    let all = names(s.due(2_000, 1_000).await.unwrap());
+    assert_eq!(all.len(), 300);
+    assert_eq!(all[0], "t299", "the oldest first");
+    let none = std::collections::HashSet::new();
+    assert_eq!(names(s.due_except(2_000, 1_000, &none).await.unwrap()), all);
+    // The first 250 in flight: the next ones, as many as asked, in order.
+    let flying: std::collections::HashSet<String> = all[..250].iter().cloned().collect();
+    let next = s.due_except(2_000, 20, &flying).await.unwrap();
+    assert_eq!(names(next.clone()), all[250..270].to_vec());
+    assert_eq!(next[0].envelope, vec![1, 2, 3], "envelopes are read");
+    // Not due yet, or delivered: left out as by `due`.
+    assert!(s.due_except(700, 10, &none).await.unwrap().is_empty());
+    s.commit(Batch {
+        delivered: vec![(all[260].clone(), "2026-11-28T00:00:00Z".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let next = names(s.due_except(2_000, 20, &flying).await.unwrap());
+    assert_eq!(next.len(), 20);
+    assert!(!next.contains(&all[260]));
+    assert_eq!(next[19], all[270]);
 }
 
 pub async fn messages_are_kept_once_each_in_order<S: Store>(s: &S) {

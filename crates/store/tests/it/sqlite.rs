@@ -40,6 +40,11 @@ async fn the_outbox_serves_due_transfers_until_delivered() {
     c::the_outbox_serves_due_transfers_until_delivered(&fresh().await).await;
 }
 
+#[tokio::test]
+async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order() {
+    c::due_except_leaves_out_what_is_in_flight_and_keeps_the_order(&fresh().await).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_batch_among_concurrent_ones_fails_alone_on_disk() {
     let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-group", std::process::id()));

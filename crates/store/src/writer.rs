@@ -1,0 +1,430 @@
+//! The SQLite writer: one thread owning the one write connection.
+//!
+//! Every write reaches it as a job on a channel; whatever has queued while
+//! it was busy is committed together, in one transaction and so behind one
+//! `fsync` (group commit). A commit is one hand-over to this thread and one
+//! answer back, with its statements prepared once and run in process —
+//! rather than a round trip between the async runtime and a database thread
+//! per statement, which on a busy two-core machine waits for the scheduler
+//! each time. Reads stay on the pool of read connections beside it (WAL).
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use gsomia_ledger::entry::{GENESIS, Record};
+use gsomia_ledger::merkle::Hash;
+use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
+
+use crate::node::{Batch, Committed, StoreError};
+
+/// Jobs committed together at most (a bound on one transaction's size).
+const MAX_GROUP: usize = 256;
+
+/// A database error.
+pub(crate) fn sql(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// Whether `e` is a unique or primary-key violation.
+pub(crate) fn is_unique(e: &rusqlite::Error) -> bool {
+    matches!(
+        e,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation
+            && matches!(f.extended_code, 1555 | 2067)
+    )
+}
+
+/// Converts a stored index.
+pub(crate) fn sql_int(u: u64) -> Result<i64, StoreError> {
+    i64::try_from(u).map_err(|_| StoreError::Corrupt(format!("index {u}")))
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Committed, StoreError>>;
+
+enum Job {
+    Commit(Box<Batch>, Reply),
+    Run(Box<dyn FnOnce(&mut Connection) + Send>),
+}
+
+/// The handle to the writer thread; the thread ends when the last handle
+/// is dropped (after finishing the jobs it holds).
+#[derive(Debug)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    /// A scratch database file removed with the writer (in-memory stores).
+    scratch: Option<PathBuf>,
+}
+
+impl Writer {
+    /// Opens the write connection to `path` (already migrated) and starts
+    /// the thread. `durable`: `synchronous=FULL` (every commit synced);
+    /// otherwise `OFF` (scratch databases for tests). `scratch`: remove the
+    /// file when the writer goes.
+    pub(crate) fn start(path: &Path, durable: bool, scratch: bool) -> Result<Writer, StoreError> {
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        // The WAL is copied back into the database by the checkpointer
+        // thread, not by whichever commit crosses the threshold (which
+        // would hold every waiting commit behind a sync of the whole file).
+        let pragmas = |sync: &str| {
+            format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; \
+                 PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;"
+            )
+        };
+        let sync = if durable { "FULL" } else { "OFF" };
+        conn.execute_batch(&pragmas(sync)).map_err(sql)?;
+        let checkpointer = Connection::open(path).map_err(sql)?;
+        checkpointer
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
+        checkpointer.execute_batch(&pragmas(sync)).map_err(sql)?;
+        let (tx, rx) = mpsc::channel();
+        let (stop, stopped) = mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("gsomia-sqlite-writer".into())
+            .spawn(move || {
+                run(conn, &rx);
+                drop(stop);
+            })
+            .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
+        std::thread::Builder::new()
+            .name("gsomia-sqlite-checkpointer".into())
+            .spawn(move || checkpoint_wal(&checkpointer, &stopped))
+            .map_err(|e| {
+                StoreError::Database(format!("cannot start the checkpointer thread: {e}"))
+            })?;
+        Ok(Writer {
+            jobs: tx,
+            scratch: scratch.then(|| path.to_owned()),
+        })
+    }
+
+    fn send(&self, job: Job) -> Result<(), StoreError> {
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Database("the writer thread has stopped".into()))
+    }
+
+    /// Commits `batch` (with others queued meanwhile) once it is durable.
+    pub(crate) async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Commit(Box::new(batch), tx))?;
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Database("the commit was abandoned".into())))
+    }
+
+    /// Runs `f` on the write connection, in order with the commits.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Job::Run(Box::new(move |conn| {
+            let _ = tx.send(f(conn));
+        })))?;
+        rx.await
+            .unwrap_or_else(|_| Err(StoreError::Database("the write was abandoned".into())))
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(path) = &self.scratch {
+            for suffix in ["", "-wal", "-shm"] {
+                let mut p = path.as_os_str().to_owned();
+                p.push(suffix);
+                let _ = std::fs::remove_file(PathBuf::from(p));
+            }
+        }
+    }
+}
+
+/// How often the checkpointer copies the WAL back into the database.
+const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// The checkpointer thread: a passive WAL checkpoint every
+/// [`WAL_CHECKPOINT_EVERY`] (it never blocks the writer or the readers),
+/// until the writer thread has ended; then a last one.
+fn checkpoint_wal(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+    loop {
+        let last = !matches!(
+            stopped.recv_timeout(WAL_CHECKPOINT_EVERY),
+            Err(mpsc::RecvTimeoutError::Timeout)
+        );
+        // A failure here costs only WAL growth; the next round tries again.
+        let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        if last {
+            return;
+        }
+    }
+}
+
+/// The thread: takes a job, and every job queued behind it, and runs them
+/// in order, consecutive commits as one group.
+fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>) {
+    while let Ok(first) = jobs.recv() {
+        let mut taken = vec![first];
+        while taken.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(j) => taken.push(j),
+                Err(_) => break,
+            }
+        }
+        let mut group: Vec<(Box<Batch>, Reply)> = Vec::new();
+        for job in taken {
+            match job {
+                Job::Commit(batch, reply) => group.push((batch, reply)),
+                Job::Run(f) => {
+                    commit_group(&mut conn, std::mem::take(&mut group));
+                    f(&mut conn);
+                }
+            }
+        }
+        commit_group(&mut conn, group);
+    }
+}
+
+/// The ledger sequencer's position: the next index and the last leaf hash.
+#[derive(Debug, Clone, Copy)]
+struct Seq {
+    next: u64,
+    prev: Hash,
+}
+
+/// Reads the last record's index and hash inside the write transaction.
+fn sequencer(conn: &Connection) -> Result<Seq, StoreError> {
+    let last: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT idx, leaf_hash FROM ledger_record ORDER BY idx DESC LIMIT 1")
+        .map_err(sql)?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sql)?;
+    Ok(match last {
+        Some((idx, h)) => Seq {
+            next: u64::try_from(idx).map_err(|_| StoreError::Corrupt(format!("index {idx}")))? + 1,
+            prev: Hash(
+                h.try_into()
+                    .map_err(|_| StoreError::Corrupt("leaf hash".into()))?,
+            ),
+        },
+        None => Seq {
+            next: 0,
+            prev: GENESIS,
+        },
+    })
+}
+
+/// Commits `pending` in one transaction: optimistically all together; if
+/// any fails, each in its own savepoint, so a failing batch fails alone.
+/// Every caller gets its own answer.
+fn commit_group(conn: &mut Connection, pending: Vec<(Box<Batch>, Reply)>) {
+    if pending.is_empty() {
+        return;
+    }
+    let mut results: Vec<Result<Committed, StoreError>> = Vec::with_capacity(pending.len());
+    let alone = pending.len() == 1;
+    let outcome: Result<(), StoreError> = (|| {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let mut seq = sequencer(&tx)?;
+        if alone {
+            let r = pending
+                .first()
+                .map(|(b, _)| apply(&tx, b, &mut seq))
+                .unwrap_or_else(|| Err(StoreError::Database("no batch".into())));
+            let failed = r.is_err();
+            results.push(r);
+            return if failed {
+                tx.rollback().map_err(sql)
+            } else {
+                tx.commit().map_err(sql)
+            };
+        }
+        let start = seq;
+        tx.execute_batch("SAVEPOINT grouped").map_err(sql)?;
+        let mut all = Vec::with_capacity(pending.len());
+        let together = pending.iter().try_for_each(|(b, _)| {
+            all.push(apply(&tx, b, &mut seq)?);
+            Ok::<(), StoreError>(())
+        });
+        if together.is_ok() {
+            tx.execute_batch("RELEASE grouped").map_err(sql)?;
+            results.extend(all.into_iter().map(Ok));
+            return tx.commit().map_err(sql);
+        }
+        tx.execute_batch("ROLLBACK TO grouped; RELEASE grouped")
+            .map_err(sql)?;
+        seq = start;
+        for (batch, _) in &pending {
+            tx.execute_batch("SAVEPOINT batch").map_err(sql)?;
+            let before = seq;
+            let r = apply(&tx, batch, &mut seq);
+            if r.is_ok() {
+                tx.execute_batch("RELEASE batch").map_err(sql)?;
+            } else {
+                tx.execute_batch("ROLLBACK TO batch; RELEASE batch")
+                    .map_err(sql)?;
+                seq = before;
+            }
+            results.push(r);
+        }
+        tx.commit().map_err(sql)
+    })();
+    let mut results = results.into_iter();
+    for (_, reply) in pending {
+        let r = match (results.next(), &outcome) {
+            // Its own refusal stands, whatever happened to the group.
+            (Some(Err(e)), _) => Err(e),
+            (Some(Ok(c)), Ok(())) => Ok(c),
+            (Some(Ok(_)) | None, Err(e)) => {
+                Err(StoreError::Database(format!("group commit failed: {e}")))
+            }
+            (None, Ok(())) => Err(StoreError::Database("no result".into())),
+        };
+        let _ = reply.send(r);
+    }
+}
+
+/// Writes one batch inside the open transaction; `seq` is the ledger
+/// sequencer, advanced only on success.
+fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, StoreError> {
+    // Exactly once: a transfer id already received (or twice in the batch)
+    // meets the primary key.
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO received_transfer (transfer, sender, item, received_at) VALUES (?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for t in &batch.incoming {
+            st.execute(params![t.transfer, t.sender, t.item, t.received_at])
+                .map_err(|e| {
+                    if is_unique(&e) {
+                        StoreError::Duplicate(t.transfer.clone())
+                    } else {
+                        sql(e)
+                    }
+                })?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for i in &batch.items {
+            st.execute(params![
+                i.id,
+                i.originator,
+                i.sealed,
+                i.label,
+                i.equivalent_label,
+                i.received_from,
+                i.created_at,
+                i.origin_item
+            ])
+            .map_err(|e| {
+                if is_unique(&e) {
+                    StoreError::Exists(i.id.clone())
+                } else {
+                    sql(e)
+                }
+            })?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for o in &batch.outgoing {
+            st.execute(params![
+                o.transfer,
+                o.item,
+                o.recipient,
+                o.envelope,
+                i64::from(o.attempts),
+                o.next_attempt_at,
+                o.kind.as_str()
+            ])
+            .map_err(|e| {
+                if is_unique(&e) {
+                    StoreError::Exists(o.transfer.clone())
+                } else {
+                    sql(e)
+                }
+            })?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO message (kind, id, party, body, stored_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for m in &batch.messages {
+            st.execute(params![m.kind.as_str(), m.id, m.party, m.body, m.stored_at])
+                .map_err(|e| {
+                    if is_unique(&e) {
+                        StoreError::Duplicate(m.id.clone())
+                    } else {
+                        sql(e)
+                    }
+                })?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE outbox SET failed_at = ?, failure = ? WHERE transfer = ? AND delivered_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (transfer, at, why) in &batch.failed {
+            st.execute(params![at, why, transfer]).map_err(sql)?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (transfer, at) in &batch.delivered {
+            st.execute(params![at, transfer]).map_err(sql)?;
+        }
+    }
+    // The ledger records, chained from the sequencer's position.
+    let first_index = seq.next;
+    let mut at = *seq;
+    let mut st = conn
+        .prepare_cached("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
+        .map_err(sql)?;
+    for entry in &batch.entries {
+        let record = Record {
+            index: at.next,
+            prev: at.prev,
+            entry: entry.clone(),
+        };
+        let bytes = record.to_bytes();
+        let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
+        st.execute(params![sql_int(at.next)?, &leaf.0[..], bytes])
+            .map_err(sql)?;
+        at = Seq {
+            next: at.next + 1,
+            prev: leaf,
+        };
+    }
+    *seq = at;
+    Ok(Committed {
+        first_index,
+        size: at.next,
+    })
+}
