@@ -259,7 +259,7 @@ pub async fn enter_event(
             "`at` {at} is in the future (the node's clock reads {now})"
         )));
     }
-    let id = crate::new_id(&format!("{}-e", node.party)).map_err(ApiError::Internal)?;
+    let id = crate::new_id(&format!("{}-e", node.party), node.now()).map_err(ApiError::Internal)?;
     let msg = AgreementEvent {
         id: id.clone(),
         agreement: agreement.clone(),
@@ -406,7 +406,7 @@ pub async fn grant(
             req.holder
         )));
     }
-    let id = crate::new_id(&format!("{}-c", node.party)).map_err(ApiError::Internal)?;
+    let id = crate::new_id(&format!("{}-c", node.party), node.now()).map_err(ApiError::Internal)?;
     let g = ConsentGrant {
         id: id.clone(),
         originator: node.party.clone(),

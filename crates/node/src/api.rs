@@ -227,7 +227,7 @@ async fn submit_item(
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .header
         .content_digest;
-    let id = crate::new_id(&node.party).map_err(ApiError::Internal)?;
+    let id = crate::new_id(&node.party, node.now()).map_err(ApiError::Internal)?;
     let label_bytes = wire.to_bytes();
     let e = entry(
         &node,

@@ -117,6 +117,9 @@ pub struct Node {
     pub peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
     /// The ledger tree as last checkpointed.
     pub tree: tokio::sync::Mutex<gsomia_ledger::merkle::Tree>,
+    /// Wakes the checkpoint keeper when a receipt signed a checkpoint that
+    /// is not stored yet.
+    pub checkpoint_due: tokio::sync::Notify,
     /// Wakes the delivery worker when a transfer is queued.
     pub outbox: tokio::sync::Notify,
     /// The party served.
@@ -143,6 +146,44 @@ pub struct Node {
     pub warnings: warnings::Warnings,
     /// Secrets of sessions opened here, by SHA-256 of their encapsulated key.
     opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
+    /// Item bindings made or verified here (not verified twice).
+    bindings: BindingMemo,
+}
+
+/// Item bindings this process has verified or made, by
+/// [`gsomia_seal::item::binding_id`]: the same signed bytes with the same
+/// signature verify the same way every time, so [`Node::open`] does not
+/// check them twice (the release of an item sealed at submission, a second
+/// read). Bounded: forgotten all at once beyond its capacity, which costs
+/// only a verification again.
+#[derive(Debug)]
+pub struct BindingMemo {
+    ids: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl BindingMemo {
+    /// An empty memo holding at most `capacity` ids.
+    pub fn new(capacity: usize) -> BindingMemo {
+        BindingMemo {
+            ids: std::sync::Mutex::default(),
+            capacity,
+        }
+    }
+
+    /// Whether `id` was verified or made here.
+    pub fn holds(&self, id: &[u8; 32]) -> bool {
+        locked(&self.ids).contains(id)
+    }
+
+    /// Remembers a binding verified or made here.
+    pub fn remember(&self, id: [u8; 32]) {
+        let mut ids = locked(&self.ids);
+        if ids.len() >= self.capacity {
+            ids.clear();
+        }
+        ids.insert(id);
+    }
 }
 
 /// A sealing session in use: the session, items sealed in it, when it began.
@@ -154,6 +195,8 @@ pub const SESSION_ITEMS: u64 = 10_000;
 pub const SESSION_AGE: Duration = Duration::from_secs(3600);
 /// Session secrets kept for opening (the oldest are forgotten beyond this).
 const OPENED_KEPT: usize = 1024;
+/// Item bindings remembered as made or verified (32 bytes each).
+const BINDINGS_KEPT: usize = 65_536;
 
 fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
@@ -196,7 +239,7 @@ impl Node {
                 }
             }
         };
-        session
+        let sealed = session
             .seal(
                 label,
                 content,
@@ -205,7 +248,13 @@ impl Node {
                 party,
                 entropy()?,
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        // Made here: opening it again (a release of what was submitted)
+        // needs no second check of our own signature.
+        if let Some(id) = gsomia_seal::item::binding_id(&sealed) {
+            self.bindings.remember(id);
+        }
+        Ok(sealed)
     }
 
     /// Opens an item sealed to this party, keeping the secret of each
@@ -216,7 +265,7 @@ impl Node {
         sender: Option<(&str, &gsomia_seal::PublicKey)>,
     ) -> Result<(gsomia_seal::item::Header, Vec<u8>), gsomia_seal::item::OpenError> {
         use sha2::Digest as _;
-        gsomia_seal::item::open_with(bytes, &self.recipient, sender, &mut |enc| {
+        let secrets = &mut |enc: &[u8]| {
             let id: [u8; 32] = sha2::Sha256::digest(enc).into();
             if let Some(s) = locked(&self.opened).get(&id) {
                 return Ok(*s);
@@ -228,7 +277,12 @@ impl Node {
             }
             opened.insert(id, s);
             Ok(s)
-        })
+        };
+        let known = |id: &[u8; 32]| self.bindings.holds(id);
+        let (header, content, id) =
+            gsomia_seal::item::open_known(bytes, &self.recipient, sender, secrets, &known)?;
+        self.bindings.remember(id);
+        Ok((header, content))
     }
 
     /// Assembles a node: the ledger tree from the store, and the agreement
@@ -283,8 +337,10 @@ impl Node {
             peer_clients: parts.peer_clients,
             tree: tokio::sync::Mutex::new(tree),
             outbox: tokio::sync::Notify::new(),
+            checkpoint_due: tokio::sync::Notify::new(),
             sessions: std::sync::Mutex::default(),
             opened: std::sync::Mutex::default(),
+            bindings: BindingMemo::new(BINDINGS_KEPT),
             warnings,
         }))
     }
@@ -356,11 +412,16 @@ pub fn entropy() -> Result<[u8; 32], String> {
     Ok(b)
 }
 
-/// A fresh item id: the party and 128 random bits.
-pub fn new_id(party: &str) -> Result<String, String> {
+/// A fresh id: the prefix, then 48 bits of the instant `at` (milliseconds
+/// since the epoch) and 80 random bits, in hex. Ids made one after another
+/// sort one after another, so the database appends them at the end of its
+/// indexes rather than rewriting a random page of them for each one; the
+/// random part keeps them unique and unguessable.
+pub fn new_id(prefix: &str, at: jiff::Timestamp) -> Result<String, String> {
     let b = entropy()?;
-    let hex: String = b.iter().take(16).map(|x| format!("{x:02x}")).collect();
-    Ok(format!("{}-{hex}", party.to_ascii_lowercase()))
+    let ms = u64::try_from(at.as_millisecond()).unwrap_or(0) & 0xffff_ffff_ffff;
+    let random: String = b.iter().take(10).map(|x| format!("{x:02x}")).collect();
+    Ok(format!("{}-{ms:012x}{random}", prefix.to_ascii_lowercase()))
 }
 
 /// Writes a line to the node's log (standard error).

@@ -473,7 +473,7 @@ pub async fn launch(
     // The party's level for warnings: its level in the link's first grade.
     let level = default_level(&reg, node.me)
         .ok_or_else(|| ApiError::Refused("this party is in no warning link".into()))?;
-    let id = crate::new_id(&format!("{}-w", node.party)).map_err(ApiError::Internal)?;
+    let id = crate::new_id(&format!("{}-w", node.party), node.now()).map_err(ApiError::Internal)?;
     let doc = publish(
         &node,
         WarningUpdate {

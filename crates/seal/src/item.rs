@@ -528,6 +528,19 @@ pub struct Inspected<'a> {
 /// key it carries (whether that key is the sender's is checked by
 /// [`Inspected::check_sender`] or [`open`]). Nothing is decrypted.
 pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
+    inspect_memo(bytes, None).map(|(i, _)| i)
+}
+
+/// Whether a binding, by its [`binding_id`], is already known to be good
+/// (verified or made by the caller), so its signature need not be checked again.
+pub type KnownBindings<'a> = dyn Fn(&[u8; 32]) -> bool + 'a;
+
+/// [`inspect`], skipping the signature check for a binding `known` holds;
+/// returns the binding's id too.
+fn inspect_memo<'a>(
+    bytes: &'a [u8],
+    known: Option<&KnownBindings<'_>>,
+) -> Result<(Inspected<'a>, [u8; 32]), OpenError> {
     let mut r = Reader::new(bytes, MAX_CONTENT + 4096);
     r.expect_tag(ITEM_TAG)?;
     let header_bytes = r.bytes()?;
@@ -538,17 +551,45 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
     let mut hr = Reader::new(header_bytes, 1 << 20);
     let header = Header::decode(&mut hr)?;
     hr.finish()?;
-    header
-        .sender_key
-        .verify(Context::ItemBinding, header_bytes, &binding)
-        .map_err(|_| OpenError::Signature)?;
-    Ok(Inspected {
-        header,
-        binding,
-        enc,
-        ct,
-        header_bytes,
-    })
+    let id = binding_id_of(header_bytes, &binding);
+    if !known.is_some_and(|k| k(&id)) {
+        header
+            .sender_key
+            .verify(Context::ItemBinding, header_bytes, &binding)
+            .map_err(|_| OpenError::Signature)?;
+    }
+    Ok((
+        Inspected {
+            header,
+            binding,
+            enc,
+            ct,
+            header_bytes,
+        },
+        id,
+    ))
+}
+
+fn binding_id_of(header_bytes: &[u8], binding: &Signature) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(BINDING_ID_TAG.as_bytes());
+    h.update((header_bytes.len() as u64).to_be_bytes());
+    h.update(header_bytes);
+    h.update(binding.0);
+    h.finalize().into()
+}
+
+const BINDING_ID_TAG: &str = "gsomia/v1/binding-id";
+
+/// The id of a sealed item's binding (a hash of its signed header and its
+/// signature: the same id means the same signed bytes and the same
+/// signature); `None` if it does not parse.
+pub fn binding_id(bytes: &[u8]) -> Option<[u8; 32]> {
+    let mut r = Reader::new(bytes, MAX_CONTENT + 4096);
+    r.expect_tag(ITEM_TAG).ok()?;
+    let header_bytes = r.bytes().ok()?;
+    let binding = Signature(r.raw::<64>().ok()?);
+    Some(binding_id_of(header_bytes, &binding))
 }
 
 impl Inspected<'_> {
@@ -588,7 +629,32 @@ pub fn open_with(
     sender: Option<(&str, &PublicKey)>,
     secrets: &mut SessionSecrets<'_>,
 ) -> Result<(Header, Vec<u8>), OpenError> {
-    let item = inspect(bytes)?;
+    open_inner(bytes, recipient_key, sender, secrets, None)
+        .map(|(header, content, _)| (header, content))
+}
+
+/// [`open_with`], skipping the binding's signature check when `known`
+/// holds its id (the same signed bytes with the same signature verify the
+/// same way every time); everything else is checked as ever. Returns the
+/// binding's id too, for the caller to remember once the item has opened.
+pub fn open_known(
+    bytes: &[u8],
+    recipient_key: &RecipientSecret,
+    sender: Option<(&str, &PublicKey)>,
+    secrets: &mut SessionSecrets<'_>,
+    known: &KnownBindings<'_>,
+) -> Result<(Header, Vec<u8>, [u8; 32]), OpenError> {
+    open_inner(bytes, recipient_key, sender, secrets, Some(known))
+}
+
+fn open_inner(
+    bytes: &[u8],
+    recipient_key: &RecipientSecret,
+    sender: Option<(&str, &PublicKey)>,
+    secrets: &mut SessionSecrets<'_>,
+    known: Option<&KnownBindings<'_>>,
+) -> Result<(Header, Vec<u8>, [u8; 32]), OpenError> {
+    let (item, id) = inspect_memo(bytes, known)?;
     if let Some((party, key)) = sender {
         item.check_sender(party, key)?;
     }
@@ -643,7 +709,7 @@ pub fn open_with(
     if digest != item.header.content_digest || content.len() as u64 != item.header.content_len {
         return Err(OpenError::Digest);
     }
-    Ok((item.header, content))
+    Ok((item.header, content, id))
 }
 
 /// The secret of the session whose encapsulated key is `enc` (one

@@ -243,3 +243,43 @@ fn session_sealed_items_open_alone_or_with_a_kept_secret_and_refuse_tampering() 
     // The same salt twice in one session gives the same key: callers draw fresh salts.
     assert_ne!(a, b);
 }
+
+#[test]
+fn a_known_binding_skips_only_its_own_check_and_every_changed_byte_is_still_refused() {
+    use gsomia_seal::item::{Session, binding_id, open_known, session_secret};
+    let f = fixture();
+    let session = Session::new(&f.kor.public(), [5; 32]).unwrap();
+    let a = session
+        .seal(&label("極秘"), b"first", "JPN", &f.jpn, "KOR", [1; 32])
+        .unwrap();
+    let id = binding_id(&a).unwrap();
+    let secrets = &mut |enc: &[u8]| session_secret(enc, &f.kor);
+    let nothing_known = |_: &[u8; 32]| false;
+    let (_, c, opened_id) = open_known(&a, &f.kor, None, secrets, &nothing_known).unwrap();
+    assert_eq!(c, b"first");
+    assert_eq!(opened_id, id, "the id handed back is the binding's");
+    // With this binding known, every single changed byte is still refused:
+    // a changed header or signature is another binding (checked again), a
+    // changed ciphertext fails the AEAD.
+    let this_known = |k: &[u8; 32]| *k == id;
+    for i in 0..a.len() {
+        let mut t = a.clone();
+        t[i] ^= 0x01;
+        assert!(
+            open_known(&t, &f.kor, None, secrets, &this_known).is_err(),
+            "byte {i}"
+        );
+    }
+    // A known sender is still checked on a known binding.
+    let other = SecretKey::from_seed(&[7; 32]);
+    assert!(matches!(
+        open_known(
+            &a,
+            &f.kor,
+            Some(("JPN", &other.public())),
+            secrets,
+            &this_known
+        ),
+        Err(OpenError::Sender { .. })
+    ));
+}
