@@ -213,6 +213,11 @@ impl Running {
         for t in self.tasks {
             t.abort();
         }
+        // The last checkpoint a receipt handed out, stored before leaving.
+        gsomia_node::peer::store_checkpoint(&self.node)
+            .await
+            .map_err(anyhow::Error::msg)
+            .context("cannot store the final checkpoint")?;
         Ok(())
     }
 }

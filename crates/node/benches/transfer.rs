@@ -194,6 +194,13 @@ async fn run(n: usize) {
 
     // Delivery rate: the worker drains the outbox.
     let worker = tokio::spawn(gsomia_node::peer::deliver(jpn_node.clone()));
+    // As `gsomia serve` runs them: each node's checkpoint keeper.
+    for node in [&jpn_node, &kor_node] {
+        tokio::spawn(gsomia_node::peer::checkpoints(
+            node.clone(),
+            std::time::Duration::from_secs(1),
+        ));
+    }
     let t = Instant::now();
     wait_delivered(&kor_node, ids).await;
     let delivered = t.elapsed();

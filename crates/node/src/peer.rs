@@ -41,12 +41,16 @@ fn entry(
     node.entry(kind, item, fields)
 }
 
-/// Brings the in-memory tree up to the stored ledger and publishes a signed
-/// checkpoint of it (compare-and-swap on the size); returns the note.
-pub async fn checkpoint(node: &Node) -> Result<String, String> {
-    crate::witness::checkpoint_with_proof(node, 0)
-        .await
-        .map(|(note, _)| note)
+/// A signed checkpoint of the ledger as stored now, for a receipt. It is
+/// not stored on the receipt's path (that would be one more `fsync` before
+/// every answer): the checkpoint keeper ([`checkpoints`]) is woken and
+/// stores the latest one soon after. Nothing is lost if it never does: the
+/// records it covers are durable, and the same size always gives the same
+/// root and the same (deterministic) signature.
+pub async fn receipt_checkpoint_note(node: &Node) -> Result<String, String> {
+    let (_, note, _) = crate::witness::signed_checkpoint(node, 0).await?;
+    node.checkpoint_due.notify_one();
+    Ok(note)
 }
 
 /// A signed receipt for message `id` (stored here as `item`), carrying a
@@ -57,7 +61,7 @@ pub(crate) async fn receipt(
     item: &str,
     duplicate: bool,
 ) -> Result<Vec<u8>, String> {
-    let note = checkpoint(node).await?;
+    let note = receipt_checkpoint_note(node).await?;
     Ok(Receipt {
         transfer: id.to_owned(),
         recipient: node.party.clone(),
@@ -68,20 +72,43 @@ pub(crate) async fn receipt(
     .seal(&node.signer.key))
 }
 
-/// Signs a checkpoint whenever the ledger has grown, every `every`.
+/// The checkpoint keeper: stores a signed checkpoint whenever the ledger
+/// has grown past the last one stored, at most every `every`, and sooner
+/// when a receipt has handed out a checkpoint not stored yet.
 pub async fn checkpoints(node: Arc<Node>, every: Duration) {
+    let mut stored = match node.store.latest_checkpoint().await {
+        Ok(c) => c.map_or(0, |(size, _)| size),
+        Err(e) => {
+            log(&format!("checkpoints: {e}"));
+            0
+        }
+    };
     loop {
-        tokio::time::sleep(every).await;
+        let _ = tokio::time::timeout(every, node.checkpoint_due.notified()).await;
         let grown = match node.store.ledger_size().await {
-            Ok(size) => size > node.tree.lock().await.size(),
+            Ok(size) => size > stored,
             Err(e) => {
                 log(&format!("checkpoints: {e}"));
                 false
             }
         };
-        if grown && let Err(e) = checkpoint(&node).await {
-            log(&format!("checkpoints: {e}"));
+        if grown {
+            match store_checkpoint(&node).await {
+                Ok(size) => stored = size,
+                Err(e) => log(&format!("checkpoints: {e}")),
+            }
         }
+    }
+}
+
+/// Signs and stores a checkpoint of the ledger as stored now (compare-and-swap
+/// on the size); returns its size.
+pub async fn store_checkpoint(node: &Node) -> Result<u64, String> {
+    let (c, note, _) = crate::witness::signed_checkpoint(node, 0).await?;
+    match node.store.put_checkpoint(c.size, c.root, &note).await {
+        Ok(()) => Ok(c.size),
+        Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -173,7 +200,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
         &to_wire(reg, &label),
         &content,
     )?;
-    let transfer = crate::new_id(&format!("{}-t", node.party))?;
+    let transfer = crate::new_id(&format!("{}-t", node.party), node.now())?;
     let agreement = reg.agreement_id(release.agreement).to_owned();
     let relied_on = match release.route {
         gsomia_core::Route::Onward { consent, .. }
@@ -255,57 +282,115 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
 /// mutual TLS, the receipt verified, then marked delivered and ledgered;
 /// failures retry with capped exponential backoff.
 pub async fn deliver(node: Arc<Node>) {
+    // Batches of transfers in flight (each settles itself), and their ids,
+    // so a fetch of due messages does not send them again meanwhile.
+    let mut flying: tokio::task::JoinSet<Vec<String>> = tokio::task::JoinSet::new();
+    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
-        let due = match node.store.due(node.now().as_second(), DUE_FETCH).await {
+        while let Some(done) = flying.try_join_next() {
+            forget(&mut in_flight, done);
+        }
+        let due = match node
+            .store
+            .due_except(node.now().as_second(), DUE_FETCH, &in_flight)
+            .await
+        {
             Ok(d) => d,
             Err(e) => {
                 log(&format!("outbox: {e}"));
                 Vec::new()
             }
         };
-        // Items to one partner travel in batches; other messages one by one.
-        let mut batches: std::collections::BTreeMap<String, Vec<&Outgoing>> =
+        let mut sent = false;
+        // Items to one partner travel in batches, several batches in flight;
+        // other messages one by one and in order.
+        let mut batches: std::collections::BTreeMap<String, Vec<Outgoing>> =
             std::collections::BTreeMap::new();
-        for o in &due {
+        for o in due {
+            sent = true;
             if o.kind == gsomia_store::MessageKind::Transfer {
                 batches.entry(o.recipient.clone()).or_default().push(o);
             } else {
-                let r = deliver_one(&node, o).await;
-                settle(&node, o, r).await;
+                let r = deliver_one(&node, &o).await;
+                settle(&node, &o, r).await;
             }
         }
-        for (to, list) in batches {
-            for chunk in list.chunks(DELIVERY_BATCH) {
-                if let [o] = chunk {
-                    let r = deliver_one(&node, o).await;
-                    settle(&node, o, r).await;
-                    continue;
-                }
-                match deliver_batch(&node, &to, chunk).await {
-                    Ok(()) => {}
-                    Err(Failure::Retry(e)) => {
-                        for o in chunk {
-                            settle(&node, o, Err(Failure::Retry(e.clone()))).await;
-                        }
-                    }
-                    Err(Failure::Refused(e)) => {
-                        // The batch as a whole was refused: one by one, so
-                        // each transfer gets its own answer.
-                        log(&format!("batch to {to} refused ({e}); sending one by one"));
-                        for o in chunk {
-                            let r = deliver_one(&node, o).await;
-                            settle(&node, o, r).await;
-                        }
+        for (to, mut list) in batches {
+            while !list.is_empty() {
+                let rest = list.split_off(list.len().min(DELIVERY_BATCH));
+                let chunk = std::mem::replace(&mut list, rest);
+                while flying.len() >= BATCHES_IN_FLIGHT {
+                    if let Some(done) = flying.join_next().await {
+                        forget(&mut in_flight, done);
                     }
                 }
+                in_flight.extend(chunk.iter().map(|o| o.transfer.clone()));
+                flying.spawn(send_chunk(node.clone(), to.clone(), chunk));
             }
         }
-        if due.is_empty() {
-            let _ = tokio::time::timeout(Duration::from_millis(500), node.outbox.notified()).await;
+        if !sent {
+            // Nothing new: wait for a release, a batch to settle, or a retry to fall due.
+            tokio::select! {
+                Some(done) = flying.join_next(), if !flying.is_empty() => {
+                    forget(&mut in_flight, done);
+                }
+                _ = node.outbox.notified() => {}
+                () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
         }
     }
 }
 
+fn forget(
+    in_flight: &mut std::collections::HashSet<String>,
+    done: Result<Vec<String>, tokio::task::JoinError>,
+) {
+    match done {
+        Ok(ids) => {
+            for id in ids {
+                in_flight.remove(&id);
+            }
+        }
+        Err(e) => {
+            // A batch task that panicked or was cancelled: its transfers are
+            // still in the outbox, so send them again from a clean slate.
+            log(&format!("outbox: a delivery task ended abnormally: {e}"));
+            in_flight.clear();
+        }
+    }
+}
+
+/// Sends one chunk of transfers to `to` and settles every one of them;
+/// returns their ids.
+async fn send_chunk(node: Arc<Node>, to: String, chunk: Vec<Outgoing>) -> Vec<String> {
+    if let [o] = chunk.as_slice() {
+        let r = deliver_one(&node, o).await;
+        settle(&node, o, r).await;
+    } else {
+        match deliver_batch(&node, &to, &chunk).await {
+            Ok(()) => {}
+            Err(Failure::Retry(e)) => {
+                for o in &chunk {
+                    settle(&node, o, Err(Failure::Retry(e.clone()))).await;
+                }
+            }
+            Err(Failure::Refused(e)) => {
+                // The batch as a whole was refused: one by one, so
+                // each transfer gets its own answer.
+                log(&format!("batch to {to} refused ({e}); sending one by one"));
+                for o in &chunk {
+                    let r = deliver_one(&node, o).await;
+                    settle(&node, o, r).await;
+                }
+            }
+        }
+    }
+    chunk.into_iter().map(|o| o.transfer).collect()
+}
+
+/// How many batches of transfers may be in flight at once: the partner
+/// checks one while the next is on the wire and the last is being settled.
+pub const BATCHES_IN_FLIGHT: usize = 4;
 /// How many due messages the worker takes at once.
 const DUE_FETCH: u32 = 512;
 /// The most transfers in one request to a partner.
@@ -448,7 +533,7 @@ async fn post_to<'a>(
 
 /// Delivers several transfers to one partner in one request; the batch
 /// receipt is verified once and every outcome settled in one commit.
-async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(), Failure> {
+async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), Failure> {
     use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
     let body = encode_batch(&chunk.iter().map(|o| o.envelope.clone()).collect::<Vec<_>>());
     let (partner, bytes) = post_to(node, to, "transfers/batch", body).await?;
@@ -473,7 +558,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[&Outgoing]) -> Result<(),
                 batch.entries.push(e?);
                 batch.failed.push(failed);
             }
-            None => unanswered.push(*o),
+            None => unanswered.push(o),
         }
     }
     node.store.commit(batch).await.map_err(|e| e.to_string())?;
@@ -734,7 +819,7 @@ async fn check(
         ..label.clone()
     };
     let eq_wire = to_wire(reg, &equivalent);
-    let id = crate::new_id(&node.party)
+    let id = crate::new_id(&node.party, node.now())
         .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, t.clone(), e))?;
     let e = entry(
         node,
@@ -1005,7 +1090,7 @@ async fn receive_batch_inner(
         }
         Err(e) => return Err(internal(e.to_string())),
     }
-    let note = checkpoint(node).await.map_err(internal)?;
+    let note = receipt_checkpoint_note(node).await.map_err(internal)?;
     Ok(BatchReceipt {
         recipient: node.party.clone(),
         outcomes,

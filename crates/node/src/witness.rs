@@ -25,14 +25,16 @@ use serde_json::json;
 use crate::peer::PeerParty;
 use crate::{Node, log};
 
-/// Brings the tree up to the stored ledger, signs and publishes a
-/// checkpoint, and proves it consistent with the tree of size `from`.
-pub async fn checkpoint_with_proof(node: &Node, from: u64) -> Result<(String, Vec<Hash>), String> {
+/// Brings the tree up to the stored ledger and signs a checkpoint of it,
+/// with a consistency proof from the tree of size `from`; stores nothing.
+pub async fn signed_checkpoint(
+    node: &Node,
+    from: u64,
+) -> Result<(Checkpoint, String, Vec<Hash>), String> {
     let mut tree = node.tree.lock().await;
-    let size = node.store.ledger_size().await.map_err(|e| e.to_string())?;
-    for (h, _) in node
+    for h in node
         .store
-        .records(tree.size(), size)
+        .leaf_hashes(tree.size())
         .await
         .map_err(|e| e.to_string())?
     {
@@ -50,6 +52,13 @@ pub async fn checkpoint_with_proof(node: &Node, from: u64) -> Result<(String, Ve
             .map_err(|e| e.to_string())?
     };
     let note = node.signer.sign_checkpoint(&c).render();
+    Ok((c, note, proof))
+}
+
+/// Brings the tree up to the stored ledger, signs and publishes a
+/// checkpoint, and proves it consistent with the tree of size `from`.
+pub async fn checkpoint_with_proof(node: &Node, from: u64) -> Result<(String, Vec<Hash>), String> {
+    let (c, note, proof) = signed_checkpoint(node, from).await?;
     match node.store.put_checkpoint(c.size, c.root, &note).await {
         Ok(()) => Ok((note, proof)),
         Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
