@@ -135,7 +135,12 @@ pub enum Released {
 /// The single egress path: decides the release at this instant, ledgers the
 /// decision either way, and only on release seals the item for the
 /// recipient and queues it in the same transaction.
-pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Released, String> {
+pub async fn release(
+    node: &Arc<Node>,
+    item: &Item,
+    to: &str,
+    by: &str,
+) -> Result<Released, String> {
     let registry = node.registry();
     let reg = &*registry;
     let wire = WireLabel::from_bytes(&item.label).map_err(|e| e.to_string())?;
@@ -192,14 +197,6 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
         node.ledger(vec![e]).await?;
         return Ok(Released::Withheld(why));
     };
-    // Re-seal the content for the recipient (the stored copy is sealed to us).
-    let (_, content) = node.open(&item.sealed, None).map_err(|e| e.to_string())?;
-    let for_them = node.seal_for(
-        &partner.party,
-        &partner.recipient,
-        &to_wire(reg, &label),
-        &content,
-    )?;
     let transfer = crate::new_id(&format!("{}-t", node.party), node.now())?;
     let agreement = reg.agreement_id(release.agreement).to_owned();
     let relied_on = match release.route {
@@ -211,7 +208,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
             .collect(),
         gsomia_core::Route::Direct | gsomia_core::Route::Return => Vec::new(),
     };
-    let env = Envelope {
+    let mut env = Envelope {
         transfer: transfer.clone(),
         sender: node.party.clone(),
         recipient: partner.party.clone(),
@@ -222,8 +219,25 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
             u32::try_from(at.subsec_nanosecond()).unwrap_or(0),
         ),
         item: item.origin_item.clone(),
-        sealed: for_them,
+        sealed: Vec::new(),
         consents: relied_on,
+    };
+    // Re-seal the content for the recipient (the stored copy is sealed to
+    // us) and sign the envelope, on the bulk worker.
+    let envelope = {
+        let (node, sealed) = (node.clone(), item.sealed.clone());
+        let (party, key, wire) = (
+            partner.party.clone(),
+            partner.recipient.clone(),
+            to_wire(reg, &label),
+        );
+        node.clone()
+            .bulk(move || -> Result<Vec<u8>, String> {
+                let (_, content) = node.open(&sealed, None).map_err(|e| e.to_string())?;
+                env.sealed = node.seal_for(&party, &key, &wire, &content)?;
+                Ok(env.seal(&node.signer.key))
+            })
+            .await??
     };
     let e1 = entry(
         node,
@@ -254,7 +268,7 @@ pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<Rel
                 transfer: transfer.clone(),
                 item: item.id.clone(),
                 recipient: partner.party.clone(),
-                envelope: env.seal(&node.signer.key),
+                envelope,
                 attempts: 0,
                 next_attempt_at: at.as_second(),
             }],
@@ -715,7 +729,7 @@ enum Checked {
 /// clocks close; not already received; the binding verifies and the content
 /// opens; and the release is decided again here, with the consents it
 /// carries, under the agreement it names.
-async fn check(
+fn check(
     node: &Node,
     reg: &gsomia_core::Registry,
     peer: &str,
@@ -892,7 +906,7 @@ async fn store_one(
     }
 }
 
-async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+async fn receive_inner(node: &Arc<Node>, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
     let registry = node.registry();
     let at = node.now();
     let known = match Envelope::claimed_transfer(body) {
@@ -910,7 +924,14 @@ async fn receive_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, 
             .map(|i| i.item),
         Err(_) => None,
     };
-    let (transfer, item, duplicate) = match check(node, &registry, peer, body, at, known).await? {
+    let checked = {
+        let (node, peer, body) = (node.clone(), peer.to_owned(), body.to_vec());
+        node.clone()
+            .bulk(move || check(&node, &registry, &peer, &body, at, known))
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e))?
+    };
+    let (transfer, item, duplicate) = match checked? {
         Checked::Duplicate { transfer, item } => (transfer, item, true),
         Checked::New {
             transfer,
@@ -985,31 +1006,23 @@ async fn receive_batch_inner(
         .into_iter()
         .map(|i| (i.transfer, i.item))
         .collect();
-    // Checked in parallel (opening is the cost), answered in the batch's order.
-    let tasks: Vec<_> = envelopes
+    // Checked on the bulk worker (opening is the cost), in the batch's order.
+    let jobs: Vec<(Vec<u8>, Option<String>)> = envelopes
         .into_iter()
         .zip(claimed)
-        .map(|(body, claimed)| {
-            let prior = claimed.and_then(|t| known.get(&t).cloned());
-            let (node, registry, peer, body) = (
-                node_arc.clone(),
-                registry.clone(),
-                peer.to_owned(),
-                body.to_vec(),
-            );
-            tokio::spawn(async move { check(&node, &registry, &peer, &body, at, prior).await })
-        })
+        .map(|(body, claimed)| (body.to_vec(), claimed.and_then(|t| known.get(&t).cloned())))
         .collect();
-    let mut checked = Vec::with_capacity(tasks.len());
-    for task in tasks {
-        checked.push(task.await.map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "?".to_owned(),
-                format!("check task: {e}"),
-            )
-        })?);
-    }
+    let checked = {
+        let (node, registry, peer) = (node_arc.clone(), registry.clone(), peer.to_owned());
+        node_arc
+            .bulk(move || {
+                jobs.into_iter()
+                    .map(|(body, prior)| check(&node, &registry, &peer, &body, at, prior))
+                    .collect::<Vec<_>>()
+            })
+            .await
+            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e))?
+    };
     for c in checked {
         match c {
             Ok(Checked::Duplicate { transfer, item }) => {
