@@ -82,17 +82,16 @@ impl Writer {
             .map_err(sql)?;
         checkpointer.execute_batch(&pragmas(sync)).map_err(sql)?;
         let (tx, rx) = mpsc::channel();
-        let (stop, stopped) = mpsc::channel::<()>();
+        // The writer tells the checkpointer there is something to copy;
+        // one pending signal is enough.
+        let (kick, kicked) = mpsc::sync_channel::<()>(1);
         std::thread::Builder::new()
             .name("gsomia-sqlite-writer".into())
-            .spawn(move || {
-                run(conn, &rx);
-                drop(stop);
-            })
+            .spawn(move || run(conn, &rx, &kick))
             .map_err(|e| StoreError::Database(format!("cannot start the writer thread: {e}")))?;
         std::thread::Builder::new()
             .name("gsomia-sqlite-checkpointer".into())
-            .spawn(move || checkpoint_wal(&checkpointer, &stopped))
+            .spawn(move || checkpoint_wal(&checkpointer, &kicked))
             .map_err(|e| {
                 StoreError::Database(format!("cannot start the checkpointer thread: {e}"))
             })?;
@@ -142,29 +141,36 @@ impl Drop for Writer {
     }
 }
 
-/// How often the checkpointer copies the WAL back into the database.
-const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// The least time between two WAL checkpoints. Short, so each copies and
+/// syncs little: long ones were what delayed the commits' own syncs (p99 at
+/// 1,000 transfers/s: 109 ms with 200 ms, 30 ms with 50 ms, 23 ms with
+/// 20 ms; the sustained rate falls a little as the interval shrinks).
+const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
-/// The checkpointer thread: a passive WAL checkpoint every
-/// [`WAL_CHECKPOINT_EVERY`] (it never blocks the writer or the readers),
-/// until the writer thread has ended; then a last one.
-fn checkpoint_wal(conn: &Connection, stopped: &mpsc::Receiver<()>) {
+/// The checkpointer thread: after the writer has committed, a passive WAL
+/// checkpoint (it never blocks the writer or the readers), at most every
+/// [`WAL_CHECKPOINT_EVERY`]; nothing while nothing is written. When the
+/// writer thread ends, a last one.
+fn checkpoint_wal(conn: &Connection, kicked: &mpsc::Receiver<()>) {
+    // Background work: below the writer and the service's own threads when
+    // the cores are busy (on Linux a nice value is per thread; `None` names
+    // the calling one). Not lowering it only costs that preference.
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, 10);
     loop {
-        let last = !matches!(
-            stopped.recv_timeout(WAL_CHECKPOINT_EVERY),
-            Err(mpsc::RecvTimeoutError::Timeout)
-        );
+        let last = kicked.recv().is_err();
         // A failure here costs only WAL growth; the next round tries again.
         let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
         if last {
             return;
         }
+        std::thread::sleep(WAL_CHECKPOINT_EVERY);
     }
 }
 
 /// The thread: takes a job, and every job queued behind it, and runs them
 /// in order, consecutive commits as one group.
-fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>) {
+fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>, kick: &mpsc::SyncSender<()>) {
     while let Ok(first) = jobs.recv() {
         let mut taken = vec![first];
         while taken.len() < MAX_GROUP {
@@ -184,6 +190,7 @@ fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>) {
             }
         }
         commit_group(&mut conn, group);
+        let _ = kick.try_send(());
     }
 }
 
