@@ -336,13 +336,7 @@ impl Store for SqliteStore {
                         p.created_at
                     ])
                 })
-                .map_err(|e| {
-                    if writer::is_unique(&e) {
-                        StoreError::Exists(p.id.clone())
-                    } else {
-                        writer::sql(e)
-                    }
-                })?;
+                .map_err(|e| writer::unique_or(e, || StoreError::Exists(p.id.clone())))?;
                 Ok(())
             })
             .await

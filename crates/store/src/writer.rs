@@ -26,12 +26,18 @@ pub(crate) fn sql(e: rusqlite::Error) -> StoreError {
 }
 
 /// Whether `e` is a unique or primary-key violation.
-pub(crate) fn is_unique(e: &rusqlite::Error) -> bool {
+fn is_unique(e: &rusqlite::Error) -> bool {
     matches!(
         e,
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation
             && matches!(f.extended_code, 1555 | 2067)
     )
+}
+
+/// A unique or primary-key violation as `taken()`, any other error as a
+/// database error.
+pub(crate) fn unique_or(e: rusqlite::Error, taken: impl FnOnce() -> StoreError) -> StoreError {
+    if is_unique(&e) { taken() } else { sql(e) }
 }
 
 /// Converts a stored index.
@@ -309,13 +315,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             .map_err(sql)?;
         for t in &batch.incoming {
             st.execute(params![t.transfer, t.sender, t.item, t.received_at])
-                .map_err(|e| {
-                    if is_unique(&e) {
-                        StoreError::Duplicate(t.transfer.clone())
-                    } else {
-                        sql(e)
-                    }
-                })?;
+                .map_err(|e| unique_or(e, || StoreError::Duplicate(t.transfer.clone())))?;
         }
     }
     {
@@ -336,13 +336,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 i.created_at,
                 i.origin_item
             ])
-            .map_err(|e| {
-                if is_unique(&e) {
-                    StoreError::Exists(i.id.clone())
-                } else {
-                    sql(e)
-                }
-            })?;
+            .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
         }
     }
     {
@@ -362,13 +356,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 o.next_attempt_at,
                 o.kind.as_str()
             ])
-            .map_err(|e| {
-                if is_unique(&e) {
-                    StoreError::Exists(o.transfer.clone())
-                } else {
-                    sql(e)
-                }
-            })?;
+            .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
         }
     }
     {
@@ -379,13 +367,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             .map_err(sql)?;
         for m in &batch.messages {
             st.execute(params![m.kind.as_str(), m.id, m.party, m.body, m.stored_at])
-                .map_err(|e| {
-                    if is_unique(&e) {
-                        StoreError::Duplicate(m.id.clone())
-                    } else {
-                        sql(e)
-                    }
-                })?;
+                .map_err(|e| unique_or(e, || StoreError::Duplicate(m.id.clone())))?;
         }
     }
     {
