@@ -104,12 +104,9 @@ pub async fn checkpoints(node: Arc<Node>, every: Duration) {
 /// Signs and stores a checkpoint of the ledger as stored now (compare-and-swap
 /// on the size); returns its size.
 pub async fn store_checkpoint(node: &Node) -> Result<u64, String> {
-    let (c, note, _) = crate::witness::signed_checkpoint(node, 0).await?;
-    match node.store.put_checkpoint(c.size, c.root, &note).await {
-        Ok(()) => Ok(c.size),
-        Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
-        Err(e) => Err(e.to_string()),
-    }
+    crate::witness::checkpoint_with_proof(node, 0)
+        .await
+        .map(|(c, _, _)| c.size)
 }
 
 /// The outcome of a release request.
@@ -980,6 +977,7 @@ async fn receive_batch_inner(
             format!("malformed batch: {e}"),
         )
     })?;
+    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e);
     let registry = node.registry();
     let at = node.now();
     let stamp = at.to_string();
@@ -996,13 +994,7 @@ async fn receive_batch_inner(
         .store
         .incoming_many(&ids)
         .await
-        .map_err(|e| {
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "?".to_owned(),
-                e.to_string(),
-            )
-        })?
+        .map_err(|e| internal(e.to_string()))?
         .into_iter()
         .map(|i| (i.transfer, i.item))
         .collect();
@@ -1021,7 +1013,7 @@ async fn receive_batch_inner(
                     .collect::<Vec<_>>()
             })
             .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e))?
+            .map_err(internal)?
     };
     for c in checked {
         match c {
@@ -1066,13 +1058,12 @@ async fn receive_batch_inner(
                         ("reasons", why.clone()),
                     ],
                 )
-                .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".into(), e))?;
+                .map_err(internal)?;
                 batch.entries.push(e);
                 outcomes.push((transfer, Outcome::Refused(why)));
             }
         }
     }
-    let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e);
     match node.store.commit(batch.clone()).await {
         Ok(_) => {}
         Err(StoreError::Duplicate(_)) => {

@@ -56,11 +56,15 @@ pub async fn signed_checkpoint(
 }
 
 /// Brings the tree up to the stored ledger, signs and publishes a
-/// checkpoint, and proves it consistent with the tree of size `from`.
-pub async fn checkpoint_with_proof(node: &Node, from: u64) -> Result<(String, Vec<Hash>), String> {
+/// checkpoint (compare-and-swap on the size), and proves it consistent
+/// with the tree of size `from`.
+pub async fn checkpoint_with_proof(
+    node: &Node,
+    from: u64,
+) -> Result<(Checkpoint, String, Vec<Hash>), String> {
     let (c, note, proof) = signed_checkpoint(node, from).await?;
     match node.store.put_checkpoint(c.size, c.root, &note).await {
-        Ok(()) => Ok((note, proof)),
+        Ok(()) => Ok((c, note, proof)),
         Err(StoreError::Conflict(n)) => Err(format!("checkpoint of size {n} conflicts")),
         Err(e) => Err(e.to_string()),
     }
@@ -78,7 +82,7 @@ pub struct From {
 /// consistency proof from size N.
 pub async fn serve_checkpoint(State(node): State<Arc<Node>>, Query(q): Query<From>) -> Response {
     match checkpoint_with_proof(&node, q.from).await {
-        Ok((note, proof)) => Json(json!({
+        Ok((_, note, proof)) => Json(json!({
             "note": note,
             "proof": proof.iter().map(Hash::to_hex).collect::<Vec<_>>(),
         }))
