@@ -623,8 +623,10 @@ fn run_in(root: &Path, profiles: Option<PathBuf>) -> Result<Outcome> {
     let start = t("2017-03-06T07:30:00+09:00")?;
     let history = prepare(&root.join("history"), &["JPN", "KOR", "USA"], start)?;
     let branch = prepare(&root.join("without-suspension"), &["JPN", "KOR"], start)?;
+    // The nodes' item lanes run here, below their warning lanes, as in `serve`.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(gsomia_node::lanes::item_thread)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

@@ -107,19 +107,14 @@ pub async fn start(
         &cfg.tls_key,
         partners.iter().map(|p| p.certificate.clone()).collect(),
     )?;
-    let mut peer_clients = std::collections::BTreeMap::new();
+    let mut partner_tls = std::collections::BTreeMap::new();
     for p in &partners {
         let config = gsomia_node::tls::peer_client_config(
             &cfg.tls_cert,
             &cfg.tls_key,
             p.certificate.clone(),
         )?;
-        let client = reqwest::Client::builder()
-            .tls_backend_preconfigured(config)
-            .timeout(std::time::Duration::from_secs(30))
-            .build()
-            .context("cannot build the peer client")?;
-        peer_clients.insert(p.party.clone(), client);
+        partner_tls.insert(p.party.clone(), config);
     }
     let store = SqliteStore::open(&cfg.database)
         .await
@@ -153,7 +148,7 @@ pub async fn start(
         signer,
         recipient,
         partners,
-        peer_clients,
+        peer_tls: partner_tls,
         clock,
     })
     .await
@@ -225,7 +220,10 @@ impl Running {
 /// `gsomia serve --dir DIR`: runs until SIGTERM or SIGINT.
 pub fn serve(dir: &Path, json_out: bool) -> Result<Outcome> {
     let registry = load::registry(None)?;
+    // The item lane: its threads run below the node's warning lane, which
+    // `start` creates from this (the main) thread at the normal priority.
     let rt = tokio::runtime::Builder::new_multi_thread()
+        .on_thread_start(gsomia_node::lanes::item_thread)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;

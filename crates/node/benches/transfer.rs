@@ -32,8 +32,11 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(2000);
+    // Laid out as `gsomia serve` lays out a node: this runtime is the item
+    // lane, its threads lowered; the nodes start from the main thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(gsomia_node::lanes::item_thread)
         .enable_all()
         .build()
         .unwrap();
@@ -75,7 +78,7 @@ async fn run(n: usize) {
     ));
 
     let mut clients = std::collections::BTreeMap::new();
-    clients.insert("KOR".to_owned(), jpn.client_to(&kor).unwrap());
+    clients.insert("KOR".to_owned(), jpn.tls_to(&kor).unwrap());
     let jpn_store = SqliteStore::open(&dir.join("jpn.db")).await.unwrap();
     let jpn_node = jpn
         .node(

@@ -81,10 +81,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The routes.
+/// The routes: the warning routes and `/healthz` where their connection
+/// is served (the warning lane), every other on the item lane.
 pub fn router(node: Arc<Node>) -> axum::Router {
-    axum::Router::new()
-        .route("/healthz", get(healthz))
+    let items = axum::Router::new()
         .route("/openapi.json", get(openapi))
         .route("/v1/items", get(list_items).post(submit_item))
         .route("/v1/items/{id}", get(show_item))
@@ -103,7 +103,9 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route(
             "/v1/consents/{id}/revoke",
             axum::routing::post(crate::agreements::revoke),
-        )
+        );
+    let warnings = axum::Router::new()
+        .route("/healthz", get(healthz))
         .route(
             "/v1/warnings",
             get(crate::warnings::list).post(crate::warnings::launch),
@@ -116,7 +118,8 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route(
             "/v1/warnings/{id}/impact",
             axum::routing::post(crate::warnings::impact),
-        )
+        );
+    crate::lanes::split(&node.lanes.item, items, warnings)
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node)
 }

@@ -1,10 +1,10 @@
 //! # gsomia-node — the service
 //!
-//! One process per party (`gsomia serve`): today the HTTPS API for the
-//! party's own users — bearer tokens from the register, items submitted,
-//! listed, shown and read under access decisions, every read and refusal
-//! ledgered before it is answered; `/healthz` and `/openapi.json`. The peer
-//! endpoint (mutual TLS, durable outbox, signed receipts) is the next layer.
+//! One process per party (`gsomia serve`): the HTTPS API for the party's
+//! own users (bearer tokens from the register; items, agreements, consents,
+//! warnings; `/healthz` and `/openapi.json`) and the peer endpoint for
+//! partners (mutual TLS, durable outbox, signed receipts, warning updates),
+//! on two lanes so warnings never wait behind item traffic ([`lanes`]).
 //!
 //! The only crate that knows HTTP and JSON. Servers take a bound listener
 //! and a shutdown future, so tests bind port 0 and never sleep.
@@ -12,6 +12,7 @@
 pub mod agreements;
 pub mod api;
 pub mod labels;
+pub mod lanes;
 pub mod partner;
 pub mod peer;
 pub mod testkit;
@@ -103,8 +104,9 @@ pub struct Parts {
     pub recipient: RecipientSecret,
     /// Partners.
     pub partners: Vec<partner::Partner>,
-    /// One mutual-TLS client per partner.
-    pub peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+    /// The mutual-TLS client configuration for each partner (the node
+    /// builds two clients from each: one for items, one for warnings).
+    pub peer_tls: std::collections::BTreeMap<String, rustls::ClientConfig>,
     /// The clock.
     pub clock: Arc<Clock>,
 }
@@ -113,8 +115,14 @@ pub struct Parts {
 pub struct Node {
     /// Partners (pinned identities and endpoints).
     pub partners: Vec<partner::Partner>,
-    /// One mutual-TLS client per partner.
+    /// One mutual-TLS client per partner for item traffic (its
+    /// connections live on the item lane).
     pub peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+    /// One mutual-TLS client per partner for warnings, with connections
+    /// of its own (on the warning lane).
+    pub warning_clients: std::collections::BTreeMap<String, reqwest::Client>,
+    /// The warning lane and the item lane (see [`lanes`]).
+    pub lanes: lanes::Lanes,
     /// The ledger tree as last checkpointed.
     pub tree: tokio::sync::Mutex<gsomia_ledger::merkle::Tree>,
     /// Wakes the checkpoint keeper when a receipt signed a checkpoint that
@@ -152,9 +160,6 @@ pub struct Node {
     bulk: std::sync::mpsc::Sender<BulkJob>,
 }
 
-/// The bulk worker's nice value (0 is normal, 19 the lowest priority).
-const BULK_NICE: i32 = 10;
-
 /// A job for the bulk worker.
 type BulkJob = Box<dyn FnOnce() + Send>;
 
@@ -170,14 +175,9 @@ fn bulk_worker(party: &str) -> Result<std::sync::mpsc::Sender<BulkJob>, String> 
     std::thread::Builder::new()
         .name(format!("gsomia-bulk-{}", party.to_ascii_lowercase()))
         .spawn(move || {
-            // Below the async workers: when the cores are busy, a warning
-            // or a receipt runs first. On Linux a nice value is per thread,
-            // and `None` names the calling thread. Failing to lower it
-            // only costs that preference, so the worker runs regardless.
-            #[cfg(target_os = "linux")]
-            if let Err(e) = rustix::process::setpriority_process(None, BULK_NICE) {
-                log(&format!("bulk worker: cannot lower its priority: {e}"));
-            }
+            // Below the item lane's async workers: when the cores are
+            // busy, a receipt runs first (and a warning before either).
+            lanes::lower_this_thread(lanes::BULK_NICE);
             while let Ok(job) = rx.recv() {
                 job();
             }
@@ -377,6 +377,20 @@ impl Node {
         }
         let warnings = warnings::Warnings::new(&parts.partners);
         let bulk = bulk_worker(&parts.party)?;
+        let lanes = lanes::Lanes::start(&parts.party)?;
+        let mut peer_clients = std::collections::BTreeMap::new();
+        let mut warning_clients = std::collections::BTreeMap::new();
+        for (party, tls) in parts.peer_tls {
+            let client = |tls: rustls::ClientConfig, timeout: Duration| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .timeout(timeout)
+                    .build()
+                    .map_err(|e| format!("cannot build the client for {party}: {e}"))
+            };
+            peer_clients.insert(party.clone(), client(tls.clone(), PEER_TIMEOUT)?);
+            warning_clients.insert(party.clone(), client(tls, WARNING_TIMEOUT)?);
+        }
         Ok(Arc::new(Node {
             me,
             party: parts.party,
@@ -387,7 +401,9 @@ impl Node {
             signer: parts.signer,
             recipient: parts.recipient,
             partners: parts.partners,
-            peer_clients: parts.peer_clients,
+            peer_clients,
+            warning_clients,
+            lanes,
             tree: tokio::sync::Mutex::new(tree),
             outbox: tokio::sync::Notify::new(),
             checkpoint_due: tokio::sync::Notify::new(),
@@ -492,6 +508,10 @@ type PinnedParties = Vec<(Vec<u8>, String)>;
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request to a partner may take (item traffic).
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a warning update to a partner may take before it is sent again.
+pub const WARNING_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a connection may take to send its request headers.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request may take, body included, before it is answered 408.
@@ -501,31 +521,35 @@ pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves the user API on `listener` over TLS until `shutdown` completes,
 /// then stops accepting and lets requests in flight finish (up to
-/// [`DRAIN_TIMEOUT`]).
+/// [`DRAIN_TIMEOUT`]). Connections are served on the node's warning lane;
+/// handlers other than the warning routes run on its item lane ([`lanes`]).
 pub async fn serve(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     node: Arc<Node>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    run(listener, tls, api::router(node), None, shutdown).await
+    let lane = node.lanes.warning.clone();
+    on_warning_lane(lane, listener, tls, api::router(node), None, shutdown).await
 }
 
 /// Serves the peer endpoint on `listener` over mutual TLS: each connection is
 /// bound to the partner whose pinned certificate it presented; user tokens
-/// mean nothing here.
+/// mean nothing here. Lanes as for [`serve`].
 pub async fn serve_peers(
     listener: TcpListener,
     tls: Arc<ServerConfig>,
     node: Arc<Node>,
-    shutdown: impl Future<Output = ()>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let partners: PinnedParties = node
         .partners
         .iter()
         .map(|p| (p.certificate.as_ref().to_vec(), p.party.clone()))
         .collect();
-    run(
+    let lane = node.lanes.warning.clone();
+    on_warning_lane(
+        lane,
         listener,
         tls,
         peer::router(node),
@@ -533,6 +557,25 @@ pub async fn serve_peers(
         shutdown,
     )
     .await
+}
+
+/// Moves `listener` to the warning lane and serves there: its readiness and
+/// every connection it accepts are then driven by the lane's threads.
+async fn on_warning_lane(
+    lane: tokio::runtime::Handle,
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    app: axum::Router,
+    partners: Option<Arc<PinnedParties>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let listener = listener.into_std()?;
+    lane.spawn(async move {
+        let listener = TcpListener::from_std(listener)?;
+        run(listener, tls, app, partners, shutdown).await
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
 
 /// Answers 408 to a request (reading its body included) that takes longer

@@ -627,13 +627,13 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     Ok(())
 }
 
-/// The peer endpoint's routes.
+/// The peer endpoint's routes: partners' warning updates where their
+/// connection is served (the warning lane), every other on the item lane.
 pub fn router(node: Arc<Node>) -> axum::Router {
-    axum::Router::new()
+    let items = axum::Router::new()
         .route("/peer/v1/transfers", post(receive))
         .route("/peer/v1/transfers/batch", post(receive_batch))
         .route("/peer/v1/events", post(crate::agreements::receive_event))
-        .route("/peer/v1/warnings", post(crate::warnings::receive))
         .route(
             "/peer/v1/consents",
             post(crate::agreements::receive_consent),
@@ -649,7 +649,9 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route(
             "/peer/v1/cosignatures",
             post(crate::witness::receive_cosignature),
-        )
+        );
+    let warnings = axum::Router::new().route("/peer/v1/warnings", post(crate::warnings::receive));
+    crate::lanes::split(&node.lanes.item, items, warnings)
         .layer(axum::extract::DefaultBodyLimit::max(
             gsomia_seal::transfer::MAX_ENVELOPE,
         ))

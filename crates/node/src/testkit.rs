@@ -78,33 +78,31 @@ impl Identity {
         })
     }
 
+    /// The mutual-TLS client configuration from this identity to `them`.
+    pub fn tls_to(&self, them: &Identity) -> Result<rustls::ClientConfig, String> {
+        crate::tls::peer_client_config(&self.cert, &self.tls_key, them.certificate()?)
+            .map_err(|e| e.to_string())
+    }
+
     /// A mutual-TLS client from this identity to `them`.
     pub fn client_to(&self, them: &Identity) -> Result<reqwest::Client, String> {
-        let config = crate::tls::peer_client_config(&self.cert, &self.tls_key, them.certificate()?)
-            .map_err(|e| e.to_string())?;
         reqwest::Client::builder()
-            .tls_backend_preconfigured(config)
+            .tls_backend_preconfigured(self.tls_to(them)?)
             .build()
             .map_err(|e| e.to_string())
     }
 
-    /// A node for this identity over `store`, with these partners and
-    /// clients, on the system clock.
+    /// A node for this identity over `store`, with these partners and the
+    /// client configuration for each, on the system clock.
     pub async fn node(
         &self,
         registry: gsomia_core::Registry,
         store: SqliteStore,
         partners: Vec<Partner>,
-        peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+        peer_tls: std::collections::BTreeMap<String, rustls::ClientConfig>,
     ) -> Result<Arc<Node>, String> {
-        self.node_at(
-            registry,
-            store,
-            partners,
-            peer_clients,
-            Arc::new(Clock::System),
-        )
-        .await
+        self.node_at(registry, store, partners, peer_tls, Arc::new(Clock::System))
+            .await
     }
 
     /// The same on a given clock.
@@ -113,7 +111,7 @@ impl Identity {
         registry: gsomia_core::Registry,
         store: SqliteStore,
         partners: Vec<Partner>,
-        peer_clients: std::collections::BTreeMap<String, reqwest::Client>,
+        peer_tls: std::collections::BTreeMap<String, rustls::ClientConfig>,
         clock: Arc<Clock>,
     ) -> Result<Arc<Node>, String> {
         Node::start(Parts {
@@ -123,7 +121,7 @@ impl Identity {
             signer: self.signer()?,
             recipient: RecipientSecret::from_seed(&self.recipient_seed),
             partners,
-            peer_clients,
+            peer_tls,
             clock,
         })
         .await

@@ -102,15 +102,20 @@ impl Warnings {
     }
 }
 
-/// Starts the warning tasks of a node: one ordered sender per partner and
-/// the batched ledger writer. Call once; the handles stop them.
+/// Starts the warning tasks of a node: one ordered sender per partner, on
+/// the warning lane, and the batched ledger writer, on the item lane. Call
+/// once; the handles stop them.
 pub fn start(node: &Arc<Node>) -> Vec<tokio::task::JoinHandle<()>> {
     let receivers = std::mem::take(&mut *locked(&node.warnings.receivers));
     let mut tasks: Vec<tokio::task::JoinHandle<()>> = receivers
         .into_iter()
-        .map(|(party, rx)| tokio::spawn(send_to_partner(node.clone(), party, rx)))
+        .map(|(party, rx)| {
+            node.lanes
+                .warning
+                .spawn(send_to_partner(node.clone(), party, rx))
+        })
         .collect();
-    tasks.push(tokio::spawn(ledger_batches(node.clone())));
+    tasks.push(node.lanes.item.spawn(ledger_batches(node.clone())));
     tasks
 }
 
@@ -352,7 +357,7 @@ pub async fn send_to_partner(
         let mut wait = Duration::from_millis(20);
         loop {
             let (Some(partner), Some(client)) =
-                (node.partner(&party), node.peer_clients.get(&party))
+                (node.partner(&party), node.warning_clients.get(&party))
             else {
                 return;
             };

@@ -153,16 +153,31 @@ impl Drop for Writer {
 /// 20 ms; the sustained rate falls a little as the interval shrinks).
 const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(20);
 
+/// The writer's nice value: the level of the item traffic it serves (a
+/// service's latency-critical work, missile warnings in the node, never
+/// waits for a commit), so that work runs first when the cores are busy.
+pub const WRITER_NICE: i32 = 10;
+
+/// The checkpointer's nice value: background work, below the writer (a
+/// checkpoint that takes a core delays the next commits' own syncs).
+pub const CHECKPOINTER_NICE: i32 = 15;
+
+/// Lowers the calling thread to `nice` (on Linux a nice value is per
+/// thread; `None` names the calling one). Not lowering it only costs that
+/// preference, so the thread runs on regardless.
+fn lower_this_thread(nice: i32) {
+    #[cfg(target_os = "linux")]
+    let _ = rustix::process::setpriority_process(None, nice);
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
+}
+
 /// The checkpointer thread: after the writer has committed, a passive WAL
 /// checkpoint (it never blocks the writer or the readers), at most every
 /// [`WAL_CHECKPOINT_EVERY`]; nothing while nothing is written. When the
 /// writer thread ends, a last one.
 fn checkpoint_wal(conn: &Connection, kicked: &mpsc::Receiver<()>) {
-    // Background work: below the writer and the service's own threads when
-    // the cores are busy (on Linux a nice value is per thread; `None` names
-    // the calling one). Not lowering it only costs that preference.
-    #[cfg(target_os = "linux")]
-    let _ = rustix::process::setpriority_process(None, 10);
+    lower_this_thread(CHECKPOINTER_NICE);
     loop {
         let last = kicked.recv().is_err();
         // A failure here costs only WAL growth; the next round tries again.
@@ -177,6 +192,7 @@ fn checkpoint_wal(conn: &Connection, kicked: &mpsc::Receiver<()>) {
 /// The thread: takes a job, and every job queued behind it, and runs them
 /// in order, consecutive commits as one group.
 fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>, kick: &mpsc::SyncSender<()>) {
+    lower_this_thread(WRITER_NICE);
     while let Ok(first) = jobs.recv() {
         let mut taken = vec![first];
         while taken.len() < MAX_GROUP {

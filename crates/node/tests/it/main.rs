@@ -259,7 +259,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
     let (kor_url, stop, server) = start_peer_server(&kor, &jpn, kor_node.clone()).await;
 
     let mut clients = std::collections::BTreeMap::new();
-    clients.insert("KOR".to_owned(), client(&jpn, &kor));
+    clients.insert("KOR".to_owned(), jpn.tls_to(&kor).unwrap());
     let jpn_node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
@@ -635,9 +635,9 @@ async fn mk(
     partners: Vec<(&Identity, &str)>,
 ) -> Arc<Node> {
     let parts: Vec<Partner> = partners.iter().map(|(p, url)| partner(p, url)).collect();
-    let clients: std::collections::BTreeMap<String, reqwest::Client> = partners
+    let clients: std::collections::BTreeMap<String, rustls::ClientConfig> = partners
         .iter()
-        .map(|(p, _)| (p.party.clone(), me.client_to(p).unwrap()))
+        .map(|(p, _)| (p.party.clone(), me.tls_to(p).unwrap()))
         .collect();
     me.node(
         reg.clone(),
