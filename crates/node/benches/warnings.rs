@@ -1,10 +1,16 @@
 //! Missile-warning latency, publish to subscriber, KOR → USA (hub) → JPN,
-//! three nodes in one process over real mutual TLS, with S subscribers on
-//! JPN's user API (server-sent events over TLS) and U updates per second,
-//! first idle, then while bulk item transfers KOR → JPN run flat out.
+//! three nodes in this process over real mutual TLS, with S subscribers on
+//! JPN's user API (server-sent events over TLS) in a second process (the
+//! users' machines), U updates per second, first idle, then while bulk
+//! item transfers KOR → JPN run flat out. The process is laid out as
+//! `gsomia serve` lays out a node: the runtime the nodes start on is their
+//! item lane, its threads lowered; each node's warning lane is its own.
+//! Latency runs from the instant an update is published (it carries that
+//! instant, read from the system clock) to the instant a subscriber has
+//! read it (the same clock, in the other process).
 //! The baseline, measured in the same run: the same signed update bytes
 //! relayed over plain TCP on loopback (publisher → hub → JPN → S
-//! subscriber sockets), no TLS, no checks.
+//! subscriber sockets in the same second process), no TLS, no checks.
 //!
 //! Run: `cargo bench -p gsomia-node --bench warnings -- [SUBSCRIBERS] [SECONDS]`
 //! (default 1000 subscribers, 10 s per phase, 100 updates/s).
@@ -30,18 +36,230 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 const RATE: u32 = 100;
 
 fn main() {
-    let args: Vec<usize> = std::env::args()
-        .skip(1)
-        .filter_map(|a| a.parse().ok())
-        .collect();
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    if raw.first().map(String::as_str) == Some(SUBSCRIBER_PROCESS) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(subscriber_process(&raw[1..]));
+        return;
+    }
+    let args: Vec<usize> = raw.iter().filter_map(|a| a.parse().ok()).collect();
     let subscribers = args.first().copied().unwrap_or(1000);
     let seconds = args.get(1).copied().unwrap_or(10) as u64;
+    // The item lane, as in `gsomia serve`: the nodes start from this
+    // (main) thread, so their warning lanes keep the normal priority.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
+        .on_thread_start(gsomia_node::lanes::item_thread)
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(run(subscribers, seconds));
+}
+
+/// The first argument that makes this binary the subscribers' process.
+const SUBSCRIBER_PROCESS: &str = "--subscriber-process";
+
+/// Latencies in 10 µs buckets up to 5 s (beyond: the last bucket).
+struct Hist {
+    buckets: Vec<u64>,
+    count: u64,
+    max_us: u64,
+}
+
+impl Hist {
+    const BUCKET_US: u64 = 10;
+    fn new() -> Hist {
+        Hist {
+            buckets: vec![0; 500_000],
+            count: 0,
+            max_us: 0,
+        }
+    }
+    fn record(&mut self, us: u64) {
+        let i = ((us / Self::BUCKET_US) as usize).min(self.buckets.len() - 1);
+        self.buckets[i] += 1;
+        self.count += 1;
+        self.max_us = self.max_us.max(us);
+    }
+    /// The latency (ms) at quantile `q`.
+    fn ms(&self, q: f64) -> f64 {
+        let want = ((self.count as f64) * q).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (i, n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= want {
+                return ((i as u64 + 1) * Self::BUCKET_US) as f64 / 1000.0;
+            }
+        }
+        self.max_us as f64 / 1000.0
+    }
+}
+
+/// Per flight: the histogram; and how many subscribers were cut off.
+#[derive(Default)]
+struct Seen {
+    flights: std::collections::HashMap<String, Hist>,
+    cutoffs: u64,
+}
+
+/// Microseconds from `at` (RFC 3339) to now, on the system clock.
+fn since(at: &str) -> Option<u64> {
+    let at: jiff::Timestamp = at.parse().ok()?;
+    let d = jiff::Timestamp::now().duration_since(at);
+    Some(u64::try_from(d.as_micros()).unwrap_or(0))
+}
+
+/// The value of string field `name` in a flat JSON object, without parsing
+/// the whole of it (the subscribers stay light, as on users' own machines).
+fn field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
+    let key = format!("\"{name}\":\"");
+    let from = json.find(&key)? + key.len();
+    let len = json[from..].find('"')?;
+    Some(&json[from..from + len])
+}
+
+/// The subscribers' process: `--subscriber-process sse API TOKEN CA N` or
+/// `--subscriber-process tcp ADDR N`. Prints `ready` once all are
+/// connected; then answers each `report FLIGHT` line on stdin with
+/// `FLIGHT COUNT P50 P99 P999 MAX CUTOFFS` (milliseconds).
+async fn subscriber_process(args: &[String]) {
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    match args.first().map(String::as_str) {
+        Some("sse") => {
+            let (api, token, ca) = (&args[1], &args[2], &args[3]);
+            let n: usize = args[4].parse().unwrap();
+            let tls = gsomia_node::tls::user_client_config(std::path::Path::new(ca)).unwrap();
+            let http = reqwest::Client::builder()
+                .tls_backend_preconfigured(tls)
+                .pool_max_idle_per_host(n + 8)
+                .build()
+                .unwrap();
+            for _ in 0..n {
+                let mut resp = http
+                    .get(format!("{api}/v1/warnings/stream"))
+                    .bearer_auth(token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(resp.status().is_success());
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut buf = String::new();
+                    while let Ok(Some(c)) = resp.chunk().await {
+                        buf.push_str(&String::from_utf8_lossy(&c));
+                        while let Some(nl) = buf.find('\n') {
+                            let line: String = buf.drain(..=nl).collect();
+                            if line.starts_with("event: cutoff") {
+                                seen.lock().unwrap().cutoffs += 1;
+                            }
+                            let Some(d) = line.trim_end().strip_prefix("data:") else {
+                                continue;
+                            };
+                            if let (Some(id), Some(us)) =
+                                (field(d, "id"), field(d, "at").and_then(since))
+                            {
+                                let mut s = seen.lock().unwrap();
+                                s.flights
+                                    .entry(id.to_owned())
+                                    .or_insert_with(Hist::new)
+                                    .record(us);
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        Some("tcp") => {
+            let (addr, n): (&String, usize) = (&args[1], args[2].parse().unwrap());
+            for _ in 0..n {
+                let s = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let mut lines = BufReader::new(s).lines();
+                    while let Ok(Some(l)) = lines.next_line().await {
+                        let mut parts = l.split(' ');
+                        if let (Some(id), Some(us)) = (parts.next(), parts.next().and_then(since)) {
+                            let mut s = seen.lock().unwrap();
+                            s.flights
+                                .entry(id.to_owned())
+                                .or_insert_with(Hist::new)
+                                .record(us);
+                        }
+                    }
+                });
+            }
+        }
+        other => panic!("unknown subscriber mode {other:?}"),
+    }
+    println!("ready");
+    let mut commands = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(c)) = commands.next_line().await {
+        let Some(flight) = c.strip_prefix("report ") else {
+            continue;
+        };
+        let s = seen.lock().unwrap();
+        let cutoffs = s.cutoffs;
+        match s.flights.get(flight) {
+            Some(h) => println!(
+                "{flight} {} {:.2} {:.2} {:.2} {:.2} {cutoffs}",
+                h.count,
+                h.ms(0.5),
+                h.ms(0.99),
+                h.ms(0.999),
+                h.max_us as f64 / 1000.0
+            ),
+            None => println!("{flight} 0 0 0 0 0 {cutoffs}"),
+        }
+    }
+}
+
+/// The subscribers' process, started with `args`, once it says `ready`.
+struct Subscribers {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    out: tokio::io::Lines<BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Subscribers {
+    async fn start(args: &[&str]) -> Subscribers {
+        let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
+            .arg(SUBSCRIBER_PROCESS)
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+        assert_eq!(out.next_line().await.unwrap().as_deref(), Some("ready"));
+        Subscribers { child, stdin, out }
+    }
+
+    /// Deliveries of `flight`, and the percentiles, as the subscribers saw them.
+    async fn report(&mut self, flight: &str) -> Vec<String> {
+        self.stdin
+            .write_all(format!("report {flight}\n").as_bytes())
+            .await
+            .unwrap();
+        let line = self.out.next_line().await.unwrap().unwrap();
+        line.split(' ').map(str::to_owned).collect()
+    }
+
+    /// The subscribers' process's resident memory (KiB).
+    fn rss_kib(&self) -> u64 {
+        let pid = self.child.id().unwrap_or(0);
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_default()
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 fn rss_kib() -> u64 {
@@ -51,11 +269,6 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() as f64 * p) as usize).min(v.len() - 1)]
 }
 
 async fn node(
@@ -69,7 +282,7 @@ async fn node(
         .collect();
     let clients = partners
         .iter()
-        .map(|(p, _)| (p.party.clone(), me.client_to(p).unwrap()))
+        .map(|(p, _)| (p.party.clone(), me.tls_to(p).unwrap()))
         .collect();
     me.node(
         gsomia_core::shipped().unwrap(),
@@ -80,9 +293,6 @@ async fn node(
     .await
     .unwrap()
 }
-
-/// (flight id, seq) → the instant it was published.
-type Sent = Arc<Mutex<std::collections::HashMap<(String, u32), Instant>>>;
 
 async fn run(subscribers: usize, seconds: u64) {
     let dir = std::env::temp_dir().join(format!("gsomia-bench-warn-{}", std::process::id()));
@@ -167,58 +377,23 @@ async fn run(subscribers: usize, seconds: u64) {
         })
         .await
         .unwrap();
-    let ca = gsomia_node::tls::user_client_config(&jpn.cert).unwrap();
-    let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(ca)
-        .pool_max_idle_per_host(subscribers + 8)
-        .build()
-        .unwrap();
-
-    // Subscribers.
-    let sent: Sent = Arc::default();
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
+    // Subscribers, in their own process.
     let rss_before = rss_kib();
-    for _ in 0..subscribers {
-        let resp = http
-            .get(format!("{api}/v1/warnings/stream"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        assert!(resp.status().is_success());
-        let (sent, latencies) = (sent.clone(), latencies.clone());
-        tokio::spawn(async move {
-            let mut resp = resp;
-            let mut buf = String::new();
-            while let Ok(Some(c)) = resp.chunk().await {
-                let now = Instant::now();
-                buf.push_str(&String::from_utf8_lossy(&c));
-                while let Some(nl) = buf.find('\n') {
-                    let line: String = buf.drain(..=nl).collect();
-                    if let Some(d) = line.trim_end().strip_prefix("data:") {
-                        let v: serde_json::Value =
-                            serde_json::from_str(d.trim()).unwrap_or_default();
-                        let key = (
-                            v["id"].as_str().unwrap_or_default().to_owned(),
-                            v["seq"].as_u64().unwrap_or(0) as u32,
-                        );
-                        if let Some(t) = sent.lock().unwrap().get(&key) {
-                            latencies
-                                .lock()
-                                .unwrap()
-                                .push(now.duration_since(*t).as_secs_f64() * 1000.0);
-                        }
-                    }
-                }
-            }
-        });
-    }
+    let subs = Subscribers::start(&[
+        "sse",
+        &api,
+        token,
+        jpn.cert.to_str().unwrap(),
+        &subscribers.to_string(),
+    ])
+    .await;
+    let subs_rss = subs.rss_kib();
+    let subs = Arc::new(tokio::sync::Mutex::new(subs));
 
-    let phase = |name: &'static str, flight: String| {
-        let (kor_node, kor, sent, latencies) =
-            (kor_node.clone(), &kor, sent.clone(), latencies.clone());
+    let phase = |name: &'static str, flight: String, seconds: u64| {
+        let (kor_node, kor, subs) = (kor_node.clone(), &kor, subs.clone());
         async move {
-            // Resident memory sampled every second through the phase.
+            // Resident memory of the nodes sampled every second through the phase.
             let samples: Arc<Mutex<Vec<u64>>> = Arc::default();
             let sampler = {
                 let samples = samples.clone();
@@ -229,14 +404,12 @@ async fn run(subscribers: usize, seconds: u64) {
                     }
                 })
             };
-            latencies.lock().unwrap().clear();
-            sent.lock().unwrap().clear();
             let n = RATE as u64 * seconds;
             let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
-            let t0 = jiff::Timestamp::now().as_second();
             for seq in 0..n as u32 {
                 tick.tick().await;
                 let kind = if seq == 0 { "launch" } else { "track" };
+                let now = jiff::Timestamp::now();
                 let u = WarningUpdate {
                     id: flight.clone(),
                     originator: "KOR".into(),
@@ -246,38 +419,40 @@ async fn run(subscribers: usize, seconds: u64) {
                     lat: 39.0 + f64::from(seq % 500) * 0.001,
                     lon: 125.7 + f64::from(seq % 500) * 0.01,
                     alt_km: 100.0,
-                    at: (t0, seq),
+                    // Published now: the subscribers measure from here.
+                    at: (now.as_second(), now.subsec_nanosecond().unsigned_abs()),
                 };
                 let bytes = u.seal(&kor.key);
-                sent.lock()
-                    .unwrap()
-                    .insert((flight.clone(), seq), Instant::now());
                 gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             sampler.abort();
             let rss = samples.lock().unwrap().clone();
+            let mut subs = subs.lock().await;
             if let (Some(first), Some(last), Some(max)) =
                 (rss.first(), rss.last(), rss.iter().max())
             {
                 println!(
-                    "{name}: RSS {first} KiB at the start, {last} KiB at the end, {max} KiB at most ({} samples)",
-                    rss.len()
+                    "{name}: nodes' RSS {first} KiB at the start, {last} KiB at the end, {max} KiB at most ({} samples); subscribers' process {} KiB",
+                    rss.len(),
+                    subs.rss_kib()
                 );
             }
-            let mut v = std::mem::take(&mut *latencies.lock().unwrap());
-            let expected = n as usize * subscribers;
+            let r = subs.report(&flight).await;
             println!(
-                "{name}: {} of {expected} deliveries; publish → subscriber p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
-                v.len(),
-                pct(&mut v, 0.5),
-                pct(&mut v, 0.99),
-                pct(&mut v, 0.999)
+                "{name}: {} of {} deliveries; publish → subscriber p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms; {} subscribers cut off so far",
+                r[1],
+                n as usize * subscribers,
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6]
             );
         }
     };
-    phase("warm-up (not counted)", "kor-w-warm".into()).await;
-    phase("idle", "kor-w-idle".into()).await;
+    phase("warm-up (not counted)", "kor-w-warm".into(), 2).await;
+    phase("idle", "kor-w-idle".into(), seconds).await;
     let rss_idle = rss_kib();
 
     // Bulk: KOR releases items to JPN as fast as it can meanwhile.
@@ -334,7 +509,7 @@ async fn run(subscribers: usize, seconds: u64) {
         .collect();
     let before = jpn_node.store.item_ids().await.unwrap().len();
     let t = Instant::now();
-    phase("under bulk transfers", "kor-w-bulk".into()).await;
+    phase("under bulk transfers", "kor-w-bulk".into(), seconds).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut released = 0;
     for b in bulk {
@@ -347,31 +522,32 @@ async fn run(subscribers: usize, seconds: u64) {
     );
     let rss_after = rss_kib();
     println!(
-        "memory (RSS): {rss_before} KiB with {subscribers} subscribers connected, {rss_idle} KiB after the idle phase, {rss_after} KiB after the bulk phase"
+        "nodes' memory (RSS): {rss_before} KiB before the subscribers connected, {rss_idle} KiB after the idle phase, {rss_after} KiB after the bulk phase; the subscribers' process {subs_rss} KiB once connected"
     );
+    drop(subs);
 
-    baseline(subscribers, seconds).await;
+    baseline(subscribers, seconds.min(30)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The same signed update bytes over plain TCP: publisher → hub → JPN →
-/// subscriber sockets, one line each (base64), latency at the subscribers.
+/// subscriber sockets (in the subscribers' process), one line each
+/// (`ID PUBLISHED-AT BASE64`), latency at the subscribers.
 async fn baseline(subscribers: usize, seconds: u64) {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
-    let latencies: Arc<Mutex<Vec<f64>>> = Arc::default();
-    let sent: Arc<Mutex<Vec<Instant>>> = Arc::default();
     // JPN: accepts the hub's connection and the subscribers', fans out.
     let jpn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jpn_addr = jpn.local_addr().unwrap();
-    let subs = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let subs_addr = subs.local_addr().unwrap();
+    let subs_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let subs_addr = subs_l.local_addr().unwrap();
     let (tx, _) = tokio::sync::broadcast::channel::<Arc<String>>(1024);
     {
         let tx = tx.clone();
         tokio::spawn(async move {
             loop {
-                let (s, _) = subs.accept().await.unwrap();
+                let (s, _) = subs_l.accept().await.unwrap();
+                s.set_nodelay(true).unwrap();
                 let mut rx = tx.subscribe();
                 tokio::spawn(async move {
                     let mut s = s;
@@ -406,28 +582,8 @@ async fn baseline(subscribers: usize, seconds: u64) {
             out.write_all(format!("{l}\n").as_bytes()).await.unwrap();
         }
     });
-    for _ in 0..subscribers {
-        let s = tokio::net::TcpStream::connect(subs_addr).await.unwrap();
-        let (latencies, sent) = (latencies.clone(), sent.clone());
-        tokio::spawn(async move {
-            let mut lines = BufReader::new(s).lines();
-            while let Ok(Some(l)) = lines.next_line().await {
-                let now = Instant::now();
-                let seq: usize = l
-                    .split(' ')
-                    .next()
-                    .and_then(|x| x.parse().ok())
-                    .unwrap_or(0);
-                if let Some(t) = sent.lock().unwrap().get(seq) {
-                    latencies
-                        .lock()
-                        .unwrap()
-                        .push(now.duration_since(*t).as_secs_f64() * 1000.0);
-                }
-            }
-        });
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut subs =
+        Subscribers::start(&["tcp", &subs_addr.to_string(), &subscribers.to_string()]).await;
     let mut publisher = tokio::net::TcpStream::connect(hub_addr).await.unwrap();
     publisher.set_nodelay(true).unwrap();
     let key = gsomia_seal::SecretKey::from_seed(&[2; 32]);
@@ -435,6 +591,7 @@ async fn baseline(subscribers: usize, seconds: u64) {
     let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
     for seq in 0..n as u32 {
         tick.tick().await;
+        let now = jiff::Timestamp::now();
         let bytes = WarningUpdate {
             id: "tcp".into(),
             originator: "KOR".into(),
@@ -444,23 +601,23 @@ async fn baseline(subscribers: usize, seconds: u64) {
             lat: 39.0,
             lon: 125.7,
             alt_km: 100.0,
-            at: (0, seq),
+            at: (now.as_second(), now.subsec_nanosecond().unsigned_abs()),
         }
         .seal(&key);
-        sent.lock().unwrap().push(Instant::now());
         publisher
-            .write_all(format!("{seq} {}\n", b64.encode(&bytes)).as_bytes())
+            .write_all(format!("tcp {now} {}\n", b64.encode(&bytes)).as_bytes())
             .await
             .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut v = latencies.lock().unwrap().clone();
+    let r = subs.report("tcp").await;
     println!(
-        "baseline, plain TCP relay: {} of {} deliveries; p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms",
-        v.len(),
+        "baseline, plain TCP relay: {} of {} deliveries; p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        r[1],
         n as usize * subscribers,
-        pct(&mut v, 0.5),
-        pct(&mut v, 0.99),
-        pct(&mut v, 0.999)
+        r[2],
+        r[3],
+        r[4],
+        r[5]
     );
 }
