@@ -81,6 +81,13 @@ pub enum ProofError {
     /// The proof leads to another root.
     #[error("proof does not lead to the root")]
     RootMismatch,
+    /// Hashes under leaf `index` were dropped from a compact tree and not
+    /// supplied ([`Tree::view_with`]).
+    #[error("the hashes of the block holding leaf {index} are not in memory; supply its leaves")]
+    Pruned {
+        /// A leaf of the block needed.
+        index: u64,
+    },
 }
 
 /// The largest power of two strictly below `n` (n ≥ 2).
@@ -90,23 +97,72 @@ fn split(n: u64) -> u64 {
 }
 
 /// An append-only Merkle tree in memory.
+///
+/// A tree made with [`Tree::compact`] keeps, below level `bits`, only the
+/// hashes of the last incomplete block of 2^`bits` leaves: memory is two
+/// hashes per 2^`bits` leaves instead of two per leaf, so a ledger that
+/// grows for years does not grow its process. Roots and proofs that need
+/// hashes inside an older block take that block's leaf hashes from the
+/// caller ([`Tree::view_with`]); without them they are refused with
+/// [`ProofError::Pruned`].
 #[derive(Debug, Clone, Default)]
 pub struct Tree {
-    /// `levels[k][i]` is the hash of the complete subtree of 2^k leaves starting at i·2^k.
+    /// `levels[k][i]` is the hash of the complete subtree of 2^k leaves
+    /// starting at i·2^k; below level `bits`, at (i + pruned / 2^k)·2^k.
     levels: Vec<Vec<Hash>>,
+    /// Levels below this one are kept for the last incomplete block only (0: all kept).
+    bits: u32,
+    /// Leaves whose low levels were dropped (a multiple of 2^`bits`).
+    pruned: u64,
+}
+
+/// Leaf hashes of one block, supplied for a proof that needs them: the
+/// index of the first leaf, and the block as a tree of its own.
+#[derive(Debug, Clone)]
+struct Block {
+    start: u64,
+    tree: Tree,
 }
 
 impl Tree {
-    /// An empty tree.
+    /// An empty tree that keeps every hash.
     pub fn new() -> Self {
         Tree {
             levels: vec![Vec::new()],
+            bits: 0,
+            pruned: 0,
+        }
+    }
+
+    /// An empty tree that keeps, below level `bits` (at most 32), only the
+    /// last incomplete block of 2^`bits` leaves.
+    pub fn compact(bits: u32) -> Self {
+        Tree {
+            levels: vec![Vec::new()],
+            bits: bits.min(32),
+            pruned: 0,
         }
     }
 
     /// The number of leaves.
     pub fn size(&self) -> u64 {
-        self.levels.first().map_or(0, |l| l.len() as u64)
+        self.pruned + self.levels.first().map_or(0, |l| l.len() as u64)
+    }
+
+    /// The first leaf whose hashes below level `bits` are still held.
+    pub fn held_from(&self) -> u64 {
+        self.pruned
+    }
+
+    /// The leaves of a block of 2^`bits` (the block containing `index`):
+    /// `[start, end)`, clipped to the tree.
+    pub fn block_of(&self, index: u64) -> (u64, u64) {
+        if self.bits == 0 {
+            return (0, self.size());
+        }
+        let width = 1u64 << self.bits;
+        let start = index - index % width;
+        (start, start.saturating_add(width).min(self.size()))
     }
 
     /// Appends a leaf by its data.
@@ -128,7 +184,7 @@ impl Tree {
             row.push(hash);
             let n = row.len();
             if n % 2 == 1 {
-                return;
+                break;
             }
             let (Some(l), Some(r)) = (row.get(n - 2), row.get(n - 1)) else {
                 return;
@@ -136,51 +192,84 @@ impl Tree {
             hash = node_hash(l, r);
             level += 1;
         }
+        // A block just completed: its hash is at level `bits`; the levels
+        // below hold nothing else (the rows' offsets stay even, so pairing
+        // by row length is unchanged).
+        if self.bits > 0 {
+            let width = 1u64 << self.bits;
+            let held = self.levels.first().map_or(0, |l| l.len() as u64);
+            if held == width {
+                for row in self.levels.iter_mut().take(self.bits as usize) {
+                    row.clear();
+                }
+                self.pruned += width;
+            }
+        }
     }
 
-    /// The leaf hash at `index`.
+    /// The leaf hash at `index` (`None` beyond the tree or pruned).
     pub fn leaf(&self, index: u64) -> Option<Hash> {
-        self.levels
-            .first()?
-            .get(usize::try_from(index).ok()?)
-            .copied()
+        self.node(0, index)
+    }
+
+    /// The hash of the complete subtree of 2^`k` leaves starting at `start`.
+    fn node(&self, k: u32, start: u64) -> Option<Hash> {
+        let row = self.levels.get(k as usize)?;
+        let mut i = start >> k;
+        if k < self.bits {
+            i = i.checked_sub(self.pruned >> k)?;
+        }
+        row.get(usize::try_from(i).ok()?).copied()
     }
 
     /// The hash of leaves `[start, end)`, where `start` is a multiple of the
     /// largest power of two not above `end - start` (as in every RFC 6962
-    /// split). `edge` holds precomputed hashes of ranges ending at `end`.
-    fn range(&self, start: u64, end: u64, edge: &[(u64, Hash)]) -> Hash {
+    /// split). `edge` holds precomputed hashes of ranges ending at `end`;
+    /// `block`, leaf hashes supplied for a pruned block. `None`: a hash
+    /// needed was pruned and not supplied.
+    fn range(
+        &self,
+        start: u64,
+        end: u64,
+        edge: &[(u64, Hash)],
+        block: Option<&Block>,
+    ) -> Option<Hash> {
         let n = end - start;
         if n == 0 {
-            return empty_root();
+            return Some(empty_root());
         }
-        if n.is_power_of_two() && start.is_multiple_of(n) {
-            let k = n.trailing_zeros() as usize;
-            if let Some(h) = self
-                .levels
-                .get(k)
-                .and_then(|row| row.get(usize::try_from(start >> k).ok()?))
-            {
-                return *h;
-            }
+        if n.is_power_of_two()
+            && start.is_multiple_of(n)
+            && let Some(h) = self.node(n.trailing_zeros(), start)
+        {
+            return Some(h);
         }
         if let Ok(i) = edge.binary_search_by_key(&start, |(s, _)| *s)
             && let Some((_, h)) = edge.get(i)
         {
-            return *h;
+            return Some(*h);
+        }
+        if let Some(b) = block
+            && start >= b.start
+            && end <= b.start + b.tree.size()
+        {
+            return b.tree.range(start - b.start, end - b.start, &[], None);
+        }
+        if n == 1 {
+            return None;
         }
         let k = split(n);
-        node_hash(
-            &self.range(start, start + k, &[]),
-            &self.range(start + k, end, edge),
-        )
+        Some(node_hash(
+            &self.range(start, start + k, &[], block)?,
+            &self.range(start + k, end, edge, block)?,
+        ))
     }
 
     /// Hashes of the incomplete subtrees on the right edge of the tree of
     /// `size` leaves, `[s, size)` for each `s` where a complete subtree of the
     /// binary decomposition of `size` begins; sorted by `s`. There are at most
     /// 64, computed with one node hash each.
-    fn right_edge(&self, size: u64) -> Vec<(u64, Hash)> {
+    fn right_edge(&self, size: u64, block: Option<&Block>) -> Result<Vec<(u64, Hash)>, ProofError> {
         let mut starts = Vec::new();
         let mut s = 0u64;
         for bit in (0..64).rev() {
@@ -193,7 +282,9 @@ impl Tree {
         let mut edge: Vec<(u64, Hash)> = Vec::with_capacity(starts.len());
         let mut acc: Option<Hash> = None;
         for &(start, width) in starts.iter().rev() {
-            let complete = self.range(start, start + width, &[]);
+            let complete = self
+                .range(start, start + width, &[], block)
+                .ok_or(ProofError::Pruned { index: start })?;
             let h = match acc {
                 None => complete,
                 Some(right) => node_hash(&complete, &right),
@@ -202,24 +293,24 @@ impl Tree {
             acc = Some(h);
         }
         edge.reverse();
-        edge
+        Ok(edge)
     }
 
-    /// The root of the first `size` leaves.
+    /// The root of the first `size` leaves (of a compact tree: `size` in
+    /// the last block, or a multiple of the block).
     pub fn root_at(&self, size: u64) -> Result<Hash, ProofError> {
-        if size > self.size() {
-            return Err(ProofError::OutOfRange {
-                index: size,
-                size: self.size(),
-            });
-        }
-        Ok(self.range(0, size, &self.right_edge(size)))
+        Ok(self.view(size)?.root())
     }
 
     /// The current root.
     pub fn root(&self) -> Hash {
         let size = self.size();
-        self.range(0, size, &self.right_edge(size))
+        // The right edge of the current size lies in held hashes: complete
+        // blocks at level `bits` and above, the last block below it.
+        self.right_edge(size, None)
+            .ok()
+            .and_then(|edge| self.range(0, size, &edge, None))
+            .unwrap_or_else(empty_root)
     }
 
     /// The inclusion proof of leaf `index` in the tree of the first `size` leaves.
@@ -235,16 +326,38 @@ impl Tree {
     /// The tree as it was at `size` leaves, with its right edge precomputed:
     /// serving many proofs against one checkpoint costs one view.
     pub fn view(&self, size: u64) -> Result<View<'_>, ProofError> {
+        self.make_view(size, None)
+    }
+
+    /// The same, with the leaf hashes of one block supplied from storage
+    /// (`leaves` are those of [`Tree::block_of`]`(first)`, from its start):
+    /// for proofs about a pruned block of a compact tree.
+    pub fn view_with(
+        &self,
+        size: u64,
+        first: u64,
+        leaves: &[Hash],
+    ) -> Result<View<'_>, ProofError> {
+        let mut tree = Tree::new();
+        for h in leaves {
+            tree.push_hash(*h);
+        }
+        self.make_view(size, Some(Block { start: first, tree }))
+    }
+
+    fn make_view(&self, size: u64, block: Option<Block>) -> Result<View<'_>, ProofError> {
         if size > self.size() {
             return Err(ProofError::OutOfRange {
                 index: size,
                 size: self.size(),
             });
         }
+        let edge = self.right_edge(size, block.as_ref())?;
         Ok(View {
             tree: self,
             size,
-            edge: self.right_edge(size),
+            edge,
+            block,
         })
     }
 }
@@ -255,6 +368,7 @@ pub struct View<'a> {
     tree: &'a Tree,
     size: u64,
     edge: Vec<(u64, Hash)>,
+    block: Option<Block>,
 }
 
 impl View<'_> {
@@ -265,11 +379,18 @@ impl View<'_> {
 
     /// The root at this size.
     pub fn root(&self) -> Hash {
-        self.tree.range(0, self.size, &self.edge)
+        // The edge holds `[0, size)` itself (or the size is 0).
+        self.range(0, self.size).unwrap_or_else(empty_root)
     }
 
-    fn at_edge(&self, end: u64) -> &[(u64, Hash)] {
-        if end == self.size { &self.edge } else { &[] }
+    fn range(&self, start: u64, end: u64) -> Option<Hash> {
+        let edge: &[(u64, Hash)] = if end == self.size { &self.edge } else { &[] };
+        self.tree.range(start, end, edge, self.block.as_ref())
+    }
+
+    fn needed(&self, start: u64, end: u64) -> Result<Hash, ProofError> {
+        self.range(start, end)
+            .ok_or(ProofError::Pruned { index: start })
     }
 
     /// The inclusion proof of leaf `index`.
@@ -283,10 +404,10 @@ impl View<'_> {
         while end - start > 1 {
             let k = split(end - start);
             if m < k {
-                proof.push(self.tree.range(start + k, end, self.at_edge(end)));
+                proof.push(self.needed(start + k, end)?);
                 end = start + k;
             } else {
-                proof.push(self.tree.range(start, start + k, &[]));
+                proof.push(self.needed(start, start + k)?);
                 start += k;
                 m -= k;
             }
@@ -312,17 +433,17 @@ impl View<'_> {
         while m != end - start {
             let k = split(end - start);
             if m <= k {
-                proof.push(self.tree.range(start + k, end, self.at_edge(end)));
+                proof.push(self.needed(start + k, end)?);
                 end = start + k;
             } else {
-                proof.push(self.tree.range(start, start + k, &[]));
+                proof.push(self.needed(start, start + k)?);
                 start += k;
                 m -= k;
                 whole = false;
             }
         }
         if !whole {
-            proof.push(self.tree.range(start, end, self.at_edge(end)));
+            proof.push(self.needed(start, end)?);
         }
         proof.reverse();
         Ok(proof)

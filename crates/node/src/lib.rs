@@ -123,7 +123,9 @@ pub struct Node {
     pub warning_clients: std::collections::BTreeMap<String, reqwest::Client>,
     /// The warning lane and the item lane (see [`lanes`]).
     pub lanes: lanes::Lanes,
-    /// The ledger tree as last checkpointed.
+    /// The ledger tree as last checkpointed, compact: below subtrees of
+    /// 2^[`TREE_BLOCK_BITS`] leaves it holds only the last block's hashes
+    /// (the store has every leaf), so memory does not grow with the ledger.
     pub tree: tokio::sync::Mutex<gsomia_ledger::merkle::Tree>,
     /// Wakes the checkpoint keeper when a receipt signed a checkpoint that
     /// is not stored yet.
@@ -346,11 +348,10 @@ impl Node {
             .registry
             .party(&parts.party)
             .map_err(|e| e.to_string())?;
-        let mut tree = gsomia_ledger::merkle::Tree::new();
-        let size = parts.store.ledger_size().await.map_err(|e| e.to_string())?;
-        for (h, _) in parts
+        let mut tree = gsomia_ledger::merkle::Tree::compact(TREE_BLOCK_BITS);
+        for h in parts
             .store
-            .records(0, size)
+            .leaf_hashes(0)
             .await
             .map_err(|e| e.to_string())?
         {
@@ -508,6 +509,11 @@ type PinnedParties = Vec<(Vec<u8>, String)>;
 
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The ledger tree in memory keeps two hashes per block of 2^10 leaves
+/// (64 bytes per 1,024 entries) and the last block's own; a proof about an
+/// older block reads that block's 1,024 leaf hashes from the store.
+pub const TREE_BLOCK_BITS: u32 = 10;
+
 /// How long a request to a partner may take (item traffic).
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a warning update to a partner may take before it is sent again.

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gsomia_ledger::merkle::Hash;
+use gsomia_ledger::merkle::{Hash, ProofError};
 use gsomia_ledger::note::{Checkpoint, Note};
 use gsomia_store::{Store, StoreError};
 use serde::Deserialize;
@@ -48,8 +48,25 @@ pub async fn signed_checkpoint(
     let proof = if from == 0 || from >= c.size {
         Vec::new()
     } else {
-        tree.consistency_proof(from, c.size)
-            .map_err(|e| e.to_string())?
+        match tree.consistency_proof(from, c.size) {
+            Ok(p) => p,
+            // The block the proof needs left memory: its leaves are in the store.
+            Err(ProofError::Pruned { index }) => {
+                let (first, end) = tree.block_of(index);
+                let leaves: Vec<Hash> = node
+                    .store
+                    .records(first, end)
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .into_iter()
+                    .map(|(h, _)| h)
+                    .collect();
+                tree.view_with(c.size, first, &leaves)
+                    .and_then(|v| v.consistency_proof(from))
+                    .map_err(|e| e.to_string())?
+            }
+            Err(e) => return Err(e.to_string()),
+        }
     };
     let note = node.signer.sign_checkpoint(&c).render();
     Ok((c, note, proof))

@@ -2,7 +2,7 @@
 
 use gsomia_ledger::entry::{Entry, GENESIS, Kind, Record, frame};
 use gsomia_ledger::merkle::{
-    Hash, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
+    Hash, ProofError, Tree, empty_root, leaf_hash, node_hash, verify_consistency, verify_inclusion,
 };
 use gsomia_ledger::note::{Checkpoint, Note, Signer};
 use gsomia_ledger::verify::{Problem, verify};
@@ -47,6 +47,69 @@ proptest! {
             let mut forged = proof.clone();
             forged[0].0[5] ^= 0x40;
             prop_assert!(verify_consistency(old, new, &r1, &r2, &forged).is_err());
+        }
+    }
+}
+
+/// A proof from a compact tree: asked without help, then, if refused for
+/// a pruned block, asked again with that block's leaves (as the node reads
+/// them from its store).
+fn with_block<T>(
+    t: &Tree,
+    leaves: &[Hash],
+    size: u64,
+    ask: impl Fn(&gsomia_ledger::merkle::View<'_>) -> Result<T, ProofError>,
+) -> Result<T, ProofError> {
+    match t.view(size).and_then(|v| ask(&v)) {
+        Err(ProofError::Pruned { index }) => {
+            let (from, to) = t.block_of(index);
+            let v = t.view_with(size, from, &leaves[from as usize..to as usize])?;
+            ask(&v)
+        }
+        other => other,
+    }
+}
+
+proptest! {
+    /// A compact tree has the full tree's roots at every size, and gives
+    /// the same proofs once the one block they need is supplied; it holds
+    /// hashes below level `bits` for the last block only.
+    #[test]
+    fn a_compact_tree_gives_the_full_trees_roots_and_proofs_with_one_block_supplied(
+        bits in 1u32..5, n in 1u64..200, a in 0u64..200, b in 0u64..200,
+    ) {
+        let leaves: Vec<Hash> = (0..n).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let (mut full, mut compact) = (Tree::new(), Tree::compact(bits));
+        for (i, l) in leaves.iter().enumerate() {
+            full.push_hash(*l);
+            compact.push_hash(*l);
+            prop_assert_eq!(compact.size(), i as u64 + 1);
+            prop_assert_eq!(compact.root(), full.root());
+        }
+        let width = 1u64 << bits;
+        prop_assert_eq!(compact.held_from(), n - n % width);
+        let (old, new) = (a % (n + 1), b % (n + 1));
+        let (old, new) = (old.min(new), old.max(new));
+        prop_assert_eq!(
+            with_block(&compact, &leaves, new, |v| Ok(v.root())).unwrap(),
+            full.root_at(new).unwrap()
+        );
+        prop_assert_eq!(
+            with_block(&compact, &leaves, n, |v| v.consistency_proof(old)).unwrap(),
+            full.consistency_proof(old, n).unwrap()
+        );
+        let i = a % n;
+        prop_assert_eq!(
+            with_block(&compact, &leaves, n, |v| v.inclusion_proof(i)).unwrap(),
+            full.inclusion_proof(i, n).unwrap()
+        );
+        // A leaf in a pruned block is not in memory: refused, not invented.
+        if i < compact.held_from() {
+            prop_assert_eq!(compact.leaf(i), None);
+            let refused = matches!(compact.inclusion_proof(i, n), Err(ProofError::Pruned { .. }));
+            prop_assert!(refused);
+        } else {
+            prop_assert_eq!(compact.leaf(i), Some(leaves[i as usize]));
         }
     }
 }

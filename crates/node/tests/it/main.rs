@@ -945,3 +945,74 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         "the stream ends after the cut-off"
     );
 }
+
+/// The node's ledger tree keeps hashes only for its last block of leaves;
+/// a witness that last cosigned inside an older block still gets a proof
+/// (the block's leaves read back from the store) that verifies, and the
+/// node restarts onto the same root.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_store() {
+    use gsomia_ledger::merkle::{Tree, verify_consistency};
+    let dir = std::env::temp_dir().join(format!("gsomia-node-tree-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kor = identity(&dir, "KOR", 2);
+    let db = dir.join("kor.db");
+    let node = kor
+        .node(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::open(&db).await.unwrap(),
+            Vec::new(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let block = 1u64 << gsomia_node::TREE_BLOCK_BITS;
+    let entries = |n: u64| {
+        (0..n)
+            .map(|i| {
+                node.entry(
+                    gsomia_ledger::entry::Kind::Warning,
+                    Some(&format!("w{i}")),
+                    vec![("originator", "KOR".to_owned()), ("updates", i.to_string())],
+                )
+                .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    // A witness cosigns at `from`, inside the first block.
+    let from = block / 2 + 7;
+    node.ledger(entries(from)).await.unwrap();
+    let (old, _, _) = gsomia_node::witness::signed_checkpoint(&node, 0)
+        .await
+        .unwrap();
+    assert_eq!(old.size, from);
+    // The ledger grows past two more blocks: the first leaves memory.
+    node.ledger(entries(2 * block + 100)).await.unwrap();
+    let (new, _, proof) = gsomia_node::witness::signed_checkpoint(&node, from)
+        .await
+        .unwrap();
+    assert!(node.tree.lock().await.held_from() > from);
+    assert_eq!(new.size, from + 2 * block + 100);
+    assert!(!proof.is_empty());
+    verify_consistency(from, new.size, &old.root, &new.root, &proof).unwrap();
+    // The same root as a tree holding every hash.
+    let mut full = Tree::new();
+    for h in node.store.leaf_hashes(0).await.unwrap() {
+        full.push_hash(h);
+    }
+    assert_eq!(full.root(), new.root);
+    assert_eq!(full.consistency_proof(from, new.size).unwrap(), proof);
+    // A node started again over the same database: the same root.
+    let again = kor
+        .node(
+            gsomia_core::shipped().unwrap(),
+            SqliteStore::open(&db).await.unwrap(),
+            Vec::new(),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.tree.lock().await.root(), new.root);
+    let _ = std::fs::remove_dir_all(&dir);
+}
