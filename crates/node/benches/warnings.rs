@@ -34,6 +34,9 @@ use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 const RATE: u32 = 100;
+/// Updates per flight: launch, track points, impact (one second of the
+/// feed; the node keeps the last 256 closed flights).
+const FLIGHT_UPDATES: u32 = 100;
 
 fn main() {
     let raw: Vec<String> = std::env::args().skip(1).collect();
@@ -99,7 +102,8 @@ impl Hist {
     }
 }
 
-/// Per flight: the histogram; and how many subscribers were cut off.
+/// Per phase (a flight id up to its first `.`): the histogram; and how
+/// many subscribers were cut off.
 #[derive(Default)]
 struct Seen {
     flights: std::collections::HashMap<String, Hist>,
@@ -120,6 +124,11 @@ fn field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
     let from = json.find(&key)? + key.len();
     let len = json[from..].find('"')?;
     Some(&json[from..from + len])
+}
+
+/// The phase a flight belongs to: its id up to the first `.`.
+fn phase_of(id: &str) -> &str {
+    id.split('.').next().unwrap_or(id)
 }
 
 /// The subscribers' process: `--subscriber-process sse API TOKEN CA N` or
@@ -164,7 +173,7 @@ async fn subscriber_process(args: &[String]) {
                             {
                                 let mut s = seen.lock().unwrap();
                                 s.flights
-                                    .entry(id.to_owned())
+                                    .entry(phase_of(id).to_owned())
                                     .or_insert_with(Hist::new)
                                     .record(us);
                             }
@@ -185,7 +194,7 @@ async fn subscriber_process(args: &[String]) {
                         if let (Some(id), Some(us)) = (parts.next(), parts.next().and_then(since)) {
                             let mut s = seen.lock().unwrap();
                             s.flights
-                                .entry(id.to_owned())
+                                .entry(phase_of(id).to_owned())
                                 .or_insert_with(Hist::new)
                                 .record(us);
                         }
@@ -198,21 +207,21 @@ async fn subscriber_process(args: &[String]) {
     println!("ready");
     let mut commands = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(c)) = commands.next_line().await {
-        let Some(flight) = c.strip_prefix("report ") else {
+        let Some(phase) = c.strip_prefix("report ") else {
             continue;
         };
         let s = seen.lock().unwrap();
         let cutoffs = s.cutoffs;
-        match s.flights.get(flight) {
+        match s.flights.get(phase) {
             Some(h) => println!(
-                "{flight} {} {:.2} {:.2} {:.2} {:.2} {cutoffs}",
+                "{phase} {} {:.2} {:.2} {:.2} {:.2} {cutoffs}",
                 h.count,
                 h.ms(0.5),
                 h.ms(0.99),
                 h.ms(0.999),
                 h.max_us as f64 / 1000.0
             ),
-            None => println!("{flight} 0 0 0 0 0 {cutoffs}"),
+            None => println!("{phase} 0 0 0 0 0 {cutoffs}"),
         }
     }
 }
@@ -240,10 +249,10 @@ impl Subscribers {
         Subscribers { child, stdin, out }
     }
 
-    /// Deliveries of `flight`, and the percentiles, as the subscribers saw them.
-    async fn report(&mut self, flight: &str) -> Vec<String> {
+    /// Deliveries in `phase`, and the percentiles, as the subscribers saw them.
+    async fn report(&mut self, phase: &str) -> Vec<String> {
         self.stdin
-            .write_all(format!("report {flight}\n").as_bytes())
+            .write_all(format!("report {phase}\n").as_bytes())
             .await
             .unwrap();
         let line = self.out.next_line().await.unwrap().unwrap();
@@ -390,7 +399,10 @@ async fn run(subscribers: usize, seconds: u64) {
     let subs_rss = subs.rss_kib();
     let subs = Arc::new(tokio::sync::Mutex::new(subs));
 
-    let phase = |name: &'static str, flight: String, seconds: u64| {
+    // Each phase publishes flight after flight of FLIGHT_UPDATES updates
+    // (launch, track points, impact), so closed flights come and go as in
+    // a long watch; ids `PHASE.N`.
+    let phase = |name: &'static str, prefix: String, seconds: u64| {
         let (kor_node, kor, subs) = (kor_node.clone(), &kor, subs.clone());
         async move {
             // Resident memory of the nodes sampled every second through the phase.
@@ -408,13 +420,18 @@ async fn run(subscribers: usize, seconds: u64) {
             let mut tick = tokio::time::interval(Duration::from_millis(1000 / u64::from(RATE)));
             for seq in 0..n as u32 {
                 tick.tick().await;
-                let kind = if seq == 0 { "launch" } else { "track" };
+                let (flight, step) = (seq / FLIGHT_UPDATES, seq % FLIGHT_UPDATES);
+                let kind = match step {
+                    0 => "launch",
+                    s if s == FLIGHT_UPDATES - 1 => "impact",
+                    _ => "track",
+                };
                 let now = jiff::Timestamp::now();
                 let u = WarningUpdate {
-                    id: flight.clone(),
+                    id: format!("{prefix}.{flight}"),
                     originator: "KOR".into(),
                     level: "군사II급비밀".into(),
-                    seq,
+                    seq: step,
                     kind: kind.into(),
                     lat: 39.0 + f64::from(seq % 500) * 0.001,
                     lon: 125.7 + f64::from(seq % 500) * 0.01,
@@ -438,7 +455,18 @@ async fn run(subscribers: usize, seconds: u64) {
                     subs.rss_kib()
                 );
             }
-            let r = subs.report(&flight).await;
+            if rss.len() > 120 {
+                let each_minute: Vec<String> = rss
+                    .iter()
+                    .step_by(60)
+                    .map(|k| format!("{} MiB", k / 1024))
+                    .collect();
+                println!(
+                    "{name}: nodes' RSS minute by minute: {}",
+                    each_minute.join(", ")
+                );
+            }
+            let r = subs.report(&prefix).await;
             println!(
                 "{name}: {} of {} deliveries; publish → subscriber p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms; {} subscribers cut off so far",
                 r[1],
