@@ -106,20 +106,22 @@ async fn run(n: usize) {
     let rate_n = 3000;
     let total = 2 * n + rate_n;
     let mut items = Vec::with_capacity(total);
-    for i in 0..total {
+    for _ in 0..total {
         // At rest as `item submit` stores them: sealed to JPN in a session.
         let sealed = jpn_node
             .seal_for("JPN", &jpn_node.recipient.public(), &wire, &content)
             .unwrap();
+        // Ids as `item submit` makes them: time-ordered.
+        let id = gsomia_node::new_id("JPN", jiff::Timestamp::now()).unwrap();
         items.push(Item {
-            id: format!("jpn-{i}"),
+            id: id.clone(),
             originator: "JPN".into(),
             sealed,
             label: wire.to_bytes(),
             equivalent_label: None,
             received_from: None,
             created_at: "bench".into(),
-            origin_item: format!("jpn-{i}"),
+            origin_item: id,
         });
     }
     for chunk in items.chunks(500) {
