@@ -958,15 +958,17 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
     std::fs::create_dir_all(&dir).unwrap();
     let kor = identity(&dir, "KOR", 2);
     let db = dir.join("kor.db");
-    let node = kor
-        .node(
+    let start = || async {
+        kor.node(
             gsomia_core::shipped().unwrap(),
             SqliteStore::open(&db).await.unwrap(),
             Vec::new(),
             Default::default(),
         )
         .await
-        .unwrap();
+        .unwrap()
+    };
+    let node = start().await;
     let block = 1u64 << gsomia_node::TREE_BLOCK_BITS;
     let entries = |n: u64| {
         (0..n)
@@ -1004,15 +1006,7 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
     assert_eq!(full.root(), new.root);
     assert_eq!(full.consistency_proof(from, new.size).unwrap(), proof);
     // A node started again over the same database: the same root.
-    let again = kor
-        .node(
-            gsomia_core::shipped().unwrap(),
-            SqliteStore::open(&db).await.unwrap(),
-            Vec::new(),
-            Default::default(),
-        )
-        .await
-        .unwrap();
+    let again = start().await;
     assert_eq!(again.tree.lock().await.root(), new.root);
     let _ = std::fs::remove_dir_all(&dir);
 }
