@@ -126,9 +126,16 @@ fn field<'a>(json: &'a str, name: &str) -> Option<&'a str> {
     Some(&json[from..from + len])
 }
 
-/// The phase a flight belongs to: its id up to the first `.`.
-fn phase_of(id: &str) -> &str {
-    id.split('.').next().unwrap_or(id)
+impl Seen {
+    /// A delivery of flight `id`, `us` after it was published, counted in
+    /// its phase (the id up to the first `.`).
+    fn record(&mut self, id: &str, us: u64) {
+        let phase = id.split('.').next().unwrap_or(id);
+        self.flights
+            .entry(phase.to_owned())
+            .or_insert_with(Hist::new)
+            .record(us);
+    }
 }
 
 /// The subscribers' process: `--subscriber-process sse API TOKEN CA N` or
@@ -171,11 +178,7 @@ async fn subscriber_process(args: &[String]) {
                             if let (Some(id), Some(us)) =
                                 (field(d, "id"), field(d, "at").and_then(since))
                             {
-                                let mut s = seen.lock().unwrap();
-                                s.flights
-                                    .entry(phase_of(id).to_owned())
-                                    .or_insert_with(Hist::new)
-                                    .record(us);
+                                seen.lock().unwrap().record(id, us);
                             }
                         }
                     }
@@ -192,11 +195,7 @@ async fn subscriber_process(args: &[String]) {
                     while let Ok(Some(l)) = lines.next_line().await {
                         let mut parts = l.split(' ');
                         if let (Some(id), Some(us)) = (parts.next(), parts.next().and_then(since)) {
-                            let mut s = seen.lock().unwrap();
-                            s.flights
-                                .entry(phase_of(id).to_owned())
-                                .or_insert_with(Hist::new)
-                                .record(us);
+                            seen.lock().unwrap().record(id, us);
                         }
                     }
                 });
@@ -261,18 +260,18 @@ impl Subscribers {
 
     /// The subscribers' process's resident memory (KiB).
     fn rss_kib(&self) -> u64 {
-        let pid = self.child.id().unwrap_or(0);
-        std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_default()
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        rss_kib_of(&self.child.id().unwrap_or(0).to_string())
     }
 }
 
+/// This process's resident memory (KiB).
 fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
+    rss_kib_of("self")
+}
+
+/// The resident memory (KiB) of process `pid` (`self` for this one).
+fn rss_kib_of(pid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
         .find_map(|l| l.strip_prefix("VmRSS:"))

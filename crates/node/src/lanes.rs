@@ -32,34 +32,20 @@ pub const ITEM_NICE: i32 = 10;
 /// the async workers before the lanes were split.
 pub const BULK_NICE: i32 = 15;
 
-/// Lowers the calling thread to `nice`. Failing to lower it costs only the
-/// preference, so the thread runs on regardless (and it is said once).
+/// Lowers the calling thread to `nice` ([`gsomia_store::lower_this_thread`]).
+/// Failing to lower it costs only the preference, so the thread runs on
+/// regardless (and it is said once).
 pub fn lower_this_thread(nice: i32) {
-    #[cfg(target_os = "linux")]
-    if let Err(e) = rustix::process::setpriority_process(None, nice) {
+    if let Err(e) = gsomia_store::lower_this_thread(nice) {
         static SAID: std::sync::Once = std::sync::Once::new();
         SAID.call_once(|| crate::log(&format!("cannot lower a thread's priority: {e}")));
     }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }
 
 /// For `tokio::runtime::Builder::on_thread_start` of the runtime a node's
 /// item lane runs on: lowers each of its threads to [`ITEM_NICE`].
 pub fn item_thread() {
     lower_this_thread(ITEM_NICE);
-}
-
-/// The nice value of the calling thread (Linux; elsewhere 0).
-pub fn this_thread_nice() -> i32 {
-    #[cfg(target_os = "linux")]
-    {
-        rustix::process::getpriority_process(None).unwrap_or(0)
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
-    }
 }
 
 /// A node's lanes: handles to both runtimes.
@@ -159,6 +145,11 @@ pub fn split<S: Clone + Send + Sync + 'static>(
 mod tests {
     use super::*;
     use tower::ServiceExt as _;
+
+    /// The nice value of the calling thread.
+    fn this_thread_nice() -> i32 {
+        rustix::process::getpriority_process(None).unwrap()
+    }
 
     /// Which thread answered, and at what nice value.
     async fn who() -> String {

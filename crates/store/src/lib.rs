@@ -19,3 +19,4 @@ pub use node::{
     StoreError,
 };
 pub use sqlite::SqliteStore;
+pub use writer::lower_this_thread;

@@ -162,14 +162,18 @@ pub const WRITER_NICE: i32 = 10;
 /// checkpoint that takes a core delays the next commits' own syncs).
 pub const CHECKPOINTER_NICE: i32 = 15;
 
-/// Lowers the calling thread to `nice` (on Linux a nice value is per
-/// thread; `None` names the calling one). Not lowering it only costs that
-/// preference, so the thread runs on regardless.
-fn lower_this_thread(nice: i32) {
+/// Lowers the calling thread to `nice` (0 is normal, 19 the lowest; on
+/// Linux a nice value is per thread and `None` names the calling one;
+/// elsewhere nothing is done). The store's own threads ignore a failure:
+/// it only costs the preference. The node's lanes use it too.
+pub fn lower_this_thread(nice: i32) -> Result<(), String> {
     #[cfg(target_os = "linux")]
-    let _ = rustix::process::setpriority_process(None, nice);
+    return rustix::process::setpriority_process(None, nice).map_err(|e| e.to_string());
     #[cfg(not(target_os = "linux"))]
-    let _ = nice;
+    {
+        let _ = nice;
+        Ok(())
+    }
 }
 
 /// The checkpointer thread: after the writer has committed, a passive WAL
@@ -177,7 +181,7 @@ fn lower_this_thread(nice: i32) {
 /// [`WAL_CHECKPOINT_EVERY`]; nothing while nothing is written. When the
 /// writer thread ends, a last one.
 fn checkpoint_wal(conn: &Connection, kicked: &mpsc::Receiver<()>) {
-    lower_this_thread(CHECKPOINTER_NICE);
+    let _ = lower_this_thread(CHECKPOINTER_NICE);
     loop {
         let last = kicked.recv().is_err();
         // A failure here costs only WAL growth; the next round tries again.
@@ -192,7 +196,7 @@ fn checkpoint_wal(conn: &Connection, kicked: &mpsc::Receiver<()>) {
 /// The thread: takes a job, and every job queued behind it, and runs them
 /// in order, consecutive commits as one group.
 fn run(mut conn: Connection, jobs: &mpsc::Receiver<Job>, kick: &mpsc::SyncSender<()>) {
-    lower_this_thread(WRITER_NICE);
+    let _ = lower_this_thread(WRITER_NICE);
     while let Ok(first) = jobs.recv() {
         let mut taken = vec![first];
         while taken.len() < MAX_GROUP {
