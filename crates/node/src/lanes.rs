@@ -11,8 +11,9 @@
 //!   route's handler runs there (dispatched by [`on_item_lane`]), and so do
 //!   delivery, receipts, checkpoints and store reads. Whoever builds that
 //!   runtime lowers its threads to [`ITEM_NICE`] with [`item_thread`]
-//!   (`gsomia serve` does); the node's own background threads (the bulk
-//!   worker, the store's writer and checkpointer) lower themselves.
+//!   (`gsomia serve` does), and the cryptography of item transfers runs on
+//!   them ([`compute`]); the store's own threads (writer, checkpointer)
+//!   lower themselves.
 //!
 //! On Linux a nice value belongs to a thread and a new thread inherits its
 //! creator's, and an unprivileged process cannot raise one again: so a node
@@ -28,9 +29,27 @@ use tokio::runtime::Handle;
 /// The nice value of item-lane threads (0 is normal, 19 the lowest).
 pub const ITEM_NICE: i32 = 10;
 
-/// The nice value of the bulk worker: below the item lane, as it was below
-/// the async workers before the lanes were split.
-pub const BULK_NICE: i32 = 15;
+/// Content up to this size is opened, sealed or checked where the request
+/// runs (well under a millisecond of cryptography); more first hands the
+/// thread's other tasks to another worker ([`compute`]).
+pub const INLINE_BYTES: usize = 64 * 1024;
+
+/// Runs CPU-bound item work (opening, sealing, signing, checking envelopes)
+/// on the calling item-lane thread, over `bytes` bytes of content. Up to
+/// [`INLINE_BYTES`] it runs in place: a hand-over to another thread would
+/// cost more than the work. Beyond, the thread's other tasks are handed to
+/// another worker first (`block_in_place`), so requests and receipts do
+/// not wait behind a large item or a batch of envelope checks. On a
+/// current-thread runtime (as in tests) it runs in place.
+pub fn compute<T>(bytes: usize, f: impl FnOnce() -> T) -> T {
+    let threaded = Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if bytes > INLINE_BYTES && threaded {
+        tokio::task::block_in_place(f)
+    } else {
+        f()
+    }
+}
 
 /// Lowers the calling thread to `nice` ([`gsomia_store::lower_this_thread`]).
 /// Failing to lower it costs only the preference, so the thread runs on

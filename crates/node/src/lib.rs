@@ -158,34 +158,6 @@ pub struct Node {
     opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
     /// Item bindings made or verified here (not verified twice).
     bindings: BindingMemo,
-    /// The bulk worker: the cryptography of item transfers runs there.
-    bulk: std::sync::mpsc::Sender<BulkJob>,
-}
-
-/// A job for the bulk worker.
-type BulkJob = Box<dyn FnOnce() + Send>;
-
-/// Starts the bulk worker: one thread that runs the cryptography of item
-/// transfers (sealing and signing at release, checking at receipt), one
-/// job after another. The async workers are left free for requests,
-/// receipts and above all missile warnings, which never queue behind a
-/// batch of item signatures (issue: warnings never wait behind bulk
-/// transfers); bulk work gets at most one core of its own. Ends when the
-/// node is dropped.
-fn bulk_worker(party: &str) -> Result<std::sync::mpsc::Sender<BulkJob>, String> {
-    let (tx, rx) = std::sync::mpsc::channel::<BulkJob>();
-    std::thread::Builder::new()
-        .name(format!("gsomia-bulk-{}", party.to_ascii_lowercase()))
-        .spawn(move || {
-            // Below the item lane's async workers: when the cores are
-            // busy, a receipt runs first (and a warning before either).
-            lanes::lower_this_thread(lanes::BULK_NICE);
-            while let Ok(job) = rx.recv() {
-                job();
-            }
-        })
-        .map_err(|e| format!("cannot start the bulk worker: {e}"))?;
-    Ok(tx)
 }
 
 /// Item bindings this process has verified or made, by
@@ -295,22 +267,6 @@ impl Node {
         Ok(sealed)
     }
 
-    /// Runs `f` on the bulk worker and waits for its answer (see
-    /// [`bulk_worker`]).
-    pub async fn bulk<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, String> {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        self.bulk
-            .send(Box::new(move || {
-                let _ = tx.send(f());
-            }))
-            .map_err(|_| "the bulk worker has stopped".to_owned())?;
-        rx.await
-            .map_err(|_| "the bulk worker dropped a job".to_owned())
-    }
-
     /// Opens an item sealed to this party, keeping the secret of each
     /// session it opens so the session's other items need no decapsulation.
     pub fn open(
@@ -377,7 +333,6 @@ impl Node {
                 .0;
         }
         let warnings = warnings::Warnings::new(&parts.partners);
-        let bulk = bulk_worker(&parts.party)?;
         let lanes = lanes::Lanes::start(&parts.party)?;
         let mut peer_clients = std::collections::BTreeMap::new();
         let mut warning_clients = std::collections::BTreeMap::new();
@@ -411,7 +366,6 @@ impl Node {
             sessions: std::sync::Mutex::default(),
             opened: std::sync::Mutex::default(),
             bindings: BindingMemo::new(BINDINGS_KEPT),
-            bulk,
             warnings,
         }))
     }

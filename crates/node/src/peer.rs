@@ -220,22 +220,14 @@ pub async fn release(
         consents: relied_on,
     };
     // Re-seal the content for the recipient (the stored copy is sealed to
-    // us) and sign the envelope, on the bulk worker.
-    let envelope = {
-        let (node, sealed) = (node.clone(), item.sealed.clone());
-        let (party, key, wire) = (
-            partner.party.clone(),
-            partner.recipient.clone(),
-            to_wire(reg, &label),
-        );
-        node.clone()
-            .bulk(move || -> Result<Vec<u8>, String> {
-                let (_, content) = node.open(&sealed, None).map_err(|e| e.to_string())?;
-                env.sealed = node.seal_for(&party, &key, &wire, &content)?;
-                Ok(env.seal(&node.signer.key))
-            })
-            .await??
-    };
+    // us). The envelope is queued unsigned: it is signed when it is sent,
+    // alone or with the others of its batch (one signature for the batch).
+    let wire = to_wire(reg, &label);
+    let envelope = crate::lanes::compute(item.sealed.len(), || -> Result<Vec<u8>, String> {
+        let (_, content) = node.open(&item.sealed, None).map_err(|e| e.to_string())?;
+        env.sealed = node.seal_for(&partner.party, &partner.recipient, &wire, &content)?;
+        Ok(env.body())
+    })?;
     let e1 = entry(
         node,
         Kind::ReleaseDecided,
@@ -292,18 +284,25 @@ pub async fn release(
 /// Delivers due transfers until `stop` is set: each to its partner over
 /// mutual TLS, the receipt verified, then marked delivered and ledgered;
 /// failures retry with capped exponential backoff.
+///
+/// Transfers to a partner travel in batches of up to [`DELIVERY_BATCH`],
+/// [`BATCHES_IN_FLIGHT`] at once. A batch that is not full goes at once
+/// only while no other batch that was not full is in flight: at a low rate
+/// every transfer leaves as soon as it is queued, and under load the queue
+/// fills whole batches instead of sending many small ones (each batch costs
+/// a request, a signature and a durable commit on both sides).
 pub async fn deliver(node: Arc<Node>) {
-    // Batches of transfers in flight (each settles itself), and their ids,
-    // so a fetch of due messages does not send them again meanwhile.
-    let mut flying: tokio::task::JoinSet<Vec<String>> = tokio::task::JoinSet::new();
-    let mut in_flight: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut flights = Flights::default();
+    // Transfers fetched but not sent yet (waiting to fill a batch), by partner.
+    let mut held: std::collections::BTreeMap<String, Vec<Outgoing>> =
+        std::collections::BTreeMap::new();
     loop {
-        while let Some(done) = flying.try_join_next() {
-            forget(&mut in_flight, done);
+        while let Some(done) = flights.tasks.try_join_next() {
+            flights.land(done, &held);
         }
         let due = match node
             .store
-            .due_except(node.now().as_second(), DUE_FETCH, &in_flight)
+            .due_except(node.now().as_second(), DUE_FETCH, &flights.ids)
             .await
         {
             Ok(d) => d,
@@ -312,38 +311,49 @@ pub async fn deliver(node: Arc<Node>) {
                 Vec::new()
             }
         };
-        let mut sent = false;
-        // Items to one partner travel in batches, several batches in flight;
-        // other messages one by one and in order.
-        let mut batches: std::collections::BTreeMap<String, Vec<Outgoing>> =
-            std::collections::BTreeMap::new();
+        let fetched = due.len();
+        // Other messages one by one and in order.
         for o in due {
-            sent = true;
             if o.kind == gsomia_store::MessageKind::Transfer {
-                batches.entry(o.recipient.clone()).or_default().push(o);
+                flights.ids.insert(o.transfer.clone());
+                held.entry(o.recipient.clone()).or_default().push(o);
             } else {
                 let r = deliver_one(&node, &o).await;
                 settle(&node, &o, r).await;
             }
         }
-        for (to, mut list) in batches {
-            while !list.is_empty() {
+        let mut sent = false;
+        let mut landed = Vec::new();
+        for (to, list) in &mut held {
+            while list.len() >= DELIVERY_BATCH
+                || (!list.is_empty() && flights.partial < PARTIAL_IN_FLIGHT)
+            {
                 let rest = list.split_off(list.len().min(DELIVERY_BATCH));
-                let chunk = std::mem::replace(&mut list, rest);
-                while flying.len() >= BATCHES_IN_FLIGHT {
-                    if let Some(done) = flying.join_next().await {
-                        forget(&mut in_flight, done);
+                let chunk = std::mem::replace(list, rest);
+                while flights.tasks.len() >= BATCHES_IN_FLIGHT {
+                    if let Some(done) = flights.tasks.join_next().await {
+                        landed.push(done);
                     }
                 }
-                in_flight.extend(chunk.iter().map(|o| o.transfer.clone()));
-                flying.spawn(send_chunk(node.clone(), to.clone(), chunk));
+                let partial = chunk.len() < DELIVERY_BATCH;
+                flights.partial += usize::from(partial);
+                let (node, to) = (node.clone(), to.clone());
+                flights
+                    .tasks
+                    .spawn(async move { (partial, send_chunk(node, to, chunk).await) });
+                sent = true;
             }
         }
-        if !sent {
-            // Nothing new: wait for a release, a batch to settle, or a retry to fall due.
+        held.retain(|_, list| !list.is_empty());
+        for done in landed {
+            flights.land(done, &held);
+        }
+        if !sent && fetched < DUE_FETCH as usize {
+            // Nothing more to send now: wait for a release, a batch to
+            // settle, or a retry to fall due.
             tokio::select! {
-                Some(done) = flying.join_next(), if !flying.is_empty() => {
-                    forget(&mut in_flight, done);
+                Some(done) = flights.tasks.join_next(), if !flights.tasks.is_empty() => {
+                    flights.land(done, &held);
                 }
                 _ = node.outbox.notified() => {}
                 () = tokio::time::sleep(Duration::from_millis(500)) => {}
@@ -352,21 +362,44 @@ pub async fn deliver(node: Arc<Node>) {
     }
 }
 
-fn forget(
-    in_flight: &mut std::collections::HashSet<String>,
-    done: Result<Vec<String>, tokio::task::JoinError>,
-) {
-    match done {
-        Ok(ids) => {
-            for id in ids {
-                in_flight.remove(&id);
+/// The delivery worker's batches in flight.
+#[derive(Default)]
+struct Flights {
+    /// Each settles itself; answers whether it was not full, and its ids.
+    tasks: tokio::task::JoinSet<(bool, Vec<String>)>,
+    /// Transfers in flight or held: a fetch of due messages leaves them out.
+    ids: std::collections::HashSet<String>,
+    /// How many batches in flight are not full.
+    partial: usize,
+}
+
+/// How many batches that are not full may be in flight at once.
+const PARTIAL_IN_FLIGHT: usize = 1;
+
+impl Flights {
+    /// A batch has settled: its transfers are no longer in flight.
+    fn land(
+        &mut self,
+        done: Result<(bool, Vec<String>), tokio::task::JoinError>,
+        held: &std::collections::BTreeMap<String, Vec<Outgoing>>,
+    ) {
+        match done {
+            Ok((partial, ids)) => {
+                self.partial = self.partial.saturating_sub(usize::from(partial));
+                for id in ids {
+                    self.ids.remove(&id);
+                }
             }
-        }
-        Err(e) => {
-            // A batch task that panicked or was cancelled: its transfers are
-            // still in the outbox, so send them again from a clean slate.
-            log(&format!("outbox: a delivery task ended abnormally: {e}"));
-            in_flight.clear();
+            Err(e) => {
+                // A batch task that panicked or was cancelled: its transfers
+                // are still in the outbox, so fetch them again from a clean
+                // slate (all but those held here, or they would be sent twice).
+                log(&format!("outbox: a delivery task ended abnormally: {e}"));
+                self.ids.clear();
+                self.ids
+                    .extend(held.values().flatten().map(|o| o.transfer.clone()));
+                self.partial = 0;
+            }
         }
     }
 }
@@ -545,8 +578,14 @@ async fn post_to<'a>(
 /// Delivers several transfers to one partner in one request; the batch
 /// receipt is verified once and every outcome settled in one commit.
 async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), Failure> {
-    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
-    let body = encode_batch(&chunk.iter().map(|o| o.envelope.clone()).collect::<Vec<_>>());
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, seal_batch};
+    let bodies = chunk
+        .iter()
+        .map(|o| Envelope::unsigned(&o.envelope))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("queued envelope: {e}"))?;
+    let size = bodies.iter().map(|b| b.len()).sum();
+    let body = crate::lanes::compute(size, || seal_batch(&bodies, &node.signer.key));
     let (partner, bytes) = post_to(node, to, "transfers/batch", body).await?;
     let receipt =
         BatchReceipt::open(&bytes, partner.key()).map_err(|e| format!("batch receipt: {e}"))?;
@@ -605,7 +644,15 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         gsomia_store::MessageKind::Consent => "consents",
         gsomia_store::MessageKind::Revocation => "revocations",
     };
-    let (partner, body) = post_to(node, &o.recipient, path, o.envelope.clone()).await?;
+    let message = match o.kind {
+        // Queued unsigned: signed now, as a single envelope.
+        gsomia_store::MessageKind::Transfer => Envelope::sign_body(
+            Envelope::unsigned(&o.envelope).map_err(|e| format!("queued envelope: {e}"))?,
+            &node.signer.key,
+        ),
+        _ => o.envelope.clone(),
+    };
+    let (partner, body) = post_to(node, &o.recipient, path, message).await?;
     let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
     let acknowledged = match o.kind {
         gsomia_store::MessageKind::Transfer => o.transfer.as_str(),
@@ -728,16 +775,30 @@ enum Checked {
 /// clocks close; not already received; the binding verifies and the content
 /// opens; and the release is decided again here, with the consents it
 /// carries, under the agreement it names.
+/// How an envelope reached [`check`].
+#[derive(Clone, Copy)]
+enum Form<'a> {
+    /// A single envelope with its own signature, not verified yet.
+    Signed(&'a [u8]),
+    /// An envelope's unsigned encoding from a batch whose signature
+    /// verified with the connection's partner's key.
+    InBatch(&'a [u8]),
+}
+
 fn check(
     node: &Node,
     reg: &gsomia_core::Registry,
     peer: &str,
-    body: &[u8],
+    form: Form<'_>,
     at: jiff::Timestamp,
     known: Option<String>,
 ) -> Result<Checked, Refusal> {
     let bad = |t: &str, why: String| (StatusCode::FORBIDDEN, t.to_owned(), why);
-    let (claimed, _, _) = Envelope::decode(body).map_err(|e| {
+    let claimed = match form {
+        Form::Signed(bytes) => Envelope::decode(bytes).map(|(env, _, _)| env),
+        Form::InBatch(body) => Envelope::decode_body(body),
+    }
+    .map_err(|e| {
         (
             StatusCode::BAD_REQUEST,
             "?".into(),
@@ -745,7 +806,8 @@ fn check(
         )
     })?;
     let t = claimed.transfer.clone();
-    // The TLS peer must be the envelope's sender, and the signature its.
+    // The TLS peer must be the envelope's sender, and the signature its
+    // (the envelope's own, or its batch's, verified before).
     if claimed.sender != peer {
         return Err(bad(
             &t,
@@ -758,8 +820,11 @@ fn check(
     let partner: &Partner = node
         .partner(peer)
         .ok_or_else(|| bad(&t, format!("{peer} is not a partner")))?;
-    let env = Envelope::open(body, partner.key())
-        .map_err(|e| bad(&t, format!("envelope signature: {e}")))?;
+    let env = match form {
+        Form::Signed(bytes) => Envelope::open(bytes, partner.key())
+            .map_err(|e| bad(&t, format!("envelope signature: {e}")))?,
+        Form::InBatch(_) => claimed,
+    };
     if env.recipient != node.party {
         return Err(bad(
             &t,
@@ -923,13 +988,9 @@ async fn receive_inner(node: &Arc<Node>, peer: &str, body: &[u8]) -> Result<Vec<
             .map(|i| i.item),
         Err(_) => None,
     };
-    let checked = {
-        let (node, peer, body) = (node.clone(), peer.to_owned(), body.to_vec());
-        node.clone()
-            .bulk(move || check(&node, &registry, &peer, &body, at, known))
-            .await
-            .map_err(|e| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e))?
-    };
+    let checked = crate::lanes::compute(body.len(), || {
+        check(node, &registry, peer, Form::Signed(body), at, known)
+    });
     let (transfer, item, duplicate) = match checked? {
         Checked::Duplicate { transfer, item } => (transfer, item, true),
         Checked::New {
@@ -959,26 +1020,37 @@ async fn receive_batch(
     Extension(peer): Extension<PeerParty>,
     body: axum::body::Bytes,
 ) -> Response {
-    match receive_batch_inner(node.clone(), &peer.0, &body).await {
+    match receive_batch_inner(&node, &peer.0, &body).await {
         Ok(receipt) => (StatusCode::OK, receipt).into_response(),
         Err((status, transfer, why)) => refuse(&node, &peer.0, &transfer, &why, status).await,
     }
 }
 
-async fn receive_batch_inner(
-    node_arc: Arc<Node>,
-    peer: &str,
-    body: &[u8],
-) -> Result<Vec<u8>, Refusal> {
-    let node = &*node_arc;
-    use gsomia_seal::transfer::{BatchReceipt, Outcome, decode_batch};
-    let envelopes = decode_batch(body).map_err(|e| {
+async fn receive_batch_inner(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, TransferError, open_batch};
+    let partner = node.partner(peer).ok_or_else(|| {
         (
-            StatusCode::BAD_REQUEST,
-            "?".into(),
-            format!("malformed batch: {e}"),
+            StatusCode::FORBIDDEN,
+            "?".to_owned(),
+            format!("{peer} is not a partner"),
         )
     })?;
+    // The batch's one signature, over every envelope in it: refused whole
+    // if it does not verify with the connection's partner's key.
+    let envelopes = crate::lanes::compute(body.len(), || open_batch(body, partner.key())).map_err(
+        |e| match e {
+            TransferError::Signature => (
+                StatusCode::FORBIDDEN,
+                "?".into(),
+                format!("batch signature: {e}"),
+            ),
+            TransferError::Format(_) => (
+                StatusCode::BAD_REQUEST,
+                "?".into(),
+                format!("malformed batch: {e}"),
+            ),
+        },
+    )?;
     let internal = |e: String| (StatusCode::INTERNAL_SERVER_ERROR, "?".to_owned(), e);
     let registry = node.registry();
     let at = node.now();
@@ -989,7 +1061,7 @@ async fn receive_batch_inner(
     // Exactly once: the transfers already received, in one query.
     let claimed: Vec<Option<String>> = envelopes
         .iter()
-        .map(|b| Envelope::claimed_transfer(b).ok().map(str::to_owned))
+        .map(|b| Envelope::body_transfer(b).ok().map(str::to_owned))
         .collect();
     let ids: Vec<String> = claimed.iter().flatten().cloned().collect();
     let known: std::collections::BTreeMap<String, String> = node
@@ -1000,23 +1072,17 @@ async fn receive_batch_inner(
         .into_iter()
         .map(|i| (i.transfer, i.item))
         .collect();
-    // Checked on the bulk worker (opening is the cost), in the batch's order.
-    let jobs: Vec<(Vec<u8>, Option<String>)> = envelopes
-        .into_iter()
-        .zip(claimed)
-        .map(|(body, claimed)| (body.to_vec(), claimed.and_then(|t| known.get(&t).cloned())))
-        .collect();
-    let checked = {
-        let (node, registry, peer) = (node_arc.clone(), registry.clone(), peer.to_owned());
-        node_arc
-            .bulk(move || {
-                jobs.into_iter()
-                    .map(|(body, prior)| check(&node, &registry, &peer, &body, at, prior))
-                    .collect::<Vec<_>>()
+    // Checked in the batch's order (opening is the cost).
+    let checked: Vec<_> = crate::lanes::compute(body.len(), || {
+        envelopes
+            .iter()
+            .zip(claimed)
+            .map(|(body, claimed)| {
+                let prior = claimed.and_then(|t| known.get(&t).cloned());
+                check(node, &registry, peer, Form::InBatch(body), at, prior)
             })
-            .await
-            .map_err(internal)?
-    };
+            .collect()
+    });
     for c in checked {
         match c {
             Ok(Checked::Duplicate { transfer, item }) => {

@@ -23,6 +23,8 @@ pub enum Context {
     AgreementEvent,
     /// A transfer envelope between nodes.
     Transfer,
+    /// A batch of transfer envelopes between nodes, signed as a whole.
+    TransferBatch,
     /// A missile-warning update, signed by its originator.
     Warning,
 }
@@ -36,6 +38,7 @@ impl Context {
             Context::Receipt => "gsomia/v1/receipt",
             Context::AgreementEvent => "gsomia/v1/agreement-event",
             Context::Transfer => "gsomia/v1/transfer",
+            Context::TransferBatch => "gsomia/v1/transfer-batch",
             Context::Warning => "gsomia/v1/warning",
         }
     }

@@ -539,7 +539,7 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_whole() {
-    use gsomia_seal::transfer::{BatchReceipt, Outcome, encode_batch};
+    use gsomia_seal::transfer::{BatchReceipt, Outcome, seal_batch};
     let dir = std::env::temp_dir().join(format!("gsomia-node-batch-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -548,10 +548,16 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     let (url, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
     let http = client(&jpn, &kor);
     let now = jiff::Timestamp::now().as_second();
-    let good = envelope(&jpn, &kor, "t-1", now).seal(&jpn.key);
-    let forged = envelope(&jpn, &kor, "t-2", now).seal(&kor.key);
-    let stale = envelope(&jpn, &kor, "t-3", now - 3600).seal(&jpn.key);
-    let batch = encode_batch(&[good.clone(), forged, stale, good]);
+    // Signed by JPN as a whole; inside it, one envelope claims another
+    // sender and one was sent an hour ago.
+    let good = envelope(&jpn, &kor, "t-1", now).body();
+    let claims_usa = Envelope {
+        sender: "USA".into(),
+        ..envelope(&jpn, &kor, "t-2", now)
+    }
+    .body();
+    let stale = envelope(&jpn, &kor, "t-3", now - 3600).body();
+    let batch = seal_batch(&[&good, &claims_usa, &stale, &good], &jpn.key);
     let send = |body: Vec<u8>| {
         let req = http
             .post(format!("{url}/peer/v1/transfers/batch"))
@@ -570,7 +576,9 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     let Outcome::Stored(item) = outcomes[0].1 else {
         panic!("{outcomes:?}")
     };
-    assert!(matches!(outcomes[1], ("t-2", Outcome::Refused(why)) if why.contains("signature")));
+    assert!(
+        matches!(outcomes[1], ("t-2", Outcome::Refused(why)) if why.contains("claims sender USA"))
+    );
     assert!(matches!(outcomes[2], ("t-3", Outcome::Refused(why)) if why.contains("from ours")));
     assert_eq!(
         outcomes[3],
@@ -598,7 +606,33 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     assert_eq!(kinds.iter().filter(|k| *k == "received").count(), 1);
     assert_eq!(kinds.iter().filter(|k| *k == "transfer_refused").count(), 4);
 
-    // Not a batch: refused whole, with a reason.
+    // A batch not signed with JPN's key: refused whole, with a reason and
+    // a ledger entry, and nothing in it stored.
+    let forged = seal_batch(&[&envelope(&jpn, &kor, "t-4", now).body()], &kor.key);
+    let (status, body) = send(forged).await;
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("batch signature"));
+    assert_eq!(
+        node.store.item_ids().await.unwrap(),
+        std::slice::from_ref(item)
+    );
+    let kinds = ledger_kinds(&node).await;
+    assert_eq!(kinds.iter().filter(|k| *k == "transfer_refused").count(), 5);
+    // A batch carries envelopes unsigned: a signed single one inside it is
+    // malformed there, and refused on its own. Bytes that are no batch at
+    // all are refused whole, with a reason.
+    let singles = seal_batch(
+        &[&envelope(&jpn, &kor, "t-5", now).seal(&jpn.key)],
+        &jpn.key,
+    );
+    let (status, body) = send(singles).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    let r = BatchReceipt::open(&body, &kor.key.public()).unwrap();
+    assert!(
+        matches!(&r.outcomes[..], [(_, Outcome::Refused(why))] if why.contains("malformed")),
+        "{:?}",
+        r.outcomes
+    );
     let (status, body) = send(b"not a batch".to_vec()).await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     let _ = stop.send(());
