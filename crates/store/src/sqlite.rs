@@ -27,6 +27,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (3, include_str!("../migrations/sqlite/0003_messages.sql")),
     (4, include_str!("../migrations/sqlite/0004_witness.sql")),
+    (
+        5,
+        include_str!("../migrations/sqlite/0005_outbox_envelope.sql"),
+    ),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -311,6 +315,10 @@ fn index(i: i64) -> Result<u64, StoreError> {
 
 /// The due-transfer condition, oldest first.
 const DUE: &str = "FROM outbox WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? ORDER BY next_attempt_at, rowid LIMIT ?";
+
+/// Outbox rows with their envelopes (kept apart: see migration 5).
+const OUTGOING: &str =
+    "SELECT outbox.*, outbox_envelope.envelope FROM outbox JOIN outbox_envelope USING (transfer)";
 
 impl Store for SqliteStore {
     async fn add_person(&self, p: &Person) -> Result<(), StoreError> {
@@ -650,7 +658,10 @@ impl Store for SqliteStore {
         self.read(move |c| {
             all(
                 c,
-                &format!("SELECT * {DUE}"),
+                &format!(
+                    "{OUTGOING} WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? \
+                     ORDER BY next_attempt_at, outbox.rowid LIMIT ?"
+                ),
                 params![now, i64::from(limit)],
                 outgoing,
             )
@@ -689,7 +700,7 @@ impl Store for SqliteStore {
             let mut found = std::collections::HashMap::with_capacity(wanted.len());
             for chunk in wanted.chunks(ROWS) {
                 let q = format!(
-                    "SELECT * FROM outbox WHERE transfer IN ({})",
+                    "{OUTGOING} WHERE transfer IN ({})",
                     placeholders(chunk.len())
                 );
                 for o in all(c, &q, rusqlite::params_from_iter(chunk), outgoing)? {

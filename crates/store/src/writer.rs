@@ -362,21 +362,26 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO outbox (transfer, item, recipient, envelope, attempts, next_attempt_at, kind) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind) \
+                 VALUES (?, ?, ?, ?, ?, ?)",
             )
+            .map_err(sql)?;
+        let mut envelope = conn
+            .prepare_cached("INSERT INTO outbox_envelope (transfer, envelope) VALUES (?, ?)")
             .map_err(sql)?;
         for o in &batch.outgoing {
             st.execute(params![
                 o.transfer,
                 o.item,
                 o.recipient,
-                o.envelope,
                 i64::from(o.attempts),
                 o.next_attempt_at,
                 o.kind.as_str()
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
+            envelope
+                .execute(params![o.transfer, o.envelope])
+                .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
         }
     }
     {

@@ -96,3 +96,62 @@ async fn a_file_database_survives_reopening_and_migrations_run_once() {
     let s = SqliteStore::open(&path).await.unwrap();
     assert_eq!(s.people().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn an_outbox_queued_before_envelopes_moved_apart_is_still_sent() {
+    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-v4", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("node.db");
+    // A database as schema 4 left it, with a transfer and a consent queued.
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; \
+             CREATE TABLE schema_version (version INTEGER PRIMARY KEY) STRICT;",
+        )
+        .unwrap();
+        for (v, script) in [
+            (1, include_str!("../../migrations/sqlite/0001_node.sql")),
+            (
+                2,
+                include_str!("../../migrations/sqlite/0002_outbox_failure.sql"),
+            ),
+            (3, include_str!("../../migrations/sqlite/0003_messages.sql")),
+            (4, include_str!("../../migrations/sqlite/0004_witness.sql")),
+        ] {
+            conn.execute_batch(script).unwrap();
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", [v])
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO outbox (transfer, item, recipient, envelope, next_attempt_at, kind) \
+             VALUES ('t-1', 'jpn-1', 'KOR', x'0102', 5, 'transfer'), \
+                    ('c-1', 'c-1', 'USA', x'09', 6, 'consent');",
+        )
+        .unwrap();
+    }
+    let s = SqliteStore::open(&path).await.unwrap();
+    let due = s.due(i64::MAX, 10).await.unwrap();
+    let got: Vec<(&str, &[u8])> = due
+        .iter()
+        .map(|o| (o.transfer.as_str(), o.envelope.as_slice()))
+        .collect();
+    assert_eq!(got, vec![("t-1", &[1u8, 2][..]), ("c-1", &[9u8][..])]);
+    s.commit(Batch {
+        delivered: vec![("t-1".into(), "now".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let left = s
+        .due_except(i64::MAX, 10, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!(
+        (left[0].transfer.as_str(), &left[0].envelope[..]),
+        ("c-1", &[9u8][..])
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
