@@ -158,6 +158,9 @@ pub struct Node {
     opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
     /// Item bindings made or verified here (not verified twice).
     bindings: BindingMemo,
+    /// Ids of the sealing sessions this process began to this party's own
+    /// key (items at rest): their items' bindings need no signature check.
+    own_sessions: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
 /// Item bindings this process has verified or made, by
@@ -207,6 +210,9 @@ pub const SESSION_AGE: Duration = Duration::from_secs(3600);
 const OPENED_KEPT: usize = 1024;
 /// Item bindings remembered as made or verified (32 bytes each).
 const BINDINGS_KEPT: usize = 65_536;
+/// Own sealing sessions remembered (32 bytes each; up to [`SESSION_ITEMS`]
+/// items each), beyond which they are forgotten at once.
+const OWN_SESSIONS_KEPT: usize = 4096;
 
 fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     match m.lock() {
@@ -244,6 +250,13 @@ impl Node {
                         gsomia_seal::item::Session::new(key, entropy()?)
                             .map_err(|e| e.to_string())?,
                     );
+                    if key.fingerprint() == self.recipient.fingerprint() {
+                        let mut own = locked(&self.own_sessions);
+                        if own.len() >= OWN_SESSIONS_KEPT {
+                            own.clear();
+                        }
+                        own.insert(s.id());
+                    }
                     sessions.insert(party.to_owned(), (s.clone(), 1, now));
                     s
                 }
@@ -288,7 +301,13 @@ impl Node {
             opened.insert(id, s);
             Ok(s)
         };
-        let known = |id: &[u8; 32]| self.bindings.holds(id);
+        // A binding made or verified before, or any item of a session this
+        // process began to its own key (the AEAD over header and binding,
+        // under a secret only this party can derive, stands for the check).
+        let known = |id: &[u8; 32], session: Option<&[u8; 32]>| {
+            self.bindings.holds(id)
+                || session.is_some_and(|s| locked(&self.own_sessions).contains(s))
+        };
         let (header, content, id) =
             gsomia_seal::item::open_known(bytes, &self.recipient, sender, secrets, &known)?;
         self.bindings.remember(id);
@@ -366,6 +385,7 @@ impl Node {
             sessions: std::sync::Mutex::default(),
             opened: std::sync::Mutex::default(),
             bindings: BindingMemo::new(BINDINGS_KEPT),
+            own_sessions: std::sync::Mutex::default(),
             warnings,
         }))
     }

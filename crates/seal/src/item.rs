@@ -531,9 +531,14 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
     inspect_memo(bytes, None).map(|(i, _)| i)
 }
 
-/// Whether a binding, by its [`binding_id`], is already known to be good
-/// (verified or made by the caller), so its signature need not be checked again.
-pub type KnownBindings<'a> = dyn Fn(&[u8; 32]) -> bool + 'a;
+/// Whether the caller vouches for an item's binding, so its signature need
+/// not be checked: given the binding's [`binding_id`] (one the caller
+/// verified or made before) and, for a session-sealed item, its session's
+/// id ([`Session::id`]). A caller may vouch for every item of a session it
+/// began itself to its own key: such an item's header and binding are the
+/// associated data of an AEAD under a secret only the caller can derive, so
+/// [`open_known`] still refuses any changed byte when it decrypts.
+pub type KnownBindings<'a> = dyn Fn(&[u8; 32], Option<&[u8; 32]>) -> bool + 'a;
 
 /// [`inspect`], skipping the signature check for a binding `known` holds;
 /// returns the binding's id too.
@@ -552,7 +557,11 @@ fn inspect_memo<'a>(
     let header = Header::decode(&mut hr)?;
     hr.finish()?;
     let id = binding_id_of(header_bytes, &binding);
-    if !known.is_some_and(|k| k(&id)) {
+    let vouched = known.is_some_and(|k| {
+        let session: Option<[u8; 32]> = header.salt.map(|_| Sha256::digest(enc).into());
+        k(&id, session.as_ref())
+    });
+    if !vouched {
         header
             .sender_key
             .verify(Context::ItemBinding, header_bytes, &binding)
@@ -634,8 +643,9 @@ pub fn open_with(
 }
 
 /// [`open_with`], skipping the binding's signature check when `known`
-/// holds its id (the same signed bytes with the same signature verify the
-/// same way every time); everything else is checked as ever. Returns the
+/// vouches for it (the same signed bytes with the same signature verify
+/// the same way every time; see [`KnownBindings`]); everything else is
+/// checked as ever, the AEAD over the header and binding included. Returns the
 /// binding's id too, for the caller to remember once the item has opened.
 pub fn open_known(
     bytes: &[u8],

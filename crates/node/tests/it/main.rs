@@ -1044,3 +1044,44 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
     assert_eq!(again.tree.lock().await.root(), new.root);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn an_item_at_rest_in_the_nodes_own_session_refuses_every_changed_byte() {
+    let dir = std::env::temp_dir().join(format!("gsomia-node-own-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kor = identity(&dir, "KOR", 2);
+    let node = kor_node(&kor, vec![]).await;
+    let reg = node.registry();
+    let label = reg
+        .label(
+            "KOR",
+            "군사II급비밀",
+            &["dprk.missile"],
+            Some(&["JPN"]),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+    let wire = to_wire(&reg, &label);
+    // Sealed at rest as `item submit` does: in a session to the node's own key.
+    let at_rest = node
+        .seal_for(
+            "KOR",
+            &node.recipient.public(),
+            &wire,
+            b"track 41.2N 129.7E",
+        )
+        .unwrap();
+    let (header, content) = node.open(&at_rest, None).unwrap();
+    assert_eq!(content, b"track 41.2N 129.7E");
+    assert_eq!(header.label, wire);
+    // A changed byte anywhere (header, binding, ciphertext) makes another
+    // binding, which this process never made: whether its signature is
+    // checked or its session vouched for, it does not open.
+    for i in 0..at_rest.len() {
+        let mut t = at_rest.clone();
+        t[i] ^= 0x01;
+        assert!(node.open(&t, None).is_err(), "byte {i}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

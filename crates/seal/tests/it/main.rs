@@ -254,19 +254,37 @@ fn a_known_binding_skips_only_its_own_check_and_every_changed_byte_is_still_refu
         .unwrap();
     let id = binding_id(&a).unwrap();
     let secrets = &mut |enc: &[u8]| session_secret(enc, &f.kor);
-    let nothing_known = |_: &[u8; 32]| false;
+    let nothing_known = |_: &[u8; 32], _: Option<&[u8; 32]>| false;
     let (_, c, opened_id) = open_known(&a, &f.kor, None, secrets, &nothing_known).unwrap();
     assert_eq!(c, b"first");
     assert_eq!(opened_id, id, "the id handed back is the binding's");
     // With this binding known, every single changed byte is still refused:
     // a changed header or signature is another binding (checked again), a
     // changed ciphertext fails the AEAD.
-    let this_known = |k: &[u8; 32]| *k == id;
+    let this_known = |k: &[u8; 32], _: Option<&[u8; 32]>| *k == id;
     for i in 0..a.len() {
         let mut t = a.clone();
         t[i] ^= 0x01;
         assert!(
             open_known(&t, &f.kor, None, secrets, &this_known).is_err(),
+            "byte {i}"
+        );
+    }
+    // A session vouched for (one the caller began to its own key): its
+    // items open without the signature check, and every changed byte is
+    // still refused (the header and binding are the AEAD's associated data).
+    let own = Session::new(&f.kor.public(), [6; 32]).unwrap();
+    let b = own
+        .seal(&label("極秘"), b"second", "JPN", &f.jpn, "KOR", [2; 32])
+        .unwrap();
+    let session_vouched = |_: &[u8; 32], s: Option<&[u8; 32]>| s == Some(&own.id());
+    let (_, c, _) = open_known(&b, &f.kor, None, secrets, &session_vouched).unwrap();
+    assert_eq!(c, b"second");
+    for i in 0..b.len() {
+        let mut t = b.clone();
+        t[i] ^= 0x01;
+        assert!(
+            open_known(&t, &f.kor, None, secrets, &session_vouched).is_err(),
             "byte {i}"
         );
     }
