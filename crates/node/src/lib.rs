@@ -156,18 +156,19 @@ pub struct Node {
     pub warnings: warnings::Warnings,
     /// Secrets of sessions opened here, by SHA-256 of their encapsulated key.
     opened: std::sync::Mutex<std::collections::HashMap<[u8; 32], [u8; 32]>>,
-    /// Item bindings made or verified here (not verified twice).
+    /// Item bindings verified here (not verified twice).
     bindings: BindingMemo,
     /// Ids of the sealing sessions this process began to this party's own
     /// key (items at rest): their items' bindings need no signature check.
     own_sessions: std::sync::Mutex<std::collections::HashSet<[u8; 32]>>,
 }
 
-/// Item bindings this process has verified or made, by
+/// Item bindings this process has verified, by
 /// [`gsomia_seal::item::binding_id`]: the same signed bytes with the same
 /// signature verify the same way every time, so [`Node::open`] does not
-/// check them twice (the release of an item sealed at submission, a second
-/// read). Bounded: forgotten all at once beyond its capacity, which costs
+/// check them twice (a second read of a received item, its onward release).
+/// Items this process sealed to its own key need no entry: their sessions
+/// are vouched for. Bounded: forgotten all at once beyond its capacity, which costs
 /// only a verification again.
 #[derive(Debug)]
 pub struct BindingMemo {
@@ -184,12 +185,12 @@ impl BindingMemo {
         }
     }
 
-    /// Whether `id` was verified or made here.
+    /// Whether `id` was verified here.
     pub fn holds(&self, id: &[u8; 32]) -> bool {
         locked(&self.ids).contains(id)
     }
 
-    /// Remembers a binding verified or made here.
+    /// Remembers a binding verified here.
     pub fn remember(&self, id: [u8; 32]) {
         let mut ids = locked(&self.ids);
         if ids.len() >= self.capacity {
@@ -272,11 +273,10 @@ impl Node {
                 entropy()?,
             )
             .map_err(|e| e.to_string())?;
-        // Made here: opening it again (a release of what was submitted)
-        // needs no second check of our own signature.
-        if let Some(id) = gsomia_seal::item::binding_id(&sealed) {
-            self.bindings.remember(id);
-        }
+        // Opening it again (a release of what was submitted) needs no second
+        // check of our own signature: its session is one this process began
+        // to its own key. An item sealed for a partner never opens here, so
+        // its binding is not remembered either.
         Ok(sealed)
     }
 
