@@ -209,7 +209,7 @@ pub const SESSION_ITEMS: u64 = 10_000;
 pub const SESSION_AGE: Duration = Duration::from_secs(3600);
 /// Session secrets kept for opening (the oldest are forgotten beyond this).
 const OPENED_KEPT: usize = 1024;
-/// Item bindings remembered as made or verified (32 bytes each).
+/// Item bindings remembered as verified (32 bytes each).
 const BINDINGS_KEPT: usize = 65_536;
 /// Own sealing sessions remembered (32 bytes each; up to [`SESSION_ITEMS`]
 /// items each), beyond which they are forgotten at once.
@@ -301,7 +301,7 @@ impl Node {
             opened.insert(id, s);
             Ok(s)
         };
-        // A binding made or verified before, or any item of a session this
+        // A binding verified before, or any item of a session this
         // process began to its own key (the AEAD over header and binding,
         // under a secret only this party can derive, stands for the check).
         let known = |id: &[u8; 32], session: Option<&[u8; 32]>| {
