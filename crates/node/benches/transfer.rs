@@ -26,8 +26,7 @@
 
 use std::time::Instant;
 
-use gsomia_node::labels::to_wire;
-use gsomia_node::testkit::identity;
+use gsomia_node::testkit::{identity, missile_label};
 use gsomia_store::{Batch, Item, SqliteStore, Store};
 
 fn main() {
@@ -95,17 +94,7 @@ async fn run(n: usize) {
 
     // Items at rest at JPN.
     let content = vec![7u8; 1024];
-    let label = jpn_node
-        .registry()
-        .label(
-            "JPN",
-            "極秘",
-            &["dprk.missile"],
-            Some(&["KOR"]),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let wire = to_wire(&jpn_node.registry(), &label);
+    let wire = missile_label(&jpn_node.registry(), "JPN", "極秘", Some(&["KOR"])).unwrap();
     let rate_n = 3000;
     let total = 2 * n + rate_n;
     let mut items = Vec::with_capacity(total);

@@ -485,17 +485,13 @@ async fn run(subscribers: usize, seconds: u64) {
     // Bulk: KOR releases items to JPN as fast as it can meanwhile.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Sixteen release loops, flat out.
-    let reg = kor_node.registry();
-    let label = reg
-        .label(
-            "KOR",
-            "군사II급비밀",
-            &["dprk.missile"],
-            Some(&["JPN"]),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let wire = gsomia_node::labels::to_wire(&reg, &label);
+    let wire = gsomia_node::testkit::missile_label(
+        &kor_node.registry(),
+        "KOR",
+        "군사II급비밀",
+        Some(&["JPN"]),
+    )
+    .unwrap();
     let bulk: Vec<_> = (0..16u64)
         .map(|w| {
             let (kor_node, stop, wire) = (kor_node.clone(), stop.clone(), wire.clone());

@@ -127,3 +127,24 @@ impl Identity {
         .await
     }
 }
+
+/// A label in wire form for tests and benchmarks: `level` in `party`'s
+/// policy, on the topic `dprk.missile`, releasable to `rel_to` (`None`:
+/// unmarked), created now.
+pub fn missile_label(
+    reg: &gsomia_core::Registry,
+    party: &str,
+    level: &str,
+    rel_to: Option<&[&str]>,
+) -> Result<gsomia_seal::item::WireLabel, String> {
+    let label = reg
+        .label(
+            party,
+            level,
+            &["dprk.missile"],
+            rel_to,
+            jiff::Timestamp::now(),
+        )
+        .map_err(|e| e.to_string())?;
+    Ok(crate::labels::to_wire(reg, &label))
+}

@@ -12,7 +12,6 @@ use std::sync::Arc;
 
 use gsomia_ledger::entry::Record;
 use gsomia_node::Node;
-use gsomia_node::labels::to_wire;
 use gsomia_node::partner::Partner;
 use gsomia_seal::item::seal;
 use gsomia_seal::transfer::{Envelope, Receipt};
@@ -20,7 +19,7 @@ use gsomia_store::{SqliteStore, Store};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use gsomia_node::testkit::Identity;
+use gsomia_node::testkit::{Identity, missile_label};
 
 fn identity(dir: &std::path::Path, party: &str, seed: u8) -> Identity {
     gsomia_node::testkit::identity(dir, party, seed).unwrap()
@@ -73,17 +72,9 @@ async fn start_peer_server(
 
 fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Envelope {
     let reg = gsomia_core::shipped().unwrap();
-    let label = reg
-        .label(
-            &from.party,
-            "極秘",
-            &["dprk.missile"],
-            Some(&["KOR"]),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
+    let wire = missile_label(&reg, &from.party, "極秘", Some(&["KOR"])).unwrap();
     let sealed = seal(
-        &to_wire(&reg, &label),
+        &wire,
         b"launch 06:30",
         &from.party,
         &from.key,
@@ -269,17 +260,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         )
         .await
         .unwrap();
-    let label = jpn_node
-        .registry()
-        .label(
-            "JPN",
-            "極秘",
-            &["dprk.missile"],
-            None,
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let wire = to_wire(&jpn_node.registry(), &label);
+    let wire = missile_label(&jpn_node.registry(), "JPN", "極秘", None).unwrap();
     let item = Item {
         id: "jpn-1".into(),
         originator: "JPN".into(),
@@ -1052,17 +1033,7 @@ async fn an_item_at_rest_in_the_nodes_own_session_refuses_every_changed_byte() {
     std::fs::create_dir_all(&dir).unwrap();
     let kor = identity(&dir, "KOR", 2);
     let node = kor_node(&kor, vec![]).await;
-    let reg = node.registry();
-    let label = reg
-        .label(
-            "KOR",
-            "군사II급비밀",
-            &["dprk.missile"],
-            Some(&["JPN"]),
-            jiff::Timestamp::now(),
-        )
-        .unwrap();
-    let wire = to_wire(&reg, &label);
+    let wire = missile_label(&node.registry(), "KOR", "군사II급비밀", Some(&["JPN"])).unwrap();
     // Sealed at rest as `item submit` does: in a session to the node's own key.
     let at_rest = node
         .seal_for(
