@@ -287,7 +287,8 @@ pub async fn release(
 ///
 /// Transfers to a partner travel in batches of up to [`DELIVERY_BATCH`],
 /// [`BATCHES_IN_FLIGHT`] at once. A batch that is not full goes at once
-/// only while no other batch that was not full is in flight: at a low rate
+/// only while no other batch to that partner that was not full is in
+/// flight: at a low rate
 /// every transfer leaves as soon as it is queued, and under load the queue
 /// fills whole batches instead of sending many small ones (each batch costs
 /// a request, a signature and a durable commit on both sides).
@@ -325,18 +326,16 @@ pub async fn deliver(node: Arc<Node>) {
         let mut sent = false;
         let mut landed = Vec::new();
         for (to, list) in &mut held {
-            while list.len() >= DELIVERY_BATCH
-                || (!list.is_empty() && flights.partial < PARTIAL_IN_FLIGHT)
-            {
-                let rest = list.split_off(list.len().min(DELIVERY_BATCH));
-                let chunk = std::mem::replace(list, rest);
+            while let Some(chunk) = next_chunk(list, flights.partial_to(to)) {
                 while flights.tasks.len() >= BATCHES_IN_FLIGHT {
                     if let Some(done) = flights.tasks.join_next().await {
                         landed.push(done);
                     }
                 }
-                let partial = chunk.len() < DELIVERY_BATCH;
-                flights.partial += usize::from(partial);
+                let partial = (chunk.len() < DELIVERY_BATCH).then(|| to.clone());
+                if let Some(to) = &partial {
+                    *flights.partial.entry(to.clone()).or_default() += 1;
+                }
                 let (node, to) = (node.clone(), to.clone());
                 flights
                     .tasks
@@ -362,30 +361,51 @@ pub async fn deliver(node: Arc<Node>) {
     }
 }
 
+/// The next batch to send from the transfers held for one partner, given
+/// how many batches to it that are not full are in flight: a full one
+/// whenever there is one, one that is not full only while fewer than
+/// [`PARTIAL_IN_FLIGHT`] are in flight; otherwise nothing yet.
+fn next_chunk<T>(held: &mut Vec<T>, partial_in_flight: usize) -> Option<Vec<T>> {
+    if held.len() < DELIVERY_BATCH && (held.is_empty() || partial_in_flight >= PARTIAL_IN_FLIGHT) {
+        return None;
+    }
+    let rest = held.split_off(held.len().min(DELIVERY_BATCH));
+    Some(std::mem::replace(held, rest))
+}
+
 /// The delivery worker's batches in flight.
 #[derive(Default)]
 struct Flights {
-    /// Each settles itself; answers whether it was not full, and its ids.
-    tasks: tokio::task::JoinSet<(bool, Vec<String>)>,
+    /// Each settles itself; answers its partner if it was not full, and its ids.
+    tasks: tokio::task::JoinSet<(Option<String>, Vec<String>)>,
     /// Transfers in flight or held: a fetch of due messages leaves them out.
     ids: std::collections::HashSet<String>,
-    /// How many batches in flight are not full.
-    partial: usize,
+    /// How many batches in flight are not full, by partner.
+    partial: std::collections::BTreeMap<String, usize>,
 }
 
-/// How many batches that are not full may be in flight at once.
+/// How many batches that are not full may be in flight to a partner at once.
 const PARTIAL_IN_FLIGHT: usize = 1;
 
 impl Flights {
+    /// How many batches to `to` that are not full are in flight.
+    fn partial_to(&self, to: &str) -> usize {
+        self.partial.get(to).copied().unwrap_or(0)
+    }
+
     /// A batch has settled: its transfers are no longer in flight.
     fn land(
         &mut self,
-        done: Result<(bool, Vec<String>), tokio::task::JoinError>,
+        done: Result<(Option<String>, Vec<String>), tokio::task::JoinError>,
         held: &std::collections::BTreeMap<String, Vec<Outgoing>>,
     ) {
         match done {
             Ok((partial, ids)) => {
-                self.partial = self.partial.saturating_sub(usize::from(partial));
+                if let Some(to) = partial
+                    && let Some(n) = self.partial.get_mut(&to)
+                {
+                    *n = n.saturating_sub(1);
+                }
                 for id in ids {
                     self.ids.remove(&id);
                 }
@@ -398,7 +418,7 @@ impl Flights {
                 self.ids.clear();
                 self.ids
                     .extend(held.values().flatten().map(|o| o.transfer.clone()));
-                self.partial = 0;
+                self.partial.clear();
             }
         }
     }
@@ -1185,5 +1205,35 @@ pub fn released_json(r: &Released) -> Value {
             "recipient_level": recipient_level, "route": route, "reasons": reasons,
         }),
         Released::Withheld(reasons) => json!({ "decision": "withhold", "reasons": reasons }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_batches_go_whenever_and_one_that_is_not_full_only_alone() {
+        let sizes = |held: &mut Vec<u32>, partial: usize| {
+            let mut out = Vec::new();
+            let mut partial = partial;
+            while let Some(c) = next_chunk(held, partial) {
+                partial += usize::from(c.len() < DELIVERY_BATCH);
+                out.push(c.len());
+            }
+            out
+        };
+        // Nothing in flight: two full batches, then the rest at once.
+        let mut held: Vec<u32> = (0..300).collect();
+        assert_eq!(sizes(&mut held, 0), vec![128, 128, 44]);
+        assert!(held.is_empty());
+        // One that is not full already in flight: the full ones go, the
+        // rest waits to fill (or for that one to land), in order.
+        let mut held: Vec<u32> = (0..300).collect();
+        assert_eq!(sizes(&mut held, 1), vec![128, 128]);
+        assert_eq!(held, (256..300).collect::<Vec<_>>());
+        // A low rate: one transfer goes alone, at once.
+        assert_eq!(sizes(&mut vec![7], 0), vec![1]);
+        assert_eq!(sizes(&mut Vec::new(), 0), Vec::<usize>::new());
     }
 }
