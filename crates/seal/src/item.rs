@@ -41,7 +41,7 @@ use hpke::{Deserializable, Kem as _, OpModeR, OpModeS, Serializable};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use crate::canon::{DecodeError, Reader, Writer};
-use crate::sign::{Context, PublicKey, SecretKey, Signature};
+use crate::sign::{Context, PublicKey, PublicKeyBytes, SecretKey, Signature};
 
 const ITEM_TAG: &str = "gsomia/v1/sealed-item";
 const HEADER_TAG: &str = "gsomia/v1/item-header";
@@ -199,8 +199,9 @@ pub struct Header {
     pub content_len: u64,
     /// The sending party.
     pub sender: String,
-    /// The sender's signing key.
-    pub sender_key: PublicKey,
+    /// The sender's signing key, as the header carries it (checked when the
+    /// binding is verified with it, or compared with an expected key).
+    pub sender_key: PublicKeyBytes,
     /// The recipient party.
     pub recipient: String,
     /// SHA-256 of the recipient's public encryption key.
@@ -220,7 +221,7 @@ impl Header {
         w.raw(&self.content_digest)
             .u64(self.content_len)
             .str(&self.sender)
-            .raw(&self.sender_key.to_bytes())
+            .raw(&self.sender_key.0)
             .str(&self.recipient)
             .raw(&self.recipient_key)
             .u32(u32::from(SUITE.0))
@@ -247,8 +248,7 @@ impl Header {
         let content_digest = r.raw::<48>()?;
         let content_len = r.u64()?;
         let sender = r.str()?.to_owned();
-        let sender_key =
-            PublicKey::from_bytes(&r.raw::<32>()?).map_err(|_| OpenError::Signature)?;
+        let sender_key = PublicKeyBytes(r.raw::<32>()?);
         let recipient = r.str()?.to_owned();
         let recipient_key = r.raw::<32>()?;
         let suite = (r.u32()?, r.u32()?, r.u32()?);
@@ -436,7 +436,7 @@ fn bind(
         content_digest: Sha384::digest(content).into(),
         content_len: content.len() as u64,
         sender: sender.to_owned(),
-        sender_key: sender_key.public(),
+        sender_key: PublicKeyBytes::from(&sender_key.public()),
         recipient: recipient.to_owned(),
         recipient_key,
         salt,
@@ -528,7 +528,7 @@ pub struct Inspected<'a> {
 /// key it carries (whether that key is the sender's is checked by
 /// [`Inspected::check_sender`] or [`open`]). Nothing is decrypted.
 pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
-    inspect_memo(bytes, None).map(|(i, _)| i)
+    inspect_memo(bytes, None, None).map(|(i, _)| i)
 }
 
 /// Whether the caller vouches for an item's binding, so its signature need
@@ -541,10 +541,13 @@ pub fn inspect(bytes: &[u8]) -> Result<Inspected<'_>, OpenError> {
 pub type KnownBindings<'a> = dyn Fn(&[u8; 32], Option<&[u8; 32]>) -> bool + 'a;
 
 /// [`inspect`], skipping the signature check for a binding `known` holds;
-/// returns the binding's id too.
+/// returns the binding's id too. With the `expected` key of the sender, an
+/// item carrying that key is verified with it as given (no decoding of the
+/// key it carries).
 fn inspect_memo<'a>(
     bytes: &'a [u8],
     known: Option<&KnownBindings<'_>>,
+    expected: Option<&PublicKey>,
 ) -> Result<(Inspected<'a>, [u8; 32]), OpenError> {
     let mut r = Reader::new(bytes, MAX_CONTENT + 4096);
     r.expect_tag(ITEM_TAG)?;
@@ -562,9 +565,11 @@ fn inspect_memo<'a>(
         k(&id, session.as_ref())
     });
     if !vouched {
-        header
-            .sender_key
-            .verify(Context::ItemBinding, header_bytes, &binding)
+        let key = match expected {
+            Some(k) if header.sender_key.is(k) => *k,
+            _ => header.sender_key.key().map_err(|_| OpenError::Signature)?,
+        };
+        key.verify(Context::ItemBinding, header_bytes, &binding)
             .map_err(|_| OpenError::Signature)?;
     }
     Ok((
@@ -604,7 +609,7 @@ pub fn binding_id(bytes: &[u8]) -> Option<[u8; 32]> {
 impl Inspected<'_> {
     /// Checks that the item was signed by `key`, the sender's known key.
     pub fn check_sender(&self, party: &str, key: &PublicKey) -> Result<(), OpenError> {
-        if self.header.sender != party || self.header.sender_key != *key {
+        if self.header.sender != party || !self.header.sender_key.is(key) {
             return Err(OpenError::Sender {
                 expected: party.to_owned(),
                 found: self.header.sender.clone(),
@@ -664,7 +669,7 @@ fn open_inner(
     secrets: &mut SessionSecrets<'_>,
     known: Option<&KnownBindings<'_>>,
 ) -> Result<(Header, Vec<u8>, [u8; 32]), OpenError> {
-    let (item, id) = inspect_memo(bytes, known)?;
+    let (item, id) = inspect_memo(bytes, known, sender.map(|(_, key)| key))?;
     if let Some((party, key)) = sender {
         item.check_sender(party, key)?;
     }

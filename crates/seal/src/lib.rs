@@ -21,4 +21,4 @@ pub mod sign;
 pub mod stanag;
 pub mod transfer;
 
-pub use sign::{Context, PublicKey, SecretKey, SignError, Signature};
+pub use sign::{Context, PublicKey, PublicKeyBytes, SecretKey, SignError, Signature};

@@ -110,6 +110,33 @@ impl PublicKey {
     }
 }
 
+/// A public key's 32 bytes as a message carries them, not yet checked to be
+/// a valid key: decoding it costs a field square root, which a reader that
+/// already holds the expected key, or need not verify, is spared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublicKeyBytes(pub [u8; 32]);
+
+impl PublicKeyBytes {
+    /// The key, if the bytes are one.
+    pub fn key(&self) -> Result<PublicKey, SignError> {
+        PublicKey::from_bytes(&self.0)
+    }
+    /// Whether these are `key`'s bytes.
+    pub fn is(&self, key: &PublicKey) -> bool {
+        self.0 == key.to_bytes()
+    }
+    /// As base64 text.
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0)
+    }
+}
+
+impl From<&PublicKey> for PublicKeyBytes {
+    fn from(k: &PublicKey) -> Self {
+        PublicKeyBytes(k.to_bytes())
+    }
+}
+
 /// A secret signing key.
 pub struct SecretKey(ed25519_dalek::SigningKey);
 
