@@ -262,14 +262,18 @@ fn a_known_binding_skips_only_its_own_check_and_every_changed_byte_is_still_refu
     // a changed header or signature is another binding (checked again), a
     // changed ciphertext fails the AEAD.
     let this_known = |k: &[u8; 32], _: Option<&[u8; 32]>| *k == id;
-    for i in 0..a.len() {
-        let mut t = a.clone();
-        t[i] ^= 0x01;
-        assert!(
-            open_known(&t, &f.kor, None, secrets, &this_known).is_err(),
-            "byte {i}"
-        );
-    }
+    let every_changed_byte_refused = |item: &[u8], known: &gsomia_seal::item::KnownBindings<'_>| {
+        let secrets = &mut |enc: &[u8]| session_secret(enc, &f.kor);
+        for i in 0..item.len() {
+            let mut t = item.to_vec();
+            t[i] ^= 0x01;
+            assert!(
+                open_known(&t, &f.kor, None, secrets, known).is_err(),
+                "byte {i}"
+            );
+        }
+    };
+    every_changed_byte_refused(&a, &this_known);
     // A session vouched for (one the caller began to its own key): its
     // items open without the signature check, and every changed byte is
     // still refused (the header and binding are the AEAD's associated data).
@@ -280,14 +284,7 @@ fn a_known_binding_skips_only_its_own_check_and_every_changed_byte_is_still_refu
     let session_vouched = |_: &[u8; 32], s: Option<&[u8; 32]>| s == Some(&own.id());
     let (_, c, _) = open_known(&b, &f.kor, None, secrets, &session_vouched).unwrap();
     assert_eq!(c, b"second");
-    for i in 0..b.len() {
-        let mut t = b.clone();
-        t[i] ^= 0x01;
-        assert!(
-            open_known(&t, &f.kor, None, secrets, &session_vouched).is_err(),
-            "byte {i}"
-        );
-    }
+    every_changed_byte_refused(&b, &session_vouched);
     // A known sender is still checked on a known binding.
     let other = SecretKey::from_seed(&[7; 32]);
     assert!(matches!(
