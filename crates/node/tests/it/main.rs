@@ -117,9 +117,7 @@ async fn ledger_kinds(node: &Node) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_with_a_ledger_entry()
  {
-    let dir = std::env::temp_dir().join(format!("gsomia-node-peer-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-peer-", "");
     let (jpn, kor, rogue, usa) = (
         identity(&dir, "JPN", 1),
         identity(&dir, "KOR", 2),
@@ -219,9 +217,7 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
 async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_sender() {
     use gsomia_core::shipped::AGREEMENTS;
     use gsomia_store::Item;
-    let dir = std::env::temp_dir().join(format!("gsomia-node-refuse-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-refuse-", "");
     let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
 
     // KOR's profiles say jp-kr-2016 ended in 2020 (its own view); JPN's say it is in force.
@@ -338,9 +334,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
 async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and_refused_otherwise()
 {
     use gsomia_seal::message::{AgreementEvent, ConsentGrant, ConsentRevocation, Scope};
-    let dir = std::env::temp_dir().join(format!("gsomia-node-msg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-msg-", "");
     let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
     let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
     let (url, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
@@ -521,9 +515,7 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_whole() {
     use gsomia_seal::transfer::{BatchReceipt, Outcome, seal_batch};
-    let dir = std::env::temp_dir().join(format!("gsomia-node-batch-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-batch-", "");
     let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
     let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
     let (url, stop, server) = start_peer_server(&kor, &jpn, node.clone()).await;
@@ -691,9 +683,7 @@ async fn until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_hub() {
-    let dir = std::env::temp_dir().join(format!("gsomia-node-warn-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-warn-", "");
     let (kor, usa, jpn) = (
         identity(&dir, "KOR", 2),
         identity(&dir, "USA", 3),
@@ -796,9 +786,7 @@ async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nothing_flows_before_the_warning_link_is_in_force() {
-    let dir = std::env::temp_dir().join(format!("gsomia-node-warn-early-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-warn-early-", "");
     let (kor, usa) = (identity(&dir, "KOR", 2), identity(&dir, "USA", 3));
     let before = jiff::Timestamp::from_second(1_685_577_600).unwrap(); // 2023-06-01
     let clock = Arc::new(gsomia_node::Clock::simulated(before));
@@ -860,9 +848,7 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
     use gsomia_store::{Person, Role};
     use sha2::Digest as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let dir = std::env::temp_dir().join(format!("gsomia-node-stall-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-stall-", "");
     let jpn = identity(&dir, "JPN", 1);
     let node = jpn
         .node(
@@ -968,9 +954,7 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_store() {
     use gsomia_ledger::merkle::{Tree, verify_consistency};
-    let dir = std::env::temp_dir().join(format!("gsomia-node-tree-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-tree-", "");
     let kor = identity(&dir, "KOR", 2);
     let db = dir.join("kor.db");
     let start = || async {
@@ -1028,9 +1012,7 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
 
 #[tokio::test]
 async fn an_item_at_rest_in_the_nodes_own_session_refuses_every_changed_byte() {
-    let dir = std::env::temp_dir().join(format!("gsomia-node-own-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-node-own-", "");
     let kor = identity(&dir, "KOR", 2);
     let node = kor_node(&kor, vec![]).await;
     let wire = missile_label(&node.registry(), "KOR", "군사II급비밀", Some(&["JPN"])).unwrap();
@@ -1055,4 +1037,13 @@ async fn an_item_at_rest_in_the_nodes_own_session_refuses_every_changed_byte() {
         assert!(node.open(&t, None).is_err(), "byte {i}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty directory under the system's temporary one, named
+/// `{before}{this process's id}{after}` (removed first if a run left it).
+fn fresh_dir(before: &str, after: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{before}{}{after}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

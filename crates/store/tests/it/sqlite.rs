@@ -47,9 +47,7 @@ async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_batch_among_concurrent_ones_fails_alone_on_disk() {
-    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-group", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-sqlite-", "-group");
     c::a_failing_batch_among_concurrent_ones_fails_alone(Arc::new(
         SqliteStore::open(&dir.join("node.db")).await.unwrap(),
     ))
@@ -68,9 +66,7 @@ async fn messages_are_kept_once_each_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_commits_keep_one_chain_on_disk() {
-    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-conc", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-sqlite-", "-conc");
     c::concurrent_commits_keep_one_chain(Arc::new(
         SqliteStore::open(&dir.join("node.db")).await.unwrap(),
     ))
@@ -79,9 +75,7 @@ async fn concurrent_commits_keep_one_chain_on_disk() {
 
 #[tokio::test]
 async fn a_file_database_survives_reopening_and_migrations_run_once() {
-    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-reopen", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-sqlite-", "-reopen");
     let path = dir.join("node.db");
     {
         let s = SqliteStore::open(&path).await.unwrap();
@@ -99,9 +93,7 @@ async fn a_file_database_survives_reopening_and_migrations_run_once() {
 
 #[tokio::test]
 async fn an_outbox_queued_before_envelopes_moved_apart_is_still_sent() {
-    let dir = std::env::temp_dir().join(format!("gsomia-sqlite-{}-v4", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("gsomia-sqlite-", "-v4");
     let path = dir.join("node.db");
     // A database as schema 4 left it, with a transfer and a consent queued.
     {
@@ -154,4 +146,13 @@ async fn an_outbox_queued_before_envelopes_moved_apart_is_still_sent() {
         ("c-1", &[9u8][..])
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An empty directory under the system's temporary one, named
+/// `{before}{this process's id}{after}` (removed first if a run left it).
+fn fresh_dir(before: &str, after: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("{before}{}{after}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
