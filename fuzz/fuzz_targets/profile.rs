@@ -1,3 +1,3 @@
 //! Agreement profiles (TOML) from a user or a partner.
 #![no_main]
-libfuzzer_sys::fuzz_target!(|data: &[u8]| gsomia_core::profile::fuzz_agreement(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gsomia_core::fuzzing::agreement_profile(data));

@@ -308,9 +308,10 @@ pub fn register(a: &PersonArgs, now: jiff::Timestamp) -> Result<(Value, String)>
     )?;
     runtime()?.block_on(async {
         let store = SqliteStore::open(&cfg.database).await?;
-        store.add_person(&person).await?;
+        // The person and its ledger entry in one transaction.
         store
             .commit(Batch {
+                people: vec![person.clone()],
                 entries: vec![entry],
                 ..Batch::default()
             })

@@ -7,14 +7,9 @@
 //! consent, taken as authentic, covers a release at an instant.
 
 use jiff::Timestamp;
-use serde::Deserialize;
-use toml::Spanned;
 
 use crate::ids::{ItemId, PartyRef, TopicSet};
 use crate::label::Label;
-use crate::profile::{ProfileError, Source};
-use crate::registry::Registry;
-use crate::time;
 
 /// What a consent covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,82 +118,5 @@ impl Consent {
             return Err(ConsentMismatch::Revoked);
         }
         Ok(())
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConsent {
-    originator: Spanned<String>,
-    holder: Spanned<String>,
-    recipient: Spanned<String>,
-    #[serde(default)]
-    item: Option<String>,
-    #[serde(default)]
-    topics: Option<Spanned<Vec<Spanned<String>>>>,
-    granted_at: Spanned<String>,
-    expires_at: Spanned<String>,
-    #[serde(default)]
-    revoked_at: Option<Spanned<String>>,
-}
-
-impl Consent {
-    /// Reads a consent document (TOML; see `docs/profiles.md`). Instants need
-    /// an offset; exactly one of `item` and `topics` is given.
-    pub fn from_toml(src: &Source, registry: &Registry) -> Result<Consent, ProfileError> {
-        let raw: RawConsent = toml::from_str(&src.text).map_err(|e| {
-            let message = e.message().trim_end().to_owned();
-            match e.span() {
-                Some(span) => src.error_at(span, message),
-                None => src.error(message),
-            }
-        })?;
-        let party = |s: &Spanned<String>| {
-            registry
-                .party(s.get_ref())
-                .map_err(|e| src.error_at(s.span(), e.to_string()))
-        };
-        let instant = |s: &Spanned<String>| {
-            time::parse_instant(s.get_ref()).map_err(|e| src.error_at(s.span(), e.to_string()))
-        };
-        let scope = match (raw.item, &raw.topics) {
-            (Some(item), None) => ConsentScope::Item(ItemId::new(item)),
-            (None, Some(topics)) => {
-                let mut set = TopicSet::EMPTY;
-                for t in topics.get_ref() {
-                    let r = registry
-                        .topic(t.get_ref())
-                        .map_err(|e| src.error_at(t.span(), e.to_string()))?;
-                    set = set.union(&registry.topics().subtree(r));
-                }
-                if set.is_empty() {
-                    return Err(src.error_at(topics.span(), "a consent names at least one topic"));
-                }
-                ConsentScope::Topics(set)
-            }
-            _ => return Err(src.error("a consent names exactly one of `item` and `topics`")),
-        };
-        let consent = Consent {
-            originator: party(&raw.originator)?,
-            holder: party(&raw.holder)?,
-            recipient: party(&raw.recipient)?,
-            scope,
-            granted_at: instant(&raw.granted_at)?,
-            expires_at: instant(&raw.expires_at)?,
-            revoked_at: raw.revoked_at.as_ref().map(instant).transpose()?,
-        };
-        if consent.expires_at <= consent.granted_at {
-            return Err(src.error_at(
-                raw.expires_at.span(),
-                "`expires_at` is not after `granted_at`",
-            ));
-        }
-        if consent.holder == consent.originator || consent.recipient == consent.originator {
-            return Err(src.error_at(
-                raw.holder.span(),
-                "a consent is for a release by another party to a third party",
-            ));
-        }
-        Ok(consent)
     }
 }

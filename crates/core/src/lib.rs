@@ -37,10 +37,13 @@ pub mod agreement;
 pub mod consent;
 pub mod decision;
 pub mod explain;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod ids;
 pub mod label;
 pub mod policy;
 pub mod profile;
+pub mod reason;
 pub mod registry;
 pub mod shipped;
 pub mod time;
@@ -52,9 +55,10 @@ pub use decision::{
     AccessDecision, AccessRefusal, Decision, Reader, Refusal, Release, ReleaseRequest, Route,
     decide_access, decide_release,
 };
-pub use explain::{Citation, Reason, Status, TimelineEntry};
+pub use explain::{Status, TimelineEntry};
 pub use ids::{AgreementId, AgreementRef, ItemId, LevelRef, PartyId, PartyRef, TopicRef, TopicSet};
 pub use label::{EquivalentLabel, ItemLabels, Label};
 pub use profile::{Builder, ProfileError, ProfileErrors, Source};
+pub use reason::{Citation, Reason};
 pub use registry::{LookupError, RecordError, Registry};
 pub use shipped::shipped;

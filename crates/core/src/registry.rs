@@ -490,7 +490,7 @@ impl Registry {
         &self,
         agreement: AgreementRef,
         event: crate::agreement::Event,
-    ) -> Result<(Registry, crate::explain::Reason), RecordError> {
+    ) -> Result<(Registry, crate::reason::Reason), RecordError> {
         use crate::agreement::{Effect, EventKind};
         let name = self.agreement_id(agreement).to_owned();
         let current = self

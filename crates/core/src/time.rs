@@ -38,6 +38,46 @@ pub enum TimeError {
     /// Calendar arithmetic left the supported range of years.
     #[error("date arithmetic out of range near `{0}`")]
     OutOfRange(String),
+    /// A wire instant (seconds, nanoseconds) that is no instant: nanoseconds
+    /// beyond a second, or seconds outside the years -9999 to 9999.
+    #[error(
+        "`{seconds}.{nanos:09}` is not an instant (seconds since 1970 and nanoseconds below 10^9)"
+    )]
+    Wire {
+        /// The seconds given.
+        seconds: i64,
+        /// The nanoseconds given.
+        nanos: u32,
+    },
+}
+
+/// An instant as it travels in signed messages and ledger records:
+/// seconds since 1970-01-01T00:00:00Z and nanoseconds within that second.
+/// The one conversion out; [`from_wire`] is the one conversion back.
+pub fn to_wire(ts: Timestamp) -> (i64, u32) {
+    // INVARIANT: a Timestamp's sub-second part is in [0, 10^9) once the
+    // seconds are floored, which `as_second` and `subsec_nanosecond` do
+    // together: jiff gives a negative sub-second part for instants before
+    // 1970, so borrow one second for it.
+    let (s, n) = (ts.as_second(), ts.subsec_nanosecond());
+    if n < 0 {
+        (s - 1, n.unsigned_abs().abs_diff(1_000_000_000))
+    } else {
+        (s, n.unsigned_abs())
+    }
+}
+
+/// A wire instant back, strictly: nanoseconds must be below 10^9 and the
+/// instant within jiff's range; nothing is clamped or defaulted.
+pub fn from_wire((seconds, nanos): (i64, u32)) -> Result<Timestamp, TimeError> {
+    let bad = || TimeError::Wire { seconds, nanos };
+    let n = i32::try_from(nanos)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)
+        .ok_or_else(bad)?;
+    let ts = Timestamp::new(seconds, 0).map_err(|_| bad())?;
+    ts.checked_add(jiff::SignedDuration::new(0, n))
+        .map_err(|_| bad())
 }
 
 /// Parses an absolute instant: RFC 3339 with an offset (`Z` allowed), or RFC
@@ -167,6 +207,35 @@ pub fn format_in(ts: Timestamp, zone: &TimeZone) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_instants_round_trip_and_nothing_out_of_range_is_clamped() {
+        for text in [
+            "1969-12-31T23:59:59.5Z",
+            "1970-01-01T00:00:00Z",
+            "2019-11-22T15:00:00.000000001Z",
+            "-009999-01-02T01:59:59Z",
+            "9999-12-30T22:00:00Z",
+        ] {
+            let ts: Timestamp = text.parse().unwrap();
+            let w = to_wire(ts);
+            assert!(w.1 < 1_000_000_000, "{text}: {w:?}");
+            assert_eq!(from_wire(w).unwrap(), ts, "{text}");
+        }
+        assert_eq!(
+            to_wire("1969-12-31T23:59:59.5Z".parse().unwrap()),
+            (-1, 500_000_000)
+        );
+        // Nanoseconds of a whole second or more are no instant, never 0.
+        assert!(matches!(
+            from_wire((0, 1_000_000_000)),
+            Err(TimeError::Wire { .. })
+        ));
+        assert!(from_wire((0, u32::MAX)).is_err());
+        assert!(from_wire((i64::MAX, 0)).is_err());
+        assert!(from_wire((253_402_207_200, 0)).is_ok());
+        assert!(from_wire((253_402_207_201, 0)).is_err());
+    }
 
     #[test]
     fn instants_with_offsets_parse_and_civil_times_are_refused() {

@@ -11,6 +11,7 @@
 //! durably is the caller's job.
 
 pub mod entry;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod merkle;
 pub mod note;

@@ -373,15 +373,18 @@ async fn run(subscribers: usize, seconds: u64) {
     let token = "bench-token";
     jpn_node
         .store
-        .add_person(&Person {
-            id: "jpn-sato".into(),
-            name: "Sato".into(),
-            role: Role::Officer,
-            clearance: "極秘".into(),
-            clearance_until: "2099-01-01T00:00:00+09:00".into(),
-            need_to_know: vec!["warning".into(), "dprk".into()],
-            token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
-            created_at: "bench".into(),
+        .commit(gsomia_store::Batch {
+            people: vec![Person {
+                id: "jpn-sato".into(),
+                name: "Sato".into(),
+                role: Role::Officer,
+                clearance: "極秘".into(),
+                clearance_until: "2099-01-01T00:00:00+09:00".into(),
+                need_to_know: vec!["warning".into(), "dprk".into()],
+                token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
+                created_at: "bench".into(),
+            }],
+            ..gsomia_store::Batch::default()
         })
         .await
         .unwrap();

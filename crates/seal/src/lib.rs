@@ -14,6 +14,7 @@
 //! sealing take their random bytes from the caller.
 
 pub mod canon;
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod item;
 pub mod message;

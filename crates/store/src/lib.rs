@@ -16,7 +16,7 @@ mod writer;
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
     Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
-    StoreError,
+    StoreError, StoreFuture,
 };
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

@@ -9,6 +9,7 @@
 //! never misses or invents an event.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use gsomia_ledger::entry::Entry;
 use gsomia_ledger::merkle::Hash;
@@ -193,6 +194,8 @@ pub struct Incoming {
 /// Everything one state change writes, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
+    /// People to register (an id or token already registered fails the whole batch with [`StoreError::Exists`]).
+    pub people: Vec<Person>,
     /// Items to store.
     pub items: Vec<Item>,
     /// Transfers accepted (a replayed id fails the whole batch with [`StoreError::Duplicate`]).
@@ -218,115 +221,79 @@ pub struct Committed {
     pub size: u64,
 }
 
+/// What every [`Store`] method returns: a boxed future, so the node can hold
+/// any adapter as `Arc<dyn Store>` (a second backend plugs in without the
+/// node's modules changing). The box costs an allocation per call, next to
+/// a database round trip.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 /// The node's storage.
-pub trait Store: Send + Sync {
-    /// Adds a person; an existing id is [`StoreError::Exists`].
-    fn add_person(&self, p: &Person) -> impl Future<Output = Result<(), StoreError>> + Send;
+pub trait Store: Send + Sync + std::fmt::Debug {
     /// The person holding a token (by its hash).
-    fn person_by_token(
-        &self,
-        token_hash: &[u8; 32],
-    ) -> impl Future<Output = Result<Option<Person>, StoreError>> + Send;
+    fn person_by_token<'a>(&'a self, token_hash: &'a [u8; 32]) -> StoreFuture<'a, Option<Person>>;
     /// Every person, by id.
-    fn people(&self) -> impl Future<Output = Result<Vec<Person>, StoreError>> + Send;
+    fn people(&self) -> StoreFuture<'_, Vec<Person>>;
     /// Writes a batch and its ledger records atomically and durably. Ledger
     /// indices and links are assigned inside the transaction (one sequencer).
-    fn commit(&self, batch: Batch) -> impl Future<Output = Result<Committed, StoreError>> + Send;
+    fn commit(&self, batch: Batch) -> StoreFuture<'_, Committed>;
     /// A transfer already accepted, if it was.
-    fn incoming(
-        &self,
-        transfer: &str,
-    ) -> impl Future<Output = Result<Option<Incoming>, StoreError>> + Send;
+    fn incoming<'a>(&'a self, transfer: &'a str) -> StoreFuture<'a, Option<Incoming>>;
     /// The transfers among `transfers` already accepted (one query).
-    fn incoming_many(
-        &self,
-        transfers: &[String],
-    ) -> impl Future<Output = Result<Vec<Incoming>, StoreError>> + Send;
+    fn incoming_many<'a>(&'a self, transfers: &'a [String]) -> StoreFuture<'a, Vec<Incoming>>;
     /// One item.
-    fn item(&self, id: &str) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
+    fn item<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Item>>;
     /// Every kept message of a kind, oldest first.
-    fn messages(
-        &self,
-        kind: MessageKind,
-    ) -> impl Future<Output = Result<Vec<Message>, StoreError>> + Send;
+    fn messages(&self, kind: MessageKind) -> StoreFuture<'_, Vec<Message>>;
     /// One kept message.
-    fn message(
-        &self,
-        kind: MessageKind,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<Message>, StoreError>> + Send;
+    fn message<'a>(&'a self, kind: MessageKind, id: &'a str) -> StoreFuture<'a, Option<Message>>;
     /// Every item id, oldest first.
-    fn item_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+    fn item_ids(&self) -> StoreFuture<'_, Vec<String>>;
     /// Number of ledger records.
-    fn ledger_size(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    fn ledger_size(&self) -> StoreFuture<'_, u64>;
     /// The stored leaf hashes of every ledger record from index `from` on,
     /// in order (what a Merkle tree at size `from` needs to catch up).
-    fn leaf_hashes(&self, from: u64) -> impl Future<Output = Result<Vec<Hash>, StoreError>> + Send;
+    fn leaf_hashes(&self, from: u64) -> StoreFuture<'_, Vec<Hash>>;
     /// Ledger record bytes `[from, to)`, with their stored leaf hashes.
-    fn records(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl Future<Output = Result<Vec<(Hash, Vec<u8>)>, StoreError>> + Send;
+    fn records(&self, from: u64, to: u64) -> StoreFuture<'_, Vec<(Hash, Vec<u8>)>>;
     /// Publishes a checkpoint by compare-and-swap on its size: the same root
     /// again is a no-op, another root is [`StoreError::Conflict`].
-    fn put_checkpoint(
-        &self,
-        size: u64,
-        root: Hash,
-        note: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn put_checkpoint<'a>(&'a self, size: u64, root: Hash, note: &'a str) -> StoreFuture<'a, ()>;
     /// The checkpoint of the largest size.
-    fn latest_checkpoint(
-        &self,
-    ) -> impl Future<Output = Result<Option<(u64, String)>, StoreError>> + Send;
+    fn latest_checkpoint(&self) -> StoreFuture<'_, Option<(u64, String)>>;
     /// The last checkpoint of `party`'s ledger this node cosigned as its
     /// witness: (size, root, note).
-    fn witnessed(
-        &self,
-        party: &str,
-    ) -> impl Future<Output = Result<Option<(u64, Hash, String)>, StoreError>> + Send;
+    fn witnessed<'a>(&'a self, party: &'a str) -> StoreFuture<'a, Option<(u64, Hash, String)>>;
     /// Records a newly cosigned checkpoint of `party`'s ledger; a size below
     /// the one recorded is [`StoreError::Conflict`] (a witness never goes back).
-    fn put_witnessed(
-        &self,
-        party: &str,
+    fn put_witnessed<'a>(
+        &'a self,
+        party: &'a str,
         size: u64,
         root: Hash,
-        note: &str,
-        at: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()>;
     /// Keeps a partner's cosignature of this node's checkpoint of `size`
     /// (the cosigned note); the same again is a no-op.
-    fn add_cosignature(
-        &self,
+    fn add_cosignature<'a>(
+        &'a self,
         size: u64,
-        cosigner: &str,
-        note: &str,
-        at: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+        cosigner: &'a str,
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()>;
     /// Partners' cosignatures, latest size first: (size, cosigner, note, when kept).
-    fn cosignatures(
-        &self,
-    ) -> impl Future<Output = Result<Vec<(u64, String, String, String)>, StoreError>> + Send;
+    fn cosignatures(&self) -> StoreFuture<'_, Vec<(u64, String, String, String)>>;
     /// Undelivered, unrefused transfers due at `now` (Unix seconds), oldest first.
-    fn due(
-        &self,
-        now: i64,
-        limit: u32,
-    ) -> impl Future<Output = Result<Vec<Outgoing>, StoreError>> + Send;
+    fn due(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Outgoing>>;
     /// [`Store::due`], leaving out the transfers in `except` (those already
     /// in flight) without reading their envelopes.
-    fn due_except(
-        &self,
+    fn due_except<'a>(
+        &'a self,
         now: i64,
         limit: u32,
-        except: &std::collections::HashSet<String>,
-    ) -> impl Future<Output = Result<Vec<Outgoing>, StoreError>> + Send;
+        except: &'a std::collections::HashSet<String>,
+    ) -> StoreFuture<'a, Vec<Outgoing>>;
     /// Records a failed attempt and when to try again.
-    fn retry_later(
-        &self,
-        transfer: &str,
-        next_attempt_at: i64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn retry_later<'a>(&'a self, transfer: &'a str, next_attempt_at: i64) -> StoreFuture<'a, ()>;
 }

@@ -14,7 +14,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
     Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
-    StoreError,
+    StoreError, StoreFuture,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -321,409 +321,422 @@ const OUTGOING: &str =
     "SELECT outbox.*, outbox_envelope.envelope FROM outbox JOIN outbox_envelope USING (transfer)";
 
 impl Store for SqliteStore {
-    async fn add_person(&self, p: &Person) -> Result<(), StoreError> {
-        if p.need_to_know.iter().any(|t| t.contains(',')) {
-            return Err(StoreError::Corrupt("a topic id contains `,`".into()));
-        }
-        let p = p.clone();
-        self.writer
-            .run(move |conn| {
-                conn.prepare_cached(
-                    "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    fn person_by_token<'a>(&'a self, token_hash: &'a [u8; 32]) -> StoreFuture<'a, Option<Person>> {
+        Box::pin(async move {
+            let token_hash = *token_hash;
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT * FROM person WHERE token_hash = ?",
+                    [&token_hash[..]],
+                    person,
                 )
-                .and_then(|mut st| {
-                    st.execute(rusqlite::params![
-                        p.id,
-                        p.name,
-                        p.role.as_str(),
-                        p.clearance,
-                        p.clearance_until,
-                        p.need_to_know.join(","),
-                        &p.token_hash[..],
-                        p.created_at
-                    ])
-                })
-                .map_err(|e| writer::unique_or(e, || StoreError::Exists(p.id.clone())))?;
-                Ok(())
             })
             .await
-    }
-
-    async fn person_by_token(&self, token_hash: &[u8; 32]) -> Result<Option<Person>, StoreError> {
-        let token_hash = *token_hash;
-        self.read(move |c| {
-            one(
-                c,
-                "SELECT * FROM person WHERE token_hash = ?",
-                [&token_hash[..]],
-                person,
-            )
         })
-        .await
     }
 
-    async fn people(&self) -> Result<Vec<Person>, StoreError> {
-        self.read(|c| all(c, "SELECT * FROM person ORDER BY id", [], person))
+    fn people(&self) -> StoreFuture<'_, Vec<Person>> {
+        Box::pin(async move {
+            self.read(|c| all(c, "SELECT * FROM person ORDER BY id", [], person))
+                .await
+        })
+    }
+
+    fn commit(&self, batch: Batch) -> StoreFuture<'_, Committed> {
+        Box::pin(async move {
+            // Group commit on the writer thread: everything queued while it
+            // was busy goes in one transaction (one fsync), each batch failing
+            // alone if it fails.
+            self.writer.commit(batch).await
+        })
+    }
+
+    fn incoming<'a>(&'a self, transfer: &'a str) -> StoreFuture<'a, Option<Incoming>> {
+        Box::pin(async move {
+            let transfer = transfer.to_owned();
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT * FROM received_transfer WHERE transfer = ?",
+                    [&transfer],
+                    |r| incoming(r).map(Ok),
+                )
+            })
             .await
-    }
-
-    async fn commit(&self, batch: Batch) -> Result<Committed, StoreError> {
-        // Group commit on the writer thread: everything queued while it
-        // was busy goes in one transaction (one fsync), each batch failing
-        // alone if it fails.
-        self.writer.commit(batch).await
-    }
-
-    async fn incoming(&self, transfer: &str) -> Result<Option<Incoming>, StoreError> {
-        let transfer = transfer.to_owned();
-        self.read(move |c| {
-            one(
-                c,
-                "SELECT * FROM received_transfer WHERE transfer = ?",
-                [&transfer],
-                |r| incoming(r).map(Ok),
-            )
         })
-        .await
     }
 
-    async fn incoming_many(&self, transfers: &[String]) -> Result<Vec<Incoming>, StoreError> {
-        let transfers = transfers.to_vec();
-        self.read(move |c| {
-            let mut out = Vec::with_capacity(transfers.len());
-            for chunk in transfers.chunks(ROWS) {
-                let q = format!(
-                    "SELECT * FROM received_transfer WHERE transfer IN ({})",
-                    placeholders(chunk.len())
-                );
-                out.extend(all(c, &q, rusqlite::params_from_iter(chunk), |r| {
-                    incoming(r).map(Ok)
-                })?);
+    fn incoming_many<'a>(&'a self, transfers: &'a [String]) -> StoreFuture<'a, Vec<Incoming>> {
+        Box::pin(async move {
+            let transfers = transfers.to_vec();
+            self.read(move |c| {
+                let mut out = Vec::with_capacity(transfers.len());
+                for chunk in transfers.chunks(ROWS) {
+                    let q = format!(
+                        "SELECT * FROM received_transfer WHERE transfer IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    out.extend(all(c, &q, rusqlite::params_from_iter(chunk), |r| {
+                        incoming(r).map(Ok)
+                    })?);
+                }
+                Ok(out)
+            })
+            .await
+        })
+    }
+
+    fn item<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Item>> {
+        Box::pin(async move {
+            let id = id.to_owned();
+            self.read(move |c| {
+                one(c, "SELECT * FROM item WHERE id = ?", [&id], |r| {
+                    item(r).map(Ok)
+                })
+            })
+            .await
+        })
+    }
+
+    fn messages(&self, kind: MessageKind) -> StoreFuture<'_, Vec<Message>> {
+        Box::pin(async move {
+            self.read(move |c| {
+                all(
+                    c,
+                    "SELECT * FROM message WHERE kind = ? ORDER BY rowid",
+                    [kind.as_str()],
+                    message,
+                )
+            })
+            .await
+        })
+    }
+
+    fn message<'a>(&'a self, kind: MessageKind, id: &'a str) -> StoreFuture<'a, Option<Message>> {
+        Box::pin(async move {
+            let id = id.to_owned();
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT * FROM message WHERE kind = ? AND id = ?",
+                    params![kind.as_str(), id],
+                    message,
+                )
+            })
+            .await
+        })
+    }
+
+    fn item_ids(&self) -> StoreFuture<'_, Vec<String>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(c, "SELECT id FROM item ORDER BY rowid", [], |r| {
+                    r.get(0).map(Ok)
+                })
+            })
+            .await
+        })
+    }
+
+    fn ledger_size(&self) -> StoreFuture<'_, u64> {
+        Box::pin(async move {
+            // Indices are 0, 1, 2, … without gaps: the size is the last index + 1,
+            // read from the primary key rather than by counting rows.
+            let n = self
+                .read(|c| {
+                    one(
+                        c,
+                        "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_record",
+                        [],
+                        |r| r.get::<_, i64>(0).map(Ok),
+                    )
+                })
+                .await?
+                .unwrap_or(0);
+            index(n)
+        })
+    }
+
+    fn leaf_hashes(&self, from: u64) -> StoreFuture<'_, Vec<Hash>> {
+        Box::pin(async move {
+            // A reader sees every commit made before it starts (WAL), so a
+            // caller that has just committed reads what it wrote, without
+            // queueing behind the writer's next group.
+            let start = sql_int(from)?;
+            let hashes = self
+                .read(move |c| {
+                    all(
+                        c,
+                        "SELECT idx, leaf_hash FROM ledger_record WHERE idx >= ? ORDER BY idx",
+                        [start],
+                        |r| {
+                            let idx: i64 = r.get(0)?;
+                            let h: Vec<u8> = r.get(1)?;
+                            Ok(Ok((idx, h)))
+                        },
+                    )
+                })
+                .await?;
+            let mut out = Vec::with_capacity(hashes.len());
+            for (expected, (idx, h)) in (from..).zip(hashes) {
+                if index(idx)? != expected {
+                    return Err(StoreError::Corrupt(format!(
+                        "ledger index {idx} where {expected} was expected"
+                    )));
+                }
+                out.push(hash32(h, "leaf hash")?);
             }
             Ok(out)
         })
-        .await
     }
 
-    async fn item(&self, id: &str) -> Result<Option<Item>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            one(c, "SELECT * FROM item WHERE id = ?", [&id], |r| {
-                item(r).map(Ok)
-            })
-        })
-        .await
-    }
-
-    async fn messages(&self, kind: MessageKind) -> Result<Vec<Message>, StoreError> {
-        self.read(move |c| {
-            all(
-                c,
-                "SELECT * FROM message WHERE kind = ? ORDER BY rowid",
-                [kind.as_str()],
-                message,
-            )
-        })
-        .await
-    }
-
-    async fn message(&self, kind: MessageKind, id: &str) -> Result<Option<Message>, StoreError> {
-        let id = id.to_owned();
-        self.read(move |c| {
-            one(
-                c,
-                "SELECT * FROM message WHERE kind = ? AND id = ?",
-                params![kind.as_str(), id],
-                message,
-            )
-        })
-        .await
-    }
-
-    async fn item_ids(&self) -> Result<Vec<String>, StoreError> {
-        self.read(|c| {
-            all(c, "SELECT id FROM item ORDER BY rowid", [], |r| {
-                r.get(0).map(Ok)
-            })
-        })
-        .await
-    }
-
-    async fn ledger_size(&self) -> Result<u64, StoreError> {
-        // Indices are 0, 1, 2, … without gaps: the size is the last index + 1,
-        // read from the primary key rather than by counting rows.
-        let n = self
-            .read(|c| {
-                one(
-                    c,
-                    "SELECT COALESCE(MAX(idx) + 1, 0) FROM ledger_record",
-                    [],
-                    |r| r.get::<_, i64>(0).map(Ok),
-                )
-            })
-            .await?
-            .unwrap_or(0);
-        index(n)
-    }
-
-    async fn leaf_hashes(&self, from: u64) -> Result<Vec<Hash>, StoreError> {
-        // A reader sees every commit made before it starts (WAL), so a
-        // caller that has just committed reads what it wrote, without
-        // queueing behind the writer's next group.
-        let start = sql_int(from)?;
-        let hashes = self
-            .read(move |c| {
+    fn records(&self, from: u64, to: u64) -> StoreFuture<'_, Vec<(Hash, Vec<u8>)>> {
+        Box::pin(async move {
+            let (from, to) = (sql_int(from)?, sql_int(to)?);
+            self.read(move |c| {
                 all(
                     c,
-                    "SELECT idx, leaf_hash FROM ledger_record WHERE idx >= ? ORDER BY idx",
-                    [start],
+                    "SELECT leaf_hash, record FROM ledger_record WHERE idx >= ? AND idx < ? ORDER BY idx",
+                    [from, to],
                     |r| {
-                        let idx: i64 = r.get(0)?;
-                        let h: Vec<u8> = r.get(1)?;
-                        Ok(Ok((idx, h)))
+                        let h: Vec<u8> = r.get(0)?;
+                        let rec: Vec<u8> = r.get(1)?;
+                        Ok(hash32(h, "leaf hash").map(|h| (h, rec)))
                     },
                 )
             })
-            .await?;
-        let mut out = Vec::with_capacity(hashes.len());
-        for (expected, (idx, h)) in (from..).zip(hashes) {
-            if index(idx)? != expected {
-                return Err(StoreError::Corrupt(format!(
-                    "ledger index {idx} where {expected} was expected"
-                )));
-            }
-            out.push(hash32(h, "leaf hash")?);
-        }
-        Ok(out)
-    }
-
-    async fn records(&self, from: u64, to: u64) -> Result<Vec<(Hash, Vec<u8>)>, StoreError> {
-        let (from, to) = (sql_int(from)?, sql_int(to)?);
-        self.read(move |c| {
-            all(
-                c,
-                "SELECT leaf_hash, record FROM ledger_record WHERE idx >= ? AND idx < ? ORDER BY idx",
-                [from, to],
-                |r| {
-                    let h: Vec<u8> = r.get(0)?;
-                    let rec: Vec<u8> = r.get(1)?;
-                    Ok(hash32(h, "leaf hash").map(|h| (h, rec)))
-                },
-            )
+            .await
         })
-        .await
     }
 
-    async fn put_checkpoint(&self, size: u64, root: Hash, note: &str) -> Result<(), StoreError> {
-        let note = note.to_owned();
-        self.writer
-            .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(writer::sql)?;
-                let existing: Option<Vec<u8>> = tx
-                    .query_row(
-                        "SELECT root FROM checkpoint WHERE size = ?",
-                        [sql_int(size)?],
-                        |r| r.get(0),
-                    )
-                    .optional()
-                    .map_err(writer::sql)?;
-                match existing {
-                    Some(r) if r == root.0 => {}
-                    Some(_) => return Err(StoreError::Conflict(size)),
-                    None => {
-                        tx.execute(
-                            "INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)",
-                            rusqlite::params![sql_int(size)?, &root.0[..], note],
-                        )
+    fn put_checkpoint<'a>(&'a self, size: u64, root: Hash, note: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let note = note.to_owned();
+            self.writer
+                .run(move |conn| {
+                    let tx = conn
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                         .map_err(writer::sql)?;
+                    let existing: Option<Vec<u8>> = tx
+                        .query_row(
+                            "SELECT root FROM checkpoint WHERE size = ?",
+                            [sql_int(size)?],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(writer::sql)?;
+                    match existing {
+                        Some(r) if r == root.0 => {}
+                        Some(_) => return Err(StoreError::Conflict(size)),
+                        None => {
+                            tx.execute(
+                                "INSERT INTO checkpoint (size, root, note) VALUES (?, ?, ?)",
+                                rusqlite::params![sql_int(size)?, &root.0[..], note],
+                            )
+                            .map_err(writer::sql)?;
+                        }
                     }
-                }
-                tx.commit().map_err(writer::sql)
+                    tx.commit().map_err(writer::sql)
+                })
+                .await
+        })
+    }
+
+    fn latest_checkpoint(&self) -> StoreFuture<'_, Option<(u64, String)>> {
+        Box::pin(async move {
+            self.read(|c| {
+                one(
+                    c,
+                    "SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1",
+                    [],
+                    |r| {
+                        let size: i64 = r.get(0)?;
+                        let note: String = r.get(1)?;
+                        Ok(index(size).map(|s| (s, note)))
+                    },
+                )
             })
             .await
-    }
-
-    async fn latest_checkpoint(&self) -> Result<Option<(u64, String)>, StoreError> {
-        self.read(|c| {
-            one(
-                c,
-                "SELECT size, note FROM checkpoint ORDER BY size DESC LIMIT 1",
-                [],
-                |r| {
-                    let size: i64 = r.get(0)?;
-                    let note: String = r.get(1)?;
-                    Ok(index(size).map(|s| (s, note)))
-                },
-            )
         })
-        .await
     }
 
-    async fn witnessed(&self, party: &str) -> Result<Option<(u64, Hash, String)>, StoreError> {
-        let party = party.to_owned();
-        self.read(move |c| {
-            one(
-                c,
-                "SELECT size, root, note FROM witnessed WHERE party = ?",
-                [&party],
-                |r| {
-                    let size: i64 = r.get(0)?;
-                    let root: Vec<u8> = r.get(1)?;
-                    let note: String = r.get(2)?;
-                    Ok((|| {
-                        Ok((index(size)?, hash32(root, "witnessed root")?, note))
-                    })())
-                },
-            )
+    fn witnessed<'a>(&'a self, party: &'a str) -> StoreFuture<'a, Option<(u64, Hash, String)>> {
+        Box::pin(async move {
+            let party = party.to_owned();
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT size, root, note FROM witnessed WHERE party = ?",
+                    [&party],
+                    |r| {
+                        let size: i64 = r.get(0)?;
+                        let root: Vec<u8> = r.get(1)?;
+                        let note: String = r.get(2)?;
+                        Ok((|| {
+                            Ok((index(size)?, hash32(root, "witnessed root")?, note))
+                        })())
+                    },
+                )
+            })
+            .await
         })
-        .await
     }
 
-    async fn put_witnessed(
-        &self,
-        party: &str,
+    fn put_witnessed<'a>(
+        &'a self,
+        party: &'a str,
         size: u64,
         root: Hash,
-        note: &str,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        let (party, note, at) = (party.to_owned(), note.to_owned(), at.to_owned());
-        self.writer
-            .run(move |conn| {
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let (party, note, at) = (party.to_owned(), note.to_owned(), at.to_owned());
+            self.writer
+                .run(move |conn| {
+                    let tx = conn
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .map_err(writer::sql)?;
+                    let last: Option<i64> = tx
+                        .query_row("SELECT size FROM witnessed WHERE party = ?", [&party], |r| {
+                            r.get(0)
+                        })
+                        .optional()
+                        .map_err(writer::sql)?;
+                    if let Some(last) = last
+                        && index(last)? > size
+                    {
+                        return Err(StoreError::Conflict(size));
+                    }
+                    tx.execute(
+                        "INSERT INTO witnessed (party, size, root, note, at) VALUES (?, ?, ?, ?, ?) \
+                         ON CONFLICT (party) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note, at = excluded.at",
+                        rusqlite::params![party, sql_int(size)?, &root.0[..], note, at],
+                    )
                     .map_err(writer::sql)?;
-                let last: Option<i64> = tx
-                    .query_row("SELECT size FROM witnessed WHERE party = ?", [&party], |r| {
-                        r.get(0)
-                    })
-                    .optional()
-                    .map_err(writer::sql)?;
-                if let Some(last) = last
-                    && index(last)? > size
-                {
-                    return Err(StoreError::Conflict(size));
-                }
-                tx.execute(
-                    "INSERT INTO witnessed (party, size, root, note, at) VALUES (?, ?, ?, ?, ?) \
-                     ON CONFLICT (party) DO UPDATE SET size = excluded.size, root = excluded.root, note = excluded.note, at = excluded.at",
-                    rusqlite::params![party, sql_int(size)?, &root.0[..], note, at],
-                )
-                .map_err(writer::sql)?;
-                tx.commit().map_err(writer::sql)
-            })
-            .await
+                    tx.commit().map_err(writer::sql)
+                })
+                .await
+        })
     }
 
-    async fn add_cosignature(
-        &self,
+    fn add_cosignature<'a>(
+        &'a self,
         size: u64,
-        cosigner: &str,
-        note: &str,
-        at: &str,
-    ) -> Result<(), StoreError> {
-        let (cosigner, note, at) = (cosigner.to_owned(), note.to_owned(), at.to_owned());
-        self.writer
-            .run(move |conn| {
-                conn.execute(
-                    "INSERT INTO cosigned (size, cosigner, note, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    rusqlite::params![sql_int(size)?, cosigner, note, at],
-                )
-                .map_err(writer::sql)?;
-                Ok(())
-            })
-            .await
-    }
-
-    async fn cosignatures(&self) -> Result<Vec<(u64, String, String, String)>, StoreError> {
-        self.read(|c| {
-            all(
-                c,
-                "SELECT size, cosigner, note, at FROM cosigned ORDER BY size DESC, cosigner",
-                [],
-                |r| {
-                    let size: i64 = r.get(0)?;
-                    let (cosigner, note, at) = (r.get(1)?, r.get(2)?, r.get(3)?);
-                    Ok(index(size).map(|s| (s, cosigner, note, at)))
-                },
-            )
+        cosigner: &'a str,
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let (cosigner, note, at) = (cosigner.to_owned(), note.to_owned(), at.to_owned());
+            self.writer
+                .run(move |conn| {
+                    conn.execute(
+                        "INSERT INTO cosigned (size, cosigner, note, at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        rusqlite::params![sql_int(size)?, cosigner, note, at],
+                    )
+                    .map_err(writer::sql)?;
+                    Ok(())
+                })
+                .await
         })
-        .await
     }
 
-    async fn due(&self, now: i64, limit: u32) -> Result<Vec<Outgoing>, StoreError> {
-        self.read(move |c| {
-            all(
-                c,
-                &format!(
-                    "{OUTGOING} WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? \
-                     ORDER BY next_attempt_at, outbox.rowid LIMIT ?"
-                ),
-                params![now, i64::from(limit)],
-                outgoing,
-            )
-        })
-        .await
-    }
-
-    async fn due_except(
-        &self,
-        now: i64,
-        limit: u32,
-        except: &std::collections::HashSet<String>,
-    ) -> Result<Vec<Outgoing>, StoreError> {
-        // The ids first (small), then the envelopes of those not excluded.
-        let wider =
-            i64::from(limit).saturating_add(i64::try_from(except.len()).unwrap_or(i64::MAX));
-        let ids: Vec<String> = self
-            .read(move |c| {
+    fn cosignatures(&self) -> StoreFuture<'_, Vec<(u64, String, String, String)>> {
+        Box::pin(async move {
+            self.read(|c| {
                 all(
                     c,
-                    &format!("SELECT transfer {DUE}"),
-                    params![now, wider],
-                    |r| r.get(0).map(Ok),
+                    "SELECT size, cosigner, note, at FROM cosigned ORDER BY size DESC, cosigner",
+                    [],
+                    |r| {
+                        let size: i64 = r.get(0)?;
+                        let (cosigner, note, at) = (r.get(1)?, r.get(2)?, r.get(3)?);
+                        Ok(index(size).map(|s| (s, cosigner, note, at)))
+                    },
                 )
-            })
-            .await?;
-        let wanted: Vec<String> = ids
-            .into_iter()
-            .filter(|t| !except.contains(t))
-            .take(usize::try_from(limit).unwrap_or(usize::MAX))
-            .collect();
-        if wanted.is_empty() {
-            return Ok(Vec::new());
-        }
-        self.read(move |c| {
-            let mut found = std::collections::HashMap::with_capacity(wanted.len());
-            for chunk in wanted.chunks(ROWS) {
-                let q = format!(
-                    "{OUTGOING} WHERE transfer IN ({})",
-                    placeholders(chunk.len())
-                );
-                for o in all(c, &q, rusqlite::params_from_iter(chunk), outgoing)? {
-                    found.insert(o.transfer.clone(), o);
-                }
-            }
-            // In the order they fell due (one delivered meanwhile is left out).
-            Ok(wanted.iter().filter_map(|t| found.remove(t)).collect())
-        })
-        .await
-    }
-
-    async fn retry_later(&self, transfer: &str, next_attempt_at: i64) -> Result<(), StoreError> {
-        let transfer = transfer.to_owned();
-        self.writer
-            .run(move |conn| {
-                conn.prepare_cached(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE transfer = ? AND delivered_at IS NULL",
-                )
-                .and_then(|mut st| st.execute(rusqlite::params![next_attempt_at, transfer]))
-                .map_err(writer::sql)?;
-                Ok(())
             })
             .await
+        })
+    }
+
+    fn due(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Outgoing>> {
+        Box::pin(async move {
+            self.read(move |c| {
+                all(
+                    c,
+                    &format!(
+                        "{OUTGOING} WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= ? \
+                         ORDER BY next_attempt_at, outbox.rowid LIMIT ?"
+                    ),
+                    params![now, i64::from(limit)],
+                    outgoing,
+                )
+            })
+            .await
+        })
+    }
+
+    fn due_except<'a>(
+        &'a self,
+        now: i64,
+        limit: u32,
+        except: &'a std::collections::HashSet<String>,
+    ) -> StoreFuture<'a, Vec<Outgoing>> {
+        Box::pin(async move {
+            // The ids first (small), then the envelopes of those not excluded.
+            let wider =
+                i64::from(limit).saturating_add(i64::try_from(except.len()).unwrap_or(i64::MAX));
+            let ids: Vec<String> = self
+                .read(move |c| {
+                    all(
+                        c,
+                        &format!("SELECT transfer {DUE}"),
+                        params![now, wider],
+                        |r| r.get(0).map(Ok),
+                    )
+                })
+                .await?;
+            let wanted: Vec<String> = ids
+                .into_iter()
+                .filter(|t| !except.contains(t))
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .collect();
+            if wanted.is_empty() {
+                return Ok(Vec::new());
+            }
+            self.read(move |c| {
+                let mut found = std::collections::HashMap::with_capacity(wanted.len());
+                for chunk in wanted.chunks(ROWS) {
+                    let q = format!(
+                        "{OUTGOING} WHERE transfer IN ({})",
+                        placeholders(chunk.len())
+                    );
+                    for o in all(c, &q, rusqlite::params_from_iter(chunk), outgoing)? {
+                        found.insert(o.transfer.clone(), o);
+                    }
+                }
+                // In the order they fell due (one delivered meanwhile is left out).
+                Ok(wanted.iter().filter_map(|t| found.remove(t)).collect())
+            })
+            .await
+        })
+    }
+
+    fn retry_later<'a>(&'a self, transfer: &'a str, next_attempt_at: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let transfer = transfer.to_owned();
+            self.writer
+                .run(move |conn| {
+                    conn.prepare_cached(
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+                    )
+                    .and_then(|mut st| st.execute(rusqlite::params![next_attempt_at, transfer]))
+                    .map_err(writer::sql)?;
+                    Ok(())
+                })
+                .await
+        })
     }
 }

@@ -325,6 +325,33 @@ fn commit_group(conn: &mut Connection, pending: Vec<(Box<Batch>, Reply)>) {
 /// Writes one batch inside the open transaction; `seq` is the ledger
 /// sequencer, advanced only on success.
 fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, StoreError> {
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for p in &batch.people {
+            if p.need_to_know.iter().any(|t| t.contains(',')) {
+                return Err(StoreError::Corrupt(format!(
+                    "a topic id of `{}` contains `,`",
+                    p.id
+                )));
+            }
+            st.execute(params![
+                p.id,
+                p.name,
+                p.role.as_str(),
+                p.clearance,
+                p.clearance_until,
+                p.need_to_know.join(","),
+                &p.token_hash[..],
+                p.created_at
+            ])
+            .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
+        }
+    }
     // Exactly once: a transfer id already received (or twice in the batch)
     // meets the primary key.
     {

@@ -96,7 +96,7 @@ fn profile_fuzz_corpus_replays() {
         std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/profile");
     let mut n = 0;
     for f in std::fs::read_dir(dir).unwrap() {
-        gsomia_core::profile::fuzz_agreement(&std::fs::read(f.unwrap().path()).unwrap());
+        gsomia_core::fuzzing::agreement_profile(&std::fs::read(f.unwrap().path()).unwrap());
         n += 1;
     }
     assert!(n >= 5);

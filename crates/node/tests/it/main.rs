@@ -860,15 +860,18 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         .await
         .unwrap();
     node.store
-        .add_person(&Person {
-            id: "jpn-sato".into(),
-            name: "Sato".into(),
-            role: Role::Officer,
-            clearance: "極秘".into(),
-            clearance_until: "2099-01-01T00:00:00+09:00".into(),
-            need_to_know: vec!["warning".into()],
-            token_hash: sha2::Sha256::digest(b"t").into(),
-            created_at: "test".into(),
+        .commit(gsomia_store::Batch {
+            people: vec![Person {
+                id: "jpn-sato".into(),
+                name: "Sato".into(),
+                role: Role::Officer,
+                clearance: "極秘".into(),
+                clearance_until: "2099-01-01T00:00:00+09:00".into(),
+                need_to_know: vec!["warning".into()],
+                token_hash: sha2::Sha256::digest(b"t").into(),
+                created_at: "test".into(),
+            }],
+            ..gsomia_store::Batch::default()
         })
         .await
         .unwrap();
