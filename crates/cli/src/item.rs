@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use gsomia_core::{Decision, ReleaseRequest, decide_release};
-use gsomia_node::labels::{from_wire, to_wire};
+use gsomia_node::{label_from_wire as from_wire, label_to_wire as to_wire};
 use gsomia_seal::item::{self, WireLabel};
 use gsomia_seal::stanag;
 use serde_json::{Value, json};

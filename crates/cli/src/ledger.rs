@@ -10,7 +10,7 @@ use gsomia_ledger::entry::{Entry, Kind};
 use gsomia_ledger::merkle::Hash;
 use gsomia_ledger::note::{Checkpoint, Note, Verifier};
 use gsomia_ledger::witness::{self, Refusal};
-use gsomia_store::{LedgerDir, LedgerDirError, WitnessDir};
+use gsomia_node::ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -273,49 +273,20 @@ fn log_key(dir: &Path, given: Option<&Path>) -> Result<Verifier> {
     }
 }
 
-/// A ledger as the verifier takes it: the log's key, the framed log, and
-/// checkpoint notes (name, text).
-type LedgerFiles = (Verifier, Vec<u8>, Vec<(String, String)>);
-
-/// A node directory's ledger, rebuilt as a framed log with its latest checkpoint.
-fn node_ledger(dir: &Path) -> Result<LedgerFiles> {
-    use gsomia_store::Store as _;
-    let cfg = crate::node::config(dir)?;
-    let (_, key) = keys::identity(&cfg.keys)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    rt.block_on(async {
-        let store = gsomia_store::SqliteStore::open(&cfg.database).await?;
-        let size = store.ledger_size().await?;
-        let mut log = Vec::new();
-        for (i, (_, bytes)) in store.records(0, size).await?.iter().enumerate() {
-            // A record that does not decode is framed as stored, so the
-            // verifier names it.
-            match gsomia_ledger::entry::Record::from_bytes(bytes) {
-                Ok(r) => log.extend_from_slice(&gsomia_ledger::entry::frame(&r)),
-                Err(e) => bail!("ledger record {i} does not decode: {e}"),
-            }
-        }
-        let checkpoints = store
-            .latest_checkpoint()
-            .await?
-            .map(|(size, note)| (format!("checkpoint {size}"), note))
-            .into_iter()
-            .collect();
-        Ok((key, log, checkpoints))
-    })
+/// A node directory's ledger, read back from its database.
+fn node_ledger(dir: &Path) -> Result<gsomia_node::audit::NodeLedger> {
+    let settings = gsomia_node::Settings::load(dir)?;
+    Ok(crate::node::runtime()?.block_on(gsomia_node::audit::read_ledger(&settings))?)
 }
 
 fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
     let result = if dir.join("node.toml").is_file() {
-        let (conf_key, log, checkpoints) = node_ledger(dir)?;
+        let l = node_ledger(dir)?;
         let key = match key {
             Some(p) => keys::identity(p)?.1,
-            None => conf_key,
+            None => l.key,
         };
-        gsomia_ledger::verify::verify(&key.name, &key, &log, &checkpoints)
+        gsomia_ledger::verify::verify(&key.name, &key, &l.log, &l.checkpoints)
     } else {
         let key = log_key(dir, key)?;
         match LedgerDir::verify_dir(dir, Some(&key)) {
@@ -469,44 +440,27 @@ fn cosign(dir: &Path, witness_dir: &Path, keys_dir: &Path, key: Option<&Path>) -
 /// cosignatures of its checkpoints, each verified (the partner's witness
 /// signature and this node's own signature on the same note).
 pub(crate) fn node_status(dir: &Path) -> Result<Value> {
-    use gsomia_store::Store as _;
-    let (key, log, checkpoints) = node_ledger(dir)?;
-    let report = gsomia_ledger::verify::verify(&key.name, &key, &log, &checkpoints);
-    let cfg = crate::node::config(dir)?;
-    let partners = gsomia_node::partner::load(&dir.join("partners")).map_err(anyhow::Error::msg)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let cosigned = rt.block_on(async {
-        let store = gsomia_store::SqliteStore::open(&cfg.database).await?;
-        anyhow::Ok(store.cosignatures().await?)
-    })?;
-    let mut cosigs = Vec::new();
-    for p in &partners {
-        // The largest checkpoint this partner cosigned.
-        let latest = cosigned.iter().find(|(_, who, _, _)| *who == p.party);
-        let doc = match latest {
-            None => json!({ "party": p.party, "cosigned": false }),
-            Some((size, _, note, at)) => {
-                let ok = Note::parse(note).map_err(|e| e.to_string()).and_then(|n| {
-                    key.verify_checkpoint(&n).map_err(|e| e.to_string())?;
-                    p.verifier.verify_cosignature(&n).map_err(|e| e.to_string())
-                });
-                json!({ "party": p.party, "cosigned": true, "size": size, "kept_at": at,
-                        "verified": ok.is_ok(), "problem": ok.err() })
-            }
-        };
-        cosigs.push(doc);
-    }
+    let settings = gsomia_node::Settings::load(dir)?;
+    let l = node_ledger(dir)?;
+    let report = gsomia_ledger::verify::verify(&l.key.name, &l.key, &l.log, &l.checkpoints);
+    let cosigned =
+        crate::node::runtime()?.block_on(gsomia_node::audit::cosignatures(&settings, &l.key))?;
+    let cosigs: Vec<Value> = cosigned
+        .iter()
+        .map(|c| match &c.latest {
+            None => json!({ "party": c.party, "cosigned": false }),
+            Some((size, at, ok)) => json!({ "party": c.party, "cosigned": true, "size": size,
+                "kept_at": at, "verified": ok.is_ok(), "problem": ok.as_ref().err() }),
+        })
+        .collect();
     Ok(match report {
         Ok(r) => json!({
-            "party": cfg.party, "origin": key.name, "verified": true, "records": r.records,
+            "party": settings.party, "origin": l.key.name, "verified": true, "records": r.records,
             "latest": r.latest.as_ref().map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
             "cosignatures": cosigs,
         }),
         Err(problem) => json!({
-            "party": cfg.party, "origin": key.name, "verified": false,
+            "party": settings.party, "origin": l.key.name, "verified": false,
             "problem": problem.to_string(), "cosignatures": cosigs,
         }),
     })
@@ -583,7 +537,7 @@ fn status(dir: &Path, witness_keys: &[PathBuf]) -> Result<Outcome> {
             c.size,
             c.root.to_hex()
         );
-        let (_, note_text) = gsomia_store::LedgerDir::read_checkpoint(dir, c.size)?;
+        let (_, note_text) = LedgerDir::read_checkpoint(dir, c.size)?;
         let note = Note::parse(&note_text)?;
         let others: Vec<&str> = note
             .signatures

@@ -18,15 +18,22 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use gsomia_api::{
+    Client, ClientError, EnterEvent, EventKind, GrantConsent, Impact, ItemSummary, Launch, Point,
+    ReleaseOutcome, SubmitItem, Track, WarningEvent,
+};
 use gsomia_core::time::{format_in, parse_instant};
-use gsomia_node::Clock;
+use gsomia_node::{Clock, Listeners, Options, Running, Settings};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
 use crate::node::PersonArgs;
 use crate::out::{Outcome, member, put};
-use crate::serve::{Listeners, Running};
+
+fn doc(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
 
 /// How long the demo waits for a message to cross before calling it lost.
 const WAIT: Duration = Duration::from_secs(20);
@@ -112,11 +119,11 @@ fn prepare(root: &Path, parties: &[&str], at: Timestamp) -> Result<Prepared> {
     Ok(p)
 }
 
-/// A running world: its nodes, a user-API client per node, the clock.
+/// A running world: its nodes, a user-API client per person, the clock.
 struct World {
     nodes: BTreeMap<String, Running>,
-    clients: BTreeMap<String, reqwest::Client>,
-    tokens: BTreeMap<(String, String), String>,
+    /// (party, person name) → that person's client of their node.
+    clients: BTreeMap<(String, String), Client>,
     dirs: BTreeMap<String, PathBuf>,
     clock: Arc<Clock>,
 }
@@ -128,7 +135,6 @@ impl World {
         clock: Arc<Clock>,
     ) -> Result<World> {
         let mut nodes = BTreeMap::new();
-        let mut clients = BTreeMap::new();
         for (party, (api, peer)) in p.listeners {
             let dir = p.dirs.get(&party).context("dir vanished")?;
             api.set_nonblocking(true)?;
@@ -137,81 +143,38 @@ impl World {
                 api: tokio::net::TcpListener::from_std(api)?,
                 peer: tokio::net::TcpListener::from_std(peer)?,
             };
-            let running =
-                crate::serve::start(dir, registry.clone(), clock.clone(), Some(listeners)).await?;
-            let config = gsomia_node::tls::user_client_config(&dir.join("tls/ca.pem"))?;
-            clients.insert(
-                party.clone(),
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(config)
-                    .timeout(Duration::from_secs(30))
-                    .build()?,
-            );
+            let options = Options {
+                registry: Some(registry.clone()),
+                clock: clock.clone(),
+                ..Options::default()
+            };
+            let running = gsomia_node::start(&Settings::load(dir)?, listeners, options).await?;
             nodes.insert(party, running);
+        }
+        let mut clients = BTreeMap::new();
+        for ((party, person), token) in p.tokens {
+            let node = nodes.get(&party).context("no such node")?;
+            let dir = p.dirs.get(&party).context("dir vanished")?;
+            let client = Client::new(&node.api, &dir.join("tls/ca.pem"), Some(&token))?;
+            clients.insert((party, person), client);
         }
         Ok(World {
             nodes,
             clients,
-            tokens: p.tokens,
             dirs: p.dirs,
             clock,
         })
     }
 
-    /// Calls a node's user API as one of its people: (status, JSON answer).
-    async fn call(
-        &self,
-        party: &str,
-        person: &str,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> Result<(u16, Value)> {
-        let node = self.nodes.get(party).context("no such node")?;
-        let client = self.clients.get(party).context("no such client")?;
-        let token = self
-            .tokens
+    /// The client of one of a node's people.
+    fn client(&self, party: &str, person: &str) -> Result<&Client> {
+        self.clients
             .get(&(party.to_owned(), person.to_owned()))
-            .context("no such person")?;
-        let mut req = client
-            .request(method, format!("{}{path}", node.api))
-            .bearer_auth(token);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req
-            .send()
-            .await
-            .with_context(|| format!("{party} {path}"))?;
-        let status = resp.status().as_u16();
-        let bytes = resp.bytes().await?;
-        let doc = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Ok((status, doc))
-    }
-
-    async fn get(&self, party: &str, person: &str, path: &str) -> Result<Value> {
-        let (status, doc) = self
-            .call(party, person, reqwest::Method::GET, path, None)
-            .await?;
-        if status != 200 {
-            bail!("{party} {path}: {status} {doc}");
-        }
-        Ok(doc)
-    }
-
-    async fn post(
-        &self,
-        party: &str,
-        person: &str,
-        path: &str,
-        body: Value,
-    ) -> Result<(u16, Value)> {
-        self.call(party, person, reqwest::Method::POST, path, Some(body))
-            .await
+            .with_context(|| format!("no {person} at {party}"))
     }
 
     fn set(&self, at: Timestamp) -> Result<()> {
-        self.clock.set(at).map_err(anyhow::Error::msg)
+        Ok(self.clock.set(at)?)
     }
 
     /// Submits an item at `party` as `person`; returns its id.
@@ -223,33 +186,38 @@ impl World {
         rel_to: &[&str],
         text: &str,
     ) -> Result<String> {
-        let (status, doc) = self
-            .post(
-                party,
-                person,
-                "/v1/items",
-                json!({ "level": level, "topics": ["dprk.missile"], "rel_to": rel_to,
-                        "content": B64.encode(text) }),
-            )
-            .await?;
-        if status != 201 {
-            bail!("submit at {party}: {status} {doc}");
-        }
-        Ok(member(&doc, "id").as_str().unwrap_or_default().to_owned())
+        let req = SubmitItem {
+            level: level.to_owned(),
+            topics: vec!["dprk.missile".into()],
+            rel_to: Some(rel_to.iter().map(|s| (*s).to_owned()).collect()),
+            content: B64.encode(text),
+        };
+        let s = self
+            .client(party, person)?
+            .submit(&req)
+            .await
+            .with_context(|| format!("submit at {party}"))?;
+        Ok(s.id)
     }
 
     /// Waits until `party` holds an item whose originator's id is `origin`.
-    async fn wait_item(&self, party: &str, person: &str, origin: &str) -> Result<Option<Value>> {
+    async fn wait_item(
+        &self,
+        party: &str,
+        person: &str,
+        origin: &str,
+    ) -> Result<Option<ItemSummary>> {
+        let c = self.client(party, person)?;
         let deadline = tokio::time::Instant::now() + WAIT;
         while tokio::time::Instant::now() < deadline {
-            let doc = self.get(party, person, "/v1/items").await?;
-            if let Some(it) = member(&doc, "items")
-                .as_array()
+            if let Some(it) = c
+                .items()
+                .await?
+                .items
                 .into_iter()
-                .flatten()
-                .find(|i| *member(i, "origin_item") == json!(origin))
+                .find(|i| i.origin_item == origin)
             {
-                return Ok(Some(it.clone()));
+                return Ok(Some(it));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -263,16 +231,13 @@ impl World {
         person: &str,
         agreement: &str,
         n: u64,
-    ) -> Result<Value> {
+    ) -> Result<gsomia_api::AgreementStatus> {
+        let c = self.client(party, person)?;
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
-            let doc = self
-                .get(party, person, &format!("/v1/agreements/{agreement}"))
-                .await?;
-            if member(&doc, "events").as_u64().unwrap_or(0) >= n
-                || tokio::time::Instant::now() >= deadline
-            {
-                return Ok(doc);
+            let s = c.agreement(agreement).await?;
+            if s.events >= n || tokio::time::Instant::now() >= deadline {
+                return Ok(s);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -280,15 +245,10 @@ impl World {
 
     /// Waits until `party` holds consent `id`.
     async fn wait_consent(&self, party: &str, person: &str, id: &str) -> Result<bool> {
+        let c = self.client(party, person)?;
         let deadline = tokio::time::Instant::now() + WAIT;
         while tokio::time::Instant::now() < deadline {
-            let doc = self.get(party, person, "/v1/consents").await?;
-            if member(&doc, "consents")
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|c| *member(c, "id") == json!(id))
-            {
+            if c.consents().await?.consents.iter().any(|x| x.id == id) {
                 return Ok(true);
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -302,7 +262,7 @@ impl World {
         let mut problems = Vec::new();
         for round in 0..2 {
             for (party, r) in &self.nodes {
-                for (other, res) in gsomia_node::witness::witness_all(&r.node).await {
+                for (other, res) in r.witness_all().await {
                     if let Err(e) = res
                         && round == 1
                     {
@@ -320,16 +280,6 @@ impl World {
         }
         Ok(self.dirs)
     }
-}
-
-fn reasons(doc: &Value) -> Vec<String> {
-    member(doc, "reasons")
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The provisions cited by reasons ("… (jp-kr-2016 art 21(3); rule 1)").
@@ -370,40 +320,35 @@ impl Demo {
         to: (&str, &str),
         title: &str,
         expected: &'static str,
-    ) -> Result<Option<Value>> {
+    ) -> Result<Option<ItemSummary>> {
         let at = w.clock.now();
-        let (status, doc) = w
-            .post(
-                from.0,
-                from.1,
-                &format!("/v1/items/{item}/release"),
-                json!({ "to": to.0 }),
-            )
-            .await?;
-        if status != 200 {
-            bail!("release at {}: {status} {doc}", from.0);
-        }
-        let mut outcome = member(&doc, "decision").as_str().unwrap_or("?").to_owned();
-        let mut details = json!({
-            "from": from.0, "to": to.0, "agreement": member(&doc, "agreement"), "route": member(&doc, "route"),
-            "transfer": member(&doc, "transfer"),
-        });
+        let r = w
+            .client(from.0, from.1)?
+            .release(item, to.0)
+            .await
+            .with_context(|| format!("release at {}", from.0))?;
+        let (mut outcome, reasons, mut details) = match &r {
+            ReleaseOutcome::Release(x) => (
+                "release".to_owned(),
+                x.reasons.clone(),
+                json!({ "from": from.0, "to": to.0, "agreement": x.agreement, "route": x.route,
+                        "transfer": x.transfer }),
+            ),
+            ReleaseOutcome::Withhold(x) => (
+                "withhold".to_owned(),
+                x.reasons.clone(),
+                json!({ "from": from.0, "to": to.0, "agreement": null, "route": null,
+                        "transfer": null }),
+            ),
+        };
         let mut held = None;
         if outcome == "release" {
             match w.wait_item(to.0, to.1, origin).await? {
                 Some(it) => {
                     put(&mut details, "delivered", json!(true));
-                    put(
-                        &mut details,
-                        "originator_label",
-                        member(&it, "label").clone(),
-                    );
-                    put(
-                        &mut details,
-                        "recipient_label",
-                        member(&it, "equivalent_label").clone(),
-                    );
-                    put(&mut details, "recipient_item", member(&it, "id").clone());
+                    put(&mut details, "originator_label", doc(&it.label));
+                    put(&mut details, "recipient_label", doc(&it.equivalent_label));
+                    put(&mut details, "recipient_item", json!(it.id));
                     held = Some(it);
                 }
                 None => {
@@ -418,7 +363,7 @@ impl Demo {
             title: title.to_owned(),
             outcome,
             expected,
-            reasons: reasons(&doc),
+            reasons,
             details,
         });
         Ok(held)
@@ -442,52 +387,44 @@ impl Demo {
         expected: &'static str,
     ) -> Result<()> {
         let at = w.clock.now();
-        let (status, doc) = w
-            .post(
-                by.0,
-                by.1,
-                "/v1/agreements/jp-kr-2016/events",
-                json!({ "kind": kind, "summary": title }),
-            )
-            .await?;
-        let (outcome, reasons, details) = if status == 201 {
-            let theirs = w
-                .wait_events(partner.0, partner.1, "jp-kr-2016", events_after)
-                .await?;
-            let ours = member(&doc, "status");
-            let same = member(&theirs, "state") == member(ours, "state");
-            (
-                if same {
-                    member(&theirs, "state").as_str().unwrap_or("?").to_owned()
-                } else {
-                    format!(
-                        "views differ: {} at {}, {} at {}",
-                        member(ours, "state"),
-                        by.0,
-                        member(&theirs, "state"),
-                        partner.0
-                    )
+        let kind: EventKind = serde_json::from_value(json!(kind))?;
+        let entered = w
+            .client(by.0, by.1)?
+            .enter_event(
+                "jp-kr-2016",
+                &EnterEvent {
+                    kind,
+                    at: None,
+                    summary: Some(title.to_owned()),
+                    written_diplomatic: None,
                 },
-                vec![
-                    member(&doc, "effect")
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                ],
-                json!({ "state_at": { by.0: member(ours, "state"), partner.0: member(&theirs, "state") },
-                        "in_force": member(&theirs, "in_force"), "sent_to": member(&doc, "sent_to") }),
             )
-        } else {
-            (
-                "refused".to_owned(),
-                vec![
-                    member(&doc, "error")
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_owned(),
-                ],
-                json!({}),
-            )
+            .await;
+        let (outcome, reasons, details) = match entered {
+            Ok(e) => {
+                let theirs = w
+                    .wait_events(partner.0, partner.1, "jp-kr-2016", events_after)
+                    .await?;
+                let ours = &e.status;
+                let same = theirs.state == ours.state;
+                (
+                    if same {
+                        theirs.state.clone()
+                    } else {
+                        format!(
+                            "views differ: {} at {}, {} at {}",
+                            ours.state, by.0, theirs.state, partner.0
+                        )
+                    },
+                    vec![e.effect.clone()],
+                    json!({ "state_at": { by.0: ours.state, partner.0: theirs.state },
+                            "in_force": theirs.in_force, "sent_to": e.sent_to }),
+                )
+            }
+            Err(ClientError::Status { body, .. }) => {
+                ("refused".to_owned(), vec![body.error], json!({}))
+            }
+            Err(e) => return Err(e.into()),
         };
         self.steps.push(Step {
             at,
@@ -519,23 +456,13 @@ impl Demo {
     ) -> Result<()> {
         let at = w.clock.now();
         let node = w.nodes.get(who.0).context("no such node")?;
-        let client = w.clients.get(who.0).context("no such client")?;
-        let token = w
-            .tokens
-            .get(&(who.0.to_owned(), who.1.to_owned()))
-            .context("no such person")?;
-        let resp = client
-            .get(format!("{}/v1/items/{item}/content", node.api))
-            .bearer_auth(token)
-            .send()
-            .await?;
-        let status = resp.status().as_u16();
-        let body = resp.bytes().await?;
-        let ledgered = last_read_entry(&node.node).await?;
-        let (outcome, reasons) = match status {
-            200 => {
-                let ok = expect_text.is_none_or(|t| body.as_ref() == t.as_bytes());
+        let read = w.client(who.0, who.1)?.content(item).await;
+        let ledgered = last_read_entry(node.node()).await?;
+        let (status, outcome, reasons) = match read {
+            Ok(body) => {
+                let ok = expect_text.is_none_or(|t| body == t.as_bytes());
                 (
+                    200,
                     if ok {
                         "allow"
                     } else {
@@ -545,8 +472,12 @@ impl Demo {
                     vec![format!("ledgered: {ledgered}")],
                 )
             }
-            404 => ("deny".to_owned(), vec![format!("ledgered: {ledgered}")]),
-            s => (format!("answered {s}"), Vec::new()),
+            Err(e) if e.status() == Some(404) => (
+                404,
+                "deny".to_owned(),
+                vec![format!("ledgered: {ledgered}")],
+            ),
+            Err(e) => (e.status().unwrap_or(0), format!("answered {e}"), Vec::new()),
         };
         self.steps.push(Step {
             at,
@@ -563,11 +494,7 @@ impl Demo {
 
 /// The node's last read decision, as ledgered (kind and reasons or rules).
 async fn last_read_entry(node: &gsomia_node::Node) -> Result<String> {
-    use gsomia_store::Store as _;
-    let size = node.store.ledger_size().await?;
-    let from = size.saturating_sub(5);
-    for (_, bytes) in node.store.records(from, size).await?.iter().rev() {
-        let r = gsomia_ledger::entry::Record::from_bytes(bytes)?;
+    for r in node.ledger_tail(5).await?.iter().rev() {
         let kind = r.entry.kind();
         if matches!(
             kind,
@@ -626,7 +553,7 @@ fn run_in(root: &Path, profiles: Option<PathBuf>) -> Result<Outcome> {
     // The nodes' item lanes run here, below their warning lanes, as in `serve`.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .on_thread_start(gsomia_node::lanes::item_thread)
+        .on_thread_start(gsomia_node::item_thread)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
@@ -701,10 +628,8 @@ impl Demo {
     }
 }
 
-fn stored_id(held: Option<&Value>) -> String {
-    held.and_then(|h| member(h, "id").as_str())
-        .unwrap_or_default()
-        .to_owned()
+fn stored_id(held: Option<&ItemSummary>) -> String {
+    held.map(|h| h.id.clone()).unwrap_or_default()
 }
 
 const REPORT_2017: &str =
@@ -811,19 +736,25 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     .await?;
     w.set(t("2019-11-25T11:00:00+09:00")?)?;
     let at = w.clock.now();
-    let (status, doc) = w
-        .post(
-            "KOR",
-            "Park",
-            "/v1/consents",
-            json!({
-                "holder": "USA", "recipient": "JPN", "topics": ["dprk.missile"],
-                "expires_at": "2020-11-25T00:00:00+09:00",
-            }),
-        )
-        .await?;
-    let id = member(&doc, "id").as_str().unwrap_or_default().to_owned();
-    let reached = status == 201 && w.wait_consent("USA", "Smith", &id).await?;
+    let granted = w
+        .client("KOR", "Park")?
+        .grant(&GrantConsent {
+            holder: "USA".into(),
+            recipient: "JPN".into(),
+            item: None,
+            topics: Some(vec!["dprk.missile".into()]),
+            expires_at: "2020-11-25T00:00:00+09:00".into(),
+        })
+        .await;
+    let (id, status, details) = match &granted {
+        Ok(c) => (c.id.clone(), 201, doc(c)),
+        Err(e) => (
+            String::new(),
+            e.status().unwrap_or(0),
+            json!({ "error": e.to_string() }),
+        ),
+    };
+    let reached = granted.is_ok() && w.wait_consent("USA", "Smith", &id).await?;
     demo.steps.push(Step {
         at,
         branch: H,
@@ -831,7 +762,7 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
         outcome: if reached { "consented".into() } else { format!("consent not held ({status})") },
         expected: "consented",
         reasons: vec![format!("consent {id}, signed by KOR, held by USA")],
-        details: doc,
+        details,
     });
     let relayed = demo
         .release(
@@ -876,17 +807,9 @@ async fn launch(demo: &mut Demo, w: &World) -> Result<()> {
     w.set(t("2024-01-14T14:55:00+09:00")?)?;
     let at = w.clock.now();
     // Sato subscribes at JPN before the launch.
-    let node = w.nodes.get("JPN").context("no JPN")?;
-    let client = w.clients.get("JPN").context("no JPN client")?;
-    let token = w
-        .tokens
-        .get(&("JPN".to_owned(), "Sato".to_owned()))
-        .context("no Sato")?;
-    let mut feed = client
-        .get(format!("{}/v1/warnings/stream", node.api))
-        .bearer_auth(token)
-        .send()
-        .await?;
+    let feed = w.client("JPN", "Sato")?.subscribe().await?;
+    futures_util::pin_mut!(feed);
+    let kim = w.client("KOR", "Kim")?;
     let points = [
         ("launch", 39.03, 125.75, 0.0),
         ("track", 39.6, 128.1, 150.0),
@@ -895,64 +818,57 @@ async fn launch(demo: &mut Demo, w: &World) -> Result<()> {
     ];
     let mut id = String::new();
     let mut seen = Vec::new();
-    let mut buf = String::new();
     for (kind, lat, lon, alt) in points {
         let sent = std::time::Instant::now();
-        let (status, doc) = match kind {
+        let point = Point { lat, lon };
+        let published = match kind {
             "launch" => {
-                w.post(
-                    "KOR",
-                    "Kim",
-                    "/v1/warnings",
-                    json!({ "launch_point": { "lat": lat, "lon": lon } }),
-                )
-                .await?
+                kim.launch(&Launch {
+                    launch_point: point,
+                    at: None,
+                })
+                .await
             }
             "track" => {
-                w.post(
-                    "KOR",
-                    "Kim",
-                    &format!("/v1/warnings/{id}/track"),
-                    json!({ "point": { "lat": lat, "lon": lon }, "alt_km": alt }),
+                kim.track(
+                    &id,
+                    &Track {
+                        point,
+                        alt_km: alt,
+                        at: None,
+                    },
                 )
-                .await?
+                .await
             }
             _ => {
-                w.post(
-                    "KOR",
-                    "Kim",
-                    &format!("/v1/warnings/{id}/impact"),
-                    json!({ "impact_point": { "lat": lat, "lon": lon } }),
+                kim.impact(
+                    &id,
+                    &Impact {
+                        impact_point: point,
+                        at: None,
+                    },
                 )
-                .await?
+                .await
             }
-        };
-        if status != 201 && status != 200 {
-            bail!("warning {kind} at KOR: {status} {doc}");
         }
+        .with_context(|| format!("warning {kind} at KOR"))?;
         if kind == "launch" {
-            id = member(&doc, "id").as_str().unwrap_or_default().to_owned();
+            id = published.id;
         }
         // Read the feed until this update shows up at JPN.
         let deadline = tokio::time::Instant::now() + WAIT;
         let mut got = None;
-        while got.is_none() && tokio::time::Instant::now() < deadline {
-            let chunk = tokio::time::timeout_at(deadline, feed.chunk()).await;
-            let Ok(Ok(Some(c))) = chunk else { break };
-            buf.push_str(&String::from_utf8_lossy(&c));
-            while let Some(nl) = buf.find('\n') {
-                let line: String = buf.drain(..=nl).collect();
-                if let Some(d) = line.trim_end().strip_prefix("data:") {
-                    let v: Value = serde_json::from_str(d.trim()).unwrap_or(Value::Null);
-                    if *member(&v, "id") == json!(id) {
-                        got = Some(v);
-                    }
-                }
+        while got.is_none() {
+            use futures_util::StreamExt as _;
+            match tokio::time::timeout_at(deadline, feed.next()).await {
+                Ok(Some(Ok(WarningEvent::Update(u)))) if u.id == id => got = Some(u),
+                Ok(Some(Ok(WarningEvent::Update(_)))) => {}
+                _ => break,
             }
         }
         match got {
-            Some(v) => seen.push(json!({
-                "kind": kind, "seq": member(&v, "seq"), "level_at_jpn": member(&v, "level"),
+            Some(u) => seen.push(json!({
+                "kind": kind, "seq": u.seq, "level_at_jpn": u.level,
                 "latency_ms": (sent.elapsed().as_secs_f64() * 1000.0 * 10.0).round() / 10.0,
             })),
             None => seen.push(json!({ "kind": kind, "missing": true })),

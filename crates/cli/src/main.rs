@@ -117,6 +117,10 @@ enum Command {
         /// The node directory.
         #[arg(long)]
         dir: PathBuf,
+        /// Log format on standard error (default: `log_format` in node.toml);
+        /// the level comes from GSOMIA_LOG (default `info`).
+        #[arg(long, value_enum)]
+        log: Option<serve::LogFormatArg>,
     },
 }
 
@@ -378,7 +382,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Init { party, dir } => node::init(&party, &dir),
-        Command::Serve { dir } => serve::serve(&dir, json),
+        Command::Serve { dir, log } => serve::serve(&dir, log, json),
         Command::Health { node, ca } => serve::health(&node, &ca),
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),

@@ -3,31 +3,35 @@
 //! (`gsomia consent grant|list|revoke`). A refusal by the rules (HTTP 409)
 //! exits 1 with the reason; bad input exits 2.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::Args;
-use serde_json::{Value, json};
+use gsomia_api::{AgreementStatus, ClientError, EnterEvent, EventKind, GrantConsent};
+use serde_json::json;
 
 use crate::out::Outcome;
-use crate::serve::{NodeArgs, answer, call, client, field, runtime};
+use crate::serve::{NodeArgs, block, client, failed};
 
-fn url(a: &NodeArgs, path: &str) -> String {
-    format!("{}{path}", a.node.trim_end_matches('/'))
+fn doc(v: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
-/// A refusal by the rules, or the answer.
-fn decided(status: u16, bytes: &[u8], text: impl FnOnce(&Value) -> String) -> Result<Outcome> {
-    if status == 409 {
-        let doc: Value = serde_json::from_slice(bytes).unwrap_or(json!({}));
-        let why = field(&doc, "/error").to_owned();
-        return Ok(Outcome::answer(
-            json!({ "refused": true, "reason": why }),
-            format!("REFUSED  {why}\n"),
+/// A refusal by the rules (409), or the answer rendered by `text`.
+fn decided<T: serde::Serialize>(
+    r: Result<T, ClientError>,
+    text: impl FnOnce(&T) -> String,
+) -> Result<Outcome> {
+    match r {
+        Ok(v) => {
+            let t = text(&v);
+            Ok(Outcome::ok(doc(&v), t))
+        }
+        Err(ClientError::Status { status: 409, body }) => Ok(Outcome::answer(
+            json!({ "refused": true, "reason": body.error }),
+            format!("REFUSED  {}\n", body.error),
             true,
-        ));
+        )),
+        Err(e) => Err(failed(e)),
     }
-    let doc = answer(status, bytes)?;
-    let t = text(&doc);
-    Ok(Outcome::ok(doc, t))
 }
 
 /// Arguments of `agreement enter`.
@@ -52,61 +56,60 @@ pub struct EnterArgs {
 
 /// `gsomia agreement enter`: records an event of the node's party, signed and sent to partners.
 pub fn enter(a: &EnterArgs) -> Result<Outcome> {
-    let body = json!({
-        "kind": a.kind, "at": a.at, "summary": a.summary,
-        "written_diplomatic": !a.not_written,
-    });
-    let u = url(&a.node, &format!("/v1/agreements/{}/events", a.agreement));
-    let (status, bytes) =
-        runtime()?.block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
-    decided(status, &bytes, |doc| {
+    let kind: EventKind = match serde_json::from_value(json!(a.kind)) {
+        Ok(k) => k,
+        Err(_) => bail!(
+            "unknown event kind `{}` (notice, suspend_notice, lift_suspension, withdraw_notice, announcement)",
+            a.kind
+        ),
+    };
+    let req = EnterEvent {
+        kind,
+        at: a.at.clone(),
+        summary: a.summary.clone(),
+        written_diplomatic: Some(!a.not_written),
+    };
+    let c = client(&a.node)?;
+    decided(block(c.enter_event(&a.agreement, &req)), |e| {
         format!(
             "RECORDED {} {} at {}: {}\n  now {} (in force: {}); sent to {}\n",
-            field(doc, "/agreement"),
-            field(doc, "/kind"),
-            field(doc, "/at"),
-            field(doc, "/effect"),
-            field(doc, "/status/state"),
-            doc.pointer("/status/in_force")
-                .and_then(Value::as_bool)
-                .unwrap_or(false),
-            doc.get("sent_to")
-                .and_then(Value::as_array)
-                .map(|v| {
-                    v.iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| "no partner".into()),
+            e.agreement,
+            e.kind.as_str(),
+            e.at,
+            e.effect,
+            e.status.state,
+            e.status.in_force,
+            if e.sent_to.is_empty() {
+                "no partner".to_owned()
+            } else {
+                e.sent_to.join(", ")
+            },
         )
     })
+}
+
+fn status_line(s: &AgreementStatus) -> String {
+    format!(
+        "{:<14} {:<18} in force: {:<5} events: {}\n",
+        s.agreement, s.state, s.in_force, s.events,
+    )
 }
 
 /// `gsomia agreement live [AGREEMENT]`: the node's own view now (its profiles
 /// with every event recorded or received).
 pub fn live(a: &NodeArgs, agreement: Option<&str>) -> Result<Outcome> {
-    let u = match agreement {
-        Some(id) => url(a, &format!("/v1/agreements/{id}")),
-        None => url(a, "/v1/agreements"),
-    };
-    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(u)).await })?;
-    let doc = answer(status, &bytes)?;
-    let one = |d: &Value| {
-        format!(
-            "{:<14} {:<18} in force: {:<5} events: {}\n",
-            field(d, "/agreement"),
-            field(d, "/state"),
-            d.get("in_force").and_then(Value::as_bool).unwrap_or(false),
-            d.get("events").and_then(Value::as_u64).unwrap_or(0),
-        )
-    };
-    let text = match doc.get("agreements").and_then(Value::as_array) {
-        Some(list) => list.iter().map(one).collect(),
-        None => one(&doc),
-    };
-    Ok(Outcome::ok(doc, text))
+    let c = client(a)?;
+    match agreement {
+        Some(id) => {
+            let s = block(c.agreement(id)).map_err(failed)?;
+            Ok(Outcome::ok(doc(&s), status_line(&s)))
+        }
+        None => {
+            let l = block(c.agreements()).map_err(failed)?;
+            let text = l.agreements.iter().map(status_line).collect();
+            Ok(Outcome::ok(doc(&l), text))
+        }
+    }
 }
 
 /// Arguments of `consent grant`.
@@ -133,63 +136,53 @@ pub struct GrantArgs {
 
 /// `gsomia consent grant`.
 pub fn grant(a: &GrantArgs) -> Result<Outcome> {
-    let body = json!({
-        "holder": a.holder, "recipient": a.recipient, "item": a.item,
-        "topics": (!a.topics.is_empty()).then_some(&a.topics), "expires_at": a.expires,
-    });
-    let u = url(&a.node, "/v1/consents");
-    let (status, bytes) =
-        runtime()?.block_on(async { call(&a.node, client(&a.node)?.post(u).json(&body)).await })?;
-    decided(status, &bytes, |doc| {
+    let req = GrantConsent {
+        holder: a.holder.clone(),
+        recipient: a.recipient.clone(),
+        item: a.item.clone(),
+        topics: (!a.topics.is_empty()).then(|| a.topics.clone()),
+        expires_at: a.expires.clone(),
+    };
+    let c = client(&a.node)?;
+    decided(block(c.grant(&req)), |v| {
         format!(
             "CONSENT  {}: {} may release to {} until {}; sent to {}\n",
-            field(doc, "/id"),
-            field(doc, "/holder"),
-            field(doc, "/recipient"),
-            field(doc, "/expires_at"),
-            field(doc, "/holder"),
+            v.id, v.holder, v.recipient, v.expires_at, v.holder,
         )
     })
 }
 
 /// `gsomia consent list`.
 pub fn list(a: &NodeArgs) -> Result<Outcome> {
-    let u = url(a, "/v1/consents");
-    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.get(u)).await })?;
-    let doc = answer(status, &bytes)?;
+    let c = client(a)?;
+    let l = block(c.consents()).map_err(failed)?;
     let mut text = String::new();
-    for c in doc
-        .get("consents")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for v in &l.consents {
         text.push_str(&format!(
             "{}  {} → {} via {}  until {}{}\n",
-            field(c, "/id"),
-            field(c, "/originator"),
-            field(c, "/recipient"),
-            field(c, "/holder"),
-            field(c, "/expires_at"),
-            c.get("revoked_at")
-                .and_then(Value::as_str)
+            v.id,
+            v.originator,
+            v.recipient,
+            v.holder,
+            v.expires_at,
+            v.revoked_at
+                .as_ref()
                 .map(|r| format!("  REVOKED {r}"))
                 .unwrap_or_default(),
         ));
     }
-    Ok(Outcome::ok(doc, text))
+    Ok(Outcome::ok(doc(&l), text))
 }
 
 /// `gsomia consent revoke ID`.
 pub fn revoke(a: &NodeArgs, id: &str) -> Result<Outcome> {
-    let u = url(a, &format!("/v1/consents/{id}/revoke"));
-    let (status, bytes) = runtime()?.block_on(async { call(a, client(a)?.post(u)).await })?;
-    decided(status, &bytes, |doc| {
+    let c = client(a)?;
+    decided(block(c.revoke(id)), |v| {
         format!(
             "REVOKED  {} from {}; sent to {}\n",
-            field(doc, "/id"),
-            field(doc, "/revoked_at"),
-            field(doc, "/holder"),
+            v.id,
+            v.revoked_at.as_deref().unwrap_or("?"),
+            v.holder,
         )
     })
 }

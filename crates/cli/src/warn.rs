@@ -8,8 +8,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
-use crate::out::{Outcome, member};
-use crate::serve::{NodeArgs, answer, call, client, field, runtime};
+use gsomia_api::{ClientError, Impact, Launch, Point, Published, Track, WarningEvent};
+
+use crate::out::Outcome;
+use crate::serve::{NodeArgs, block, client, failed};
 
 /// `gsomia warn …`.
 #[derive(Subcommand)]
@@ -83,33 +85,49 @@ fn numbers(s: &str, n: usize, what: &str) -> Result<Vec<f64>> {
     Ok(v)
 }
 
-fn latlon(s: &str) -> Result<Value> {
-    let v = numbers(s, 2, "LAT,LON")?;
-    Ok(json!({ "lat": v.first(), "lon": v.get(1) }))
+fn latlon(s: &str) -> Result<Point> {
+    Ok(point(&numbers(s, 2, "LAT,LON")?))
 }
 
-fn post(a: &NodeArgs, path: &str, body: Value) -> Result<Outcome> {
-    let url = format!("{}{path}", a.node.trim_end_matches('/'));
-    let (status, bytes) =
-        runtime()?.block_on(async { call(a, client(a)?.post(url).json(&body)).await })?;
-    if status == 409 {
-        let doc: Value = serde_json::from_slice(&bytes).unwrap_or(json!({}));
-        let why = field(&doc, "/error").to_owned();
-        return Ok(Outcome::answer(
-            json!({ "refused": true, "reason": why }),
-            format!("REFUSED  {why}\n"),
+/// A refusal by the rules (409), or the published update.
+fn published(r: Result<Published, ClientError>) -> Result<Outcome> {
+    match r {
+        Ok(p) => {
+            let text = format!(
+                "{} {} #{} at {}\n",
+                p.kind.to_uppercase(),
+                p.id,
+                p.seq,
+                p.at
+            );
+            Ok(Outcome::ok(doc(&p), text))
+        }
+        Err(ClientError::Status { status: 409, body }) => Ok(Outcome::answer(
+            json!({ "refused": true, "reason": body.error }),
+            format!("REFUSED  {}\n", body.error),
             true,
-        ));
+        )),
+        Err(e) => Err(failed(e)),
     }
-    let doc = answer(status, &bytes)?;
-    let text = format!(
-        "{} {} #{} at {}\n",
-        field(&doc, "/kind").to_uppercase(),
-        field(&doc, "/id"),
-        member(&doc, "seq"),
-        field(&doc, "/at")
-    );
-    Ok(Outcome::ok(doc, text))
+}
+
+fn doc(v: &impl serde::Serialize) -> Value {
+    serde_json::to_value(v).unwrap_or(Value::Null)
+}
+
+fn point(v: &[f64]) -> Point {
+    Point {
+        lat: v.first().copied().unwrap_or(f64::NAN),
+        lon: v.get(1).copied().unwrap_or(f64::NAN),
+    }
+}
+
+fn track_req(v: &[f64], at: Option<String>) -> Track {
+    Track {
+        point: point(v),
+        alt_km: v.get(2).copied().unwrap_or(f64::NAN),
+        at,
+    }
 }
 
 /// Runs a `warn` command.
@@ -119,11 +137,13 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
             node,
             launch_point,
             launched_at,
-        } => post(
-            &node,
-            "/v1/warnings",
-            json!({ "launch_point": latlon(&launch_point)?, "at": launched_at }),
-        ),
+        } => {
+            let req = Launch {
+                launch_point: latlon(&launch_point)?,
+                at: launched_at,
+            };
+            published(block(client(&node)?.launch(&req)))
+        }
         WarnCmd::Track {
             node,
             id,
@@ -133,11 +153,7 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
         } => match (point, from) {
             (Some(point), _) => {
                 let v = numbers(&point, 3, "LAT,LON,ALT")?;
-                post(
-                    &node,
-                    &format!("/v1/warnings/{id}/track"),
-                    json!({ "point": { "lat": v.first(), "lon": v.get(1) }, "alt_km": v.get(2), "at": at }),
-                )
+                published(block(client(&node)?.track(&id, &track_req(&v, at))))
             }
             (None, Some(from)) => track_stream(&node, &id, &from),
             (None, None) => bail!("give `--point` or `--from`"),
@@ -147,32 +163,27 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
             id,
             point,
             at,
-        } => post(
-            &node,
-            &format!("/v1/warnings/{id}/impact"),
-            json!({ "impact_point": latlon(&point)?, "at": at }),
-        ),
+        } => {
+            let req = Impact {
+                impact_point: latlon(&point)?,
+                at,
+            };
+            published(block(client(&node)?.impact(&id, &req)))
+        }
         WarnCmd::List(node) => {
-            let url = format!("{}/v1/warnings", node.node.trim_end_matches('/'));
-            let (status, bytes) =
-                runtime()?.block_on(async { call(&node, client(&node)?.get(url)).await })?;
-            let doc = answer(status, &bytes)?;
+            let l = block(client(&node)?.warnings()).map_err(failed)?;
             let mut text = String::new();
-            for w in member(&doc, "warnings").as_array().into_iter().flatten() {
+            for w in &l.warnings {
                 text.push_str(&format!(
                     "{}  from {}  {}  {} updates  {}\n",
-                    field(w, "/id"),
-                    field(w, "/originator"),
-                    field(w, "/level"),
-                    member(w, "updates").as_array().map_or(0, Vec::len),
-                    if *member(w, "closed") == json!(true) {
-                        "closed"
-                    } else {
-                        "IN FLIGHT"
-                    }
+                    w.id,
+                    w.originator,
+                    w.level,
+                    w.updates.len(),
+                    if w.closed { "closed" } else { "IN FLIGHT" }
                 ));
             }
-            Ok(Outcome::ok(doc, text))
+            Ok(Outcome::ok(doc(&l), text))
         }
         WarnCmd::Subscribe(a) => subscribe(&a, json_out),
     }
@@ -190,6 +201,7 @@ fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Out
                 .with_context(|| format!("cannot read `{}`", from.display()))?,
         ))
     };
+    let c = client(node)?;
     let mut sent = 0usize;
     // Progress goes to standard error; standard output gets the one answer.
     let mut progress = std::io::stderr();
@@ -203,24 +215,19 @@ fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Out
         let nums: Vec<&str> = parts.by_ref().take(3).collect();
         let v = numbers(&nums.join(","), 3, "LAT,LON,ALT")
             .with_context(|| format!("{}:{}", from.display(), n + 1))?;
-        let at = parts.next().map(str::trim);
-        let o = post(
-            node,
-            &format!("/v1/warnings/{id}/track"),
-            json!({ "point": { "lat": v.first(), "lon": v.get(1) }, "alt_km": v.get(2), "at": at }),
-        )?;
-        if *member(&o.doc, "refused") == json!(true) {
-            return Ok(Outcome::answer(
-                json!({ "sent": sent, "refused_at_line": n + 1, "reason": member(&o.doc, "reason") }),
-                format!(
-                    "sent {sent}; line {} REFUSED: {}\n",
-                    n + 1,
-                    field(&o.doc, "/reason")
-                ),
-                true,
-            ));
-        }
-        let _ = writeln!(progress, "TRACK {id} #{}", member(&o.doc, "seq"));
+        let at = parts.next().map(|s| s.trim().to_owned());
+        let p = match block(c.track(id, &track_req(&v, at))) {
+            Ok(p) => p,
+            Err(ClientError::Status { status: 409, body }) => {
+                return Ok(Outcome::answer(
+                    json!({ "sent": sent, "refused_at_line": n + 1, "reason": body.error }),
+                    format!("sent {sent}; line {} REFUSED: {}\n", n + 1, body.error),
+                    true,
+                ));
+            }
+            Err(e) => return Err(failed(e)),
+        };
+        let _ = writeln!(progress, "TRACK {id} #{}", p.seq);
         sent += 1;
     }
     Ok(Outcome::ok(
@@ -232,71 +239,45 @@ fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Out
 /// Prints each update as it arrives; ends after `--count`, or when the node
 /// cuts the subscriber off (exit 1) or closes the stream.
 fn subscribe(a: &SubscribeArgs, json_out: bool) -> Result<Outcome> {
-    let url = format!("{}/v1/warnings/stream", a.node.node.trim_end_matches('/'));
-    let config = gsomia_node::tls::user_client_config(&a.node.ca)?;
-    let http = reqwest::Client::builder()
-        .tls_backend_preconfigured(config)
+    use futures_util::StreamExt as _;
+    let c = client(&a.node)?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
         .build()
-        .context("cannot build the HTTPS client")?;
-    runtime()?.block_on(async {
-        let mut resp = http
-            .get(url)
-            .bearer_auth(&a.node.token)
-            .send()
-            .await
-            .with_context(|| format!("cannot reach `{}`", a.node.node))?;
-        if !resp.status().is_success() {
-            let status = resp.status().as_u16();
-            let body = resp.bytes().await.unwrap_or_default();
-            answer(status, &body)?;
-            bail!("the node answered {status}");
-        }
+        .context("cannot start the async runtime")?;
+    rt.block_on(async {
+        let feed = c.subscribe().await.map_err(failed)?;
+        futures_util::pin_mut!(feed);
         let mut seen = 0usize;
-        let mut buf = String::new();
-        let mut event = String::new();
         let mut out = std::io::stdout();
-        loop {
-            let Some(chunk) = resp.chunk().await.context("reading the stream")? else {
-                return Ok(Outcome::ok(
-                    json!({ "updates": seen, "ended": "closed" }),
-                    String::new(),
-                ));
-            };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(nl) = buf.find('\n') {
-                let line: String = buf.drain(..=nl).collect();
-                let line = line.trim_end();
-                if let Some(e) = line.strip_prefix("event:") {
-                    event = e.trim().to_owned();
-                } else if let Some(d) = line.strip_prefix("data:") {
-                    let d = d.trim();
-                    if event == "cutoff" {
-                        return Ok(Outcome::answer(
-                            json!({ "updates": seen, "ended": "cutoff", "reason": d }),
-                            format!("CUT OFF: {d}\n"),
-                            true,
-                        ));
-                    }
-                    let doc: Value = serde_json::from_str(d).unwrap_or(json!({ "raw": d }));
+        while let Some(event) = feed.next().await {
+            match event.map_err(failed)? {
+                WarningEvent::Cutoff(why) => {
+                    return Ok(Outcome::answer(
+                        json!({ "updates": seen, "ended": "cutoff", "reason": why }),
+                        format!("CUT OFF: {why}\n"),
+                        true,
+                    ));
+                }
+                WarningEvent::Update(u) => {
                     let text = if json_out {
-                        doc.to_string()
+                        doc(&u).to_string()
                     } else {
                         format!(
-                            "{} {} #{} {} {},{}{} at {} (from {}, marked {})",
-                            field(&doc, "/kind").to_uppercase(),
-                            field(&doc, "/id"),
-                            member(&doc, "seq"),
-                            "point",
-                            member(&doc, "lat"),
-                            member(&doc, "lon"),
-                            if field(&doc, "/kind") == "track" {
-                                format!(",{}km", member(&doc, "alt_km"))
+                            "{} {} #{} point {},{}{} at {} (from {}, marked {})",
+                            u.kind.to_uppercase(),
+                            u.id,
+                            u.seq,
+                            u.lat,
+                            u.lon,
+                            if u.kind == "track" {
+                                format!(",{}km", u.alt_km)
                             } else {
                                 String::new()
                             },
-                            field(&doc, "/at"),
-                            field(&doc, "/originator"),
-                            field(&doc, "/level"),
+                            u.at,
+                            u.originator,
+                            u.level,
                         )
                     };
                     writeln!(out, "{text}")
@@ -312,5 +293,9 @@ fn subscribe(a: &SubscribeArgs, json_out: bool) -> Result<Outcome> {
                 }
             }
         }
+        Ok(Outcome::ok(
+            json!({ "updates": seen, "ended": "closed" }),
+            String::new(),
+        ))
     })
 }

@@ -26,8 +26,8 @@
 
 use std::time::Instant;
 
-use gsomia_node::testkit::{identity, missile_label};
-use gsomia_store::{Batch, Item, SqliteStore, Store};
+use gsomia_node::testkit::{self as kit, identity, missile_label};
+use gsomia_store::{Batch, Item, SqliteStore};
 
 fn main() {
     let n: usize = std::env::args()
@@ -38,7 +38,7 @@ fn main() {
     // lane, its threads lowered; the nodes start from the main thread.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .on_thread_start(gsomia_node::lanes::item_thread)
+        .on_thread_start(gsomia_node::item_thread)
         .enable_all()
         .build()
         .unwrap();
@@ -54,7 +54,7 @@ async fn run(n: usize) {
         identity(&dir, "KOR", 2).unwrap(),
     );
 
-    let kor_store = SqliteStore::open(&dir.join("kor.db")).await.unwrap();
+    let kor_store = std::sync::Arc::new(SqliteStore::open(&dir.join("kor.db")).await.unwrap());
     let kor_node = kor
         .node(
             gsomia_core::shipped().unwrap(),
@@ -66,13 +66,9 @@ async fn run(n: usize) {
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
-    let tls = gsomia_node::tls::peer_server_config(
-        &kor.cert,
-        &kor.tls_key,
-        vec![jpn.certificate().unwrap()],
-    )
-    .unwrap();
-    tokio::spawn(gsomia_node::serve_peers(
+    let tls =
+        kit::peer_server_config(&kor.cert, &kor.tls_key, vec![jpn.certificate().unwrap()]).unwrap();
+    tokio::spawn(kit::serve_peers(
         listener,
         tls,
         kor_node.clone(),
@@ -81,7 +77,7 @@ async fn run(n: usize) {
 
     let mut clients = std::collections::BTreeMap::new();
     clients.insert("KOR".to_owned(), jpn.tls_to(&kor).unwrap());
-    let jpn_store = SqliteStore::open(&dir.join("jpn.db")).await.unwrap();
+    let jpn_store = std::sync::Arc::new(SqliteStore::open(&dir.join("jpn.db")).await.unwrap());
     let jpn_node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
@@ -100,11 +96,9 @@ async fn run(n: usize) {
     let mut items = Vec::with_capacity(total);
     for _ in 0..total {
         // At rest as `item submit` stores them: sealed to JPN in a session.
-        let sealed = jpn_node
-            .seal_for("JPN", &jpn_node.recipient.public(), &wire, &content)
-            .unwrap();
+        let sealed = kit::seal_at_rest(&jpn_node, &wire, &content).unwrap();
         // Ids as `item submit` makes them: time-ordered.
-        let id = gsomia_node::new_id("JPN", jiff::Timestamp::now()).unwrap();
+        let id = kit::new_id("JPN", jiff::Timestamp::now()).unwrap();
         items.push(Item {
             id: id.clone(),
             originator: "JPN".into(),
@@ -118,7 +112,7 @@ async fn run(n: usize) {
     }
     for chunk in items.chunks(500) {
         jpn_node
-            .store
+            .store()
             .commit(Batch {
                 items: chunk.to_vec(),
                 ..Batch::default()
@@ -137,10 +131,9 @@ async fn run(n: usize) {
     let t = Instant::now();
     let mut bodies = Vec::with_capacity(floor_n as usize);
     for i in 0..floor_n {
-        let (_, plain) = jpn_node.open(&sample.sealed, None).unwrap();
-        let for_kor = jpn_node
-            .seal_for("KOR", &kor_node.recipient.public(), &wire, &plain)
-            .unwrap();
+        let plain = kit::open(&jpn_node, &sample.sealed).unwrap();
+        let for_kor =
+            kit::seal_for(&jpn_node, "KOR", &kor.recipient.public(), &wire, &plain).unwrap();
         let env = gsomia_seal::transfer::Envelope {
             transfer: format!("floor-{i}"),
             sender: "JPN".into(),
@@ -154,28 +147,31 @@ async fn run(n: usize) {
         };
         bodies.push(env.body());
     }
-    for chunk in bodies.chunks(gsomia_node::peer::DELIVERY_BATCH) {
+    for chunk in bodies.chunks(kit::DELIVERY_BATCH) {
         let chunk: Vec<&[u8]> = chunk.iter().map(Vec::as_slice).collect();
         let batch = gsomia_seal::transfer::seal_batch(&chunk, &jpn.key);
         for body in gsomia_seal::transfer::open_batch(&batch, &jpn.key.public()).unwrap() {
             let env = gsomia_seal::transfer::Envelope::decode_body(body).unwrap();
-            kor_node
-                .open(&env.sealed, Some(("JPN", &jpn.key.public())))
-                .unwrap();
+            kit::open_from(&kor_node, &env.sealed, "JPN", &jpn.key.public()).unwrap();
         }
     }
     let crypto = t.elapsed() / floor_n;
     let commits = 20u32;
     let t = Instant::now();
     for i in 0..commits {
-        for store in [&jpn_node.store, &kor_node.store] {
-            let e = jpn_node
-                .entry(
-                    gsomia_ledger::entry::Kind::Copy,
-                    None,
-                    vec![("copy", format!("floor-{i}")), ("copies", "1".into())],
-                )
-                .unwrap();
+        for store in [jpn_node.store(), kor_node.store()] {
+            let e = gsomia_ledger::entry::Entry::new(
+                gsomia_ledger::entry::Kind::Copy,
+                1_700_000_000,
+                0,
+                "JPN",
+                None,
+                vec![
+                    ("copy".into(), format!("floor-{i}")),
+                    ("copies".into(), "1".into()),
+                ],
+            )
+            .unwrap();
             store
                 .commit(Batch {
                     entries: vec![e],
@@ -186,7 +182,7 @@ async fn run(n: usize) {
         }
     }
     let two_commits = t.elapsed() / commits;
-    let floor = crypto + two_commits / gsomia_node::peer::DELIVERY_BATCH as u32;
+    let floor = crypto + two_commits / kit::DELIVERY_BATCH as u32;
 
     let first: Vec<Item> = items[..n].to_vec();
     let second: Vec<Item> = items[n..2 * n].to_vec();
@@ -201,13 +197,10 @@ async fn run(n: usize) {
     let cpu_delivered = cpu_seconds();
 
     // Delivery rate: the worker drains the outbox.
-    let worker = tokio::spawn(gsomia_node::peer::deliver(jpn_node.clone()));
+    let worker = tokio::spawn(kit::deliver(jpn_node.clone()));
     // As `gsomia serve` runs them: each node's checkpoint keeper.
     for node in [&jpn_node, &kor_node] {
-        tokio::spawn(gsomia_node::peer::checkpoints(
-            node.clone(),
-            std::time::Duration::from_secs(1),
-        ));
+        kit::keep_checkpoints(node, std::time::Duration::from_secs(1));
     }
     let t = Instant::now();
     wait_delivered(&kor_node, ids).await;
@@ -232,7 +225,7 @@ async fn run(n: usize) {
         started.insert(it.id.clone(), jiff::Timestamp::now());
         let node = jpn_node.clone();
         tasks.push(tokio::spawn(async move {
-            transfer_id(gsomia_node::peer::release(&node, &it, "KOR", "bench").await)
+            transfer_id(kit::release(&node, &it, "KOR", "bench").await)
         }));
     }
     let mut ids = Vec::new();
@@ -240,14 +233,14 @@ async fn run(n: usize) {
         ids.push(t.await.unwrap());
     }
     wait_delivered(&kor_node, ids).await;
-    while !jpn_node.store.due(i64::MAX, 1).await.unwrap().is_empty() {
+    while !jpn_node.store().due(i64::MAX, 1).await.unwrap().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     worker.abort();
     // Each `delivered` entry is made once the receipt has verified.
-    let size = jpn_node.store.ledger_size().await.unwrap();
+    let size = jpn_node.store().ledger_size().await.unwrap();
     let mut lat = Vec::new();
-    for (_, bytes) in jpn_node.store.records(0, size).await.unwrap() {
+    for (_, bytes) in jpn_node.store().records(0, size).await.unwrap() {
         let r = gsomia_ledger::entry::Record::from_bytes(&bytes).unwrap();
         if r.entry.kind() != gsomia_ledger::entry::Kind::Delivered {
             continue;
@@ -264,14 +257,14 @@ async fn run(n: usize) {
     let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
 
     assert_eq!(
-        kor_node.store.item_ids().await.unwrap().len(),
+        kor_node.store().item_ids().await.unwrap().len(),
         2 * n + rate_n,
         "every transfer arrived exactly once"
     );
     println!("transfers: 1 KiB, JPN → KOR over mutual TLS, durable on both sides");
     println!(
         "floor: crypto {crypto:?} + 2 durable commits {two_commits:?} / {} per batch = {floor:?} per transfer on one core → {:.0}/s on two cores",
-        gsomia_node::peer::DELIVERY_BATCH,
+        kit::DELIVERY_BATCH,
         2.0 / floor.as_secs_f64()
     );
     println!(
@@ -281,7 +274,7 @@ async fn run(n: usize) {
     );
     println!(
         "delivered (worker draining {n}, batches of up to {}): {:.0}/s; {}",
-        gsomia_node::peer::DELIVERY_BATCH,
+        kit::DELIVERY_BATCH,
         n as f64 / delivered.as_secs_f64(),
         per_transfer(cpu_delivered, n)
     );
@@ -300,10 +293,10 @@ async fn run(n: usize) {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn transfer_id(r: Result<gsomia_node::peer::Released, String>) -> String {
+fn transfer_id(r: Result<String, String>) -> String {
     match r {
-        Ok(gsomia_node::peer::Released::Queued { transfer, .. }) => transfer,
-        other => panic!("not released: {other:?}"),
+        Ok(transfer) => transfer,
+        Err(why) => panic!("not released: {why}"),
     }
 }
 
@@ -318,7 +311,7 @@ async fn release_all(
         let permit = sem.clone().acquire_owned().await.unwrap();
         let node = node.clone();
         tasks.push(tokio::spawn(async move {
-            let r = gsomia_node::peer::release(&node, &it, "KOR", "bench").await;
+            let r = kit::release(&node, &it, "KOR", "bench").await;
             drop(permit);
             transfer_id(r)
         }));
@@ -336,7 +329,7 @@ async fn wait_delivered(kor: &gsomia_node::Node, ids: Vec<String>) {
     let mut pending = ids.into_iter();
     let mut next = pending.next();
     while let Some(t) = &next {
-        if kor.store.incoming(t).await.unwrap().is_some() {
+        if kor.store().incoming(t).await.unwrap().is_some() {
             next = pending.next();
         } else {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;

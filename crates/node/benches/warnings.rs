@@ -27,9 +27,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use gsomia_node::Node;
-use gsomia_node::testkit::{Identity, identity};
+use gsomia_node::testkit::{self as kit, Identity, identity};
 use gsomia_seal::message::WarningUpdate;
-use gsomia_store::{Person, Role, SqliteStore, Store};
+use gsomia_store::{Person, Role, SqliteStore};
 use sha2::Digest as _;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -56,7 +56,7 @@ fn main() {
     // (main) thread, so their warning lanes keep the normal priority.
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
-        .on_thread_start(gsomia_node::lanes::item_thread)
+        .on_thread_start(gsomia_node::item_thread)
         .enable_all()
         .build()
         .unwrap();
@@ -148,7 +148,7 @@ async fn subscriber_process(args: &[String]) {
         Some("sse") => {
             let (api, token, ca) = (&args[1], &args[2], &args[3]);
             let n: usize = args[4].parse().unwrap();
-            let tls = gsomia_node::tls::user_client_config(std::path::Path::new(ca)).unwrap();
+            let tls = gsomia_api::user_tls_config(std::path::Path::new(ca)).unwrap();
             let http = reqwest::Client::builder()
                 .tls_backend_preconfigured(tls)
                 .pool_max_idle_per_host(n + 8)
@@ -294,7 +294,7 @@ async fn node(
         .collect();
     me.node(
         gsomia_core::shipped().unwrap(),
-        SqliteStore::open(&db).await.unwrap(),
+        std::sync::Arc::new(SqliteStore::open(&db).await.unwrap()),
         parts,
         clients,
     )
@@ -342,29 +342,24 @@ async fn run(subscribers: usize, seconds: u64) {
         let listener = tokio::net::TcpListener::bind(url.trim_start_matches("https://"))
             .await
             .unwrap();
-        let tls = gsomia_node::tls::peer_server_config(
+        let tls = kit::peer_server_config(
             &me.cert,
             &me.tls_key,
             pinned.iter().map(|p| p.certificate().unwrap()).collect(),
         )
         .unwrap();
-        tokio::spawn(gsomia_node::serve_peers(
-            listener,
-            tls,
-            n,
-            std::future::pending(),
-        ));
+        tokio::spawn(kit::serve_peers(listener, tls, n, std::future::pending()));
     }
     for n in [&kor_node, &usa_node, &jpn_node] {
-        gsomia_node::warnings::start(n);
+        kit::start_warnings(n);
     }
-    tokio::spawn(gsomia_node::peer::deliver(kor_node.clone()));
+    tokio::spawn(kit::deliver(kor_node.clone()));
 
     // JPN's user API, and one cleared reader.
     let api_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api = format!("https://{}", api_l.local_addr().unwrap());
-    let tls = gsomia_node::tls::server_config(&jpn.cert, &jpn.tls_key).unwrap();
-    tokio::spawn(gsomia_node::serve(
+    let tls = kit::server_config(&jpn.cert, &jpn.tls_key).unwrap();
+    tokio::spawn(kit::serve(
         api_l,
         tls,
         jpn_node.clone(),
@@ -372,7 +367,7 @@ async fn run(subscribers: usize, seconds: u64) {
     ));
     let token = "bench-token";
     jpn_node
-        .store
+        .store()
         .commit(gsomia_store::Batch {
             people: vec![Person {
                 id: "jpn-sato".into(),
@@ -442,7 +437,7 @@ async fn run(subscribers: usize, seconds: u64) {
                     at: (now.as_second(), now.subsec_nanosecond().unsigned_abs()),
                 };
                 let bytes = u.seal(&kor.key);
-                gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
+                kit::accept(&kor_node, &bytes, None).unwrap();
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
             sampler.abort();
@@ -488,13 +483,8 @@ async fn run(subscribers: usize, seconds: u64) {
     // Bulk: KOR releases items to JPN as fast as it can meanwhile.
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     // Sixteen release loops, flat out.
-    let wire = gsomia_node::testkit::missile_label(
-        &kor_node.registry(),
-        "KOR",
-        "군사II급비밀",
-        Some(&["JPN"]),
-    )
-    .unwrap();
+    let wire =
+        kit::missile_label(&kor_node.registry(), "KOR", "군사II급비밀", Some(&["JPN"])).unwrap();
     let bulk: Vec<_> = (0..16u64)
         .map(|w| {
             let (kor_node, stop, wire) = (kor_node.clone(), stop.clone(), wire.clone());
@@ -502,9 +492,7 @@ async fn run(subscribers: usize, seconds: u64) {
                 let mut i = 0u64;
                 let content = vec![7u8; 1024];
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let sealed = kor_node
-                        .seal_for("KOR", &kor_node.recipient.public(), &wire, &content)
-                        .unwrap();
+                    let sealed = kit::seal_at_rest(&kor_node, &wire, &content).unwrap();
                     let id = format!("kor-bulk-{w}-{i}");
                     let item = gsomia_store::Item {
                         id: id.clone(),
@@ -517,14 +505,14 @@ async fn run(subscribers: usize, seconds: u64) {
                         origin_item: id,
                     };
                     kor_node
-                        .store
+                        .store()
                         .commit(gsomia_store::Batch {
                             items: vec![item.clone()],
                             ..gsomia_store::Batch::default()
                         })
                         .await
                         .unwrap();
-                    gsomia_node::peer::release(&kor_node, &item, "JPN", "bench")
+                    kit::release(&kor_node, &item, "JPN", "bench")
                         .await
                         .unwrap();
                     i += 1;
@@ -533,7 +521,7 @@ async fn run(subscribers: usize, seconds: u64) {
             })
         })
         .collect();
-    let before = jpn_node.store.item_ids().await.unwrap().len();
+    let before = jpn_node.store().item_ids().await.unwrap().len();
     let t = Instant::now();
     phase("under bulk transfers", "kor-w-bulk".into(), seconds).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -541,7 +529,7 @@ async fn run(subscribers: usize, seconds: u64) {
     for b in bulk {
         released += b.await.unwrap();
     }
-    let arrived = jpn_node.store.item_ids().await.unwrap().len() - before;
+    let arrived = jpn_node.store().item_ids().await.unwrap().len() - before;
     println!(
         "bulk meanwhile: {released} items released, {arrived} arrived at JPN ({:.0}/s)",
         arrived as f64 / t.elapsed().as_secs_f64()

@@ -3,7 +3,6 @@
 use gsomia_core::label::Informative;
 use gsomia_core::{Label, LookupError, Registry};
 use gsomia_seal::item::WireLabel;
-use jiff::Timestamp;
 
 /// Why a wire label does not resolve against this party's profiles.
 #[derive(Debug, thiserror::Error)]
@@ -18,12 +17,26 @@ pub enum LabelError {
         /// The originator named.
         originator: String,
     },
-    /// A creation time out of range.
-    #[error("creation time out of range")]
-    Time,
+    /// A creation time that is no instant.
+    #[error("creation time: {0}")]
+    Time(gsomia_core::time::TimeError),
     /// An unknown party, level or topic.
     #[error(transparent)]
     Lookup(#[from] LookupError),
+}
+
+/// The label in the API's terms.
+pub fn view(w: &WireLabel) -> gsomia_api::Label {
+    gsomia_api::Label {
+        policy: w.policy.clone(),
+        level: w.level.clone(),
+        originator: w.originator.clone(),
+        created_at: gsomia_core::time::from_wire(w.created_at)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
+        topics: w.topics.clone(),
+        rel_to: w.rel_to.clone(),
+    }
 }
 
 /// The label as names, for sealing and storing.
@@ -32,10 +45,7 @@ pub fn to_wire(reg: &Registry, l: &Label) -> WireLabel {
         policy: reg.party_id(l.policy()).to_owned(),
         level: reg.level_name(l.level).to_owned(),
         originator: reg.party_id(l.originator).to_owned(),
-        created_at: (
-            l.created_at.as_second(),
-            u32::try_from(l.created_at.subsec_nanosecond()).unwrap_or(0),
-        ),
+        created_at: gsomia_core::time::to_wire(l.created_at),
         topics: l
             .topics
             .iter()
@@ -61,8 +71,7 @@ pub fn from_wire(reg: &Registry, w: &WireLabel) -> Result<Label, LabelError> {
             originator: w.originator.clone(),
         });
     }
-    let created = Timestamp::new(w.created_at.0, i32::try_from(w.created_at.1).unwrap_or(0))
-        .map_err(|_| LabelError::Time)?;
+    let created = gsomia_core::time::from_wire(w.created_at).map_err(LabelError::Time)?;
     let topics: Vec<&str> = w.topics.iter().map(String::as_str).collect();
     let rel: Option<Vec<&str>> = w
         .rel_to

@@ -57,7 +57,7 @@ pub fn compute<T>(bytes: usize, f: impl FnOnce() -> T) -> T {
 pub fn lower_this_thread(nice: i32) {
     if let Err(e) = gsomia_store::lower_this_thread(nice) {
         static SAID: std::sync::Once = std::sync::Once::new();
-        SAID.call_once(|| crate::log(&format!("cannot lower a thread's priority: {e}")));
+        SAID.call_once(|| tracing::warn!(error = %e, "cannot lower a thread's priority"));
     }
 }
 
@@ -132,12 +132,13 @@ pub async fn on_item_lane(State(item): State<Handle>, req: Request, next: Next) 
     match item.spawn(next.run(req)).await {
         Ok(r) => r,
         Err(e) => {
-            crate::log(&format!("request handler on the item lane: {e}"));
+            tracing::error!(error = %e, "request handler on the item lane");
             (
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                axum::Json(
-                    serde_json::json!({ "error": "the node is stopping or failed; try again" }),
-                ),
+                axum::Json(gsomia_api::ErrorBody {
+                    error: "the node is stopping or failed; try again".into(),
+                    request_id: None,
+                }),
             )
                 .into_response()
         }

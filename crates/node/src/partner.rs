@@ -45,8 +45,18 @@ struct Raw {
     certificate: String,
 }
 
+/// A partner file that does not load.
+#[derive(Debug, thiserror::Error)]
+#[error("`{path}`: {what}")]
+pub struct PartnerError {
+    /// The file.
+    pub path: String,
+    /// What is wrong with it.
+    pub what: String,
+}
+
 /// Loads every partner file in `dir`; any malformed file is an error naming it.
-pub fn load(dir: &Path) -> Result<Vec<Partner>, String> {
+pub fn load(dir: &Path) -> Result<Vec<Partner>, PartnerError> {
     let mut out = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Ok(out);
@@ -57,7 +67,10 @@ pub fn load(dir: &Path) -> Result<Vec<Partner>, String> {
         .collect();
     files.sort();
     for f in files {
-        let err = |m: String| format!("{}: {m}", f.display());
+        let err = |what: String| PartnerError {
+            path: f.display().to_string(),
+            what,
+        };
         let text = std::fs::read_to_string(&f).map_err(|e| err(e.to_string()))?;
         let raw: Raw = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
         let key = PublicKey::from_base64(&raw.signing_key).map_err(|e| err(e.to_string()))?;

@@ -1,19 +1,31 @@
-//! Building blocks for tests and benchmarks that run nodes in process:
+//! Building blocks for tests and benchmarks that run nodes in process —
 //! party identities with their own TLS certificates, partners, peer clients
-//! and nodes over a store. Not used by `gsomia serve`.
+//! and nodes over a store — and handles on the node's internals they
+//! exercise directly. Built only with the `testkit` feature; never part of
+//! `gsomia serve`.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gsomia_ledger::note::Signer;
 use gsomia_seal::SecretKey;
-use gsomia_seal::item::RecipientSecret;
-use gsomia_store::SqliteStore;
+use gsomia_seal::item::{RecipientPublic, RecipientSecret, WireLabel};
+use gsomia_store::{Item, Person, Role, Store};
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use crate::partner::Partner;
-use crate::{Clock, Node, Parts};
+pub use crate::checkpoints::TREE_BLOCK_BITS;
+pub use crate::http::{serve, serve_peers};
+pub use crate::ids::new_id;
+pub use crate::items::outbox::{BATCHES_IN_FLIGHT, DELIVERY_BATCH, deliver};
+pub use crate::node::Parts;
+pub use crate::partner::Partner;
+pub use crate::tls::{peer_client_config, peer_server_config, server_config};
+pub use crate::warnings::{Rejected, accept, flush as flush_warnings, start as start_warnings};
+
+use crate::clock::Clock;
+use crate::node::Node;
 
 /// A party's keys and TLS identity, written under a directory.
 pub struct Identity {
@@ -97,9 +109,9 @@ impl Identity {
     pub async fn node(
         &self,
         registry: gsomia_core::Registry,
-        store: SqliteStore,
+        store: Arc<dyn Store>,
         partners: Vec<Partner>,
-        peer_tls: std::collections::BTreeMap<String, rustls::ClientConfig>,
+        peer_tls: BTreeMap<String, rustls::ClientConfig>,
     ) -> Result<Arc<Node>, String> {
         self.node_at(registry, store, partners, peer_tls, Arc::new(Clock::System))
             .await
@@ -109,12 +121,12 @@ impl Identity {
     pub async fn node_at(
         &self,
         registry: gsomia_core::Registry,
-        store: SqliteStore,
+        store: Arc<dyn Store>,
         partners: Vec<Partner>,
-        peer_tls: std::collections::BTreeMap<String, rustls::ClientConfig>,
+        peer_tls: BTreeMap<String, rustls::ClientConfig>,
         clock: Arc<Clock>,
     ) -> Result<Arc<Node>, String> {
-        Node::start(Parts {
+        crate::service::assemble(Parts {
             party: self.party.clone(),
             registry,
             store,
@@ -125,7 +137,17 @@ impl Identity {
             clock,
         })
         .await
+        .map_err(|e| crate::error::chain(&e))
     }
+}
+
+/// A scratch SQLite store (not synced; removed when dropped).
+pub async fn scratch_store() -> Result<Arc<dyn Store>, String> {
+    Ok(Arc::new(
+        gsomia_store::SqliteStore::memory()
+            .await
+            .map_err(|e| e.to_string())?,
+    ))
 }
 
 /// A label in wire form for tests and benchmarks: `level` in `party`'s
@@ -136,7 +158,7 @@ pub fn missile_label(
     party: &str,
     level: &str,
     rel_to: Option<&[&str]>,
-) -> Result<gsomia_seal::item::WireLabel, String> {
+) -> Result<WireLabel, String> {
     let label = reg
         .label(
             party,
@@ -147,4 +169,135 @@ pub fn missile_label(
         )
         .map_err(|e| e.to_string())?;
     Ok(crate::labels::to_wire(reg, &label))
+}
+
+/// Seals `content` under `label` for `party` (key `key`) as `node` would.
+pub fn seal_for(
+    node: &Node,
+    party: &str,
+    key: &RecipientPublic,
+    label: &WireLabel,
+    content: &[u8],
+) -> Result<Vec<u8>, String> {
+    node.sealing()
+        .seal_for(node.now(), party, key, label, content)
+        .map_err(|e| e.to_string())
+}
+
+/// Seals `content` under `label` to `node`'s own key (an item at rest).
+pub fn seal_at_rest(node: &Node, label: &WireLabel, content: &[u8]) -> Result<Vec<u8>, String> {
+    let key = node.sealing().own_key();
+    seal_for(node, node.party(), &key, label, content)
+}
+
+/// Opens an item sealed to `node`, as it would.
+pub fn open(node: &Node, sealed: &[u8]) -> Result<Vec<u8>, String> {
+    node.sealing()
+        .open(sealed, None)
+        .map(|(_, c)| c)
+        .map_err(|e| e.to_string())
+}
+
+/// Opens an item sealed to `node` by `sender` (whose key is `key`), as its
+/// peer endpoint would: the binding verified with the sender's key.
+pub fn open_from(
+    node: &Node,
+    sealed: &[u8],
+    sender: &str,
+    key: &gsomia_seal::PublicKey,
+) -> Result<Vec<u8>, String> {
+    node.sealing()
+        .open(sealed, Some((sender, key)))
+        .map(|(_, c)| c)
+        .map_err(|e| e.to_string())
+}
+
+/// The transfer id of a release that was allowed, or why not.
+pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<String, String> {
+    match crate::items::release::release(node, item, to, by).await {
+        Ok(gsomia_api::ReleaseOutcome::Release(r)) => Ok(r.transfer),
+        Ok(gsomia_api::ReleaseOutcome::Withhold(w)) => Err(w.reasons.join(" | ")),
+        Err(e) => Err(crate::error::chain(&e)),
+    }
+}
+
+/// A signed checkpoint of `node`'s ledger and a consistency proof from
+/// size `from` (nothing stored).
+pub async fn signed_checkpoint(
+    node: &Node,
+    from: u64,
+) -> Result<crate::checkpoints::Signed, String> {
+    node.checkpoints()
+        .sign(from)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Starts `node`'s checkpoint keeper (every `every`).
+pub fn keep_checkpoints(node: &Node, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(node.checkpoints().clone().keep(every))
+}
+
+/// The consents `node` holds as a releasing party, revocations applied.
+pub async fn held_consents(node: &Node) -> Result<Vec<gsomia_core::Consent>, String> {
+    crate::consents::held(node, &node.registry())
+        .await
+        .map(|v| v.into_iter().map(|(c, _)| c).collect())
+        .map_err(|e| e.to_string())
+}
+
+/// The user API's router of `node` (call it with `tower::ServiceExt::oneshot`).
+pub fn user_router(node: Arc<Node>) -> axum::Router {
+    crate::http::user::router(node)
+}
+
+/// From which leaf index `node`'s in-memory ledger tree still holds leaf
+/// hashes (older complete blocks keep only their subtree hash), and its root.
+pub async fn tree(node: &Node) -> (u64, gsomia_ledger::merkle::Hash) {
+    node.checkpoints().tree_state().await
+}
+
+/// How many updates of flight `id` `node` has applied.
+pub fn warnings_applied(node: &Node, id: &str) -> usize {
+    node.feed().applied(id)
+}
+
+/// Registers a person directly in `node`'s store with token `token`.
+pub async fn person(
+    node: &Node,
+    id: &str,
+    clearance: &str,
+    need_to_know: &[&str],
+    token: &str,
+) -> Result<(), String> {
+    use sha2::Digest as _;
+    node.store()
+        .commit(gsomia_store::Batch {
+            people: vec![Person {
+                id: id.into(),
+                name: id.into(),
+                role: Role::Officer,
+                clearance: clearance.into(),
+                clearance_until: "2099-01-01T00:00:00+09:00".into(),
+                need_to_know: need_to_know.iter().map(|s| (*s).to_owned()).collect(),
+                token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
+                created_at: "test".into(),
+            }],
+            ..gsomia_store::Batch::default()
+        })
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A ledger entry by `node` now, committed alone.
+pub async fn ledger(
+    node: &Node,
+    kind: gsomia_ledger::entry::Kind,
+    item: Option<&str>,
+    fields: Vec<(&str, String)>,
+) -> Result<(), String> {
+    node.record(kind, item, fields)
+        .await
+        .map_err(|e| e.to_string())
 }

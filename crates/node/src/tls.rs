@@ -164,21 +164,6 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
     handshake_signatures!();
 }
 
-/// A client configuration for the user API: the node's certificate must
-/// chain to the CA certificates in `ca`; no client certificate.
-pub fn user_client_config(ca: &Path) -> Result<rustls::ClientConfig, TlsError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in certificates(ca)? {
-        roots
-            .add(cert)
-            .map_err(|e| pem_err(ca, format!("not a usable CA certificate: {e}")))?;
-    }
-    Ok(rustls::ClientConfig::builder_with_provider(provider())
-        .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_root_certificates(roots)
-        .with_no_client_auth())
-}
-
 /// The peer endpoint's server configuration: mutual TLS, clients must
 /// present one of the pinned partner certificates.
 pub fn peer_server_config(

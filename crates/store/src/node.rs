@@ -212,6 +212,17 @@ pub struct Batch {
     pub entries: Vec<Entry>,
 }
 
+/// The outbox for one recipient, undelivered and unrefused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxStats {
+    /// The recipient party.
+    pub recipient: String,
+    /// How many wait.
+    pub depth: u64,
+    /// When the oldest of them was queued (Unix seconds).
+    pub oldest_queued_at: i64,
+}
+
 /// What a commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Committed {
@@ -294,6 +305,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: u32,
         except: &'a std::collections::HashSet<String>,
     ) -> StoreFuture<'a, Vec<Outgoing>>;
+    /// The undelivered, unrefused outbox per recipient (one indexed query).
+    fn outbox_stats(&self) -> StoreFuture<'_, Vec<OutboxStats>>;
     /// Records a failed attempt and when to try again.
     fn retry_later<'a>(&'a self, transfer: &'a str, next_attempt_at: i64) -> StoreFuture<'a, ()>;
 }

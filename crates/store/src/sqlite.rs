@@ -13,8 +13,8 @@ use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, Outgoing, Person, Role, Store,
-    StoreError, StoreFuture,
+    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxStats, Outgoing, Person, Role,
+    Store, StoreError, StoreFuture,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -30,6 +30,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         5,
         include_str!("../migrations/sqlite/0005_outbox_envelope.sql"),
+    ),
+    (
+        6,
+        include_str!("../migrations/sqlite/0006_outbox_queued.sql"),
     ),
 ];
 
@@ -719,6 +723,28 @@ impl Store for SqliteStore {
                 }
                 // In the order they fell due (one delivered meanwhile is left out).
                 Ok(wanted.iter().filter_map(|t| found.remove(t)).collect())
+            })
+            .await
+        })
+    }
+
+    fn outbox_stats(&self) -> StoreFuture<'_, Vec<OutboxStats>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT recipient, COUNT(*), MIN(COALESCE(queued_at, next_attempt_at)) FROM outbox \
+                     WHERE delivered_at IS NULL AND failed_at IS NULL GROUP BY recipient ORDER BY recipient",
+                    [],
+                    |r| {
+                        let depth: i64 = r.get(1)?;
+                        Ok(Ok(OutboxStats {
+                            recipient: r.get(0)?,
+                            depth: u64::try_from(depth).unwrap_or(0),
+                            oldest_queued_at: r.get(2)?,
+                        }))
+                    },
+                )
             })
             .await
         })

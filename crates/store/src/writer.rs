@@ -389,8 +389,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind) \
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         let mut envelope = conn
@@ -403,7 +403,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 o.recipient,
                 i64::from(o.attempts),
                 o.next_attempt_at,
-                o.kind.as_str()
+                o.kind.as_str(),
+                o.next_attempt_at
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
             envelope

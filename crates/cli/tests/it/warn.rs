@@ -138,7 +138,7 @@ fn a_launch_published_at_kor_reaches_a_jpn_subscriber_through_the_usa_hub_in_ord
     let (status, body) = rt.block_on(async {
         let http = reqwest::Client::builder()
             .tls_backend_preconfigured(
-                gsomia_node::tls::user_client_config(std::path::Path::new(&kca)).unwrap(),
+                gsomia_api::user_tls_config(std::path::Path::new(&kca)).unwrap(),
             )
             .build()
             .unwrap();

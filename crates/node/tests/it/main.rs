@@ -12,17 +12,16 @@ use std::sync::Arc;
 
 use gsomia_ledger::entry::Record;
 use gsomia_node::Node;
-use gsomia_node::partner::Partner;
 use gsomia_seal::item::seal;
 use gsomia_seal::transfer::{Envelope, Receipt};
-use gsomia_store::{SqliteStore, Store};
+use gsomia_store::SqliteStore;
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 
-use gsomia_node::testkit::{Identity, missile_label};
+use gsomia_node::testkit::{self as kit, Identity, Partner, missile_label};
 
 fn identity(dir: &std::path::Path, party: &str, seed: u8) -> Identity {
-    gsomia_node::testkit::identity(dir, party, seed).unwrap()
+    kit::identity(dir, party, seed).unwrap()
 }
 
 fn partner(id: &Identity, endpoint: &str) -> Partner {
@@ -36,7 +35,7 @@ fn client(me: &Identity, them: &Identity) -> reqwest::Client {
 async fn kor_node(kor: &Identity, partners: Vec<Partner>) -> Arc<Node> {
     kor.node(
         gsomia_core::shipped().unwrap(),
-        SqliteStore::memory().await.unwrap(),
+        kit::scratch_store().await.unwrap(),
         partners,
         Default::default(),
     )
@@ -57,14 +56,14 @@ async fn start_peer_server(
 ) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("https://{}", listener.local_addr().unwrap());
-    let tls = gsomia_node::tls::peer_server_config(
+    let tls = kit::peer_server_config(
         &kor.cert,
         &kor.tls_key,
         vec![CertificateDer::from_pem_file(&jpn.cert).unwrap()],
     )
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gsomia_node::serve_peers(listener, tls, node, async move {
+    let server = tokio::spawn(kit::serve_peers(listener, tls, node, async move {
         let _ = stopped.await;
     }));
     (url, stop, server)
@@ -97,8 +96,8 @@ fn envelope(from: &Identity, to: &Identity, transfer: &str, sent_at: i64) -> Env
 }
 
 async fn ledger_kinds(node: &Node) -> Vec<String> {
-    let size = node.store.ledger_size().await.unwrap();
-    node.store
+    let size = node.store().ledger_size().await.unwrap();
+    node.store()
         .records(0, size)
         .await
         .unwrap()
@@ -145,14 +144,14 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
     let receipt = Receipt::open(&body, &kor.key.public()).unwrap();
     assert!(!receipt.duplicate);
-    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+    assert_eq!(node.store().item_ids().await.unwrap().len(), 1);
     // The replay is acknowledged again with no second effect.
     let (status, body) = post(&jpn_client, good).await.unwrap();
     assert_eq!(status, 200);
     let again = Receipt::open(&body, &kor.key.public()).unwrap();
     assert!(again.duplicate);
     assert_eq!(again.item, receipt.item);
-    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+    assert_eq!(node.store().item_ids().await.unwrap().len(), 1);
 
     // Forged signature, wrong recipient, wrong claimed sender, stale clock: 403, ledgered.
     let forged = envelope(&jpn, &kor, "t-2", now).seal(&rogue.key);
@@ -175,7 +174,7 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
         .unwrap();
     assert_eq!(status, 400);
     assert_eq!(
-        node.store.item_ids().await.unwrap().len(),
+        node.store().item_ids().await.unwrap().len(),
         1,
         "nothing else stored"
     );
@@ -195,7 +194,7 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
             .is_err()
     );
     // Nor does a client with no certificate at all (a user with a token).
-    let anonymous = gsomia_node::tls::user_client_config(&kor.cert).unwrap();
+    let anonymous = gsomia_api::user_tls_config(&kor.cert).unwrap();
     let anon = reqwest::Client::builder()
         .tls_backend_preconfigured(anonymous)
         .build()
@@ -207,7 +206,7 @@ async fn the_peer_endpoint_takes_each_transfer_once_and_refuses_everything_else_
         .send()
         .await;
     assert!(r.is_err() || r.unwrap().status().as_u16() >= 400);
-    assert_eq!(node.store.item_ids().await.unwrap().len(), 1);
+    assert_eq!(node.store().item_ids().await.unwrap().len(), 1);
 
     let _ = stop.send(());
     server.await.unwrap().unwrap();
@@ -237,7 +236,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
     let kor_node = kor
         .node(
             kor_registry,
-            SqliteStore::memory().await.unwrap(),
+            kit::scratch_store().await.unwrap(),
             vec![partner(&jpn, "https://unused")],
             Default::default(),
         )
@@ -250,7 +249,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
     let jpn_node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
-            SqliteStore::memory().await.unwrap(),
+            kit::scratch_store().await.unwrap(),
             vec![partner(&kor, &kor_url)],
             clients,
         )
@@ -266,7 +265,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
             "JPN",
             &jpn.key,
             "JPN",
-            &jpn_node.recipient.public(),
+            &jpn.recipient.public(),
             [9; 32],
         )
         .unwrap(),
@@ -277,22 +276,18 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         origin_item: "jpn-1".into(),
     };
     jpn_node
-        .store
+        .store()
         .commit(gsomia_store::Batch {
             items: vec![item.clone()],
             ..Default::default()
         })
         .await
         .unwrap();
-    let released = gsomia_node::peer::release(&jpn_node, &item, "KOR", "tester")
+    kit::release(&jpn_node, &item, "KOR", "tester")
         .await
-        .unwrap();
-    assert!(
-        matches!(released, gsomia_node::peer::Released::Queued { .. }),
-        "JPN's view allows it"
-    );
+        .expect("JPN's view allows it");
 
-    let worker = tokio::spawn(gsomia_node::peer::deliver(jpn_node.clone()));
+    let worker = tokio::spawn(kit::deliver(jpn_node.clone()));
     let mut refused = false;
     for _ in 0..100 {
         if ledger_kinds(&jpn_node)
@@ -312,11 +307,11 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         ledger_kinds(&jpn_node).await
     );
     assert!(
-        jpn_node.store.due(i64::MAX, 10).await.unwrap().is_empty(),
+        jpn_node.store().due(i64::MAX, 10).await.unwrap().is_empty(),
         "and will not retry it"
     );
     assert!(
-        kor_node.store.item_ids().await.unwrap().is_empty(),
+        kor_node.store().item_ids().await.unwrap().is_empty(),
         "KOR stored nothing"
     );
     assert!(
@@ -468,11 +463,9 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
     };
     let (status, _) = post("consents", grant.seal(&jpn.key)).await;
     assert_eq!(status, 200);
-    let held = gsomia_node::agreements::held_consents(&node, &node.registry())
-        .await
-        .unwrap();
+    let held = kit::held_consents(&node).await.unwrap();
     assert_eq!(held.len(), 1);
-    assert_eq!(held[0].0.revoked_at, None);
+    assert_eq!(held[0].revoked_at, None);
     let revoke = ConsentRevocation {
         consent: "jpn-c-1".into(),
         originator: "JPN".into(),
@@ -480,10 +473,8 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
     };
     let (status, _) = post("revocations", revoke.seal(&jpn.key)).await;
     assert_eq!(status, 200);
-    let held = gsomia_node::agreements::held_consents(&node, &node.registry())
-        .await
-        .unwrap();
-    assert_eq!(held[0].0.revoked_at.map(|t| t.as_second()), Some(at.0 + 60));
+    let held = kit::held_consents(&node).await.unwrap();
+    assert_eq!(held[0].revoked_at.map(|t| t.as_second()), Some(at.0 + 60));
     assert_eq!(
         ledger_kinds(&node)
             .await
@@ -498,7 +489,7 @@ async fn agreement_events_and_consents_from_a_partner_are_verified_kept_once_and
     let again = kor
         .node(
             gsomia_core::shipped().unwrap(),
-            node.store.clone(),
+            node.store().clone(),
             vec![],
             Default::default(),
         )
@@ -572,7 +563,7 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     let r = BatchReceipt::open(&body, &kor.key.public()).unwrap();
     assert_eq!(r.outcomes[0].1, Outcome::Duplicate(item.clone()));
     assert_eq!(
-        node.store.item_ids().await.unwrap(),
+        node.store().item_ids().await.unwrap(),
         std::slice::from_ref(item)
     );
     let kinds = ledger_kinds(&node).await;
@@ -586,7 +577,7 @@ async fn a_batch_is_decided_envelope_by_envelope_stored_once_and_receipted_as_a_
     assert_eq!(status, 403, "{}", String::from_utf8_lossy(&body));
     assert!(String::from_utf8_lossy(&body).contains("batch signature"));
     assert_eq!(
-        node.store.item_ids().await.unwrap(),
+        node.store().item_ids().await.unwrap(),
         std::slice::from_ref(item)
     );
     let kinds = ledger_kinds(&node).await;
@@ -622,14 +613,14 @@ async fn peer_server_on(
     tokio::sync::oneshot::Sender<()>,
     tokio::task::JoinHandle<std::io::Result<()>>,
 ) {
-    let tls = gsomia_node::tls::peer_server_config(
+    let tls = kit::peer_server_config(
         &me.cert,
         &me.tls_key,
         pinned.iter().map(|p| p.certificate().unwrap()).collect(),
     )
     .unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(gsomia_node::serve_peers(listener, tls, node, async move {
+    let server = tokio::spawn(kit::serve_peers(listener, tls, node, async move {
         let _ = stopped.await;
     }));
     (stop, server)
@@ -648,7 +639,7 @@ async fn mk(
         .collect();
     me.node(
         reg.clone(),
-        SqliteStore::memory().await.unwrap(),
+        kit::scratch_store().await.unwrap(),
         parts,
         clients,
     )
@@ -717,7 +708,7 @@ async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_
     .await;
     let mut tasks = Vec::new();
     for n in [&kor_node, &usa_node, &jpn_node] {
-        tasks.extend(gsomia_node::warnings::start(n));
+        tasks.extend(kit::start_warnings(n));
     }
     let (usa_stop, usa_server) =
         peer_server_on(usa_listener, &usa, &[&kor, &jpn], usa_node.clone()).await;
@@ -727,11 +718,11 @@ async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_
     let t0 = jiff::Timestamp::now().as_second();
     let publish = |seq: u32, kind: &str| {
         let bytes = warning("kor-w-1", seq, kind, t0).seal(&kor.key);
-        gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
+        kit::accept(&kor_node, &bytes, None).unwrap();
     };
     publish(0, "launch");
     until("JPN to see the launch through USA", || {
-        jpn_node.warnings.applied("kor-w-1") == 1
+        kit::warnings_applied(&jpn_node, "kor-w-1") == 1
     })
     .await;
 
@@ -741,39 +732,39 @@ async fn a_partner_back_mid_flight_receives_what_it_missed_in_order_through_the_
     publish(1, "track");
     publish(2, "track");
     until("USA to apply the track", || {
-        usa_node.warnings.applied("kor-w-1") == 3
+        kit::warnings_applied(&usa_node, "kor-w-1") == 3
     })
     .await;
-    assert_eq!(jpn_node.warnings.applied("kor-w-1"), 1);
+    assert_eq!(kit::warnings_applied(&jpn_node, "kor-w-1"), 1);
 
     // JPN is back on the same address: it receives what it missed, in order.
     let again = tokio::net::TcpListener::bind(jpn_addr).await.unwrap();
     let (jpn_stop, jpn_server) = peer_server_on(again, &jpn, &[&kor, &usa], jpn_node.clone()).await;
     until("JPN to catch up", || {
-        jpn_node.warnings.applied("kor-w-1") == 3
+        kit::warnings_applied(&jpn_node, "kor-w-1") == 3
     })
     .await;
     publish(3, "impact");
     until("JPN to see the impact", || {
-        jpn_node.warnings.applied("kor-w-1") == 4
+        kit::warnings_applied(&jpn_node, "kor-w-1") == 4
     })
     .await;
 
     // Deduplicated at every hop: the same update again has no second effect.
     let dup = warning("kor-w-1", 2, "track", t0).seal(&kor.key);
     assert_eq!(
-        gsomia_node::warnings::accept(&usa_node, &dup, Some("KOR")).unwrap(),
+        kit::accept(&usa_node, &dup, Some("KOR")).unwrap(),
         gsomia_core::warning::Applied::Duplicate
     );
     // KOR may not send to JPN around the hub, nor JPN relay onwards.
     assert!(matches!(
-        gsomia_node::warnings::accept(&jpn_node, &warning("kor-w-2", 0, "launch", t0).seal(&kor.key), Some("KOR")),
-        Err(gsomia_node::warnings::Rejected::Refused(why)) if why.contains("through the hub")
+        kit::accept(&jpn_node, &warning("kor-w-2", 0, "launch", t0).seal(&kor.key), Some("KOR")),
+        Err(kit::Rejected::Refused(why)) if why.contains("through the hub")
     ));
 
     // Every hop ledgers its updates in batches.
     for n in [&kor_node, &usa_node, &jpn_node] {
-        gsomia_node::warnings::flush(n).await;
+        kit::flush_warnings(n).await;
     }
     let usa_kinds = ledger_kinds(&usa_node).await;
     assert_eq!(usa_kinds.iter().filter(|k| *k == "warning").count(), 4);
@@ -793,7 +784,7 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
     let usa_node = usa
         .node_at(
             gsomia_core::shipped().unwrap(),
-            SqliteStore::memory().await.unwrap(),
+            kit::scratch_store().await.unwrap(),
             vec![partner(&kor, "https://127.0.0.1:1")],
             Default::default(),
             clock.clone(),
@@ -803,7 +794,7 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
     let kor_node = kor
         .node_at(
             gsomia_core::shipped().unwrap(),
-            SqliteStore::memory().await.unwrap(),
+            kit::scratch_store().await.unwrap(),
             vec![partner(&usa, "https://127.0.0.1:1")],
             Default::default(),
             clock,
@@ -812,11 +803,11 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
         .unwrap();
     let bytes = warning("kor-w-9", 0, "launch", before.as_second()).seal(&kor.key);
     // At KOR it is recorded, but queued for nobody.
-    gsomia_node::warnings::accept(&kor_node, &bytes, None).unwrap();
-    gsomia_node::warnings::flush(&kor_node).await;
-    let size = kor_node.store.ledger_size().await.unwrap();
+    kit::accept(&kor_node, &bytes, None).unwrap();
+    kit::flush_warnings(&kor_node).await;
+    let size = kor_node.store().ledger_size().await.unwrap();
     let (_, last) = kor_node
-        .store
+        .store()
         .records(size - 1, size)
         .await
         .unwrap()
@@ -829,8 +820,8 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
         e.fields()
     );
     // And the hub refuses it, citing the rule.
-    match gsomia_node::warnings::accept(&usa_node, &bytes, Some("KOR")) {
-        Err(gsomia_node::warnings::Rejected::Refused(why)) => {
+    match kit::accept(&usa_node, &bytes, Some("KOR")) {
+        Err(kit::Rejected::Refused(why)) => {
             assert!(
                 why.contains("no warning link") && why.contains("rule 17"),
                 "{why}"
@@ -838,28 +829,28 @@ async fn nothing_flows_before_the_warning_link_is_in_force() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(usa_node.warnings.applied("kor-w-9"), 0);
+    assert_eq!(kit::warnings_applied(&usa_node, "kor-w-9"), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_in_order() {
-    use axum::extract::State;
     use futures_util::StreamExt as _;
     use gsomia_store::{Person, Role};
     use sha2::Digest as _;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tower::ServiceExt as _;
     let dir = fresh_dir("gsomia-node-stall-", "");
     let jpn = identity(&dir, "JPN", 1);
     let node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
-            SqliteStore::memory().await.unwrap(),
+            kit::scratch_store().await.unwrap(),
             vec![],
             Default::default(),
         )
         .await
         .unwrap();
-    node.store
+    node.store()
         .commit(gsomia_store::Batch {
             people: vec![Person {
                 id: "jpn-sato".into(),
@@ -875,14 +866,14 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         })
         .await
         .unwrap();
-    let mut headers = axum::http::HeaderMap::new();
-    headers.insert("authorization", "Bearer t".parse().unwrap());
     let open = || async {
-        gsomia_node::warnings::stream(State(node.clone()), headers.clone())
-            .await
-            .unwrap()
-            .into_body()
-            .into_data_stream()
+        let req = axum::http::Request::get("/v1/warnings/stream")
+            .header("authorization", "Bearer t")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = kit::user_router(node.clone()).oneshot(req).await.unwrap();
+        assert_eq!(resp.status(), 200);
+        resp.into_body().into_data_stream()
     };
     let stalled = open().await;
     let mut active = open().await;
@@ -918,7 +909,7 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         u.level = "極秘".into();
         u.at = (t0, seq);
         (u.lat, u.lon) = (39.0, 130.0);
-        gsomia_node::warnings::accept(&node, &u.seal(&jpn.key), None).unwrap();
+        kit::accept(&node, &u.seal(&jpn.key), None).unwrap();
         if seq % 500 == 499 {
             // Let the active subscriber drain (it is not the one under test).
             until("the active subscriber to keep up", || {
@@ -963,7 +954,7 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
     let start = || async {
         kor.node(
             gsomia_core::shipped().unwrap(),
-            SqliteStore::open(&db).await.unwrap(),
+            Arc::new(SqliteStore::open(&db).await.unwrap()),
             Vec::new(),
             Default::default(),
         )
@@ -971,45 +962,58 @@ async fn consistency_proofs_from_blocks_no_longer_in_memory_read_them_from_the_s
         .unwrap()
     };
     let node = start().await;
-    let block = 1u64 << gsomia_node::TREE_BLOCK_BITS;
+    let block = 1u64 << kit::TREE_BLOCK_BITS;
     let entries = |n: u64| {
         (0..n)
             .map(|i| {
-                node.entry(
+                gsomia_ledger::entry::Entry::new(
                     gsomia_ledger::entry::Kind::Warning,
-                    Some(&format!("w{i}")),
-                    vec![("originator", "KOR".to_owned()), ("updates", i.to_string())],
+                    1_700_000_000,
+                    0,
+                    "KOR",
+                    Some(format!("w{i}")),
+                    vec![
+                        ("originator".to_owned(), "KOR".to_owned()),
+                        ("updates".to_owned(), i.to_string()),
+                    ],
                 )
                 .unwrap()
             })
             .collect::<Vec<_>>()
     };
+    let ledger = |entries: Vec<gsomia_ledger::entry::Entry>| {
+        let node = node.clone();
+        async move {
+            node.store()
+                .commit(gsomia_store::Batch {
+                    entries,
+                    ..gsomia_store::Batch::default()
+                })
+                .await
+        }
+    };
     // A witness cosigns at `from`, inside the first block.
     let from = block / 2 + 7;
-    node.ledger(entries(from)).await.unwrap();
-    let (old, _, _) = gsomia_node::witness::signed_checkpoint(&node, 0)
-        .await
-        .unwrap();
+    ledger(entries(from)).await.unwrap();
+    let (old, _, _) = kit::signed_checkpoint(&node, 0).await.unwrap();
     assert_eq!(old.size, from);
     // The ledger grows past two more blocks: the first leaves memory.
-    node.ledger(entries(2 * block + 100)).await.unwrap();
-    let (new, _, proof) = gsomia_node::witness::signed_checkpoint(&node, from)
-        .await
-        .unwrap();
-    assert!(node.tree.lock().await.held_from() > from);
+    ledger(entries(2 * block + 100)).await.unwrap();
+    let (new, _, proof) = kit::signed_checkpoint(&node, from).await.unwrap();
+    assert!(kit::tree(&node).await.0 > from);
     assert_eq!(new.size, from + 2 * block + 100);
     assert!(!proof.is_empty());
     verify_consistency(from, new.size, &old.root, &new.root, &proof).unwrap();
     // The same root as a tree holding every hash.
     let mut full = Tree::new();
-    for h in node.store.leaf_hashes(0).await.unwrap() {
+    for h in node.store().leaf_hashes(0).await.unwrap() {
         full.push_hash(h);
     }
     assert_eq!(full.root(), new.root);
     assert_eq!(full.consistency_proof(from, new.size).unwrap(), proof);
     // A node started again over the same database: the same root.
     let again = start().await;
-    assert_eq!(again.tree.lock().await.root(), new.root);
+    assert_eq!(kit::tree(&again).await.1, new.root);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1020,24 +1024,19 @@ async fn an_item_at_rest_in_the_nodes_own_session_refuses_every_changed_byte() {
     let node = kor_node(&kor, vec![]).await;
     let wire = missile_label(&node.registry(), "KOR", "군사II급비밀", Some(&["JPN"])).unwrap();
     // Sealed at rest as `item submit` does: in a session to the node's own key.
-    let at_rest = node
-        .seal_for(
-            "KOR",
-            &node.recipient.public(),
-            &wire,
-            b"track 41.2N 129.7E",
-        )
-        .unwrap();
-    let (header, content) = node.open(&at_rest, None).unwrap();
-    assert_eq!(content, b"track 41.2N 129.7E");
-    assert_eq!(header.label, wire);
+    let at_rest = kit::seal_at_rest(&node, &wire, b"track 41.2N 129.7E").unwrap();
+    assert_eq!(kit::open(&node, &at_rest).unwrap(), b"track 41.2N 129.7E");
+    assert_eq!(
+        gsomia_seal::item::inspect(&at_rest).unwrap().header.label,
+        wire
+    );
     // A changed byte anywhere (header, binding, ciphertext) makes another
     // binding, which this process never made: whether its signature is
     // checked or its session vouched for, it does not open.
     for i in 0..at_rest.len() {
         let mut t = at_rest.clone();
         t[i] ^= 0x01;
-        assert!(node.open(&t, None).is_err(), "byte {i}");
+        assert!(kit::open(&node, &t).is_err(), "byte {i}");
     }
     let _ = std::fs::remove_dir_all(&dir);
 }

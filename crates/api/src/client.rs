@@ -1,0 +1,453 @@
+//! The typed client of a node's user API (HTTPS, bearer token).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use reqwest::{Method, StatusCode, Url};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::types::*;
+
+/// Why a call did not give the answer asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The CA file does not load.
+    #[error("`{path}`: {what}")]
+    Ca {
+        /// The file.
+        path: String,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// The node's URL is not a URL.
+    #[error("`{0}` is not a node URL such as https://127.0.0.1:8443")]
+    Url(String),
+    /// The client could not be built (TLS configuration).
+    #[error("cannot build the HTTPS client")]
+    Build(#[source] reqwest::Error),
+    /// The node could not be reached, or the connection broke.
+    #[error("cannot reach `{url}`")]
+    Unreachable {
+        /// The URL called.
+        url: String,
+        /// Why.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The node answered with an error status.
+    #[error("the node answered {status}: {}", body.error)]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The node's error body.
+        body: ErrorBody,
+    },
+    /// The node's answer is not what the contract says.
+    #[error("unexpected answer from the node ({status}): {what}")]
+    Decode {
+        /// The HTTP status.
+        status: u16,
+        /// What did not fit.
+        what: String,
+    },
+}
+
+impl ClientError {
+    /// The HTTP status the node answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Status { status, .. } | ClientError::Decode { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// An event of the live warning feed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WarningEvent {
+    /// An update, as the node applied it.
+    Update(WarningUpdate),
+    /// The node cut this subscriber off (it fell too far behind).
+    Cutoff(String),
+}
+
+/// The rustls configuration for a node's user API: the node's certificate
+/// must chain to the CA certificates in the PEM file `ca`; TLS 1.3 only.
+pub fn user_tls_config(ca: &Path) -> Result<rustls::ClientConfig, ClientError> {
+    let err = |what: String| ClientError::Ca {
+        path: ca.display().to_string(),
+        what,
+    };
+    let certs = CertificateDer::pem_file_iter(ca)
+        .map_err(|e| err(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| err(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(err("no certificate".into()));
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in certs {
+        roots
+            .add(cert)
+            .map_err(|e| err(format!("not a usable CA certificate: {e}")))?;
+    }
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .map_err(|e| err(e.to_string()))?
+    .with_root_certificates(roots)
+    .with_no_client_auth())
+}
+
+/// A client of one node's user API, as one person (or anonymous, for
+/// `/healthz`, `/readyz` and `/metrics`).
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+/// How long a call may take before it is given up.
+pub const TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Client {
+    /// A client of the node at `base` (`https://host:port`), trusting the
+    /// CA certificates in `ca`, calling as the holder of `token`.
+    pub fn new(base: &str, ca: &Path, token: Option<&str>) -> Result<Client, ClientError> {
+        Self::with_tls(base, user_tls_config(ca)?, token)
+    }
+
+    /// The same with a TLS configuration already made.
+    pub fn with_tls(
+        base: &str,
+        tls: rustls::ClientConfig,
+        token: Option<&str>,
+    ) -> Result<Client, ClientError> {
+        let base = Url::parse(base)
+            .ok()
+            .filter(|u| u.scheme() == "https" && u.host().is_some())
+            .ok_or_else(|| ClientError::Url(base.to_owned()))?;
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .timeout(TIMEOUT)
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Client {
+            http,
+            base,
+            token: token.map(str::to_owned),
+        })
+    }
+
+    /// The same node as another person.
+    pub fn as_token(&self, token: &str) -> Client {
+        Client {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    /// The node's base URL.
+    pub fn base(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
+    }
+
+    /// The URL of a route, its segments escaped (an id is always one segment).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut u = self.base.clone();
+        if let Ok(mut s) = u.path_segments_mut() {
+            s.pop_if_empty().extend(segments);
+        }
+        u
+    }
+
+    fn request(&self, method: Method, segments: &[&str]) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, self.url(segments));
+        match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        }
+    }
+
+    /// Sends a request; the status and body of the answer.
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+        let unreachable = |source| ClientError::Unreachable {
+            url: self.base().to_owned(),
+            source,
+        };
+        let resp = req.send().await.map_err(unreachable)?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(unreachable)?;
+        Ok((status, body.to_vec()))
+    }
+
+    /// A 2xx answer as `T`; anything else as [`ClientError::Status`].
+    async fn call<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let (status, body) = self.exchange(req).await?;
+        decode(status, &body)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, segments: &[&str]) -> Result<T, ClientError> {
+        self.call(self.request(Method::GET, segments)).await
+    }
+
+    async fn post<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        body: &impl Serialize,
+    ) -> Result<T, ClientError> {
+        self.call(self.request(Method::POST, segments).json(body))
+            .await
+    }
+
+    /// `GET /healthz`.
+    pub async fn health(&self) -> Result<Health, ClientError> {
+        self.get(&["healthz"]).await
+    }
+
+    /// `GET /readyz`: the readiness report, whether ready (200) or not (503).
+    pub async fn ready(&self) -> Result<Readiness, ClientError> {
+        let (status, body) = self
+            .exchange(self.request(Method::GET, &["readyz"]))
+            .await?;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            return decode(StatusCode::OK, &body);
+        }
+        decode(status, &body)
+    }
+
+    /// `GET /metrics`: the Prometheus text exposition.
+    pub async fn metrics(&self) -> Result<String, ClientError> {
+        let (status, body) = self
+            .exchange(self.request(Method::GET, &["metrics"]))
+            .await?;
+        if !status.is_success() {
+            return Err(error(status, &body));
+        }
+        String::from_utf8(body).map_err(|e| ClientError::Decode {
+            status: status.as_u16(),
+            what: e.to_string(),
+        })
+    }
+
+    /// `POST /v1/items`.
+    pub async fn submit(&self, item: &SubmitItem) -> Result<Submitted, ClientError> {
+        self.post(&["v1", "items"], item).await
+    }
+
+    /// `GET /v1/items`.
+    pub async fn items(&self) -> Result<ItemList, ClientError> {
+        self.get(&["v1", "items"]).await
+    }
+
+    /// `GET /v1/items/{id}`.
+    pub async fn item(&self, id: &str) -> Result<ItemView, ClientError> {
+        self.get(&["v1", "items", id]).await
+    }
+
+    /// `GET /v1/items/{id}/content`: the content, if the caller may read it.
+    pub async fn content(&self, id: &str) -> Result<Vec<u8>, ClientError> {
+        let (status, body) = self
+            .exchange(self.request(Method::GET, &["v1", "items", id, "content"]))
+            .await?;
+        if status.is_success() {
+            Ok(body)
+        } else {
+            Err(error(status, &body))
+        }
+    }
+
+    /// `POST /v1/items/{id}/release`.
+    pub async fn release(&self, id: &str, to: &str) -> Result<ReleaseOutcome, ClientError> {
+        self.post(
+            &["v1", "items", id, "release"],
+            &ReleaseItem { to: to.to_owned() },
+        )
+        .await
+    }
+
+    /// `GET /v1/agreements`.
+    pub async fn agreements(&self) -> Result<AgreementList, ClientError> {
+        self.get(&["v1", "agreements"]).await
+    }
+
+    /// `GET /v1/agreements/{id}`.
+    pub async fn agreement(&self, id: &str) -> Result<AgreementStatus, ClientError> {
+        self.get(&["v1", "agreements", id]).await
+    }
+
+    /// `POST /v1/agreements/{id}/events`.
+    pub async fn enter_event(
+        &self,
+        agreement: &str,
+        event: &EnterEvent,
+    ) -> Result<EnteredEvent, ClientError> {
+        self.post(&["v1", "agreements", agreement, "events"], event)
+            .await
+    }
+
+    /// `GET /v1/consents`.
+    pub async fn consents(&self) -> Result<ConsentList, ClientError> {
+        self.get(&["v1", "consents"]).await
+    }
+
+    /// `POST /v1/consents`.
+    pub async fn grant(&self, consent: &GrantConsent) -> Result<ConsentView, ClientError> {
+        self.post(&["v1", "consents"], consent).await
+    }
+
+    /// `POST /v1/consents/{id}/revoke`.
+    pub async fn revoke(&self, id: &str) -> Result<ConsentView, ClientError> {
+        self.call(self.request(Method::POST, &["v1", "consents", id, "revoke"]))
+            .await
+    }
+
+    /// `GET /v1/warnings`.
+    pub async fn warnings(&self) -> Result<WarningList, ClientError> {
+        self.get(&["v1", "warnings"]).await
+    }
+
+    /// `POST /v1/warnings`.
+    pub async fn launch(&self, launch: &Launch) -> Result<Published, ClientError> {
+        self.post(&["v1", "warnings"], launch).await
+    }
+
+    /// `POST /v1/warnings/{id}/track`.
+    pub async fn track(&self, id: &str, track: &Track) -> Result<Published, ClientError> {
+        self.post(&["v1", "warnings", id, "track"], track).await
+    }
+
+    /// `POST /v1/warnings/{id}/impact`.
+    pub async fn impact(&self, id: &str, impact: &Impact) -> Result<Published, ClientError> {
+        self.post(&["v1", "warnings", id, "impact"], impact).await
+    }
+
+    /// `GET /v1/warnings/stream`: the live feed, warnings still in flight
+    /// first. The stream ends when the node closes it; a
+    /// [`WarningEvent::Cutoff`] is its last event.
+    pub async fn subscribe(
+        &self,
+    ) -> Result<impl Stream<Item = Result<WarningEvent, ClientError>> + use<>, ClientError> {
+        // No overall timeout: the feed lasts as long as the subscriber wants.
+        let req = self
+            .request(Method::GET, &["v1", "warnings", "stream"])
+            .timeout(Duration::from_secs(u64::from(u32::MAX)));
+        let base = self.base().to_owned();
+        let resp = req
+            .send()
+            .await
+            .map_err(|source| ClientError::Unreachable {
+                url: base.clone(),
+                source,
+            })?;
+        let status = resp.status();
+        if !status.is_success() {
+            let body = resp.bytes().await.unwrap_or_default();
+            return Err(error(status, &body));
+        }
+        Ok(sse(resp, base))
+    }
+}
+
+/// The events of a server-sent event stream, parsed as they arrive.
+fn sse(
+    resp: reqwest::Response,
+    base: String,
+) -> impl Stream<Item = Result<WarningEvent, ClientError>> {
+    struct St {
+        resp: reqwest::Response,
+        base: String,
+        buf: String,
+        event: String,
+        ready: std::collections::VecDeque<Result<WarningEvent, ClientError>>,
+        done: bool,
+    }
+    let st = St {
+        resp,
+        base,
+        buf: String::new(),
+        event: String::new(),
+        ready: std::collections::VecDeque::new(),
+        done: false,
+    };
+    futures_util::stream::unfold(st, |mut st| async move {
+        loop {
+            if let Some(e) = st.ready.pop_front() {
+                return Some((e, st));
+            }
+            if st.done {
+                return None;
+            }
+            match st.resp.chunk().await {
+                Ok(Some(chunk)) => st.buf.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(None) => st.done = true,
+                Err(source) => {
+                    st.done = true;
+                    st.ready.push_back(Err(ClientError::Unreachable {
+                        url: st.base.clone(),
+                        source,
+                    }));
+                }
+            }
+            while let Some(nl) = st.buf.find('\n') {
+                let line: String = st.buf.drain(..=nl).collect();
+                let line = line.trim_end();
+                if let Some(e) = line.strip_prefix("event:") {
+                    st.event = e.trim().to_owned();
+                } else if let Some(d) = line.strip_prefix("data:") {
+                    let d = d.trim();
+                    let parsed = if st.event == "cutoff" {
+                        st.done = true;
+                        Ok(WarningEvent::Cutoff(d.to_owned()))
+                    } else {
+                        serde_json::from_str(d)
+                            .map(WarningEvent::Update)
+                            .map_err(|e| ClientError::Decode {
+                                status: 200,
+                                what: format!("warning event: {e}"),
+                            })
+                    };
+                    st.ready.push_back(parsed);
+                }
+            }
+        }
+    })
+}
+
+/// A 2xx body as `T`, or the error the status and body say.
+fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, ClientError> {
+    if !status.is_success() {
+        return Err(error(status, body));
+    }
+    serde_json::from_slice(body).map_err(|e| ClientError::Decode {
+        status: status.as_u16(),
+        what: e.to_string(),
+    })
+}
+
+/// The error an unsuccessful answer stands for.
+fn error(status: StatusCode, body: &[u8]) -> ClientError {
+    let body = serde_json::from_slice::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
+        error: String::from_utf8_lossy(body).chars().take(500).collect(),
+        request_id: None,
+    });
+    ClientError::Status {
+        status: status.as_u16(),
+        body,
+    }
+}

@@ -1,0 +1,472 @@
+//! Requests and responses of the user API, grouped by route family.
+//!
+//! Instants travel as RFC 3339 text with an offset; levels, topics and
+//! parties as the names the profiles give them. Requests refuse unknown
+//! fields, so a misspelt field is an error, never silently ignored.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+// ------------------------------------------------------------------ node
+
+/// The answer of every refused or failed request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, for people. Server errors say only that one
+    /// happened; the details are in the node's log under the request id.
+    pub error: String,
+    /// The request's id (also in the `x-request-id` header), for the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+}
+
+/// `GET /healthz`: the process answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always `ok` when the node answers.
+    pub status: String,
+    /// The party the node serves.
+    pub party: String,
+    /// Records in the node's ledger.
+    pub ledger_size: u64,
+}
+
+/// `GET /readyz`: whether the node can take work now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Readiness {
+    /// True when every check passes.
+    pub ready: bool,
+    /// The party the node serves.
+    pub party: String,
+    /// Each check by name, with what it found.
+    pub checks: Vec<Check>,
+}
+
+/// One readiness check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Check {
+    /// What was checked (`store`, `ledger`, …).
+    pub name: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What was found.
+    pub detail: String,
+}
+
+// ----------------------------------------------------------------- items
+
+/// A label as names: the originator's (STANAG 4774-shaped) or a party's
+/// equivalent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Label {
+    /// The policy the level is written in (a party code).
+    pub policy: String,
+    /// The classification, in that policy's own words.
+    pub level: String,
+    /// The party that originated the information.
+    pub originator: String,
+    /// When the originator labelled it.
+    pub created_at: String,
+    /// Topics: restrictive categories (need-to-know and agreement scope).
+    pub topics: Vec<String>,
+    /// REL TO parties; absent for an unmarked item.
+    pub rel_to: Option<Vec<String>>,
+}
+
+/// `POST /v1/items`: a new item from one of the party's officers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitItem {
+    /// The classification in the party's own policy.
+    pub level: String,
+    /// Topics (at least one).
+    #[schema(min_items = 1)]
+    pub topics: Vec<String>,
+    /// REL TO parties; absent or null for an unmarked item.
+    #[serde(default)]
+    pub rel_to: Option<Vec<String>>,
+    /// The content, base64 (standard alphabet, padded).
+    #[schema(
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+        content_encoding = "base64"
+    )]
+    pub content: String,
+}
+
+/// The answer to a submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Submitted {
+    /// The new item's id.
+    pub id: String,
+    /// Its label, as sealed.
+    pub label: Label,
+    /// SHA-384 of the content, hex.
+    pub content_sha384: String,
+}
+
+/// An item in a list: what a reader may see without opening it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemSummary {
+    /// The item's id at this node.
+    pub id: String,
+    /// The originator's id of the item (the same at every hop).
+    pub origin_item: String,
+    /// The party it came from, for received items.
+    pub received_from: Option<String>,
+    /// The originator's label.
+    pub label: Label,
+    /// This party's equivalent label, for received items.
+    pub equivalent_label: Option<Label>,
+}
+
+/// `GET /v1/items`: the items the caller may read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemList {
+    /// The items, oldest first.
+    pub items: Vec<ItemSummary>,
+}
+
+/// `GET /v1/items/{id}`: one item's labels (reading them is ledgered).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemView {
+    /// The item's id at this node.
+    pub id: String,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// The originating party.
+    pub originator: String,
+    /// The party it came from, for received items.
+    pub received_from: Option<String>,
+    /// When this node stored it.
+    pub created_at: String,
+    /// The originator's label.
+    pub label: Label,
+    /// This party's equivalent label, for received items.
+    pub equivalent_label: Option<Label>,
+}
+
+/// `POST /v1/items/{id}/release`: release an item to a partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseItem {
+    /// The recipient party.
+    pub to: String,
+}
+
+/// How a released item goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub enum Route {
+    /// From its originator to a party of an agreement with it.
+    #[serde(rename = "direct")]
+    Direct,
+    /// Onward to a third party, with the originator's consent.
+    #[serde(rename = "onward")]
+    Onward,
+    /// Through the hub of an arrangement, with the originator's consent.
+    #[serde(rename = "hub relay")]
+    HubRelay,
+    /// Back to its originator.
+    #[serde(rename = "return")]
+    Return,
+}
+
+/// The answer to a release request: decided now, either way ledgered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "decision", rename_all = "lowercase")]
+pub enum ReleaseOutcome {
+    /// Released: sealed for the recipient and queued for delivery.
+    Release(Released),
+    /// Withheld, with the reasons and the rules they cite.
+    Withhold(Withheld),
+}
+
+/// A release that was allowed and queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Released {
+    /// The transfer's id.
+    pub transfer: String,
+    /// The agreement it goes under.
+    pub agreement: String,
+    /// The level the recipient will mark it with.
+    pub recipient_level: String,
+    /// How it goes.
+    pub route: Route,
+    /// Why it may go, each citing the rules applied.
+    pub reasons: Vec<String>,
+}
+
+/// A release that was withheld.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Withheld {
+    /// Why not, each citing the rules applied.
+    pub reasons: Vec<String>,
+}
+
+// ------------------------------------------------------------ agreements
+
+/// An agreement's status at an instant, as this node computes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgreementStatus {
+    /// The agreement's id.
+    pub agreement: String,
+    /// Its title.
+    pub title: String,
+    /// The instant of the status.
+    pub at: String,
+    /// `in_force`, `notice_given`, `suspended_notice`, `terminated`, … .
+    pub state: String,
+    /// Whether items may cross under it at that instant.
+    pub in_force: bool,
+    /// The version (amendments) in effect.
+    pub version: u32,
+    /// Its parties.
+    pub parties: Vec<String>,
+    /// Events recorded for it (the profile's and those entered since).
+    pub events: u64,
+    /// Why it is in that state, citing the rules.
+    pub reasons: Vec<String>,
+}
+
+/// `GET /v1/agreements`: every agreement this party is in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgreementList {
+    /// The instant of the statuses.
+    pub at: String,
+    /// The agreements.
+    pub agreements: Vec<AgreementStatus>,
+}
+
+/// What kind of act an agreement event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Written notice of termination.
+    Notice,
+    /// Suspension of a notice's effect.
+    SuspendNotice,
+    /// The end of a suspension.
+    LiftSuspension,
+    /// Withdrawal of a notice.
+    WithdrawNotice,
+    /// An announcement with no legal effect.
+    Announcement,
+}
+
+impl EventKind {
+    /// The name used on the wire and in profiles.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Notice => "notice",
+            EventKind::SuspendNotice => "suspend_notice",
+            EventKind::LiftSuspension => "lift_suspension",
+            EventKind::WithdrawNotice => "withdraw_notice",
+            EventKind::Announcement => "announcement",
+        }
+    }
+}
+
+/// `POST /v1/agreements/{id}/events`: an act of this node's party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnterEvent {
+    /// What kind of act.
+    pub kind: EventKind,
+    /// When it took effect (RFC 3339 with offset); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+    /// A short description.
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// For a notice: given in writing through the diplomatic channel (default true).
+    #[serde(default)]
+    pub written_diplomatic: Option<bool>,
+}
+
+/// The answer to an entered event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EnteredEvent {
+    /// The event's id.
+    pub id: String,
+    /// The agreement.
+    pub agreement: String,
+    /// What kind of act.
+    pub kind: EventKind,
+    /// When it took effect.
+    pub at: String,
+    /// What it did to the lifecycle, citing the rules.
+    pub effect: String,
+    /// The agreement's status now.
+    pub status: AgreementStatus,
+    /// The partners it was queued for.
+    pub sent_to: Vec<String>,
+    /// Parties to the agreement it could not be sent to, and why.
+    pub not_sent: Vec<String>,
+}
+
+// -------------------------------------------------------------- consents
+
+/// `POST /v1/consents`: this party, as originator, consents to a release by
+/// a holder to a recipient (rule 9; for a hub relay, rule 16).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantConsent {
+    /// The party that may release (the hub, for a relay).
+    pub holder: String,
+    /// The party it may release to.
+    pub recipient: String,
+    /// One item this party originated (exclusive with `topics`).
+    #[serde(default)]
+    pub item: Option<String>,
+    /// Topics, subtopics included (exclusive with `item`).
+    #[serde(default)]
+    pub topics: Option<Vec<String>>,
+    /// The first instant it no longer holds (RFC 3339 with offset).
+    pub expires_at: String,
+}
+
+/// A consent given or held by this party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsentView {
+    /// The consent's id.
+    pub id: String,
+    /// The party that gave it.
+    pub originator: String,
+    /// The party that may release.
+    pub holder: String,
+    /// The party it may release to.
+    pub recipient: String,
+    /// The one item it covers, if scoped to an item.
+    pub item: Option<String>,
+    /// The topics it covers, if scoped to topics.
+    pub topics: Option<Vec<String>>,
+    /// When it was given.
+    pub granted_at: String,
+    /// The first instant it no longer holds.
+    pub expires_at: String,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<String>,
+    /// The partners it was queued for (in answers to a grant or revocation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_to: Option<Vec<String>>,
+}
+
+/// `GET /v1/consents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConsentList {
+    /// The consents, oldest first.
+    pub consents: Vec<ConsentView>,
+}
+
+// -------------------------------------------------------------- warnings
+
+/// A point on the earth, in degrees (WGS 84).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Point {
+    /// Latitude, -90 to 90.
+    #[schema(minimum = -90.0, maximum = 90.0)]
+    pub lat: f64,
+    /// Longitude, -180 to 180.
+    #[schema(minimum = -180.0, maximum = 180.0)]
+    pub lon: f64,
+}
+
+/// `POST /v1/warnings`: a launch, with its estimated launch point. Only the
+/// three data elements of the warning link exist (rule 17): any other field
+/// is refused.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Launch {
+    /// The estimated launch point.
+    pub launch_point: Point,
+    /// The launch instant (RFC 3339 with offset); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// `POST /v1/warnings/{id}/track`: a trajectory point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Track {
+    /// Where the missile is.
+    pub point: Point,
+    /// Its altitude, km.
+    #[schema(minimum = 0.0, maximum = 10000.0)]
+    pub alt_km: f64,
+    /// When (RFC 3339 with offset); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// `POST /v1/warnings/{id}/impact`: the estimated impact point; closes the warning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Impact {
+    /// The estimated impact point.
+    pub impact_point: Point,
+    /// When (RFC 3339 with offset); now when absent.
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// The answer to a published update.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Published {
+    /// The warning's id.
+    pub id: String,
+    /// The update's number in its flight (0 is the launch).
+    pub seq: u32,
+    /// `launch`, `track` or `impact`.
+    pub kind: String,
+    /// The instant the update describes.
+    pub at: String,
+}
+
+/// One update of a warning as this node applied it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WarningUpdate {
+    /// The warning's id.
+    pub id: String,
+    /// The party that published it.
+    pub originator: String,
+    /// The update's number in its flight.
+    pub seq: u32,
+    /// `launch`, `track` or `impact`.
+    pub kind: String,
+    /// Latitude, degrees.
+    pub lat: f64,
+    /// Longitude, degrees.
+    pub lon: f64,
+    /// Altitude, km (0 for launch and impact).
+    pub alt_km: f64,
+    /// The instant the update describes.
+    pub at: String,
+    /// The level this party marks it with.
+    pub level: String,
+    /// The level the originator marked it with.
+    pub originator_level: String,
+    /// When this node applied it.
+    pub applied_at: String,
+}
+
+/// A warning flight known to this node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WarningFlight {
+    /// The warning's id.
+    pub id: String,
+    /// The party that published it.
+    pub originator: String,
+    /// Whether its impact point has arrived.
+    pub closed: bool,
+    /// The level this party marks it with.
+    pub level: String,
+    /// Its updates, in order.
+    pub updates: Vec<WarningUpdate>,
+}
+
+/// `GET /v1/warnings`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct WarningList {
+    /// The flights the caller may see.
+    pub warnings: Vec<WarningFlight>,
+}

@@ -1,0 +1,163 @@
+//! The warning feed's state in memory: flights by id with their signed
+//! updates in order, the broadcast channel local subscribers listen on,
+//! one ordered queue per partner, and the ledger entries waiting for the
+//! next batch. [`crate::warnings`] applies updates to it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use gsomia_core::warning::Flight;
+use gsomia_ledger::entry::Entry;
+use gsomia_seal::message::WarningUpdate;
+use jiff::Timestamp;
+use tokio::sync::{broadcast, mpsc};
+
+use crate::locked;
+
+/// How many updates a local subscriber may fall behind before it is cut off.
+pub const SUBSCRIBER_BACKLOG: usize = 1024;
+/// Closed flights kept in memory (the oldest closed ones are forgotten
+/// beyond this; the ledger keeps every update).
+pub const CLOSED_KEPT: usize = 256;
+
+/// One applied update, as local subscribers see it.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    /// The update, decoded.
+    pub update: WarningUpdate,
+    /// The level this party marks it with.
+    pub level: String,
+    /// When this node applied it.
+    pub applied_at: Timestamp,
+    /// Its JSON form (the API's `WarningUpdate`), made once for every subscriber.
+    pub json: String,
+}
+
+impl Shown {
+    /// An update as subscribers see it.
+    pub fn new(update: WarningUpdate, level: String, applied_at: Timestamp) -> Shown {
+        let mut s = Shown {
+            update,
+            level,
+            applied_at,
+            json: String::new(),
+        };
+        s.json = serde_json::to_string(&s.view()).unwrap_or_default();
+        s
+    }
+
+    /// The update in the API's terms.
+    pub fn view(&self) -> gsomia_api::WarningUpdate {
+        let u = &self.update;
+        gsomia_api::WarningUpdate {
+            id: u.id.clone(),
+            originator: u.originator.clone(),
+            seq: u.seq,
+            kind: u.kind.clone(),
+            lat: u.lat,
+            lon: u.lon,
+            alt_km: u.alt_km,
+            at: gsomia_core::time::from_wire(u.at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            level: self.level.clone(),
+            originator_level: u.level.clone(),
+            applied_at: self.applied_at.to_string(),
+        }
+    }
+}
+
+/// A flight known here: its state, its updates as applied (signed bytes
+/// and the instant each was applied), and the level this party marks it with.
+#[derive(Debug, Clone)]
+pub struct Known {
+    /// The flight's state.
+    pub flight: Flight,
+    /// Each update's signed bytes and when it was applied here, in order.
+    pub signed: Vec<(Vec<u8>, Timestamp)>,
+    /// The level this party marks it with.
+    pub level: String,
+}
+
+/// The warning state of a node.
+pub struct Feed {
+    /// Flights by id.
+    pub flights: Mutex<BTreeMap<String, Known>>,
+    /// Local subscribers.
+    pub live: broadcast::Sender<Arc<Shown>>,
+    /// One ordered queue per partner (signed update bytes).
+    pub queues: BTreeMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    /// Ledger entries waiting for the next batch.
+    pub pending: Mutex<Vec<Entry>>,
+    /// Ids of closed flights forgotten by [`CLOSED_KEPT`]: their updates are duplicates.
+    pub forgotten: Mutex<BTreeSet<String>>,
+    /// The partner queues' receiving ends, until the senders take them.
+    receivers: Mutex<Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)>>,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed").finish_non_exhaustive()
+    }
+}
+
+impl Feed {
+    /// The state, with one queue per partner in `partners`.
+    pub fn new<'a>(partners: impl IntoIterator<Item = &'a str>) -> Feed {
+        let (live, _) = broadcast::channel(SUBSCRIBER_BACKLOG);
+        let mut queues = BTreeMap::new();
+        let mut receivers = Vec::new();
+        for p in partners {
+            let (tx, rx) = mpsc::unbounded_channel();
+            queues.insert(p.to_owned(), tx);
+            receivers.push((p.to_owned(), rx));
+        }
+        Feed {
+            flights: Mutex::default(),
+            live,
+            queues,
+            pending: Mutex::default(),
+            receivers: Mutex::new(receivers),
+            forgotten: Mutex::default(),
+        }
+    }
+
+    /// How many updates of flight `id` this node has applied (0 if unknown).
+    #[cfg_attr(
+        not(feature = "testkit"),
+        allow(dead_code, reason = "tests count applied updates")
+    )]
+    pub fn applied(&self, id: &str) -> usize {
+        locked(&self.flights)
+            .get(id)
+            .map_or(0, |k| k.flight.updates.len())
+    }
+
+    /// The partner queues' receiving ends (once; empty after).
+    pub fn take_receivers(&self) -> Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)> {
+        std::mem::take(&mut *locked(&self.receivers))
+    }
+
+    /// Forgets the oldest closed flights beyond [`CLOSED_KEPT`] (memory stays bounded).
+    pub fn prune(&self) {
+        let mut flights = locked(&self.flights);
+        let mut closed: Vec<(Timestamp, String)> = flights
+            .iter()
+            .filter(|(_, k)| k.flight.closed())
+            .filter_map(|(id, k)| k.flight.updates.last().map(|u| (u.at(), id.clone())))
+            .collect();
+        if closed.len() > CLOSED_KEPT {
+            closed.sort();
+            let mut forgotten = locked(&self.forgotten);
+            for (_, id) in closed.iter().take(closed.len() - CLOSED_KEPT) {
+                flights.remove(id);
+                forgotten.insert(id.clone());
+            }
+        }
+    }
+
+    /// Takes the ledger entries waiting for a batch.
+    pub fn take_pending(&self) -> Vec<Entry> {
+        std::mem::take(&mut *locked(&self.pending))
+    }
+}

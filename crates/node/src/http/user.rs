@@ -1,0 +1,430 @@
+//! The user API: the party's own people, with bearer tokens. Each route
+//! authenticates, calls a capability and answers with the API's types;
+//! the warning routes and the health routes run where their connection is
+//! served (the warning lane), every other on the item lane.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use gsomia_api::{
+    AgreementList, AgreementStatus, Check, ConsentList, ConsentView, EnterEvent, EnteredEvent,
+    ErrorBody, GrantConsent, Health, Impact, ItemList, ItemView, Launch, Published, Readiness,
+    ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track, WarningList,
+};
+use gsomia_store::Person;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::{ApiError, Bearer, JsonBody, MAX_BODY, RawJson};
+use crate::node::Node;
+use crate::register::authenticate;
+use crate::{agreements, consents, items, warnings};
+
+type S = State<Arc<Node>>;
+
+async fn person(node: &Node, bearer: Bearer) -> Result<Person, ApiError> {
+    Ok(authenticate(node, bearer.0.as_deref()).await?)
+}
+
+/// The routes with their OpenAPI document.
+pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::OpenApi) {
+    let item_lane = OpenApiRouter::new()
+        .routes(routes!(list_items, submit_item))
+        .routes(routes!(show_item))
+        .routes(routes!(read_item))
+        .routes(routes!(release_item))
+        .routes(routes!(list_agreements))
+        .routes(routes!(show_agreement))
+        .routes(routes!(enter_event))
+        .routes(routes!(list_consents, grant_consent))
+        .routes(routes!(revoke_consent))
+        .routes(routes!(metrics));
+    let warning_lane = OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(list_warnings, launch))
+        .routes(routes!(stream))
+        .routes(routes!(track))
+        .routes(routes!(impact));
+    let (items, mut doc) = item_lane.split_for_parts();
+    let (warnings, warnings_doc) = warning_lane.split_for_parts();
+    doc.merge(warnings_doc);
+    let router = crate::lanes::split(&node.lanes().item, items, warnings);
+    (router, doc)
+}
+
+/// The user API's router, its OpenAPI document served at `/openapi.json`.
+pub fn router(node: Arc<Node>) -> axum::Router {
+    let (router, doc) = routes(&node);
+    let doc = Arc::new(super::openapi::finish(doc, &node));
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(node)
+}
+
+// ------------------------------------------------------------------ node
+
+/// The process answers, with its party and ledger size.
+#[utoipa::path(get, path = "/healthz", tag = "node",
+    responses((status = 200, description = "The node answers", body = Health)))]
+async fn healthz(State(node): S) -> Result<Json<Health>, ApiError> {
+    let size = node
+        .store()
+        .ledger_size()
+        .await
+        .map_err(crate::node::LedgerError::from)?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        party: node.party().to_owned(),
+        ledger_size: size,
+    }))
+}
+
+/// Whether the node can take work now: the store reads and writes, and
+/// the ledger's tail has a checkpoint.
+#[utoipa::path(get, path = "/readyz", tag = "node",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "Not ready; the checks say why", body = Readiness)))]
+async fn readyz(State(node): S) -> Response {
+    let mut checks = Vec::new();
+    let read = node.store().ledger_size().await;
+    checks.push(Check {
+        name: "store_read".into(),
+        ok: read.is_ok(),
+        detail: match &read {
+            Ok(n) => format!("ledger of {n} records"),
+            Err(e) => e.to_string(),
+        },
+    });
+    let write = node.store().commit(gsomia_store::Batch::default()).await;
+    checks.push(Check {
+        name: "store_write".into(),
+        ok: write.is_ok(),
+        detail: match &write {
+            Ok(_) => "an empty transaction commits".into(),
+            Err(e) => e.to_string(),
+        },
+    });
+    let ready = checks.iter().all(|c| c.ok);
+    let body = Readiness {
+        ready,
+        party: node.party().to_owned(),
+        checks,
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Metrics in the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "node",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String)))]
+async fn metrics(State(node): S) -> Result<Response, ApiError> {
+    crate::observe::refresh(&node).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        node.metrics().render(),
+    )
+        .into_response())
+}
+
+// ----------------------------------------------------------------- items
+
+/// The items the caller may read (labels only; each decided by the access rules).
+#[utoipa::path(get, path = "/v1/items", tag = "items", security(("bearer" = [])),
+    responses((status = 200, description = "Items the caller may read", body = ItemList)))]
+async fn list_items(State(node): S, bearer: Bearer) -> Result<Json<ItemList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::list(&node, &p).await?))
+}
+
+/// Submits an item: labelled in the party's policy, sealed at rest, ledgered.
+#[utoipa::path(post, path = "/v1/items", tag = "items", security(("bearer" = [])),
+    request_body = SubmitItem,
+    responses(
+        (status = 201, description = "Stored", body = Submitted),
+        (status = 403, description = "The caller's role may not submit", body = ErrorBody)))]
+async fn submit_item(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<SubmitItem>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(items::submit(&node, &p, &req).await?),
+    ))
+}
+
+/// One item's labels, if the caller may read it (the read is ledgered).
+#[utoipa::path(get, path = "/v1/items/{id}", tag = "items", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    responses(
+        (status = 200, description = "The item's labels", body = ItemView),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+async fn show_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<ItemView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::show(&node, &p, &id).await?))
+}
+
+/// One item's content, if the caller may read it (the read is ledgered).
+#[utoipa::path(get, path = "/v1/items/{id}/content", tag = "items", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    responses(
+        (status = 200, description = "The content", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+async fn read_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let p = person(&node, bearer).await?;
+    let content = items::read(&node, &p, &id).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/octet-stream")],
+        content,
+    )
+        .into_response())
+}
+
+/// Releases an item to a partner: decided now, ledgered either way, and
+/// on release sealed for the recipient and queued for delivery.
+#[utoipa::path(post, path = "/v1/items/{id}/release", tag = "items", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = ReleaseItem,
+    responses(
+        (status = 200, description = "Decided: released (queued) or withheld, with reasons", body = ReleaseOutcome),
+        (status = 403, description = "The caller's role may not release", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+async fn release_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ReleaseItem>,
+) -> Result<Json<ReleaseOutcome>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(
+        items::release::release_by(&node, &p, &id, &req.to).await?,
+    ))
+}
+
+// ------------------------------------------------------------ agreements
+
+/// Every agreement this party is in, with its status now.
+#[utoipa::path(get, path = "/v1/agreements", tag = "agreements", security(("bearer" = [])),
+    responses((status = 200, description = "Statuses now", body = AgreementList)))]
+async fn list_agreements(State(node): S, bearer: Bearer) -> Result<Json<AgreementList>, ApiError> {
+    person(&node, bearer).await?;
+    Ok(Json(agreements::list(&node)?))
+}
+
+/// One agreement's status now, as this node computes it.
+#[utoipa::path(get, path = "/v1/agreements/{id}", tag = "agreements", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The agreement's id, e.g. jp-kr-2016")),
+    responses(
+        (status = 200, description = "Its status now", body = AgreementStatus),
+        (status = 404, description = "No such agreement", body = ErrorBody)))]
+async fn show_agreement(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<AgreementStatus>, ApiError> {
+    person(&node, bearer).await?;
+    Ok(Json(agreements::show(&node, &id)?))
+}
+
+/// Records an act of this party (security officers): signed, ledgered and
+/// sent to every partner to the agreement.
+#[utoipa::path(post, path = "/v1/agreements/{id}/events", tag = "agreements", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The agreement's id, e.g. jp-kr-2016")),
+    request_body = EnterEvent,
+    responses(
+        (status = 201, description = "Recorded", body = EnteredEvent),
+        (status = 403, description = "Only security officers enter events", body = ErrorBody),
+        (status = 404, description = "No such agreement", body = ErrorBody),
+        (status = 409, description = "The rules refuse the event", body = ErrorBody)))]
+async fn enter_event(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<EnterEvent>,
+) -> Result<(StatusCode, Json<EnteredEvent>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(agreements::enter(&node, &p, &id, &req).await?),
+    ))
+}
+
+// -------------------------------------------------------------- consents
+
+/// Consents this party gave or holds, revocations applied.
+#[utoipa::path(get, path = "/v1/consents", tag = "consents", security(("bearer" = [])),
+    responses((status = 200, description = "The consents", body = ConsentList)))]
+async fn list_consents(State(node): S, bearer: Bearer) -> Result<Json<ConsentList>, ApiError> {
+    person(&node, bearer).await?;
+    Ok(Json(consents::list(&node).await?))
+}
+
+/// Consents, as originator, to a release by a holder to a recipient
+/// (security officers): signed, ledgered and sent to the holder.
+#[utoipa::path(post, path = "/v1/consents", tag = "consents", security(("bearer" = [])),
+    request_body = GrantConsent,
+    responses(
+        (status = 201, description = "Given and queued for the holder", body = ConsentView),
+        (status = 403, description = "Only security officers give consents", body = ErrorBody),
+        (status = 409, description = "The consent cannot be given as asked", body = ErrorBody)))]
+async fn grant_consent(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<GrantConsent>,
+) -> Result<(StatusCode, Json<ConsentView>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(consents::grant(&node, &p, &req).await?),
+    ))
+}
+
+/// Revokes a consent this party gave, from now (security officers).
+#[utoipa::path(post, path = "/v1/consents/{id}/revoke", tag = "consents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The consent's id")),
+    responses(
+        (status = 200, description = "Revoked and queued for the holder", body = ConsentView),
+        (status = 403, description = "Only security officers revoke, and only this party's consents", body = ErrorBody),
+        (status = 404, description = "No such consent", body = ErrorBody),
+        (status = 409, description = "Already revoked", body = ErrorBody)))]
+async fn revoke_consent(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<ConsentView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(consents::revoke(&node, &p, &id).await?))
+}
+
+// -------------------------------------------------------------- warnings
+
+/// Every warning known here that the caller may see.
+#[utoipa::path(get, path = "/v1/warnings", tag = "warnings", security(("bearer" = [])),
+    responses((status = 200, description = "Flights", body = WarningList)))]
+async fn list_warnings(State(node): S, bearer: Bearer) -> Result<Json<WarningList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(warnings::list(&node, &p)))
+}
+
+/// Opens a warning with its launch point (rule 17: only the three data
+/// elements; any other field is refused).
+#[utoipa::path(post, path = "/v1/warnings", tag = "warnings", security(("bearer" = [])),
+    request_body = Launch,
+    responses(
+        (status = 201, description = "Published", body = Published),
+        (status = 403, description = "Auditors do not publish", body = ErrorBody),
+        (status = 409, description = "Refused (rule 17, no warning link)", body = ErrorBody)))]
+async fn launch(
+    State(node): S,
+    bearer: Bearer,
+    RawJson(body): RawJson,
+) -> Result<(StatusCode, Json<Published>), ApiError> {
+    let p = person(&node, bearer).await?;
+    let req: Launch = warnings::parse(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(warnings::launch(&node, &p, &req)?),
+    ))
+}
+
+/// A trajectory point of a warning published here.
+#[utoipa::path(post, path = "/v1/warnings/{id}/track", tag = "warnings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The warning's id")),
+    request_body = Track,
+    responses(
+        (status = 200, description = "Published", body = Published),
+        (status = 403, description = "Auditors do not publish", body = ErrorBody),
+        (status = 404, description = "No such warning published here", body = ErrorBody),
+        (status = 409, description = "Refused (rule 17, after the impact)", body = ErrorBody)))]
+async fn track(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    RawJson(body): RawJson,
+) -> Result<Json<Published>, ApiError> {
+    let p = person(&node, bearer).await?;
+    let req: Track = warnings::parse(&body)?;
+    Ok(Json(warnings::track(&node, &p, &id, &req)?))
+}
+
+/// The impact point of a warning published here; closes it.
+#[utoipa::path(post, path = "/v1/warnings/{id}/impact", tag = "warnings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The warning's id")),
+    request_body = Impact,
+    responses(
+        (status = 200, description = "Published", body = Published),
+        (status = 403, description = "Auditors do not publish", body = ErrorBody),
+        (status = 404, description = "No such warning published here", body = ErrorBody),
+        (status = 409, description = "Refused (rule 17, closed already)", body = ErrorBody)))]
+async fn impact(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    RawJson(body): RawJson,
+) -> Result<Json<Published>, ApiError> {
+    let p = person(&node, bearer).await?;
+    let req: Impact = warnings::parse(&body)?;
+    Ok(Json(warnings::impact(&node, &p, &id, &req)?))
+}
+
+/// The live feed (server-sent events `warning`, each a `WarningUpdate`):
+/// first every update of the warnings still in flight, then each update as
+/// it is applied. A subscriber more than 1,024 updates behind is cut off
+/// with a final `cutoff` event.
+#[utoipa::path(get, path = "/v1/warnings/stream", tag = "warnings", security(("bearer" = [])),
+    responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String)))]
+async fn stream(State(node): S, bearer: Bearer) -> Result<Response, ApiError> {
+    let p = person(&node, bearer).await?;
+    let sub = warnings::subscribe(node.clone(), p);
+    let events = futures_util::stream::unfold((sub, false), |(mut sub, done)| async move {
+        if done {
+            return None;
+        }
+        match sub.next().await? {
+            warnings::Next::Update(s) => {
+                let e = Event::default().event("warning").data(s.json.as_str());
+                Some((Ok::<Event, Infallible>(e), (sub, false)))
+            }
+            warnings::Next::Cutoff(n) => {
+                let e = Event::default()
+                    .event("cutoff")
+                    .data(format!("{n} updates behind: cut off; subscribe again"));
+                Some((Ok(e), (sub, true)))
+            }
+        }
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        .into_response())
+}

@@ -1,0 +1,305 @@
+//! Items at this node: submitted by the party's officers (sealed at rest to
+//! the party's own key), read under access decisions (every read and every
+//! refusal ledgered before the answer), released to partners through the
+//! one egress function ([`release`]), delivered from the durable outbox
+//! ([`outbox`]) and received from partners ([`receive`]).
+//!
+//! "Not found" and "forbidden" are one answer for an item, so a reader
+//! learns nothing about items they may not read.
+
+pub mod outbox;
+pub mod receive;
+pub mod release;
+
+use base64::Engine as _;
+use gsomia_api::{ItemList, ItemSummary, ItemView, SubmitItem, Submitted};
+use gsomia_core::{AccessDecision, ItemLabels, decide_access};
+use gsomia_ledger::entry::{EntryError, Kind};
+use gsomia_seal::item::{self as sealed, WireLabel};
+use gsomia_store::{Batch, Item, Person, StoreError};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Class, Classified};
+use crate::ids::hex;
+use crate::labels::{from_wire, to_wire, view};
+use crate::node::{LedgerError, Node};
+
+/// Why an item request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ItemError {
+    /// A request that does not hold together (not base64, unknown level or
+    /// topic, an unclassified level, an unknown recipient).
+    #[error("{0}")]
+    Invalid(String),
+    /// No such item, or not one the caller may read (one answer for both).
+    #[error("no such item")]
+    NotFound,
+    /// A role that may not do this.
+    #[error(transparent)]
+    Role(#[from] crate::register::RoleError),
+    /// The person's stored clearance does not resolve.
+    #[error(transparent)]
+    Reader(#[from] crate::register::ReaderError),
+    /// A stored item that does not decode or open.
+    #[error("stored item `{id}`: {what}")]
+    Stored {
+        /// The item.
+        id: String,
+        /// What is wrong.
+        what: String,
+    },
+    /// Sealing failed.
+    #[error(transparent)]
+    Seal(#[from] crate::sealing::SealError),
+    /// The consents held could not be read.
+    #[error(transparent)]
+    Consents(#[from] crate::consents::ConsentError),
+    /// A ledger entry could not be made.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// A ledger entry could not be written.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    /// No randomness for an id.
+    #[error(transparent)]
+    Entropy(#[from] crate::ids::EntropyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Classified for ItemError {
+    fn class(&self) -> Class {
+        match self {
+            ItemError::Invalid(_) => Class::BadRequest,
+            ItemError::NotFound => Class::NotFound,
+            ItemError::Role(e) => e.class(),
+            ItemError::Consents(e) => e.class(),
+            ItemError::Reader(_)
+            | ItemError::Stored { .. }
+            | ItemError::Seal(_)
+            | ItemError::Entry(_)
+            | ItemError::Ledger(_)
+            | ItemError::Entropy(_)
+            | ItemError::Store(_) => Class::Internal,
+        }
+    }
+}
+
+fn stored(id: &str, what: impl std::fmt::Display) -> ItemError {
+    ItemError::Stored {
+        id: id.to_owned(),
+        what: what.to_string(),
+    }
+}
+
+/// Base64 as clients write it: the standard alphabet, padded; stray bits
+/// in the last symbol are ignored (they carry no content).
+const CONTENT_B64: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+);
+
+/// A new item from one of the party's officers: labelled, sealed at rest
+/// to the party's own key, stored with its `item_created` entry.
+pub async fn submit(
+    node: &Node,
+    person: &Person,
+    req: &SubmitItem,
+) -> Result<Submitted, ItemError> {
+    crate::register::not_auditor(person, "auditors cannot submit items")?;
+    let content = CONTENT_B64
+        .decode(req.content.as_bytes())
+        .map_err(|_| ItemError::Invalid("`content` is not base64".into()))?;
+    let topics: Vec<&str> = req.topics.iter().map(String::as_str).collect();
+    let rel: Option<Vec<&str>> = req
+        .rel_to
+        .as_ref()
+        .map(|r| r.iter().map(String::as_str).collect());
+    let created = node.now();
+    let reg = node.registry();
+    let label = reg
+        .label(node.party(), &req.level, &topics, rel.as_deref(), created)
+        .map_err(|e| ItemError::Invalid(e.to_string()))?;
+    if !reg.level_info(label.level).is_some_and(|l| l.classified) {
+        return Err(ItemError::Invalid(format!(
+            "`{}` is not a classified level; gsomia holds classified information only",
+            req.level
+        )));
+    }
+    let wire = to_wire(&reg, &label);
+    let sealing = node.sealing();
+    let sealed = sealing.seal_for(created, node.party(), &sealing.own_key(), &wire, &content)?;
+    let digest = sealed::inspect(&sealed)
+        .map_err(|e| stored("new", e))?
+        .header
+        .content_digest;
+    let id = crate::ids::new_id(node.party(), created)?;
+    let label_bytes = wire.to_bytes();
+    let e = node.entry(
+        Kind::ItemCreated,
+        Some(&id),
+        vec![
+            ("label", hex(&Sha256::digest(&label_bytes))),
+            ("content_digest", hex(&digest)),
+            ("title", format!("{} by {}", wire.level, person.id)),
+        ],
+    )?;
+    node.store()
+        .commit(Batch {
+            items: vec![Item {
+                id: id.clone(),
+                originator: node.party().to_owned(),
+                sealed,
+                label: label_bytes,
+                equivalent_label: None,
+                received_from: None,
+                created_at: created.to_string(),
+                origin_item: id.clone(),
+            }],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await?;
+    Ok(Submitted {
+        id,
+        label: view(&wire),
+        content_sha384: hex(&digest),
+    })
+}
+
+/// The labels of a stored item, resolved: the originator's, this party's
+/// equivalent (received items), and both for the engine.
+pub(crate) fn labels(
+    node: &Node,
+    item: &Item,
+) -> Result<(WireLabel, Option<WireLabel>, ItemLabels), ItemError> {
+    let reg = node.registry();
+    let wire = WireLabel::from_bytes(&item.label).map_err(|e| stored(&item.id, e))?;
+    let original = from_wire(&reg, &wire).map_err(|e| stored(&item.id, e))?;
+    let mut labels = ItemLabels::new(original.clone());
+    let equivalent = match &item.equivalent_label {
+        Some(bytes) => {
+            let eq = WireLabel::from_bytes(bytes).map_err(|e| stored(&item.id, e))?;
+            let marked = reg
+                .mark_received(&original, node.me(), None, Some(original.created_at))
+                .map_err(|e| stored(&item.id, format!("{e:?}")))?;
+            labels.add_equivalent(marked);
+            Some(eq)
+        }
+        None => None,
+    };
+    Ok((wire, equivalent, labels))
+}
+
+/// Decides a read at this instant, ledgers the outcome (allowed, denied or
+/// not found) before answering, and returns the item when allowed.
+pub(crate) async fn decide_read(
+    node: &Node,
+    person: &Person,
+    id: &str,
+    what: &str,
+) -> Result<(Item, WireLabel, Option<WireLabel>), ItemError> {
+    let item = node.store().item(id).await?;
+    let at = node.now();
+    let outcome = match &item {
+        None => Err(vec!["no such item".to_owned()]),
+        Some(item) => {
+            let (wire, eq, labels) = labels(node, item)?;
+            let reg = node.registry();
+            match decide_access(&reg, &crate::register::reader(node, person)?, &labels, at) {
+                AccessDecision::Allow { .. } => Ok((wire, eq)),
+                d @ AccessDecision::Deny(_) => {
+                    let zone = reg
+                        .policy(node.me())
+                        .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone());
+                    let reasons = reg.explain_access(&d, &zone);
+                    node.metrics().refused(
+                        "read",
+                        reasons
+                            .iter()
+                            .flat_map(|r| r.cites.iter())
+                            .map(|c| c.to_string())
+                            .collect::<Vec<_>>()
+                            .iter()
+                            .map(String::as_str),
+                    );
+                    Err(gsomia_core::explain::texts(&reasons))
+                }
+            }
+        }
+    };
+    let e = match &outcome {
+        Ok(_) => node.entry(
+            Kind::ReadAllowed,
+            Some(id),
+            vec![
+                ("person", person.id.clone()),
+                ("rules", format!("rule 10; {what}")),
+            ],
+        )?,
+        Err(reasons) => node.entry(
+            Kind::ReadDenied,
+            Some(id),
+            vec![
+                ("person", person.id.clone()),
+                ("reasons", reasons.join(" | ")),
+            ],
+        )?,
+    };
+    // Durable before answered: the ledger entry commits first.
+    node.ledger(vec![e]).await?;
+    match (outcome, item) {
+        (Ok((wire, eq)), Some(item)) => Ok((item, wire, eq)),
+        _ => Err(ItemError::NotFound),
+    }
+}
+
+/// One item's labels, if the person may read it.
+pub async fn show(node: &Node, person: &Person, id: &str) -> Result<ItemView, ItemError> {
+    let (item, wire, eq) = decide_read(node, person, id, "labels").await?;
+    Ok(ItemView {
+        id: item.id,
+        origin_item: item.origin_item,
+        originator: item.originator,
+        received_from: item.received_from,
+        created_at: item.created_at,
+        label: view(&wire),
+        equivalent_label: eq.as_ref().map(view),
+    })
+}
+
+/// One item's content, if the person may read it.
+pub async fn read(node: &Node, person: &Person, id: &str) -> Result<Vec<u8>, ItemError> {
+    let (item, _, _) = decide_read(node, person, id, "content").await?;
+    let (_, content) = crate::lanes::compute(item.sealed.len(), || {
+        node.sealing().open(&item.sealed, None)
+    })
+    .map_err(|e| stored(id, format!("does not open: {e}")))?;
+    Ok(content)
+}
+
+/// The items the person may read.
+pub async fn list(node: &Node, person: &Person) -> Result<ItemList, ItemError> {
+    let r = crate::register::reader(node, person)?;
+    let at = node.now();
+    let reg = node.registry();
+    let mut items = Vec::new();
+    for id in node.store().item_ids().await? {
+        let Some(item) = node.store().item(&id).await? else {
+            continue;
+        };
+        let (wire, eq, labels) = labels(node, &item)?;
+        // Only what this person may read is listed.
+        if decide_access(&reg, &r, &labels, at).is_allow() {
+            items.push(ItemSummary {
+                id,
+                origin_item: item.origin_item,
+                received_from: item.received_from,
+                label: view(&wire),
+                equivalent_label: eq.as_ref().map(view),
+            });
+        }
+    }
+    Ok(ItemList { items })
+}

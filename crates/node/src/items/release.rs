@@ -1,0 +1,215 @@
+//! The single egress function: every byte of an item that leaves this node
+//! for a partner is queued here, and only after `decide_release` allows it
+//! at this instant. The decision is ledgered either way.
+
+use gsomia_api::{ReleaseOutcome, Released, Route, Withheld};
+use gsomia_core::{Decision, ReleaseRequest, decide_release};
+use gsomia_ledger::entry::Kind;
+use gsomia_seal::item::WireLabel;
+use gsomia_seal::transfer::Envelope;
+use gsomia_store::{Batch, Item, MessageKind, Outgoing, Person};
+
+use super::ItemError;
+use crate::labels::{from_wire, to_wire};
+use crate::node::Node;
+
+fn stored(id: &str, what: impl std::fmt::Display) -> ItemError {
+    ItemError::Stored {
+        id: id.to_owned(),
+        what: what.to_string(),
+    }
+}
+
+/// A release asked for by a person: only what they may read can be
+/// released by them (the read is decided and ledgered first).
+pub async fn release_by(
+    node: &Node,
+    person: &Person,
+    id: &str,
+    to: &str,
+) -> Result<ReleaseOutcome, ItemError> {
+    crate::register::not_auditor(person, "auditors cannot release items")?;
+    let (item, _, _) = super::decide_read(node, person, id, "release").await?;
+    release(node, &item, to, &person.id).await
+}
+
+/// Decides the release of `item` to `to` at this instant, ledgers the
+/// decision either way, and only on release seals the item for the
+/// recipient and queues it in the same transaction as the decision.
+pub async fn release(
+    node: &Node,
+    item: &Item,
+    to: &str,
+    by: &str,
+) -> Result<ReleaseOutcome, ItemError> {
+    let registry = node.registry();
+    let reg = &*registry;
+    let wire = WireLabel::from_bytes(&item.label).map_err(|e| stored(&item.id, e))?;
+    let label = from_wire(reg, &wire).map_err(|e| stored(&item.id, e))?;
+    let recipient = reg
+        .party(to)
+        .map_err(|e| ItemError::Invalid(e.to_string()))?;
+    // Onward releases and relays rely on the originator's consents held here.
+    let held = if item.originator == node.party() {
+        Vec::new()
+    } else {
+        crate::consents::held(node, reg).await?
+    };
+    let consents: Vec<gsomia_core::Consent> = held.iter().map(|(c, _)| c.clone()).collect();
+    let origin = gsomia_core::ItemId::new(item.origin_item.clone());
+    let at = node.now();
+    let decision = decide_release(
+        reg,
+        &ReleaseRequest {
+            label: &label,
+            item: Some(&origin),
+            holder: node.me(),
+            recipient,
+            at,
+            consents: &consents,
+        },
+    );
+    let explained = reg.explain_decision(&decision, at);
+    let reasons = gsomia_core::explain::texts(&explained);
+    let partner = node.partner(reg.party_id(recipient));
+    let (release, partner) = match (&decision, partner) {
+        (Decision::Release(r), Some(p)) => (r, p),
+        (Decision::Release(_), None) => {
+            return withhold(
+                node,
+                item,
+                to,
+                by,
+                vec![format!(
+                    "{to} is not a configured partner (gsomia partner add)"
+                )],
+                "deny by default".to_owned(),
+                vec!["deny by default".to_owned()],
+            )
+            .await;
+        }
+        (Decision::Withhold(_), _) => {
+            let cites: Vec<String> = explained
+                .iter()
+                .flat_map(|r| r.cites.iter())
+                .map(ToString::to_string)
+                .collect();
+            let rules = reasons.join(" | ");
+            return withhold(node, item, to, by, reasons, rules, cites).await;
+        }
+    };
+    let transfer = crate::ids::new_id(&format!("{}-t", node.party()), at)?;
+    let agreement = reg.agreement_id(release.agreement).to_owned();
+    let relied_on = match release.route {
+        gsomia_core::Route::Onward { consent, .. }
+        | gsomia_core::Route::HubRelay { consent, .. } => held
+            .get(consent)
+            .map(|(_, bytes)| bytes.clone())
+            .into_iter()
+            .collect(),
+        gsomia_core::Route::Direct | gsomia_core::Route::Return => Vec::new(),
+    };
+    let mut env = Envelope {
+        transfer: transfer.clone(),
+        sender: node.party().to_owned(),
+        recipient: partner.party.clone(),
+        agreement: agreement.clone(),
+        version: release.version,
+        sent_at: gsomia_core::time::to_wire(at),
+        item: item.origin_item.clone(),
+        sealed: Vec::new(),
+        consents: relied_on,
+    };
+    // Re-seal the content for the recipient (the stored copy is sealed to
+    // us). The envelope is queued unsigned: it is signed when it is sent,
+    // alone or with the others of its batch (one signature for the batch).
+    let wire = to_wire(reg, &label);
+    let envelope = crate::lanes::compute(item.sealed.len(), || -> Result<Vec<u8>, ItemError> {
+        let (_, content) = node
+            .sealing()
+            .open(&item.sealed, None)
+            .map_err(|e| stored(&item.id, format!("does not open: {e}")))?;
+        env.sealed =
+            node.sealing()
+                .seal_for(at, &partner.party, &partner.recipient, &wire, &content)?;
+        Ok(env.body())
+    })?;
+    let e1 = node.entry(
+        Kind::ReleaseDecided,
+        Some(&item.id),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("decision", "release".into()),
+            ("agreement", agreement.clone()),
+            ("version", release.version.to_string()),
+            ("rules", reasons.join(" | ")),
+            ("reasons", format!("requested by {by}")),
+        ],
+    )?;
+    let e2 = node.entry(
+        Kind::Sent,
+        Some(&item.id),
+        vec![
+            ("recipient", partner.party.clone()),
+            ("transfer", transfer.clone()),
+        ],
+    )?;
+    node.store()
+        .commit(Batch {
+            outgoing: vec![Outgoing {
+                kind: MessageKind::Transfer,
+                transfer: transfer.clone(),
+                item: item.id.clone(),
+                recipient: partner.party.clone(),
+                envelope,
+                attempts: 0,
+                next_attempt_at: at.as_second(),
+            }],
+            entries: vec![e1, e2],
+            ..Batch::default()
+        })
+        .await?;
+    node.metrics().transfer(&partner.party, "sent", 1);
+    node.wake_outbox();
+    Ok(ReleaseOutcome::Release(Released {
+        transfer,
+        agreement,
+        recipient_level: reg.level_name(release.recipient_level).to_owned(),
+        route: match release.route {
+            gsomia_core::Route::Direct => Route::Direct,
+            gsomia_core::Route::Onward { .. } => Route::Onward,
+            gsomia_core::Route::HubRelay { .. } => Route::HubRelay,
+            gsomia_core::Route::Return => Route::Return,
+        },
+        reasons,
+    }))
+}
+
+/// Ledgers a withheld release and answers with its reasons.
+async fn withhold(
+    node: &Node,
+    item: &Item,
+    to: &str,
+    by: &str,
+    reasons: Vec<String>,
+    rules: String,
+    cites: Vec<String>,
+) -> Result<ReleaseOutcome, ItemError> {
+    node.metrics()
+        .refused("release", cites.iter().map(String::as_str));
+    node.record(
+        Kind::ReleaseDecided,
+        Some(&item.id),
+        vec![
+            ("recipient", to.to_owned()),
+            ("decision", "withhold".into()),
+            ("rules", rules),
+            (
+                "reasons",
+                format!("{} (requested by {by})", reasons.join(" | ")),
+            ),
+        ],
+    )
+    .await?;
+    Ok(ReleaseOutcome::Withhold(Withheld { reasons }))
+}

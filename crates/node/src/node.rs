@@ -1,0 +1,330 @@
+//! The node's shared state: who it is, its profiles with the events
+//! recorded so far, its clock, store, keys, partners and lanes. Capabilities
+//! (items, agreements, consents, warnings, witnessing) are functions over a
+//! `&Node`; nothing here knows them.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use gsomia_core::{PartyRef, Registry};
+use gsomia_ledger::entry::{Entry, EntryError, Kind};
+use gsomia_ledger::note::Signer;
+use gsomia_seal::item::RecipientSecret;
+use gsomia_store::{Batch, Store, StoreError};
+use jiff::Timestamp;
+use tokio::sync::Notify;
+
+use crate::checkpoints::{CheckpointError, Checkpoints};
+use crate::clock::Clock;
+use crate::feed::Feed;
+use crate::lanes::Lanes;
+use crate::metrics::Metrics;
+use crate::partner::Partner;
+use crate::sealing::Sealing;
+
+/// How long a request to a partner may take (item traffic).
+pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a warning update to a partner may take before it is sent again.
+pub const WARNING_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What a node is made of.
+pub struct Parts {
+    /// The party served.
+    pub party: String,
+    /// Profiles, with the agreement events recorded at the nodes replayed on top.
+    pub registry: Registry,
+    /// State.
+    pub store: Arc<dyn Store>,
+    /// The party's checkpoint and binding key.
+    pub signer: Signer,
+    /// The party's decryption key.
+    pub recipient: RecipientSecret,
+    /// Partners.
+    pub partners: Vec<Partner>,
+    /// The mutual-TLS client configuration for each partner (the node
+    /// builds two clients from each: one for items, one for warnings).
+    pub peer_tls: BTreeMap<String, rustls::ClientConfig>,
+    /// The clock.
+    pub clock: Arc<Clock>,
+}
+
+/// Why a node could not be assembled.
+#[derive(Debug, thiserror::Error)]
+pub enum AssembleError {
+    /// The party is not in the profiles.
+    #[error("party `{0}` is not in the profiles")]
+    Party(String, #[source] gsomia_core::LookupError),
+    /// The ledger tree could not be rebuilt.
+    #[error("cannot rebuild the ledger tree")]
+    Checkpoints(#[from] CheckpointError),
+    /// The warning lane did not start.
+    #[error("cannot start the warning lane: {0}")]
+    Lanes(String),
+    /// A partner's client could not be built.
+    #[error("cannot build the client for {0}")]
+    Client(String, #[source] reqwest::Error),
+}
+
+/// Why a ledger entry could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum LedgerError {
+    /// The entry's fields do not fit its kind (a bug, not an input error).
+    #[error("ledger entry: {0}")]
+    Entry(#[from] EntryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl crate::error::Classified for LedgerError {
+    fn class(&self) -> crate::error::Class {
+        crate::error::Class::Internal
+    }
+}
+
+/// Everything a running node holds.
+pub struct Node {
+    party: String,
+    me: PartyRef,
+    /// Profiles with the agreement events recorded so far; replaced as a
+    /// whole when an event is recorded (readers keep the one they took).
+    registry: RwLock<Arc<Registry>>,
+    /// Serialises recording agreement events (decide, store, swap).
+    agreements_lock: tokio::sync::Mutex<()>,
+    clock: Arc<Clock>,
+    store: Arc<dyn Store>,
+    signer: Arc<Signer>,
+    sealing: Sealing,
+    checkpoints: Arc<Checkpoints>,
+    partners: Vec<Partner>,
+    /// One mutual-TLS client per partner for item traffic.
+    peer_clients: BTreeMap<String, reqwest::Client>,
+    /// One per partner for warnings, with connections of its own (warning lane).
+    warning_clients: BTreeMap<String, reqwest::Client>,
+    lanes: Lanes,
+    /// Wakes the delivery worker when something is queued.
+    outbox: Notify,
+    feed: Feed,
+    metrics: Metrics,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("party", &self.party)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Node {
+    /// Assembles a node from its parts: the ledger tree from the store, the
+    /// warning lane beside the runtime this is called on (the item lane),
+    /// the partners' clients. The registry is taken as given.
+    pub async fn assemble(parts: Parts) -> Result<Arc<Node>, AssembleError> {
+        let me = parts
+            .registry
+            .party(&parts.party)
+            .map_err(|e| AssembleError::Party(parts.party.clone(), e))?;
+        let signer = Arc::new(parts.signer);
+        let checkpoints = Arc::new(Checkpoints::load(parts.store.clone(), signer.clone()).await?);
+        let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
+        let lanes = Lanes::start(&parts.party).map_err(AssembleError::Lanes)?;
+        let mut peer_clients = BTreeMap::new();
+        let mut warning_clients = BTreeMap::new();
+        for (party, tls) in parts.peer_tls {
+            let client = |tls: rustls::ClientConfig, timeout: Duration| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .timeout(timeout)
+                    .build()
+                    .map_err(|e| AssembleError::Client(party.clone(), e))
+            };
+            peer_clients.insert(party.clone(), client(tls.clone(), PEER_TIMEOUT)?);
+            warning_clients.insert(party.clone(), client(tls, WARNING_TIMEOUT)?);
+        }
+        Ok(Arc::new(Node {
+            me,
+            sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
+            party: parts.party,
+            registry: RwLock::new(Arc::new(parts.registry)),
+            agreements_lock: tokio::sync::Mutex::new(()),
+            clock: parts.clock,
+            store: parts.store,
+            signer,
+            checkpoints,
+            partners: parts.partners,
+            peer_clients,
+            warning_clients,
+            lanes,
+            outbox: Notify::new(),
+            feed,
+            metrics: Metrics::new(),
+        }))
+    }
+
+    /// The party served.
+    pub fn party(&self) -> &str {
+        &self.party
+    }
+
+    /// The same, as a registry reference.
+    pub fn me(&self) -> PartyRef {
+        self.me
+    }
+
+    /// The profiles and recorded events as they stand now.
+    pub fn registry(&self) -> Arc<Registry> {
+        match self.registry.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the registry (after an agreement event is recorded).
+    pub(crate) fn set_registry(&self, r: Registry) {
+        let mut g = match self.registry.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::new(r);
+    }
+
+    /// Serialises recording agreement events.
+    pub(crate) fn agreements_lock(&self) -> &tokio::sync::Mutex<()> {
+        &self.agreements_lock
+    }
+
+    /// The current instant on the node's clock.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// The node's clock.
+    pub fn clock(&self) -> &Arc<Clock> {
+        &self.clock
+    }
+
+    /// The node's store.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The party's signing key.
+    pub(crate) fn signer(&self) -> &Signer {
+        &self.signer
+    }
+
+    /// Sealing and opening with the party's keys.
+    pub(crate) fn sealing(&self) -> &Sealing {
+        &self.sealing
+    }
+
+    /// This node's own checkpoints.
+    pub fn checkpoints(&self) -> &Arc<Checkpoints> {
+        &self.checkpoints
+    }
+
+    /// Every partner.
+    pub fn partners(&self) -> &[Partner] {
+        &self.partners
+    }
+
+    /// A partner by party code.
+    pub fn partner(&self, party: &str) -> Option<&Partner> {
+        self.partners.iter().find(|p| p.party == party)
+    }
+
+    /// The item-traffic client to a partner.
+    pub(crate) fn peer_client(&self, party: &str) -> Option<&reqwest::Client> {
+        self.peer_clients.get(party)
+    }
+
+    /// The warning client to a partner.
+    pub(crate) fn warning_client(&self, party: &str) -> Option<&reqwest::Client> {
+        self.warning_clients.get(party)
+    }
+
+    /// The node's lanes.
+    pub fn lanes(&self) -> &Lanes {
+        &self.lanes
+    }
+
+    /// The warning feed's state.
+    pub(crate) fn feed(&self) -> &Feed {
+        &self.feed
+    }
+
+    /// The node's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// Wakes the delivery worker (something was queued).
+    pub(crate) fn wake_outbox(&self) {
+        self.outbox.notify_one();
+    }
+
+    /// Waits until something is queued.
+    pub(crate) async fn outbox_queued(&self) {
+        self.outbox.notified().await;
+    }
+
+    /// A ledger entry by this party, now.
+    pub(crate) fn entry(
+        &self,
+        kind: Kind,
+        item: Option<&str>,
+        fields: Vec<(&str, String)>,
+    ) -> Result<Entry, EntryError> {
+        let (s, n) = gsomia_core::time::to_wire(self.now());
+        Entry::new(
+            kind,
+            s,
+            n,
+            self.party.clone(),
+            item.map(str::to_owned),
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        )
+    }
+
+    /// Commits ledger entries alone (decisions, reads, refusals).
+    pub(crate) async fn ledger(&self, entries: Vec<Entry>) -> Result<(), StoreError> {
+        self.store
+            .commit(Batch {
+                entries,
+                ..Batch::default()
+            })
+            .await
+            .map(|_| ())
+    }
+
+    /// The last `n` ledger records, oldest first (for a narrator or a test
+    /// that wants to show what was just recorded).
+    pub async fn ledger_tail(
+        &self,
+        n: u64,
+    ) -> Result<Vec<gsomia_ledger::entry::Record>, LedgerError> {
+        let size = self.store.ledger_size().await?;
+        self.store
+            .records(size.saturating_sub(n), size)
+            .await?
+            .iter()
+            .map(|(_, bytes)| {
+                gsomia_ledger::entry::Record::from_bytes(bytes)
+                    .map_err(|e| LedgerError::Store(StoreError::Corrupt(e.to_string())))
+            })
+            .collect()
+    }
+
+    /// Builds one entry and commits it alone.
+    pub(crate) async fn record(
+        &self,
+        kind: Kind,
+        item: Option<&str>,
+        fields: Vec<(&str, String)>,
+    ) -> Result<(), LedgerError> {
+        let e = self.entry(kind, item, fields)?;
+        Ok(self.ledger(vec![e]).await?)
+    }
+}
