@@ -66,6 +66,7 @@ pub struct Label {
     /// The party that originated the information.
     pub originator: String,
     /// When the originator labelled it.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// Topics: restrictive categories (need-to-know and agreement scope).
     pub topics: Vec<String>,
@@ -138,6 +139,7 @@ pub struct ItemView {
     /// The party it came from, for received items.
     pub received_from: Option<String>,
     /// When this node stored it.
+    #[schema(format = DateTime)]
     pub created_at: String,
     /// The originator's label.
     pub label: Label,
@@ -212,6 +214,7 @@ pub struct AgreementStatus {
     /// Its title.
     pub title: String,
     /// The instant of the status.
+    #[schema(format = DateTime)]
     pub at: String,
     /// `in_force`, `notice_given`, `suspended_notice`, `terminated`, … .
     pub state: String,
@@ -231,6 +234,7 @@ pub struct AgreementStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AgreementList {
     /// The instant of the statuses.
+    #[schema(format = DateTime)]
     pub at: String,
     /// The agreements.
     pub agreements: Vec<AgreementStatus>,
@@ -273,6 +277,7 @@ pub struct EnterEvent {
     pub kind: EventKind,
     /// When it took effect (RFC 3339 with offset); now when absent.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub at: Option<String>,
     /// A short description.
     #[serde(default)]
@@ -292,6 +297,7 @@ pub struct EnteredEvent {
     /// What kind of act.
     pub kind: EventKind,
     /// When it took effect.
+    #[schema(format = DateTime)]
     pub at: String,
     /// What it did to the lifecycle, citing the rules.
     pub effect: String,
@@ -321,6 +327,7 @@ pub struct GrantConsent {
     #[serde(default)]
     pub topics: Option<Vec<String>>,
     /// The first instant it no longer holds (RFC 3339 with offset).
+    #[schema(format = DateTime)]
     pub expires_at: String,
 }
 
@@ -340,10 +347,13 @@ pub struct ConsentView {
     /// The topics it covers, if scoped to topics.
     pub topics: Option<Vec<String>>,
     /// When it was given.
+    #[schema(format = DateTime)]
     pub granted_at: String,
     /// The first instant it no longer holds.
+    #[schema(format = DateTime)]
     pub expires_at: String,
     /// When it was revoked, if it was.
+    #[schema(format = DateTime)]
     pub revoked_at: Option<String>,
     /// The partners it was queued for (in answers to a grant or revocation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -381,6 +391,7 @@ pub struct Launch {
     pub launch_point: Point,
     /// The launch instant (RFC 3339 with offset); now when absent.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub at: Option<String>,
 }
 
@@ -395,6 +406,7 @@ pub struct Track {
     pub alt_km: f64,
     /// When (RFC 3339 with offset); now when absent.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub at: Option<String>,
 }
 
@@ -406,6 +418,7 @@ pub struct Impact {
     pub impact_point: Point,
     /// When (RFC 3339 with offset); now when absent.
     #[serde(default)]
+    #[schema(format = DateTime)]
     pub at: Option<String>,
 }
 
@@ -419,6 +432,7 @@ pub struct Published {
     /// `launch`, `track` or `impact`.
     pub kind: String,
     /// The instant the update describes.
+    #[schema(format = DateTime)]
     pub at: String,
 }
 
@@ -440,12 +454,14 @@ pub struct WarningUpdate {
     /// Altitude, km (0 for launch and impact).
     pub alt_km: f64,
     /// The instant the update describes.
+    #[schema(format = DateTime)]
     pub at: String,
     /// The level this party marks it with.
     pub level: String,
     /// The level the originator marked it with.
     pub originator_level: String,
     /// When this node applied it.
+    #[schema(format = DateTime)]
     pub applied_at: String,
 }
 

@@ -27,6 +27,12 @@ pub enum AgreementError {
     /// An instant or name in the request that does not resolve.
     #[error("{0}")]
     Invalid(String),
+    /// The agreement's status could not be computed at the instant asked.
+    #[error("status")]
+    Status(#[from] gsomia_core::time::TimeError),
+    /// The event message does not describe an event here.
+    #[error(transparent)]
+    Event(#[from] EventError),
     /// No such agreement.
     #[error("{0}")]
     NotFound(String),
@@ -50,7 +56,9 @@ pub enum AgreementError {
 impl Classified for AgreementError {
     fn class(&self) -> Class {
         match self {
-            AgreementError::Invalid(_) => Class::BadRequest,
+            AgreementError::Invalid(_) | AgreementError::Status(_) | AgreementError::Event(_) => {
+                Class::BadRequest
+            }
             AgreementError::NotFound(_) => Class::NotFound,
             AgreementError::Refused(_) => Class::Refused,
             AgreementError::Role(e) => e.class(),
@@ -61,22 +69,34 @@ impl Classified for AgreementError {
     }
 }
 
+/// Why a signed event message does not describe an event here.
+#[derive(Debug, thiserror::Error)]
+pub enum EventError {
+    /// An agreement or party these profiles do not know.
+    #[error(transparent)]
+    Lookup(#[from] gsomia_core::LookupError),
+    /// A kind of event that does not exist.
+    #[error(
+        "unknown event kind `{0}` (notice, suspend_notice, lift_suspension, withdraw_notice, announcement)"
+    )]
+    Kind(String),
+    /// An instant that is no instant.
+    #[error(transparent)]
+    Time(#[from] gsomia_core::time::TimeError),
+}
+
 /// The core event (and its agreement) a signed event message describes.
-pub fn core_event(reg: &Registry, ev: &AgreementEvent) -> Result<(AgreementRef, Event), String> {
-    let a = reg
-        .agreement_ref(&ev.agreement)
-        .map_err(|e| e.to_string())?;
-    let kind = EventKind::parse(&ev.kind).ok_or_else(|| {
-        format!(
-            "unknown event kind `{}` (notice, suspend_notice, lift_suspension, withdraw_notice, announcement)",
-            ev.kind
-        )
-    })?;
-    let by = reg.party(&ev.by).map_err(|e| e.to_string())?;
+pub fn core_event(
+    reg: &Registry,
+    ev: &AgreementEvent,
+) -> Result<(AgreementRef, Event), EventError> {
+    let a = reg.agreement_ref(&ev.agreement)?;
+    let kind = EventKind::parse(&ev.kind).ok_or_else(|| EventError::Kind(ev.kind.clone()))?;
+    let by = reg.party(&ev.by)?;
     Ok((
         a,
         Event {
-            at: gsomia_core::time::from_wire(ev.at).map_err(|e| e.to_string())?,
+            at: gsomia_core::time::from_wire(ev.at)?,
             kind,
             by: Some(by),
             written_diplomatic: ev.written_diplomatic,
@@ -122,7 +142,7 @@ pub async fn replay(store: &dyn Store, registry: Registry) -> Result<Registry, R
             what,
         };
         let ev = AgreementEvent::decode(&m.body).map_err(|e| err(e.to_string()))?;
-        let (a, event) = core_event(&registry, &ev).map_err(err)?;
+        let (a, event) = core_event(&registry, &ev).map_err(|e| err(e.to_string()))?;
         if already_recorded(&registry, a, &event) {
             continue;
         }
@@ -135,11 +155,15 @@ pub async fn replay(store: &dyn Store, registry: Registry) -> Result<Registry, R
 }
 
 /// An agreement's status at `at`, as the API shows it.
-pub fn status(reg: &Registry, a: AgreementRef, at: Timestamp) -> Result<AgreementStatus, String> {
-    let x = reg
-        .agreement(a)
-        .ok_or_else(|| "an agreement reference from another registry".to_owned())?;
-    let s = reg.status(a, at).map_err(|e| e.to_string())?;
+pub fn status(
+    reg: &Registry,
+    a: AgreementRef,
+    at: Timestamp,
+) -> Result<AgreementStatus, gsomia_core::time::TimeError> {
+    let x = reg.agreement(a).ok_or_else(|| {
+        gsomia_core::time::TimeError::OutOfRange("an agreement of another registry".into())
+    })?;
+    let s = reg.status(a, at)?;
     Ok(AgreementStatus {
         agreement: reg.agreement_id(a).to_owned(),
         title: x.title().to_owned(),
@@ -164,7 +188,7 @@ pub fn list(node: &Node) -> Result<AgreementList, AgreementError> {
     let agreements = reg
         .agreement_refs()
         .filter(|a| reg.agreement(*a).is_some_and(|x| x.has_party(node.me())))
-        .map(|a| status(&reg, a, at).map_err(AgreementError::Invalid))
+        .map(|a| status(&reg, a, at))
         .collect::<Result<_, _>>()?;
     Ok(AgreementList {
         at: at.to_string(),
@@ -178,7 +202,7 @@ pub fn show(node: &Node, id: &str) -> Result<AgreementStatus, AgreementError> {
     let a = reg
         .agreement_ref(id)
         .map_err(|e| AgreementError::NotFound(e.to_string()))?;
-    status(&reg, a, node.now()).map_err(AgreementError::Invalid)
+    Ok(status(&reg, a, node.now())?)
 }
 
 /// Records an event of this party: signed, ledgered and queued for every
@@ -219,7 +243,7 @@ pub async fn enter(
     let reg = node.registry();
     reg.agreement_ref(agreement)
         .map_err(|e| AgreementError::NotFound(e.to_string()))?;
-    let (a, event) = core_event(&reg, &msg).map_err(AgreementError::Invalid)?;
+    let (a, event) = core_event(&reg, &msg)?;
     let (next, effect) = reg
         .record_event(a, event)
         .map_err(|e| AgreementError::Refused(e.to_string()))?;
@@ -283,7 +307,7 @@ pub async fn enter(
         kind: req.kind,
         at: at.to_string(),
         effect: effect.to_string(),
-        status: status(&reg, a, now).map_err(AgreementError::Invalid)?,
+        status: status(&reg, a, now)?,
         sent_to,
         not_sent,
     })
@@ -324,7 +348,8 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
     let now = node.now();
     let guard = node.agreements_lock().lock().await;
     let reg = node.registry();
-    let (a, event) = core_event(&reg, &ev).map_err(|e| Refusal::new(&id, Reason::Event(e)))?;
+    let (a, event) =
+        core_event(&reg, &ev).map_err(|e| Refusal::new(&id, Reason::Event(e.to_string())))?;
     if !reg
         .agreement(a)
         .is_some_and(|x| x.has_party(node.me()) && x.has_party(event.by.unwrap_or(node.me())))

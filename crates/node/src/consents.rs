@@ -73,28 +73,48 @@ impl Classified for ConsentError {
     }
 }
 
+/// Why a signed consent message does not describe a consent that holds.
+#[derive(Debug, thiserror::Error)]
+pub enum ShapeError {
+    /// A party or topic these profiles do not know.
+    #[error(transparent)]
+    Lookup(#[from] gsomia_core::LookupError),
+    /// An instant that is no instant.
+    #[error(transparent)]
+    Time(#[from] gsomia_core::time::TimeError),
+    /// Scoped to topics but naming none.
+    #[error("a consent names at least one topic")]
+    NoTopic,
+    /// Expiring no later than it is given.
+    #[error("the consent expires before it is given")]
+    Expired,
+    /// Not a release by another party to a third party.
+    #[error("a consent is for a release by another party to a third party")]
+    NotThirdParty,
+}
+
 /// The core consent a signed consent message describes.
 pub fn core_consent(
     reg: &Registry,
     g: &ConsentGrant,
     revoked_at: Option<Timestamp>,
-) -> Result<Consent, String> {
-    let party = |s: &str| reg.party(s).map_err(|e| e.to_string());
+) -> Result<Consent, ShapeError> {
+    let party = |s: &str| reg.party(s);
     let scope = match &g.scope {
         Scope::Item(id) => ConsentScope::Item(ItemId::new(id.clone())),
         Scope::Topics(topics) => {
             let mut set = TopicSet::EMPTY;
             for t in topics {
-                let r = reg.topic(t).map_err(|e| e.to_string())?;
+                let r = reg.topic(t)?;
                 set = set.union(&reg.topics().subtree(r));
             }
             if set.is_empty() {
-                return Err("a consent names at least one topic".into());
+                return Err(ShapeError::NoTopic);
             }
             ConsentScope::Topics(set)
         }
     };
-    let instant = |i| gsomia_core::time::from_wire(i).map_err(|e| e.to_string());
+    let instant = gsomia_core::time::from_wire;
     let c = Consent {
         originator: party(&g.originator)?,
         holder: party(&g.holder)?,
@@ -105,10 +125,10 @@ pub fn core_consent(
         revoked_at,
     };
     if c.expires_at <= c.granted_at {
-        return Err("the consent expires before it is given".into());
+        return Err(ShapeError::Expired);
     }
     if c.holder == c.originator || c.recipient == c.originator || c.holder == c.recipient {
-        return Err("a consent is for a release by another party to a third party".into());
+        return Err(ShapeError::NotThirdParty);
     }
     Ok(c)
 }
@@ -283,7 +303,7 @@ pub async fn grant(
         granted_at: gsomia_core::time::to_wire(now),
         expires_at: gsomia_core::time::to_wire(expires),
     };
-    core_consent(&node.registry(), &g, None).map_err(ConsentError::Refused)?;
+    core_consent(&node.registry(), &g, None).map_err(|e| ConsentError::Refused(e.to_string()))?;
     let body = g.seal(&node.signer().key);
     let e = entry(node, &g, None, &person.id)?;
     node.store()
@@ -467,7 +487,8 @@ pub async fn receive_consent(node: &Node, peer: &str, body: &[u8]) -> Result<Vec
             },
         ));
     }
-    core_consent(&node.registry(), &g, None).map_err(|e| Refusal::new(&id, Reason::Consent(e)))?;
+    core_consent(&node.registry(), &g, None)
+        .map_err(|e| Refusal::new(&id, Reason::Consent(e.to_string())))?;
     let e = entry(node, &g, None, "received").map_err(|e| Refusal::internal(&id, e))?;
     keep(node, MessageKind::Consent, &id, peer, body, e).await
 }

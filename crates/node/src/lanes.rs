@@ -82,13 +82,23 @@ fn warning_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().min(4))
 }
 
+/// Why the warning lane did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaneError {
+    /// Not called from inside a runtime (the item lane).
+    #[error("a node starts inside an async runtime (its item lane)")]
+    NoRuntime,
+    /// The lane's thread or runtime could not be made.
+    #[error("cannot start the warning lane: {0}")]
+    Start(String),
+}
+
 impl Lanes {
     /// Starts the warning lane for `party`, beside the runtime this is
     /// called on (the item lane). The warning lane stops when that runtime
     /// shuts down: a task there holds the lane's stop signal.
-    pub fn start(party: &str) -> Result<Lanes, String> {
-        let item = Handle::try_current()
-            .map_err(|_| "a node starts inside an async runtime (its item lane)".to_owned())?;
+    pub fn start(party: &str) -> Result<Lanes, LaneError> {
+        let item = Handle::try_current().map_err(|_| LaneError::NoRuntime)?;
         let (handle_tx, handle_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let name = format!("gsomia-warn-{}", party.to_ascii_lowercase());
@@ -103,7 +113,7 @@ impl Lanes {
                 {
                     Ok(rt) => rt,
                     Err(e) => {
-                        let _ = handle_tx.send(Err(format!("cannot start the warning lane: {e}")));
+                        let _ = handle_tx.send(Err(LaneError::Start(e.to_string())));
                         return;
                     }
                 };
@@ -114,10 +124,10 @@ impl Lanes {
                 // (connections, partner senders) are cancelled.
                 rt.shutdown_background();
             })
-            .map_err(|e| format!("cannot start the warning lane: {e}"))?;
+            .map_err(|e| LaneError::Start(e.to_string()))?;
         let warning = handle_rx
             .recv()
-            .map_err(|_| "the warning lane did not start".to_owned())??;
+            .map_err(|_| LaneError::Start("the lane's thread ended".into()))??;
         item.spawn(async move {
             let _stop = stop_tx;
             std::future::pending::<()>().await;

@@ -142,6 +142,12 @@ impl Metrics {
             "Requests refused for want of valid credentials",
             m.unauthenticated.clone(),
         );
+        // The latency series exist from the start, so a dashboard sees them at zero.
+        for hop in ["published", "received"] {
+            let _ = m.warning_latency.get_or_create(&HopLabel {
+                hop: hop.to_owned(),
+            });
+        }
         Metrics { registry, ..m }
     }
 

@@ -59,8 +59,8 @@ pub enum AssembleError {
     #[error("cannot rebuild the ledger tree")]
     Checkpoints(#[from] CheckpointError),
     /// The warning lane did not start.
-    #[error("cannot start the warning lane: {0}")]
-    Lanes(String),
+    #[error(transparent)]
+    Lanes(#[from] crate::lanes::LaneError),
     /// A partner's client could not be built.
     #[error("cannot build the client for {0}")]
     Client(String, #[source] reqwest::Error),
@@ -129,7 +129,7 @@ impl Node {
         let signer = Arc::new(parts.signer);
         let checkpoints = Arc::new(Checkpoints::load(parts.store.clone(), signer.clone()).await?);
         let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
-        let lanes = Lanes::start(&parts.party).map_err(AssembleError::Lanes)?;
+        let lanes = Lanes::start(&parts.party)?;
         let mut peer_clients = BTreeMap::new();
         let mut warning_clients = BTreeMap::new();
         for (party, tls) in parts.peer_tls {

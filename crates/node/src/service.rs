@@ -256,12 +256,8 @@ impl Running {
     }
 
     /// One witness round over every partner now: (party, size cosigned or why not).
-    pub async fn witness_all(&self) -> Vec<(String, Result<u64, String>)> {
-        crate::witness::witness_all(&self.node)
-            .await
-            .into_iter()
-            .map(|(p, r)| (p, r.map_err(|e| e.to_string())))
-            .collect()
+    pub async fn witness_all(&self) -> Vec<(String, Result<u64, crate::witness::WitnessError>)> {
+        crate::witness::witness_all(&self.node).await
     }
 
     /// Stops accepting, lets requests in flight finish, stops the workers,

@@ -92,12 +92,23 @@ pub fn start(node: &Arc<Node>) -> Vec<tokio::task::JoinHandle<()>> {
     tasks
 }
 
-fn core_update(u: &WarningUpdate) -> Result<Update, String> {
+/// Why a signed update does not describe an update.
+#[derive(Debug, thiserror::Error)]
+enum UpdateError {
+    /// An instant that is no instant.
+    #[error(transparent)]
+    Time(#[from] gsomia_core::time::TimeError),
+    /// A kind other than launch, track and impact.
+    #[error("unknown update kind `{0}`")]
+    Kind(String),
+}
+
+fn core_update(u: &WarningUpdate) -> Result<Update, UpdateError> {
     let point = Point {
         lat: u.lat,
         lon: u.lon,
     };
-    let at = gsomia_core::time::from_wire(u.at).map_err(|e| e.to_string())?;
+    let at = gsomia_core::time::from_wire(u.at)?;
     Ok(match u.kind.as_str() {
         "launch" => Update::Launch { point, at },
         "track" => Update::Track {
@@ -106,7 +117,7 @@ fn core_update(u: &WarningUpdate) -> Result<Update, String> {
             at,
         },
         "impact" => Update::Impact { point, at },
-        other => return Err(format!("unknown update kind `{other}`")),
+        other => return Err(UpdateError::Kind(other.to_owned())),
     })
 }
 
@@ -137,7 +148,7 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
     let level = reg
         .level(originator, &u.level)
         .map_err(|e| refused(e.to_string()))?;
-    let update = core_update(&u).map_err(refused)?;
+    let update = core_update(&u).map_err(|e| refused(e.to_string()))?;
     let now = node.now();
     let my_level = match from {
         Some(peer) => {

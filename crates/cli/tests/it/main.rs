@@ -13,5 +13,6 @@ mod common;
 mod item;
 mod ledger;
 mod node;
+mod operate;
 mod serve;
 mod warn;

@@ -15,8 +15,14 @@ pub struct Server {
 
 impl Server {
     pub fn start(dir: &Path) -> Server {
+        Server::start_with(dir, &[])
+    }
+
+    /// The same with more arguments for `gsomia serve`.
+    pub fn start_with(dir: &Path, more: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gsomia"))
             .args(["serve", "--dir", s(dir)])
+            .args(more)
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
             .spawn()

@@ -75,7 +75,63 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
         .iter()
         .map(|p| p.party().to_string())
         .collect();
+    // Examples a client (and the examples phase of a schema fuzzer) can send
+    // as they are: the lowest classified level, a partner, a topic.
+    let lowest = reg
+        .policy(node.me())
+        .and_then(|p| {
+            p.levels()
+                .iter()
+                .filter(|l| l.classified)
+                .min_by_key(|l| l.rank)
+        })
+        .map(|l| l.native.clone())
+        .unwrap_or_default();
+    let partner = node
+        .partners()
+        .first()
+        .map(|p| p.party.clone())
+        .unwrap_or_else(|| node.party().to_owned());
+    let third = parties
+        .iter()
+        .find(|p| **p != partner && *p != node.party())
+        .cloned()
+        .unwrap_or_else(|| partner.clone());
+    let examples = [
+        (
+            "SubmitItem",
+            json!({ "level": lowest, "topics": ["dprk.missile"], "rel_to": [partner],
+                    "content": "bGF1bmNoIGF0IDA2OjMwIEtTVA==" }),
+        ),
+        ("ReleaseItem", json!({ "to": partner })),
+        (
+            "EnterEvent",
+            json!({ "kind": "announcement", "summary": "a statement with no legal effect" }),
+        ),
+        (
+            "GrantConsent",
+            json!({ "holder": partner, "recipient": third, "topics": ["dprk.missile"],
+                    "expires_at": "2099-01-01T00:00:00Z" }),
+        ),
+        (
+            "Launch",
+            json!({ "launch_point": { "lat": 39.03, "lon": 125.75 } }),
+        ),
+        (
+            "Track",
+            json!({ "point": { "lat": 39.6, "lon": 128.1 }, "alt_km": 150.0 }),
+        ),
+        (
+            "Impact",
+            json!({ "impact_point": { "lat": 40.1, "lon": 133.2 } }),
+        ),
+    ];
     if let Some(schemas) = v.pointer_mut("/components/schemas") {
+        for (name, example) in examples {
+            if let Some(s) = schemas.get_mut(name).and_then(Value::as_object_mut) {
+                s.insert("examples".into(), json!([example]));
+            }
+        }
         restrict(property(schemas, "SubmitItem", "level"), &levels);
         restrict(property(schemas, "SubmitItem", "topics"), &topics);
         restrict(property(schemas, "SubmitItem", "rel_to"), &parties);
@@ -83,6 +139,90 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
         restrict(property(schemas, "GrantConsent", "holder"), &parties);
         restrict(property(schemas, "GrantConsent", "recipient"), &parties);
         restrict(property(schemas, "GrantConsent", "topics"), &topics);
+        // A consent covers one item or some topics: exactly one of the two.
+        if let Some(g) = schemas
+            .get_mut("GrantConsent")
+            .and_then(Value::as_object_mut)
+        {
+            g.insert(
+                "oneOf".into(),
+                json!([
+                    { "required": ["item"],
+                      "properties": { "item": { "type": "string" }, "topics": { "type": "null" } } },
+                    { "required": ["topics"],
+                      "properties": { "topics": { "type": "array", "minItems": 1 }, "item": { "type": "null" } } }
+                ]),
+            );
+        }
+    }
+    // The agreements this party is in, for the `{id}` of the agreement routes.
+    let agreements: Vec<String> = reg
+        .agreement_refs()
+        .filter(|a| reg.agreement(*a).is_some_and(|x| x.has_party(node.me())))
+        .map(|a| reg.agreement_id(a).to_owned())
+        .collect();
+    for path in ["/v1/agreements/{id}", "/v1/agreements/{id}/events"] {
+        if let Some(params) = v
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(Value::as_object_mut)
+        {
+            for op in params.values_mut() {
+                for p in op
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if p.get("name") == Some(&json!("id")) {
+                        restrict(p.get_mut("schema"), &agreements);
+                    }
+                }
+            }
+        }
+    }
+    // What a created resource leads to (clients and the stateful tests follow these).
+    for (path, method, status, links) in [
+        (
+            "/v1/items",
+            "post",
+            "201",
+            &[
+                ("show_item", "id"),
+                ("read_item", "id"),
+                ("release_item", "id"),
+            ][..],
+        ),
+        (
+            "/v1/consents",
+            "post",
+            "201",
+            &[("revoke_consent", "id")][..],
+        ),
+        (
+            "/v1/warnings",
+            "post",
+            "201",
+            &[("track", "id"), ("impact", "id")][..],
+        ),
+    ] {
+        if let Some(resp) = v
+            .get_mut("paths")
+            .and_then(|p| p.get_mut(path))
+            .and_then(|p| p.get_mut(method))
+            .and_then(|o| o.get_mut("responses"))
+            .and_then(|r| r.get_mut(status))
+            .and_then(Value::as_object_mut)
+        {
+            let mut map = Map::new();
+            for (op, field) in links {
+                map.insert(
+                    (*op).to_owned(),
+                    json!({ "operationId": op, "parameters": { "id": format!("$response.body#/{field}") } }),
+                );
+            }
+            resp.insert("links".into(), Value::Object(map));
+        }
     }
     if let Some(components) = v.get_mut("components").and_then(Value::as_object_mut) {
         components.insert(

@@ -257,12 +257,12 @@ fn refused_entry(
 fn receipt_checkpoint(
     partner: &Partner,
     note: &str,
-) -> Result<gsomia_ledger::note::Checkpoint, String> {
-    let note = Note::parse(note).map_err(|e| format!("receipt checkpoint: {e}"))?;
+) -> Result<gsomia_ledger::note::Checkpoint, Retry> {
+    let note = Note::parse(note).map_err(|e| Retry::Receipt(format!("checkpoint: {e}")))?;
     partner
         .verifier
         .verify_checkpoint(&note)
-        .map_err(|e| format!("receipt checkpoint: {e}"))
+        .map_err(|e| Retry::Receipt(format!("checkpoint: {e}")))
 }
 
 /// The `delivered` entry for a transfer the partner acknowledged at checkpoint `c`.
@@ -296,10 +296,10 @@ async fn post_to<'a>(
 ) -> Result<(&'a Partner, Vec<u8>), Failure> {
     let partner = node
         .partner(to)
-        .ok_or_else(|| format!("{to} is no longer a partner"))?;
+        .ok_or_else(|| Retry::NotPartner(to.to_owned()))?;
     let client = node
         .peer_client(to)
-        .ok_or_else(|| format!("no client for {to}"))?;
+        .ok_or_else(|| Retry::NotPartner(to.to_owned()))?;
     let url = format!("{}/peer/v1/{path}", partner.endpoint.trim_end_matches('/'));
     let resp = client
         .post(url)
@@ -307,9 +307,15 @@ async fn post_to<'a>(
         .body(body)
         .send()
         .await
-        .map_err(|e| format!("send: {e}"))?;
+        .map_err(|e| Retry::Network {
+            step: "send",
+            detail: e.to_string(),
+        })?;
     let status = resp.status();
-    let bytes = resp.bytes().await.map_err(|e| format!("read: {e}"))?;
+    let bytes = resp.bytes().await.map_err(|e| Retry::Network {
+        step: "read",
+        detail: e.to_string(),
+    })?;
     if status.is_client_error() {
         return Err(Failure::Refused(format!(
             "{status}: {}",
@@ -317,10 +323,10 @@ async fn post_to<'a>(
         )));
     }
     if !status.is_success() {
-        return Err(Failure::Retry(format!(
-            "answered {status}: {}",
-            String::from_utf8_lossy(&bytes)
-        )));
+        return Err(Failure::Retry(Retry::Status {
+            status: status.as_u16(),
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }));
     }
     Ok((partner, bytes.to_vec()))
 }
@@ -333,14 +339,16 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
         .iter()
         .map(|o| Envelope::unsigned(&o.envelope))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("queued envelope: {e}"))?;
+        .map_err(|e| Retry::Queued(e.to_string()))?;
     let size = bodies.iter().map(|b| b.len()).sum();
     let body = crate::lanes::compute(size, || seal_batch(&bodies, &node.signer().key));
     let (partner, bytes) = post_to(node, to, "transfers/batch", body).await?;
     let receipt =
-        BatchReceipt::open(&bytes, partner.key()).map_err(|e| format!("batch receipt: {e}"))?;
+        BatchReceipt::open(&bytes, partner.key()).map_err(|e| Retry::Receipt(e.to_string()))?;
     if receipt.recipient != partner.party {
-        return Err(Failure::Retry("batch receipt from another party".into()));
+        return Err(Failure::Retry(Retry::Receipt(
+            "a batch receipt from another party".into(),
+        )));
     }
     let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
     let now = node.now().to_string();
@@ -350,14 +358,17 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
         match receipt.outcomes.iter().find(|(t, _)| *t == o.transfer) {
             Some((_, Outcome::Stored(_) | Outcome::Duplicate(_))) => {
                 batch.delivered.push((o.transfer.clone(), now.clone()));
-                batch
-                    .entries
-                    .push(delivered_entry(node, partner, o, &c).map_err(|e| e.to_string())?);
+                batch.entries.push(
+                    delivered_entry(node, partner, o, &c)
+                        .map_err(|e| Retry::Record(e.to_string()))?,
+                );
             }
             Some((_, Outcome::Refused(why))) => {
                 tracing::warn!(transfer = %o.transfer, partner = %to, reason = %why, "refused by the partner");
                 let (e, failed) = refused_entry(node, o, why.clone());
-                batch.entries.push(e.map_err(|e| e.to_string())?);
+                batch
+                    .entries
+                    .push(e.map_err(|e| Retry::Record(e.to_string()))?);
                 batch.failed.push(failed);
             }
             None => unanswered.push(o),
@@ -367,31 +378,66 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
     node.store()
         .commit(batch)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Retry::Record(e.to_string()))?;
     node.metrics().transfer(to, "delivered", delivered as u64);
     node.metrics().transfer(to, "refused", refused as u64);
     for o in unanswered {
         settle(
             node,
             o,
-            Err(Failure::Retry("not answered in the batch receipt".into())),
+            Err(Failure::Retry(Retry::Receipt(
+                "not answered in the batch receipt".into(),
+            ))),
         )
         .await;
     }
     Ok(())
 }
 
+/// Why a delivery attempt did not complete and is worth retrying.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Retry {
+    /// The partner is no longer configured, or has no client.
+    #[error("{0} is no longer a partner")]
+    NotPartner(String),
+    /// The request did not reach the partner, or its answer did not arrive.
+    #[error("{step}: {detail}")]
+    Network {
+        /// Sending or reading.
+        step: &'static str,
+        /// What the client said.
+        detail: String,
+    },
+    /// The partner answered with an error that is not a decision (5xx).
+    #[error("answered {status}: {body}")]
+    Status {
+        /// The status.
+        status: u16,
+        /// Its body.
+        body: String,
+    },
+    /// A receipt that does not open, verify or match.
+    #[error("receipt: {0}")]
+    Receipt(String),
+    /// A queued message that does not decode (an altered outbox row).
+    #[error("queued envelope: {0}")]
+    Queued(String),
+    /// Recording the outcome here failed.
+    #[error("recording the outcome: {0}")]
+    Record(String),
+}
+
 /// Why a delivery attempt did not complete.
 enum Failure {
-    /// Worth retrying (network, 5xx, a receipt that does not verify).
-    Retry(String),
-    /// The recipient refused the transfer (4xx): final.
+    /// Worth retrying.
+    Retry(Retry),
+    /// The recipient refused the transfer (4xx), with its reason: final.
     Refused(String),
 }
 
-impl From<String> for Failure {
-    fn from(s: String) -> Self {
-        Failure::Retry(s)
+impl From<Retry> for Failure {
+    fn from(r: Retry) -> Self {
+        Failure::Retry(r)
     }
 }
 
@@ -405,22 +451,24 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     let message = match o.kind {
         // Queued unsigned: signed now, as a single envelope.
         MessageKind::Transfer => Envelope::sign_body(
-            Envelope::unsigned(&o.envelope).map_err(|e| format!("queued envelope: {e}"))?,
+            Envelope::unsigned(&o.envelope).map_err(|e| Retry::Queued(e.to_string()))?,
             &node.signer().key,
         ),
         _ => o.envelope.clone(),
     };
     let (partner, body) = post_to(node, &o.recipient, path, message).await?;
-    let receipt = Receipt::open(&body, partner.key()).map_err(|e| format!("receipt: {e}"))?;
+    let receipt = Receipt::open(&body, partner.key()).map_err(|e| Retry::Receipt(e.to_string()))?;
     let acknowledged = match o.kind {
         MessageKind::Transfer => o.transfer.as_str(),
         _ => o.item.as_str(),
     };
     if receipt.transfer != acknowledged || receipt.recipient != partner.party {
-        return Err(Failure::Retry("receipt is for another transfer".into()));
+        return Err(Failure::Retry(Retry::Receipt(
+            "a receipt for another transfer".into(),
+        )));
     }
     let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
-    let e = delivered_entry(node, partner, o, &c).map_err(|e| e.to_string())?;
+    let e = delivered_entry(node, partner, o, &c).map_err(|e| Retry::Record(e.to_string()))?;
     node.store()
         .commit(Batch {
             delivered: vec![(o.transfer.clone(), node.now().to_string())],
@@ -428,7 +476,7 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
             ..Batch::default()
         })
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Retry::Record(e.to_string()))?;
     node.metrics().transfer(&o.recipient, "delivered", 1);
     Ok(())
 }
