@@ -115,7 +115,8 @@ pub fn status(dir: Option<PathBuf>, arg: &str, at: Option<&str>) -> Result<Outco
         "version": s.version,
         "term": s.term.map(|(n, _, _)| n + 1),
         "term_start": s.term.map(|(_, start, _)| fmt(a, start)),
-        "term_end": s.term.map(|(_, _, end)| fmt(a, end)),
+        // A term that runs past the end of the calendar has no end to show.
+        "term_end": s.term.and_then(|(_, _, end)| (end < Timestamp::MAX).then(|| fmt(a, end))),
         "next": next_json(a, s.next),
         "events": events,
         "reasons": texts(&s.reasons),
@@ -133,13 +134,12 @@ pub fn status(dir: Option<PathBuf>, arg: &str, at: Option<&str>) -> Result<Outco
         s.state.as_str()
     );
     if let Some((n, start, end)) = s.term {
-        let _ = writeln!(
-            text,
-            "  term {}: {} – {}",
-            n + 1,
-            fmt(a, start),
+        let end = if end == Timestamp::MAX {
+            "the end of the calendar (9999)".to_owned()
+        } else {
             fmt(a, end)
-        );
+        };
+        let _ = writeln!(text, "  term {}: {} – {end}", n + 1, fmt(a, start));
     }
     match s.next {
         Some(Next::Renewal(t)) => {

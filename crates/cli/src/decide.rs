@@ -90,6 +90,12 @@ pub struct AccessArgs {
     /// The instant of the read (RFC 3339 with offset).
     #[arg(long)]
     at: String,
+    /// When the reader's party received the item: it is read under the
+    /// equivalent label recorded then (the table of the agreement version in
+    /// effect at that instant), whatever amendments came after. Default:
+    /// `--at`, an item received as it is read.
+    #[arg(long)]
+    received_at: Option<String>,
 }
 
 fn label_doc(reg: &Registry, label: &Label) -> Value {
@@ -155,7 +161,7 @@ pub fn release(dir: Option<PathBuf>, a: &ReleaseArgs) -> Result<Outcome> {
         .context("invalid label")?;
     let mut consents: Vec<Consent> = Vec::new();
     for f in &a.consents {
-        let text = std::fs::read_to_string(f)
+        let text = gsomia_node::files::read_text(f)
             .with_context(|| format!("cannot read consent `{}`", f.display()))?;
         let src = Source {
             name: f.display().to_string(),
@@ -288,6 +294,13 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
         .map(|id| reg.agreement_ref(id))
         .transpose()?;
     let at = out::instant(&a.at, "--at")?;
+    let received_at = match &a.received_at {
+        Some(r) => out::instant(r, "--received-at")?,
+        None => at,
+    };
+    if received_at > at {
+        anyhow::bail!("`--received-at` {received_at} is after the read at {at}");
+    }
     let zone = reg.policy(party).context("party vanished")?.zone().clone();
     let reader = Reader {
         party,
@@ -306,13 +319,14 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
             &a.level,
             &strs(&a.topics),
             rel_to.as_deref(),
-            at,
+            received_at,
         )
         .context("invalid label")?;
     let mut labels = ItemLabels::new(label.clone());
     let mut marking_reason = None;
     if originator != party {
-        match reg.mark_received(&label, party, agreement, Some(at)) {
+        // The equivalent label recorded at receipt (rules 5 and 7).
+        match reg.mark_received(&label, party, agreement, Some(received_at)) {
             Ok(eq) => labels.add_equivalent(eq),
             Err(e) => marking_reason = Some(reg.explain_no_equivalent(&e)),
         }
@@ -337,7 +351,10 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
         "equivalent_label": labels.equivalents().first().map(|e| {
             let mut d = label_doc(reg, &e.label);
             if let Some(o) = d.as_object_mut() {
-                o.insert("agreement".into(), json!(reg.agreement_id(e.agreement)));
+                o.insert(
+                    "agreement".into(),
+                    json!(e.agreement.map(|a| reg.agreement_id(a))),
+                );
             }
             d
         }),
@@ -359,10 +376,12 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
         reg.party_id(originator),
         match labels.equivalents().first() {
             Some(e) => format!(
-                ", marked {} ({}) under {}",
+                ", marked {} ({}){}",
                 reg.level_name(e.label.level),
                 reg.party_id(party),
-                reg.agreement_id(e.agreement)
+                e.agreement
+                    .map(|a| format!(" under {}", reg.agreement_id(a)))
+                    .unwrap_or_default()
             ),
             None => String::new(),
         }

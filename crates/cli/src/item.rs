@@ -156,8 +156,8 @@ pub fn seal(dir: Option<PathBuf>, a: &SealArgs) -> Result<Outcome> {
             true,
         ));
     };
-    let content =
-        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+    let content = gsomia_node::files::read_bounded(&a.input, item::MAX_CONTENT as u64)
+        .with_context(|| format!("cannot read `{}`", a.input.display()))?;
     let wire = to_wire(&reg, &label);
     let sealed = item::seal(
         &wire,
@@ -194,7 +194,7 @@ pub fn seal(dir: Option<PathBuf>, a: &SealArgs) -> Result<Outcome> {
 
 /// `gsomia item inspect`.
 pub fn inspect(file: &Path, sender: Option<&Path>) -> Result<Outcome> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let bytes = read_sealed(file)?;
     let i = match item::inspect(&bytes) {
         Ok(i) => i,
         Err(e) => {
@@ -253,8 +253,7 @@ pub fn inspect(file: &Path, sender: Option<&Path>) -> Result<Outcome> {
 /// `gsomia item open`: verifies, decrypts, and shows both labels.
 pub fn open(dir: Option<PathBuf>, a: &OpenArgs) -> Result<Outcome> {
     let reg = load::registry(dir)?;
-    let bytes =
-        std::fs::read(&a.file).with_context(|| format!("cannot read `{}`", a.file.display()))?;
+    let bytes = read_sealed(&a.file)?;
     let (me, key) = keys::recipient(&a.keys)?;
     let sender = a.sender.as_deref().map(keys::read_identity).transpose()?;
     let result = item::open(
@@ -284,7 +283,9 @@ pub fn open(dir: Option<PathBuf>, a: &OpenArgs) -> Result<Outcome> {
             .map_err(|e| anyhow::anyhow!("{}", reg.explain_no_equivalent(&e)))?;
         Some((
             reg.level_name(eq.label.level).to_owned(),
-            reg.agreement_id(eq.agreement).to_owned(),
+            eq.agreement
+                .map(|a| reg.agreement_id(a).to_owned())
+                .unwrap_or_default(),
         ))
     };
     write_new(&a.out, &content)?;
@@ -311,7 +312,7 @@ pub fn open(dir: Option<PathBuf>, a: &OpenArgs) -> Result<Outcome> {
 
 /// `gsomia label export --format stanag4774 FILE.gsi`.
 pub fn export(file: &Path) -> Result<Outcome> {
-    let bytes = std::fs::read(file).with_context(|| format!("cannot read `{}`", file.display()))?;
+    let bytes = read_sealed(file)?;
     let i = item::inspect(&bytes).with_context(|| format!("`{}`", file.display()))?;
     let xml = stanag::export(&i.header.label);
     Ok(Outcome::ok(
@@ -323,7 +324,7 @@ pub fn export(file: &Path) -> Result<Outcome> {
 /// `gsomia label import FILE.xml`: parses and resolves against the profiles.
 pub fn import(dir: Option<PathBuf>, file: &Path) -> Result<Outcome> {
     let reg = load::registry(dir)?;
-    let xml = std::fs::read_to_string(file)
+    let xml = gsomia_node::files::read_text(file)
         .with_context(|| format!("cannot read `{}`", file.display()))?;
     let wire = stanag::import(&xml).with_context(|| format!("`{}`", file.display()))?;
     let label = from_wire(&reg, &wire).with_context(|| format!("`{}`", file.display()))?;
@@ -343,4 +344,10 @@ pub fn import(dir: Option<PathBuf>, file: &Path) -> Result<Outcome> {
                 .map_or("(unmarked)".to_owned(), |r| r.join(", "))
         ),
     ))
+}
+
+/// A sealed item's bytes: at most the largest content and its header.
+fn read_sealed(file: &Path) -> Result<Vec<u8>> {
+    gsomia_node::files::read_bounded(file, item::MAX_CONTENT as u64 + 64 * 1024)
+        .with_context(|| format!("cannot read `{}`", file.display()))
 }

@@ -1,7 +1,7 @@
 //! `gsomia ledger …` over a ledger directory.
 
 use std::fmt::Write as _;
-use std::io::BufRead;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -91,6 +91,9 @@ pub enum LedgerCmd {
         witness_keys: Vec<PathBuf>,
     },
 }
+
+/// The most an entries file (or standard input) may hold for one append.
+const ENTRIES_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Arguments of `ledger append`.
 #[derive(Args)]
@@ -197,22 +200,24 @@ fn append(a: &AppendArgs) -> Result<Outcome> {
     let (_, signer) = keys::signer(&a.keys)?;
     let entries: Vec<Entry> = match &a.entries {
         Some(file) => {
-            let reader: Box<dyn BufRead> = if file.as_os_str() == "-" {
-                Box::new(std::io::stdin().lock())
+            // The whole batch is held in memory before its one append: bounded.
+            let bytes = if file.as_os_str() == "-" {
+                gsomia_node::files::read_limited(std::io::stdin().lock(), ENTRIES_LIMIT)
             } else {
-                Box::new(std::io::BufReader::new(
-                    std::fs::File::open(file)
-                        .with_context(|| format!("cannot read `{}`", file.display()))?,
-                ))
-            };
+                gsomia_node::files::read_bounded(file, ENTRIES_LIMIT)
+            }
+            .with_context(|| format!("cannot read `{}`", file.display()))?;
+            let mut reader: &[u8] = &bytes;
             let mut out = Vec::new();
-            for (n, line) in reader.lines().enumerate() {
+            let mut n = 0usize;
+            while let Some(line) = gsomia_node::files::next_line(&mut reader) {
                 let line = line.with_context(|| format!("cannot read `{}`", file.display()))?;
+                n += 1;
                 if line.trim().is_empty() {
                     continue;
                 }
                 let e: EntryLine = serde_json::from_str(&line)
-                    .with_context(|| format!("{}:{}: not an entry", file.display(), n + 1))?;
+                    .with_context(|| format!("{}:{n}: not an entry", file.display()))?;
                 out.push(
                     entry(
                         &e.kind,
@@ -221,7 +226,7 @@ fn append(a: &AppendArgs) -> Result<Outcome> {
                         e.item,
                         e.fields.into_iter().collect(),
                     )
-                    .with_context(|| format!("{}:{}", file.display(), n + 1))?,
+                    .with_context(|| format!("{}:{n}", file.display()))?,
                 );
             }
             if out.is_empty() {

@@ -30,7 +30,7 @@ impl ProfileArg {
 }
 
 fn read(path: &Path) -> Result<Source> {
-    let text = std::fs::read_to_string(path)
+    let text = gsomia_node::files::read_text(path)
         .with_context(|| format!("cannot read profile `{}`", path.display()))?;
     Ok(Source {
         name: path.display().to_string(),

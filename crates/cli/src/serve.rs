@@ -164,6 +164,9 @@ fn doc(v: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
+/// The most content `item submit` sends (its base64 fits the node's body limit).
+const SUBMIT_LIMIT: u64 = 12 * 1024 * 1024;
+
 /// Arguments of `item submit`.
 #[derive(Args)]
 pub struct SubmitArgs {
@@ -185,8 +188,9 @@ pub struct SubmitArgs {
 
 /// `gsomia item submit`.
 pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
-    let content =
-        std::fs::read(&a.input).with_context(|| format!("cannot read `{}`", a.input.display()))?;
+    // The node takes bodies up to 16 MiB: base64 makes 12 MiB of content that.
+    let content = gsomia_node::files::read_bounded(&a.input, SUBMIT_LIMIT)
+        .with_context(|| format!("cannot read `{}`", a.input.display()))?;
     let req = SubmitItem {
         level: a.level.clone(),
         topics: a.topics.clone(),

@@ -192,8 +192,7 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
 /// Sends every point read from `from` (a file or `-`), in order, each as
 /// soon as it is read; stops at the first refusal (exit 1) or bad line (exit 2).
 fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Outcome> {
-    use std::io::BufRead as _;
-    let reader: Box<dyn std::io::BufRead> = if from.as_os_str() == "-" {
+    let mut reader: Box<dyn std::io::BufRead> = if from.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {
         Box::new(std::io::BufReader::new(
@@ -205,8 +204,11 @@ fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Out
     let mut sent = 0usize;
     // Progress goes to standard error; standard output gets the one answer.
     let mut progress = std::io::stderr();
-    for (n, line) in reader.lines().enumerate() {
-        let line = line.with_context(|| format!("cannot read `{}`", from.display()))?;
+    let mut n = 0usize;
+    // Each line as it is read (the input may be endless), each bounded.
+    while let Some(line) = gsomia_node::files::next_line(&mut reader) {
+        n += 1;
+        let line = line.with_context(|| format!("cannot read `{}`:{n}", from.display()))?;
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
@@ -214,14 +216,14 @@ fn track_stream(node: &NodeArgs, id: &str, from: &std::path::Path) -> Result<Out
         let mut parts = line.splitn(4, ',');
         let nums: Vec<&str> = parts.by_ref().take(3).collect();
         let v = numbers(&nums.join(","), 3, "LAT,LON,ALT")
-            .with_context(|| format!("{}:{}", from.display(), n + 1))?;
+            .with_context(|| format!("{}:{n}", from.display()))?;
         let at = parts.next().map(|s| s.trim().to_owned());
         let p = match block(c.track(id, &track_req(&v, at))) {
             Ok(p) => p,
             Err(ClientError::Status { status: 409, body }) => {
                 return Ok(Outcome::answer(
-                    json!({ "sent": sent, "refused_at_line": n + 1, "reason": body.error }),
-                    format!("sent {sent}; line {} REFUSED: {}\n", n + 1, body.error),
+                    json!({ "sent": sent, "refused_at_line": n, "reason": body.error }),
+                    format!("sent {sent}; line {n} REFUSED: {}\n", body.error),
                     true,
                 ));
             }

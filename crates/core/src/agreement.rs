@@ -327,15 +327,27 @@ pub struct PendingNotice {
     pub missed: Option<Timestamp>,
 }
 
-/// A stretch of time with one state.
+/// A party's notice as it stands: given, and perhaps suspended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    /// The notice.
+    pub notice: PendingNotice,
+    /// Whether its effect is suspended.
+    pub suspended: bool,
+}
+
+/// A stretch of time with one state.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Segment {
     /// First instant of the stretch.
     pub from: Timestamp,
     /// The state throughout.
     pub state: State,
-    /// The notice pending or suspended during the stretch.
+    /// The notice that decides the state: the active notice taking effect
+    /// first, or else a suspended one.
     pub notice: Option<PendingNotice>,
+    /// Every party's notice held during the stretch (each party has at most one).
+    pub held: Vec<Held>,
     /// The event that began the stretch (none for entry into force).
     pub event: Option<usize>,
 }
@@ -349,7 +361,7 @@ pub enum Effect {
     NotWritten,
     /// A notice counted for a boundary.
     NoticeCounts(PendingNotice),
-    /// A notice while another is pending: no further effect.
+    /// A notice while the same party's own notice is pending: no further effect.
     DuplicateNotice,
     /// A suspension of the pending notice.
     Suspended,
@@ -361,6 +373,13 @@ pub enum Effect {
     Withdrawn,
     /// An act that needs a pending (or suspended) notice when there is none.
     NothingToAct,
+    /// An act on a notice another party gave: only the party that gave a
+    /// notice suspends, lifts or withdraws it (rule 4). No effect; a profile
+    /// holding one is refused, and so is a node asked to record one.
+    NotTheirs {
+        /// The party whose notice it would act on.
+        owner: PartyRef,
+    },
     /// An amendment creating a version.
     Amended(u32),
     /// Termination by mutual consent.
@@ -444,7 +463,13 @@ impl Schedule {
                 n -= 1;
                 continue;
             }
-            let end = self.boundary_or_eif(n + 1)?;
+            let end = match self.boundary_or_eif(n + 1) {
+                Ok(end) => end,
+                // The next boundary is past the end of the calendar (9999):
+                // this term runs to the end of time as far as anyone can ask.
+                Err(_) if start <= at => return Ok(Some((n, start, Timestamp::MAX))),
+                Err(e) => return Err(e),
+            };
             if end <= at {
                 n += 1;
                 continue;
@@ -519,8 +544,64 @@ impl Schedule {
     }
 }
 
+/// The notices held during a replay, one per party at most.
+#[derive(Debug, Default)]
+struct Notices(Vec<(Option<PartyRef>, Held)>);
+
+impl Notices {
+    fn of(&self, by: Option<PartyRef>) -> Option<Held> {
+        self.0.iter().find(|(p, _)| *p == by).map(|(_, h)| *h)
+    }
+    fn set(&mut self, by: Option<PartyRef>, held: Held) {
+        self.0.retain(|(p, _)| *p != by);
+        self.0.push((by, held));
+    }
+    fn remove(&mut self, by: Option<PartyRef>) {
+        self.0.retain(|(p, _)| *p != by);
+    }
+    fn suspend(&mut self, by: Option<PartyRef>) {
+        for (p, h) in &mut self.0 {
+            if *p == by {
+                h.suspended = true;
+            }
+        }
+    }
+    /// Another party's notice (active or suspended), if any.
+    fn other(&self, by: Option<PartyRef>, suspended: Option<bool>) -> Option<PartyRef> {
+        self.0
+            .iter()
+            .filter(|(p, h)| *p != by && suspended.is_none_or(|s| h.suspended == s))
+            .find_map(|(p, _)| *p)
+    }
+    /// The active notice that takes effect first.
+    fn first_active(&self) -> Option<PendingNotice> {
+        self.0
+            .iter()
+            .filter(|(_, h)| !h.suspended)
+            .map(|(_, h)| h.notice)
+            .min_by_key(|n| n.effective_at)
+    }
+    fn held(&self) -> Vec<Held> {
+        self.0.iter().map(|(_, h)| *h).collect()
+    }
+    /// The state these notices give, and the notice that decides it.
+    fn state(&self) -> (State, Option<PendingNotice>) {
+        match self.first_active() {
+            Some(n) => (State::NoticeGiven, Some(n)),
+            None => match self.0.last() {
+                Some((_, h)) => (State::NoticeSuspended, Some(h.notice)),
+                None => (State::InForce, None),
+            },
+        }
+    }
+}
+
 impl Lifecycle {
-    /// Replays `events` (sorted by instant) under `schedule`.
+    /// Replays `events` (sorted by instant) under `schedule`. Notices are
+    /// acts of a party: each party's are kept apart, only the party that
+    /// gave a notice suspends, lifts or withdraws it, and the agreement
+    /// ends at the first boundary an active notice of any party is
+    /// effective for, whatever the other parties do with theirs.
     pub fn compute(schedule: &Schedule, events: &[Event]) -> Result<Lifecycle, TimeError> {
         let eif = schedule.entry_into_force;
         let mut segments = vec![
@@ -528,37 +609,41 @@ impl Lifecycle {
                 from: Timestamp::MIN,
                 state: State::NotYetInForce,
                 notice: None,
+                held: Vec::new(),
                 event: None,
             },
             Segment {
                 from: eif,
                 state: State::InForce,
                 notice: None,
+                held: Vec::new(),
                 event: None,
             },
         ];
         let mut effects = Vec::with_capacity(events.len());
-        let mut pending: Option<PendingNotice> = None;
-        let mut suspended = false;
+        let mut notices = Notices::default();
         let mut termination: Option<Timestamp> = None;
+        let terminated_segment = |from: Timestamp| Segment {
+            from,
+            state: State::Terminated,
+            notice: None,
+            held: Vec::new(),
+            event: None,
+        };
 
         for (i, ev) in events.iter().enumerate() {
             if termination.is_none()
-                && let Some(p) = pending.filter(|p| !suspended && p.effective_at <= ev.at)
+                && let Some(p) = notices.first_active().filter(|p| p.effective_at <= ev.at)
             {
                 termination = Some(p.effective_at);
-                segments.push(Segment {
-                    from: p.effective_at,
-                    state: State::Terminated,
-                    notice: None,
-                    event: None,
-                });
+                segments.push(terminated_segment(p.effective_at));
             }
             if termination.is_some_and(|t| ev.at >= t) {
                 effects.push(Effect::AfterTermination);
                 continue;
             }
             let before_eif = ev.at < eif;
+            let own = notices.of(ev.by);
             let effect = match ev.kind {
                 EventKind::Announcement => Effect::NoLegalEffect,
                 EventKind::Amendment => Effect::Amended(ev.version.unwrap_or(0)),
@@ -566,55 +651,68 @@ impl Lifecycle {
                 EventKind::Notice => {
                     if schedule.notice.written_diplomatic && !ev.written_diplomatic {
                         Effect::NotWritten
-                    } else if pending.is_some() && !suspended {
+                    } else if own.is_some_and(|h| !h.suspended) {
                         Effect::DuplicateNotice
                     } else {
                         let p = schedule.notice_effect(i, ev.by, ev.at)?;
-                        pending = Some(p);
-                        suspended = false;
+                        notices.set(
+                            ev.by,
+                            Held {
+                                notice: p,
+                                suspended: false,
+                            },
+                        );
                         Effect::NoticeCounts(p)
                     }
                 }
-                EventKind::SuspendNotice => {
-                    if pending.is_some() && !suspended {
-                        suspended = true;
+                EventKind::SuspendNotice => match own {
+                    Some(h) if !h.suspended => {
+                        notices.suspend(ev.by);
                         Effect::Suspended
-                    } else {
-                        Effect::NothingToAct
                     }
-                }
-                EventKind::LiftSuspension => {
-                    if pending.is_some() && suspended {
-                        match schedule.notice.lift_suspension {
-                            LiftSuspension::Immediate => {
-                                pending = None;
-                                suspended = false;
-                                termination = Some(ev.at);
-                                Effect::LiftedTerminating
-                            }
-                            LiftSuspension::FreshNotice => {
-                                let p = schedule.notice_effect(i, ev.by, ev.at)?;
-                                pending = Some(p);
-                                suspended = false;
-                                Effect::LiftedAsFreshNotice(p)
-                            }
+                    Some(_) => Effect::NothingToAct,
+                    None => match notices.other(ev.by, Some(false)) {
+                        Some(owner) => Effect::NotTheirs { owner },
+                        None => Effect::NothingToAct,
+                    },
+                },
+                EventKind::LiftSuspension => match own {
+                    Some(h) if h.suspended => match schedule.notice.lift_suspension {
+                        LiftSuspension::Immediate => {
+                            notices.remove(ev.by);
+                            termination = Some(ev.at);
+                            Effect::LiftedTerminating
                         }
-                    } else {
-                        Effect::NothingToAct
-                    }
-                }
-                EventKind::WithdrawNotice => {
-                    if pending.is_some() {
-                        pending = None;
-                        suspended = false;
+                        LiftSuspension::FreshNotice => {
+                            let p = schedule.notice_effect(i, ev.by, ev.at)?;
+                            notices.set(
+                                ev.by,
+                                Held {
+                                    notice: p,
+                                    suspended: false,
+                                },
+                            );
+                            Effect::LiftedAsFreshNotice(p)
+                        }
+                    },
+                    Some(_) => Effect::NothingToAct,
+                    None => match notices.other(ev.by, Some(true)) {
+                        Some(owner) => Effect::NotTheirs { owner },
+                        None => Effect::NothingToAct,
+                    },
+                },
+                EventKind::WithdrawNotice => match own {
+                    Some(_) => {
+                        notices.remove(ev.by);
                         Effect::Withdrawn
-                    } else {
-                        Effect::NothingToAct
                     }
-                }
+                    None => match notices.other(ev.by, None) {
+                        Some(owner) => Effect::NotTheirs { owner },
+                        None => Effect::NothingToAct,
+                    },
+                },
                 EventKind::Termination => {
-                    pending = None;
-                    suspended = false;
+                    notices = Notices::default();
                     termination = Some(ev.at);
                     Effect::Terminated
                 }
@@ -629,31 +727,28 @@ impl Lifecycle {
                     | Effect::Terminated
             );
             if changes_state {
-                let (state, notice) = match (termination, pending, suspended) {
-                    (Some(_), _, _) => (State::Terminated, None),
-                    (None, Some(p), true) => (State::NoticeSuspended, Some(p)),
-                    (None, Some(p), false) => (State::NoticeGiven, Some(p)),
-                    (None, None, _) => (State::InForce, None),
+                let (state, notice, held) = match termination {
+                    Some(_) => (State::Terminated, None, Vec::new()),
+                    None => {
+                        let (state, notice) = notices.state();
+                        (state, notice, notices.held())
+                    }
                 };
                 segments.push(Segment {
                     from: ev.at,
                     state,
                     notice,
+                    held,
                     event: Some(i),
                 });
             }
             effects.push(effect);
         }
         if termination.is_none()
-            && let Some(p) = pending.filter(|_| !suspended)
+            && let Some(p) = notices.first_active()
         {
             termination = Some(p.effective_at);
-            segments.push(Segment {
-                from: p.effective_at,
-                state: State::Terminated,
-                notice: None,
-                event: None,
-            });
+            segments.push(terminated_segment(p.effective_at));
         }
         // Segments are pushed in time order; a notice's termination may equal an
         // event instant, in which case the later segment wins (stable order kept).

@@ -53,25 +53,46 @@ pub enum ConsentMismatch {
     /// Not for all the item's topics.
     TopicsNotCovered,
     /// Given after the instant of release.
-    NotYetGiven,
+    NotYetGiven {
+        /// When it was given.
+        granted_at: Timestamp,
+    },
     /// Expired at or before the instant.
-    Expired,
+    Expired {
+        /// The first instant it no longer held.
+        at: Timestamp,
+    },
     /// Revoked at or before the instant.
-    Revoked,
+    Revoked {
+        /// When it was revoked.
+        at: Timestamp,
+    },
 }
 
 impl ConsentMismatch {
-    /// A short explanation.
-    pub fn as_str(self) -> &'static str {
+    /// A short explanation, instants in UTC (callers with a zone use
+    /// [`ConsentMismatch::describe`]).
+    pub fn as_str(self) -> String {
+        self.describe(&jiff::tz::TimeZone::UTC)
+    }
+
+    /// A short explanation, instants shown in `zone`.
+    pub fn describe(self, zone: &jiff::tz::TimeZone) -> String {
+        let at = |t: Timestamp| crate::time::format_in(t, zone);
         match self {
-            ConsentMismatch::NotFromOriginator => "it was not given by the originator",
-            ConsentMismatch::OtherHolder => "it is for another releasing party",
-            ConsentMismatch::OtherRecipient => "it is for another recipient",
-            ConsentMismatch::OtherItem => "it is for another item",
-            ConsentMismatch::TopicsNotCovered => "it does not cover all the item's topics",
-            ConsentMismatch::NotYetGiven => "it was given after the instant of release",
-            ConsentMismatch::Expired => "it had expired",
-            ConsentMismatch::Revoked => "it had been revoked",
+            ConsentMismatch::NotFromOriginator => "it was not given by the originator".into(),
+            ConsentMismatch::OtherHolder => "it is for another releasing party".into(),
+            ConsentMismatch::OtherRecipient => "it is for another recipient".into(),
+            ConsentMismatch::OtherItem => "it is for another item".into(),
+            ConsentMismatch::TopicsNotCovered => "it does not cover all the item's topics".into(),
+            ConsentMismatch::NotYetGiven { granted_at } => {
+                format!(
+                    "it was given at {}, after the instant of release",
+                    at(granted_at)
+                )
+            }
+            ConsentMismatch::Expired { at: t } => format!("it expired at {}", at(t)),
+            ConsentMismatch::Revoked { at: t } => format!("it was revoked at {}", at(t)),
         }
     }
 }
@@ -109,13 +130,17 @@ impl Consent {
             }
         }
         if at < self.granted_at {
-            return Err(ConsentMismatch::NotYetGiven);
+            return Err(ConsentMismatch::NotYetGiven {
+                granted_at: self.granted_at,
+            });
+        }
+        if let Some(r) = self.revoked_at.filter(|r| at >= *r && *r < self.expires_at) {
+            return Err(ConsentMismatch::Revoked { at: r });
         }
         if at >= self.expires_at {
-            return Err(ConsentMismatch::Expired);
-        }
-        if self.revoked_at.is_some_and(|r| at >= r) {
-            return Err(ConsentMismatch::Revoked);
+            return Err(ConsentMismatch::Expired {
+                at: self.expires_at,
+            });
         }
         Ok(())
     }

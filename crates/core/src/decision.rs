@@ -92,7 +92,7 @@ pub enum Refusal {
         /// The recipient.
         recipient: PartyRef,
     },
-    /// No agreement links the two parties (rule 5).
+    /// No agreement links the two parties (deny by default).
     NoAgreement {
         /// The releasing party.
         from: PartyRef,
@@ -146,6 +146,54 @@ pub enum Refusal {
         /// Why not.
         why: ConsentMismatch,
     },
+}
+
+impl Refusal {
+    /// Every kind of release refusal, by the name docs/rules.md lists it under.
+    pub const KINDS: [&'static str; 15] = [
+        "unknown_reference",
+        "not_originator_label",
+        "unclassified",
+        "same_party",
+        "not_releasable",
+        "no_agreement",
+        "not_yet_in_force",
+        "terminated",
+        "topics_out_of_scope",
+        "level_not_covered",
+        "never_received",
+        "third_party_forbidden",
+        "no_consent",
+        "no_consent_for_relay",
+        "consent_mismatch",
+    ];
+
+    /// The name of this kind of refusal (one of [`Refusal::KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Refusal::UnknownReference => "unknown_reference",
+            Refusal::NotOriginatorLabel => "not_originator_label",
+            Refusal::Unclassified { .. } => "unclassified",
+            Refusal::SameParty => "same_party",
+            Refusal::NotReleasable { .. } => "not_releasable",
+            Refusal::NoAgreement { .. } => "no_agreement",
+            Refusal::NotInForce {
+                state: State::NotYetInForce,
+                ..
+            } => "not_yet_in_force",
+            Refusal::NotInForce { .. } => "terminated",
+            Refusal::TopicsOutOfScope { .. } => "topics_out_of_scope",
+            Refusal::LevelNotCovered { .. } => "level_not_covered",
+            Refusal::NeverReceived { .. } => "never_received",
+            Refusal::ThirdPartyForbidden { .. } => "third_party_forbidden",
+            Refusal::NoConsent {
+                arrangement: Some(_),
+                ..
+            } => "no_consent_for_relay",
+            Refusal::NoConsent { .. } => "no_consent",
+            Refusal::ConsentMismatch { .. } => "consent_mismatch",
+        }
+    }
 }
 
 /// The answer to a release request.
@@ -475,6 +523,32 @@ pub enum AccessRefusal {
     },
 }
 
+impl AccessRefusal {
+    /// Every kind of access refusal, by the name docs/rules.md lists it under.
+    pub const KINDS: [&'static str; 7] = [
+        "access_unknown_reference",
+        "no_label_in_policy",
+        "foreign_clearance",
+        "clearance_expired",
+        "below_level",
+        "no_need_to_know",
+        "not_releasable_to_party",
+    ];
+
+    /// The name of this kind of refusal (one of [`AccessRefusal::KINDS`]).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            AccessRefusal::UnknownReference => "access_unknown_reference",
+            AccessRefusal::NoLabelInPolicy { .. } => "no_label_in_policy",
+            AccessRefusal::ForeignClearance => "foreign_clearance",
+            AccessRefusal::ClearanceExpired { .. } => "clearance_expired",
+            AccessRefusal::BelowLevel { .. } => "below_level",
+            AccessRefusal::NoNeedToKnow { .. } => "no_need_to_know",
+            AccessRefusal::NotReleasableToParty { .. } => "not_releasable_to_party",
+        }
+    }
+}
+
 /// The answer to a read request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AccessDecision {
@@ -515,7 +589,7 @@ pub fn decide_access(
             .iter()
             .find(|e| e.label.policy() == reader.party)
         {
-            Some(e) => (&e.label, Some(e.agreement)),
+            Some(e) => (&e.label, e.agreement),
             None => {
                 return AccessDecision::Deny(vec![AccessRefusal::NoLabelInPolicy {
                     party: reader.party,

@@ -78,7 +78,7 @@ impl Registry {
                     self.party_id(from),
                     self.party_id(to)
                 ),
-                cites: vec![Citation::System(5), Citation::DenyByDefault],
+                cites: vec![Citation::DenyByDefault],
             },
             Refusal::NotInForce { agreement, state } => {
                 let Some(a) = self.agreement(agreement) else {
@@ -221,7 +221,7 @@ impl Registry {
                         "returning an item to its originator under {}: protection continues, including after termination",
                         a.id()
                     ),
-                    cites: vec![article(a, a.cites().survival), Citation::System(13)],
+                    cites: vec![article(a, a.cites().survival), Citation::System(5)],
                 });
             }
             _ => {
@@ -508,6 +508,13 @@ fn effect_text(reg: &Registry, a: &Agreement, effect: &Effect) -> (String, Vec<C
             "no pending notice to act on: no effect".into(),
             vec![term],
         ),
+        Effect::NotTheirs { owner } => (
+            format!(
+                "the notice pending is {}'s: only the party that gave a notice suspends, lifts or withdraws it; no effect",
+                reg.party_id(*owner)
+            ),
+            vec![term, Citation::System(4)],
+        ),
         Effect::Amended(v) => (
             format!("amended by mutual written consent: version {v}"),
             vec![article(a, a.cites().amendment)],
@@ -534,6 +541,7 @@ fn has_effect(e: &Effect) -> bool {
             | Effect::NotWritten
             | Effect::DuplicateNotice
             | Effect::NothingToAct
+            | Effect::NotTheirs { .. }
             | Effect::AfterTermination
             | Effect::BeforeEntryIntoForce
     )
@@ -577,7 +585,10 @@ impl Registry {
                 .filter(|_| state == State::NoticeGiven)
             {
                 Some(p) => Some(Next::Termination(p.effective_at)),
-                None => term.map(|(_, _, end)| Next::Renewal(end)),
+                None => term
+                    .map(|(_, _, end)| end)
+                    .filter(|end| *end < Timestamp::MAX)
+                    .map(Next::Renewal),
             },
         };
         let deciding_events: Vec<usize> = a
@@ -638,12 +649,16 @@ impl Registry {
                     } else {
                         "renewed automatically: no notice was effective for its start".to_owned()
                     };
+                    let to = if end == Timestamp::MAX {
+                        "the end of the calendar (9999)".to_owned()
+                    } else {
+                        at_in(a, end)
+                    };
                     reasons.push(Reason {
                         text: format!(
-                            "term {} runs from {} to {}; {renewed}",
+                            "term {} runs from {} to {to}; {renewed}",
                             n + 1,
                             at_in(a, start),
-                            at_in(a, end)
                         ),
                         cites: vec![article(a, a.cites().term), Citation::System(2)],
                     });

@@ -58,8 +58,10 @@ impl Label {
 pub struct EquivalentLabel {
     /// The label in the receiver's policy.
     pub label: Label,
-    /// The agreement whose table gave the equivalent level.
-    pub agreement: AgreementRef,
+    /// The agreement whose table gave the equivalent level, when known (a
+    /// label recorded at receipt is kept as recorded even if the profiles
+    /// that gave it have changed since).
+    pub agreement: Option<AgreementRef>,
 }
 
 /// All labels an item carries at one party: the originator's, never changed,
@@ -219,7 +221,7 @@ mod tests {
                 level: LevelRef { policy: 2, level },
                 ..original.clone()
             },
-            agreement: AgreementRef(0),
+            agreement: Some(AgreementRef(0)),
         };
         labels.add_equivalent(eq(0));
         labels.add_equivalent(eq(1));

@@ -72,32 +72,86 @@ impl Policy {
     }
 }
 
-/// Folds the spellings users type into one key: trims and drops spaces,
-/// turns full-width ASCII and the Roman numeral characters `Ⅰ..Ⅻ` into plain
-/// letters, and upper-cases ASCII.
+/// Folds the spellings users type into one key.
+///
+/// Width and spacing variants are one spelling: full-width ASCII becomes
+/// ASCII, ASCII letters are upper-cased, and spaces, `-`, `_` and `・` are
+/// dropped (after they have separated tokens). Numerals are one spelling
+/// whatever their script — `II`, `Ⅱ`, `ⅱ`, `ＩＩ` and `2` all fold to the
+/// number 2 — but only real numerals: a run of Latin letters standing apart
+/// from other Latin letters that is a well-formed Roman numeral up to XII,
+/// a single Roman numeral character, or a run of digits. Anything that
+/// merely looks like one (`ⅠⅠ`, `IⅠ`, `II-I`, `11`) keeps its own spelling
+/// and so names no level.
 pub fn normalize_level_name(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for c in name.trim().chars() {
+    /// A char after width folding, and whether it separates tokens.
+    fn fold(c: char) -> Option<char> {
+        match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(u32::from(c) - 0xFEE0),
+            '\u{3000}' => Some(' '),
+            _ => Some(c),
+        }
+    }
+    fn separator(c: char) -> bool {
+        c.is_whitespace() || c == '-' || c == '_' || c == '・'
+    }
+    fn unicode_roman(c: char) -> Option<usize> {
         let code = u32::from(c);
         match c {
-            _ if c.is_whitespace() || c == '-' || c == '_' || c == '・' => {}
-            // Full-width ASCII block.
-            '\u{FF01}'..='\u{FF5E}' => {
-                if let Some(ascii) = char::from_u32(code - 0xFEE0) {
-                    out.push(ascii.to_ascii_uppercase());
-                }
-            }
-            // Roman numerals, upper and lower case forms.
-            '\u{2160}'..='\u{216B}' | '\u{2170}'..='\u{217B}' => {
-                let n = if code >= 0x2170 {
-                    code - 0x2170
-                } else {
-                    code - 0x2160
-                };
-                out.push_str(ROMAN.get(n as usize).copied().unwrap_or(""));
-            }
-            _ => out.push(c.to_ascii_uppercase()),
+            '\u{2160}'..='\u{216B}' => Some((code - 0x2160) as usize + 1),
+            '\u{2170}'..='\u{217B}' => Some((code - 0x2170) as usize + 1),
+            _ => None,
         }
+    }
+    fn latin(c: char) -> bool {
+        c.is_ascii_alphabetic() || unicode_roman(c).is_some()
+    }
+    let chars: Vec<char> = name.trim().chars().filter_map(fold).collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    let mut i = 0;
+    while let Some(&c) = chars.get(i) {
+        if separator(c) {
+            i += 1;
+            continue;
+        }
+        // A token: a run of Latin letters and Roman numeral characters, a
+        // run of digits, or one other character.
+        let class = |c: char| {
+            if latin(c) {
+                1
+            } else if c.is_ascii_digit() {
+                2
+            } else {
+                0
+            }
+        };
+        let k = class(c);
+        let mut j = i + 1;
+        if k != 0 {
+            while chars.get(j).is_some_and(|&d| class(d) == k) {
+                j += 1;
+            }
+        }
+        let run: &[char] = chars.get(i..j).unwrap_or_default();
+        let number = match (k, run) {
+            (1, [one]) if unicode_roman(*one).is_some() => unicode_roman(*one),
+            (1, _) if run.iter().all(char::is_ascii_alphabetic) => {
+                let upper: String = run.iter().map(char::to_ascii_uppercase).collect();
+                ROMAN.iter().position(|r| *r == upper).map(|p| p + 1)
+            }
+            (2, _) => run
+                .iter()
+                .collect::<String>()
+                .trim_start_matches('0')
+                .parse()
+                .ok(),
+            _ => None,
+        };
+        match number {
+            Some(n) => out.push_str(&format!("#{n}#")),
+            None => out.extend(run.iter().map(char::to_ascii_uppercase)),
+        }
+        i = j;
     }
     out
 }
@@ -173,16 +227,45 @@ impl Topics {
 mod tests {
     use super::*;
 
+    fn same(a: &str, b: &str) -> bool {
+        normalize_level_name(a) == normalize_level_name(b)
+    }
+
     #[test]
     fn roman_numerals_full_width_and_spacing_fold_together() {
-        assert_eq!(normalize_level_name("군사Ⅱ급비밀"), "군사II급비밀");
-        assert_eq!(normalize_level_name(" 군사 II급 비밀 "), "군사II급비밀");
-        assert_eq!(normalize_level_name("군사ⅲ급비밀"), "군사III급비밀");
+        assert!(same("군사Ⅱ급비밀", "군사II급비밀"));
+        assert!(same(" 군사 II급 비밀 ", "군사II급비밀"));
+        assert!(same("군사ⅲ급비밀", "군사III급비밀"));
+        assert!(same("ＳＥＣＲＥＴ", "SECRET"));
         assert_eq!(normalize_level_name("ＳＥＣＲＥＴ"), "SECRET");
         assert_eq!(normalize_level_name("top secret"), "TOPSECRET");
-        assert_ne!(
-            normalize_level_name("군사I급비밀"),
-            normalize_level_name("군사II급비밀")
-        );
+        assert!(!same("군사I급비밀", "군사II급비밀"));
+        // Digits, full-width letters and lower case are the same numeral.
+        for v in [
+            "군사2급비밀",
+            "군사ＩＩ급비밀",
+            "군사ⅱ급비밀",
+            "군사ii급비밀",
+            "군사-II-급비밀",
+        ] {
+            assert!(same(v, "군사II급비밀"), "{v}");
+        }
+        // A numeral inside a Latin word is no numeral: CONFIDENTIAL keeps its I.
+        assert!(!same("CONFIDENTIAL", "CONF1DENT1AL"));
+    }
+
+    #[test]
+    fn what_only_looks_like_a_numeral_is_not_folded_into_one() {
+        for v in [
+            "군사ⅠⅠ급비밀",   // two ONE characters, not TWO
+            "군사IⅠ급비밀",   // mixed scripts
+            "군사II-I급비밀", // two numerals, not three
+            "군사11급비밀",
+            "군사IIII급비밀", // not a well-formed numeral
+            "군사2급비밀x",
+        ] {
+            assert!(!same(v, "군사II급비밀"), "{v}");
+            assert!(!same(v, "군사III급비밀"), "{v}");
+        }
     }
 }

@@ -530,6 +530,9 @@ impl Ctx<'_> {
             .and_then(|i| u16::try_from(i).ok())
             .map(PartyRef)
     }
+    fn party_name(&self, p: PartyRef) -> Option<&str> {
+        self.policies.get(p.index()).map(|pol| pol.party.as_str())
+    }
     fn party_names(&self) -> String {
         self.policies
             .iter()
@@ -561,8 +564,8 @@ fn value_time(
     };
     match time::parse_instant_or_date(&text) {
         Ok(InstantOrDate::Instant(ts)) => Some((ts, None)),
-        Ok(InstantOrDate::Date(d)) => match time::start_of_day(d, zone) {
-            Ok(ts) => Some((ts, Some(d))),
+        Ok(d) => match d.start(zone) {
+            Ok(ts) => Some((ts, d.date())),
             Err(e) => {
                 errors.push(src.error_at(v.span(), e.to_string()));
                 None
@@ -1043,6 +1046,25 @@ fn compile_agreement(
             return None;
         }
     };
+    // Notices are acts of a party: only the party that gave one acts on it.
+    for (pos, effect) in lifecycle.effects.iter().enumerate() {
+        let crate::agreement::Effect::NotTheirs { owner } = effect else {
+            continue;
+        };
+        let Some(raw_ev) = order.get(pos).and_then(|orig| raw.event.get(*orig)) else {
+            continue;
+        };
+        let span = raw_ev.by.as_ref().map_or(raw_ev.kind.span(), |b| b.span());
+        let owner = ctx.party_name(*owner).unwrap_or("another party");
+        errors.push(src.error_at(
+            span,
+            format!(
+                "a `{}` by {} acts on the notice {owner} gave: only the party that gave a notice suspends, lifts or withdraws it (rule 4)",
+                raw_ev.kind.get_ref().as_str(),
+                raw_ev.by.as_ref().map_or("nobody", |b| b.get_ref().as_str()),
+            ),
+        ));
+    }
 
     let mut versions = vec![Version {
         number: 1,

@@ -388,7 +388,7 @@ impl Registry {
                 level,
                 ..label.clone()
             },
-            agreement,
+            agreement: Some(agreement),
         })
     }
 }
@@ -474,6 +474,14 @@ pub enum RecordError {
     /// The event would change nothing (the reason says why).
     #[error("no effect: {0}")]
     NoEffect(String),
+    /// An act on a notice another party gave (rule 4).
+    #[error("not recorded: {reason}")]
+    NotTheirs {
+        /// The party whose notice it is.
+        owner: String,
+        /// The reason, citing the article.
+        reason: String,
+    },
     /// The lifecycle could not be replayed.
     #[error(transparent)]
     Time(#[from] crate::time::TimeError),
@@ -538,6 +546,12 @@ impl Registry {
             .copied()
             .unwrap_or(Effect::NoLegalEffect);
         let reason = out.explain_effect(agreement, &effect);
+        if let Effect::NotTheirs { owner } = effect {
+            return Err(RecordError::NotTheirs {
+                owner: out.party_id(owner).to_owned(),
+                reason: reason.to_string(),
+            });
+        }
         let counts = !matches!(
             effect,
             Effect::NotWritten

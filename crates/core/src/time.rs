@@ -9,7 +9,7 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use jiff::{Span, Timestamp, ZonedDateTime};
+use jiff::{Span, Timestamp};
 
 /// Why a piece of time text could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,8 +35,8 @@ pub enum TimeError {
     /// A zone name the bundled time zone database does not know.
     #[error("unknown time zone `{0}`")]
     UnknownZone(String),
-    /// Calendar arithmetic left the supported range of years.
-    #[error("date arithmetic out of range near `{0}`")]
+    /// Beyond the calendar: years 0000 to 9999.
+    #[error("`{0}` is beyond the calendar this engine counts (years 0000 to 9999)")]
     OutOfRange(String),
     /// A wire instant (seconds, nanoseconds) that is no instant: nanoseconds
     /// beyond a second, or seconds outside the years -9999 to 9999.
@@ -80,81 +80,307 @@ pub fn from_wire((seconds, nanos): (i64, u32)) -> Result<Timestamp, TimeError> {
         .map_err(|_| bad())
 }
 
-/// Parses an absolute instant: RFC 3339 with an offset (`Z` allowed), or RFC
-/// 9557 with a bracketed zone. Civil times without offset are refused.
-pub fn parse_instant(text: &str) -> Result<Timestamp, TimeError> {
-    let text = text.trim();
-    if let Ok(ts) = text.parse::<Timestamp>() {
-        return Ok(ts);
-    }
-    if text.contains('[') {
-        return text
-            .parse::<ZonedDateTime>()
-            .map(|z| z.timestamp())
-            .map_err(|e| TimeError::Invalid {
-                text: text.to_owned(),
-                detail: e.to_string(),
-            });
-    }
-    let has_time = text.contains(['T', 't', ' ']);
-    if !has_time && text.parse::<Date>().is_ok() {
-        return Err(TimeError::DateOnly(text.to_owned()));
-    }
-    if text.parse::<jiff::civil::DateTime>().is_ok() {
-        return Err(TimeError::NoOffset(text.to_owned()));
-    }
-    Err(TimeError::Invalid {
+/// The last instant of the calendar users may write: 9999-12-31T23:59:59.999999999Z.
+const LAST_SECOND: i64 = 253_402_300_799;
+
+/// An instant or a date as written, before it is resolved.
+struct Written<'a> {
+    date: Date,
+    /// Hour, minute, second, nanosecond; none for a date alone.
+    time: Option<(i8, i8, i8, i32)>,
+    /// The offset in seconds, if written.
+    offset: Option<i32>,
+    /// The bracketed zone annotation, if written.
+    zone: Option<&'a str>,
+}
+
+fn invalid(text: &str, detail: impl Into<String>) -> TimeError {
+    TimeError::Invalid {
         text: text.to_owned(),
-        detail: "expected e.g. `2019-11-23T00:00:00+09:00`".to_owned(),
+        detail: detail.into(),
+    }
+}
+
+/// Reads exactly `n` ASCII digits at the front of `s`.
+fn digits(s: &str, n: usize) -> Option<(i64, &str)> {
+    let (head, rest) = (s.get(..n)?, s.get(n..)?);
+    if !head.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    head.parse().ok().map(|v| (v, rest))
+}
+
+/// The one grammar for instants and dates (RFC 3339 with RFC 9557's zone
+/// annotation): `YYYY-MM-DD`, optionally `T` (or `t`, or a space) and
+/// `HH:MM:SS` with up to nine fraction digits, optionally `Z` or `±HH:MM`
+/// (at most 23:59), optionally `[Zone/Name]` (a leading `!` allowed).
+fn read(text: &str) -> Result<Written<'_>, TimeError> {
+    let bad = |what: &str| invalid(text, what);
+    let (year, rest) =
+        digits(text, 4).ok_or_else(|| bad("expected a date such as `2019-11-23`"))?;
+    let rest = rest
+        .strip_prefix('-')
+        .ok_or_else(|| bad("expected `-` after the year"))?;
+    let (month, rest) = digits(rest, 2).ok_or_else(|| bad("expected a two-digit month"))?;
+    let rest = rest
+        .strip_prefix('-')
+        .ok_or_else(|| bad("expected `-` after the month"))?;
+    let (day, mut rest) = digits(rest, 2).ok_or_else(|| bad("expected a two-digit day"))?;
+    let date = Date::new(
+        i16::try_from(year).map_err(|_| bad("year out of range"))?,
+        i8::try_from(month).map_err(|_| bad("month out of range"))?,
+        i8::try_from(day).map_err(|_| bad("day out of range"))?,
+    )
+    .map_err(|e| bad(&format!("not a calendar date ({e})")))?;
+    let mut time = None;
+    if let Some(r) = rest
+        .strip_prefix('T')
+        .or_else(|| rest.strip_prefix('t'))
+        .or_else(|| rest.strip_prefix(' '))
+    {
+        let (h, r) = digits(r, 2).ok_or_else(|| bad("expected a two-digit hour"))?;
+        let r = r
+            .strip_prefix(':')
+            .ok_or_else(|| bad("expected `HH:MM:SS`"))?;
+        let (mi, r) = digits(r, 2).ok_or_else(|| bad("expected two-digit minutes"))?;
+        let r = r
+            .strip_prefix(':')
+            .ok_or_else(|| bad("expected `HH:MM:SS` (seconds are required)"))?;
+        let (sec, mut r) = digits(r, 2).ok_or_else(|| bad("expected two-digit seconds"))?;
+        let mut nanos = 0i64;
+        if let Some(f) = r.strip_prefix('.').or_else(|| r.strip_prefix(',')) {
+            let n = f.bytes().take_while(u8::is_ascii_digit).count();
+            if n == 0 || n > 9 {
+                return Err(bad("a fraction of a second has 1 to 9 digits"));
+            }
+            let (frac, after) = digits(f, n).ok_or_else(|| bad("bad fraction"))?;
+            nanos = frac * 10i64.pow(u32::try_from(9 - n).unwrap_or(0));
+            r = after;
+        }
+        if h > 23 || mi > 59 {
+            return Err(bad("hours are 00–23 and minutes 00–59"));
+        }
+        if sec == 60 {
+            return Err(bad(
+                "second 60 (a leap second) is not an instant here: the engine counts UTC without leap seconds",
+            ));
+        }
+        if sec > 59 {
+            return Err(bad("seconds are 00–59"));
+        }
+        time = Some((h as i8, mi as i8, sec as i8, nanos as i32));
+        rest = r;
+    }
+    let mut offset = None;
+    if time.is_some() {
+        if let Some(r) = rest.strip_prefix('Z').or_else(|| rest.strip_prefix('z')) {
+            offset = Some(0);
+            rest = r;
+        } else if let Some(sign) = rest.chars().next().filter(|c| *c == '+' || *c == '-') {
+            let r = rest.get(1..).unwrap_or_default();
+            let (oh, r) = digits(r, 2).ok_or_else(|| bad("an offset is `±HH:MM`"))?;
+            let r = r
+                .strip_prefix(':')
+                .ok_or_else(|| bad("an offset is `±HH:MM`"))?;
+            let (om, r) = digits(r, 2).ok_or_else(|| bad("an offset is `±HH:MM`"))?;
+            if oh > 23 || om > 59 {
+                return Err(bad("an offset is at most ±23:59"));
+            }
+            let secs = i32::try_from(oh * 3600 + om * 60).unwrap_or(0);
+            offset = Some(if sign == '-' { -secs } else { secs });
+            rest = r;
+        }
+    }
+    let mut zone = None;
+    if let Some(r) = rest.strip_prefix('[') {
+        let end = r
+            .find(']')
+            .ok_or_else(|| bad("an unclosed `[` zone annotation"))?;
+        let name = r.get(..end).unwrap_or_default();
+        let name = name.strip_prefix('!').unwrap_or(name);
+        if name.is_empty() || name.contains('=') {
+            return Err(bad(
+                "the only annotation taken is a time zone, e.g. `[Asia/Seoul]`",
+            ));
+        }
+        zone = Some(name);
+        rest = r.get(end + 1..).unwrap_or_default();
+    }
+    if !rest.is_empty() {
+        return Err(bad(&format!("unexpected `{rest}`")));
+    }
+    Ok(Written {
+        date,
+        time,
+        offset,
+        zone,
     })
 }
 
-/// An instant, or a whole civil day in a zone the caller names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Days from 1970-01-01 to `date` (proleptic Gregorian).
+fn days_from_epoch(date: Date) -> i64 {
+    let (y, m, d) = (
+        i64::from(date.year()),
+        i64::from(date.month()),
+        i64::from(date.day()),
+    );
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// The instant a civil date and time at a fixed offset names. Instants of
+/// the last hours of 9999 beyond what jiff represents (it keeps a day's
+/// margin for offsets) are taken as its last instant: nothing any profile
+/// can record falls between them, so every decision there is the same.
+fn at_offset(
+    text: &str,
+    date: Date,
+    time: (i8, i8, i8, i32),
+    offset: i32,
+) -> Result<Timestamp, TimeError> {
+    let (h, mi, s, ns) = time;
+    let secs =
+        days_from_epoch(date) * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s)
+            - i64::from(offset);
+    if secs > LAST_SECOND {
+        return Err(TimeError::OutOfRange(text.to_owned()));
+    }
+    match Timestamp::new(secs, ns) {
+        Ok(ts) => Ok(ts),
+        Err(_) if secs > 0 => Ok(Timestamp::MAX),
+        Err(_) => Err(TimeError::OutOfRange(text.to_owned())),
+    }
+}
+
+/// The civil date and time `dt` in `zone`, refused when the zone's clocks
+/// skip it or pass through it twice.
+fn in_zone(
+    text: &str,
+    date: Date,
+    time: (i8, i8, i8, i32),
+    zone: &TimeZone,
+    name: &str,
+) -> Result<Timestamp, TimeError> {
+    let (h, mi, s, ns) = time;
+    let dt = date.at(h, mi, s, ns);
+    match zone.to_ambiguous_timestamp(dt).unambiguous() {
+        Ok(ts) => Ok(ts),
+        Err(_) => {
+            // Past jiff's range (the last day of 9999), or a gap or fold.
+            if date.year() == 9999 && date.month() == 12 && date.day() >= 30 {
+                let offset = zone.to_offset(Timestamp::MAX).seconds();
+                return at_offset(text, date, time, offset);
+            }
+            Err(invalid(
+                text,
+                format!(
+                    "{dt} happens twice or not at all in `{name}` (a clock change); give an offset"
+                ),
+            ))
+        }
+    }
+}
+
+/// Parses an absolute instant: RFC 3339 with an offset (`Z` allowed; at
+/// most ±23:59; no second 60), or with a bracketed zone (RFC 9557), or
+/// both when they agree. A time without offset or zone is refused, and so
+/// is a bare date (see [`parse_instant_or_date`]).
+pub fn parse_instant(text: &str) -> Result<Timestamp, TimeError> {
+    let text = text.trim();
+    let w = read(text)?;
+    let Some(time) = w.time else {
+        return Err(TimeError::DateOnly(text.to_owned()));
+    };
+    match (w.offset, w.zone) {
+        (None, None) => Err(TimeError::NoOffset(text.to_owned())),
+        (Some(offset), None) => at_offset(text, w.date, time, offset),
+        (None, Some(name)) => in_zone(text, w.date, time, &zone(name)?, name),
+        (Some(offset), Some(name)) => {
+            let ts = at_offset(text, w.date, time, offset)?;
+            let z = zone(name)?;
+            let theirs = z.to_offset(ts);
+            if theirs.seconds() != offset {
+                return Err(invalid(
+                    text,
+                    format!("the offset contradicts `{name}`, which is {theirs} at that instant"),
+                ));
+            }
+            Ok(ts)
+        }
+    }
+}
+
+/// An instant, or a whole civil day in a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InstantOrDate {
     /// An absolute instant.
     Instant(Timestamp),
-    /// A civil date (its meaning depends on a zone).
+    /// A civil date; its zone is the caller's.
     Date(Date),
+    /// A civil date with its zone written (`2027-01-01[Asia/Seoul]`).
+    DateIn(Date, TimeZone),
 }
 
-/// Parses an instant, or a bare `YYYY-MM-DD` date.
+/// Parses an instant, or a date (`YYYY-MM-DD`, optionally with a zone
+/// annotation) meaning that whole day.
 pub fn parse_instant_or_date(text: &str) -> Result<InstantOrDate, TimeError> {
-    match parse_instant(text) {
-        Ok(ts) => Ok(InstantOrDate::Instant(ts)),
-        Err(TimeError::DateOnly(_)) => text
-            .trim()
-            .parse::<Date>()
-            .map(InstantOrDate::Date)
-            .map_err(|e| TimeError::Invalid {
-                text: text.to_owned(),
-                detail: e.to_string(),
-            }),
-        Err(e) => Err(e),
+    let trimmed = text.trim();
+    let w = read(trimmed)?;
+    if w.time.is_some() {
+        return parse_instant(trimmed).map(InstantOrDate::Instant);
+    }
+    match w.zone {
+        None => Ok(InstantOrDate::Date(w.date)),
+        Some(name) => Ok(InstantOrDate::DateIn(w.date, zone(name)?)),
     }
 }
 
 impl InstantOrDate {
     /// The first instant *after* this value: for a date, the start of the next
-    /// day in `zone` (so the date is valid through its last nanosecond); for an
-    /// instant, the instant itself.
-    pub fn end_exclusive(self, zone: &TimeZone) -> Result<Timestamp, TimeError> {
+    /// day in its zone, or `zone` when it has none (so the date is valid
+    /// through its last nanosecond); for an instant, the instant itself.
+    pub fn end_exclusive(&self, zone: &TimeZone) -> Result<Timestamp, TimeError> {
         match self {
-            InstantOrDate::Instant(ts) => Ok(ts),
-            InstantOrDate::Date(d) => {
-                let next = d
-                    .tomorrow()
-                    .map_err(|_| TimeError::OutOfRange(d.to_string()))?;
-                start_of_day(next, zone)
+            InstantOrDate::Instant(ts) => Ok(*ts),
+            InstantOrDate::Date(d) | InstantOrDate::DateIn(d, _) => {
+                let z = self.zone_or(zone);
+                match d.tomorrow() {
+                    Ok(next) => start_of_day(next, z),
+                    // The day after 9999-12-31: the end of the calendar.
+                    Err(_) => Ok(Timestamp::MAX),
+                }
             }
         }
     }
 
-    /// The first instant of this value: for a date, its start in `zone`.
-    pub fn start(self, zone: &TimeZone) -> Result<Timestamp, TimeError> {
+    /// The first instant of this value: for a date, its start in its zone,
+    /// or `zone` when it has none.
+    pub fn start(&self, zone: &TimeZone) -> Result<Timestamp, TimeError> {
         match self {
-            InstantOrDate::Instant(ts) => Ok(ts),
-            InstantOrDate::Date(d) => start_of_day(d, zone),
+            InstantOrDate::Instant(ts) => Ok(*ts),
+            InstantOrDate::Date(d) | InstantOrDate::DateIn(d, _) => {
+                start_of_day(*d, self.zone_or(zone))
+            }
+        }
+    }
+
+    /// The date, if this is one.
+    pub fn date(&self) -> Option<Date> {
+        match self {
+            InstantOrDate::Instant(_) => None,
+            InstantOrDate::Date(d) | InstantOrDate::DateIn(d, _) => Some(*d),
+        }
+    }
+
+    fn zone_or<'a>(&'a self, zone: &'a TimeZone) -> &'a TimeZone {
+        match self {
+            InstantOrDate::DateIn(_, z) => z,
+            _ => zone,
         }
     }
 }
@@ -207,6 +433,146 @@ pub fn format_in(ts: Timestamp, zone: &TimeZone) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refused(text: &str) -> String {
+        match parse_instant(text) {
+            Ok(ts) => panic!("`{text}` parsed as {ts}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn offsets_are_at_most_23_59_and_written_hh_mm() {
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00+23:59").unwrap(),
+            parse_instant("2019-11-22T00:01:00Z").unwrap()
+        );
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00-23:59").unwrap(),
+            parse_instant("2019-11-23T23:59:00Z").unwrap()
+        );
+        for bad in [
+            "2019-11-23T00:00:00+24:00",
+            "2019-11-23T00:00:00+25:30",
+            "2019-11-23T00:00:00+09:60",
+            "2019-11-23T00:00:00+0900",
+            "2019-11-23T00:00:00+9:00",
+        ] {
+            assert!(refused(bad).contains("offset"), "{bad}: {}", refused(bad));
+        }
+        // `-00:00` and lower-case `t`/`z` are RFC 3339.
+        assert_eq!(
+            parse_instant("2019-11-23t00:00:00z").unwrap(),
+            parse_instant("2019-11-23T00:00:00-00:00").unwrap()
+        );
+    }
+
+    #[test]
+    fn second_60_is_no_instant_and_seconds_are_required() {
+        for bad in ["2016-12-31T23:59:60Z", "2019-11-23T23:59:60+09:00"] {
+            assert!(refused(bad).contains("leap second"), "{bad}");
+        }
+        assert!(refused("2019-11-23T00:00+09:00").contains("seconds"));
+        assert!(refused("2019-11-23T24:00:00Z").contains("hours"));
+        assert!(refused("2019-02-29T00:00:00Z").contains("calendar date"));
+        assert!(refused("2019-11-23T00:00:00.0000000001Z").contains("fraction"));
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00.123456789Z")
+                .unwrap()
+                .subsec_nanosecond(),
+            123_456_789
+        );
+    }
+
+    #[test]
+    fn a_zone_annotation_must_agree_with_the_offset_and_name_one_instant() {
+        let seoul = parse_instant("2019-11-23T00:00:00+09:00").unwrap();
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00+09:00[Asia/Seoul]").unwrap(),
+            seoul
+        );
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00+09:00[!Asia/Seoul]").unwrap(),
+            seoul
+        );
+        assert_eq!(
+            parse_instant("2019-11-23T00:00:00[Asia/Seoul]").unwrap(),
+            seoul
+        );
+        assert!(refused("2019-11-23T00:00:00+09:00[America/New_York]").contains("contradicts"));
+        // New York's clocks skip 02:30 on 10 March 2019 and pass 01:30 twice on 3 November.
+        assert!(refused("2019-03-10T02:30:00[America/New_York]").contains("clock change"));
+        assert!(refused("2019-11-03T01:30:00[America/New_York]").contains("clock change"));
+        assert_eq!(
+            parse_instant("2019-11-03T01:30:00-04:00[America/New_York]")
+                .unwrap()
+                .to_string(),
+            "2019-11-03T05:30:00Z"
+        );
+        assert!(refused("2019-11-23T00:00:00+09:00[u-ca=japanese]").contains("time zone"));
+        assert!(matches!(
+            parse_instant("2019-11-23T00:00:00[Mars/Olympus]"),
+            Err(TimeError::UnknownZone(_))
+        ));
+    }
+
+    #[test]
+    fn a_date_with_or_without_a_zone_means_that_whole_day_in_that_zone() {
+        let utc = TimeZone::UTC;
+        let seoul = zone("Asia/Seoul").unwrap();
+        let bare = parse_instant_or_date("2027-01-01").unwrap();
+        let annotated = parse_instant_or_date("2027-01-01[Asia/Seoul]").unwrap();
+        // A bare date takes the caller's zone; an annotated one its own.
+        assert_eq!(
+            bare.end_exclusive(&seoul).unwrap(),
+            annotated.end_exclusive(&utc).unwrap()
+        );
+        assert_eq!(
+            format_in(annotated.start(&utc).unwrap(), &seoul),
+            "2027-01-01T00:00:00+09:00"
+        );
+        assert_eq!(
+            format_in(annotated.end_exclusive(&utc).unwrap(), &seoul),
+            "2027-01-02T00:00:00+09:00",
+            "through its last nanosecond"
+        );
+        assert!(matches!(
+            parse_instant("2027-01-01[Asia/Seoul]"),
+            Err(TimeError::DateOnly(_))
+        ));
+        // The last day of the calendar still ends.
+        assert_eq!(
+            parse_instant_or_date("9999-12-31")
+                .unwrap()
+                .end_exclusive(&utc)
+                .unwrap(),
+            Timestamp::MAX
+        );
+    }
+
+    #[test]
+    fn every_instant_to_the_end_of_9999_is_answered_and_nothing_after() {
+        for last in [
+            "9999-12-31T23:59:59.999999999Z",
+            "9999-12-31T23:59:59+00:00",
+            "9999-12-31T23:00:00+09:00",
+            "9999-12-31T23:59:59[Asia/Seoul]",
+            "9999-12-30T22:00:00Z",
+        ] {
+            assert!(parse_instant(last).is_ok(), "{last}");
+        }
+        // Beyond jiff's last instant: decided as at it (nothing can differ there).
+        assert_eq!(
+            parse_instant("9999-12-31T23:59:59.999999999Z").unwrap(),
+            Timestamp::MAX
+        );
+        assert!(matches!(
+            parse_instant("9999-12-31T23:59:59-00:01"),
+            Err(TimeError::OutOfRange(_))
+        ));
+        assert!(parse_instant("0000-01-01T00:00:00Z").is_ok());
+        assert!(refused("10000-01-01T00:00:00Z").contains("after the year"));
+    }
 
     #[test]
     fn wire_instants_round_trip_and_nothing_out_of_range_is_clamped() {

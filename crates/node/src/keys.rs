@@ -165,7 +165,7 @@ pub fn owner_only(path: &Path) -> Result<(), KeyError> {
 fn secret_file(path: &Path, header: &str) -> Result<(String, String), KeyError> {
     owner_only(path)?;
     let text =
-        std::fs::read_to_string(path).map_err(|e| file_err(path, format!("cannot read ({e})")))?;
+        crate::files::read_text(path).map_err(|e| file_err(path, format!("cannot read ({e})")))?;
     let mut lines = text.lines();
     if lines.next() != Some(header) {
         return Err(file_err(path, format!("not a `{header}` file")));
@@ -242,7 +242,7 @@ pub fn read_identity(path: &Path) -> Result<Identity, KeyError> {
     } else {
         path.to_path_buf()
     };
-    let text = std::fs::read_to_string(&file)
+    let text = crate::files::read_text(&file)
         .map_err(|e| file_err(&file, format!("cannot read ({e})")))?;
     let id: RawIdentity = toml::from_str(&text).map_err(|e| file_err(&file, e.message()))?;
     let key = PublicKey::from_base64(&id.signing_key).map_err(|e| file_err(&file, e))?;

@@ -17,6 +17,14 @@ pub enum LabelError {
         /// The originator named.
         originator: String,
     },
+    /// An equivalent label written in another policy than this party's.
+    #[error("the equivalent label is written in `{policy}`'s policy, not `{me}`'s")]
+    NotOurs {
+        /// The policy named.
+        policy: String,
+        /// This party.
+        me: String,
+    },
     /// A creation time that is no instant.
     #[error("creation time: {0}")]
     Time(gsomia_core::time::TimeError),
@@ -78,6 +86,49 @@ pub fn from_wire(reg: &Registry, w: &WireLabel) -> Result<Label, LabelError> {
         .as_ref()
         .map(|r| r.iter().map(String::as_str).collect());
     let mut label = reg.label(&w.originator, &w.level, &topics, rel.as_deref(), created)?;
+    label.informative = w
+        .informative
+        .iter()
+        .map(|(tag, values)| Informative {
+            tag: tag.clone(),
+            values: values.clone(),
+        })
+        .collect();
+    Ok(label)
+}
+
+/// Resolves the equivalent label this party (`me`) recorded for a received
+/// item: the level in its own policy, the rest as the originator wrote it.
+pub fn equivalent_from_wire(reg: &Registry, w: &WireLabel, me: &str) -> Result<Label, LabelError> {
+    if w.policy != me {
+        return Err(LabelError::NotOurs {
+            policy: w.policy.clone(),
+            me: me.to_owned(),
+        });
+    }
+    let created = gsomia_core::time::from_wire(w.created_at).map_err(LabelError::Time)?;
+    let topics: Vec<&str> = w.topics.iter().map(String::as_str).collect();
+    let rel: Option<Vec<&str>> = w
+        .rel_to
+        .as_ref()
+        .map(|r| r.iter().map(String::as_str).collect());
+    // The originator's attributes, with this party's level.
+    let level = reg.level(reg.party(me)?, &w.level)?;
+    let topics = reg.topic_set(topics.iter().copied())?;
+    if topics.is_empty() {
+        return Err(LookupError::NoTopic.into());
+    }
+    let mut label = Label {
+        level,
+        originator: reg.party(&w.originator)?,
+        created_at: created,
+        topics,
+        rel_to: rel
+            .as_deref()
+            .map(|names| reg.party_set(names.iter().copied()))
+            .transpose()?,
+        informative: Vec::new(),
+    };
     label.informative = w
         .informative
         .iter()

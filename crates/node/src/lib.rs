@@ -21,6 +21,7 @@
 
 // The public API.
 pub mod audit;
+pub mod files;
 pub mod keys;
 pub mod register;
 pub mod settings;

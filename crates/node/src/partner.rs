@@ -71,7 +71,7 @@ pub fn load(dir: &Path) -> Result<Vec<Partner>, PartnerError> {
             path: f.display().to_string(),
             what,
         };
-        let text = std::fs::read_to_string(&f).map_err(|e| err(e.to_string()))?;
+        let text = crate::files::read_text(&f).map_err(|e| err(e.to_string()))?;
         let raw: Raw = toml::from_str(&text).map_err(|e| err(e.message().to_owned()))?;
         let key = PublicKey::from_base64(&raw.signing_key).map_err(|e| err(e.to_string()))?;
         let recipient = B64

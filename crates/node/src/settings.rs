@@ -125,7 +125,7 @@ impl Settings {
         if !path.is_file() {
             return Err(SettingsError::NotANode(dir.display().to_string()));
         }
-        let text = std::fs::read_to_string(&path)
+        let text = crate::files::read_text(&path)
             .map_err(|e| file_err(&path, format!("cannot read ({e})")))?;
         let raw: Raw = toml::from_str(&text).map_err(|e| file_err(&path, e.message()))?;
         let abs = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
@@ -170,9 +170,9 @@ impl Settings {
     /// The public bundle partners pin: identity and certificate.
     pub fn identity_bundle(&self) -> Result<String, SettingsError> {
         let id = self.keys.join("identity.toml");
-        let identity = std::fs::read_to_string(&id)
+        let identity = crate::files::read_text(&id)
             .map_err(|e| file_err(&id, format!("cannot read ({e})")))?;
-        let cert = std::fs::read_to_string(&self.tls_cert)
+        let cert = crate::files::read_text(&self.tls_cert)
             .map_err(|e| file_err(&self.tls_cert, format!("cannot read ({e})")))?;
         Ok(format!("{identity}certificate = '''\n{cert}'''\n"))
     }
@@ -301,7 +301,7 @@ pub fn add_partner(
     bundle: &Path,
     endpoint: &str,
 ) -> Result<Pinned, SettingsError> {
-    let text = std::fs::read_to_string(bundle)
+    let text = crate::files::read_text(bundle)
         .map_err(|e| file_err(bundle, format!("cannot read ({e})")))?;
     let b: Bundle = toml::from_str(&text).map_err(|e| file_err(bundle, e.message()))?;
     let party = registry

@@ -528,3 +528,154 @@ fn the_demo_runs_three_real_nodes_and_verifies_their_cosigned_ledgers() {
     assert_eq!(code, 0, "{v}");
     std::fs::remove_dir_all(&keep).unwrap();
 }
+
+/// An amendment in 2021 drops the CONFIDENTIAL grade. A Korean CONFIDENTIAL
+/// item received in 2020 stays readable in 2022 under the label recorded at
+/// receipt (protection of what was provided survives changes, rules 5 and
+/// 7); one "received" in 2022 has no equivalent level at all.
+#[test]
+fn a_received_item_keeps_the_equivalent_label_recorded_at_receipt_after_an_amendment() {
+    let dir = tmp("recorded-label");
+    std::fs::create_dir_all(dir.join("agreements")).unwrap();
+    let text = repo_file("profiles/agreements/jp-kr-2016.toml");
+    let cut = text.find("[[event]]").unwrap();
+    let amended = format!(
+        "{}{}",
+        &text[..cut],
+        "[[event]]\nat = \"2021-01-01T00:00:00+09:00\"\nkind = \"amendment\"\nsummary = \"SECRET only\"\n\
+         [[event.coverage]]\ngrade = \"SECRET\"\nlevels.JPN = [\"極秘\", \"特定秘密\"]\nlevels.KOR = [\"군사II급비밀\"]\n"
+    );
+    std::fs::write(dir.join("agreements/jp-kr-2016.toml"), amended).unwrap();
+    let read = |received_at: Option<&str>| {
+        let mut a = vec![
+            "--profiles",
+            dir.to_str().unwrap(),
+            "decide",
+            "access",
+            "--party",
+            "JPN",
+            "--clearance",
+            "極秘",
+            "--clearance-until",
+            "2030-01-01",
+            "--need-to-know",
+            "dprk",
+            "--originator",
+            "KOR",
+            "--level",
+            "군사III급비밀",
+            "--topic",
+            "dprk.missile",
+            "--agreement",
+            "jp-kr-2016",
+            "--at",
+            "2022-06-01T12:00:00+09:00",
+        ];
+        if let Some(r) = received_at {
+            a.extend(["--received-at", r]);
+        }
+        json(&a)
+    };
+    let (code, d) = read(Some("2020-06-01T12:00:00+09:00"));
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["decision"], "allow");
+    assert_eq!(d["label_used"], "秘");
+    let (code, d) = read(None);
+    assert_eq!(code, 1, "{d}");
+    assert_eq!(d["decision"], "deny");
+    // Received after the read: refused as input.
+    assert_eq!(read(Some("2023-01-01T00:00:00+09:00")).0, 2);
+}
+
+/// One strict instant grammar for every flag, and the last instant of the
+/// calendar answered like any other.
+#[test]
+fn instants_are_parsed_strictly_and_the_end_of_9999_is_answered() {
+    let status = |at: &str| json(&["agreement", "status", "jp-kr-2016", "--at", at]);
+    for bad in [
+        "2019-11-23T00:00:00+24:00",
+        "2016-12-31T23:59:60Z",
+        "2019-11-23T00:00:00+09:00[America/New_York]",
+        "2019-11-23T00:00:00",
+    ] {
+        let (code, d) = status(bad);
+        assert_eq!(code, 2, "{bad}: {d}");
+    }
+    let (code, d) = status("9999-12-31T23:59:59.999999999Z");
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["in_force"], true);
+    assert!(d["term_end"].is_null(), "{d}");
+    let (code, d) = json(&[
+        "decide",
+        "release",
+        "--originator",
+        "KOR",
+        "--holder",
+        "KOR",
+        "--to",
+        "JPN",
+        "--level",
+        "군사II급비밀",
+        "--topic",
+        "dprk.missile",
+        "--at",
+        "9999-12-31T23:59:59.999999999Z",
+    ]);
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["decision"], "release");
+    // No internal wording reaches a user.
+    let (_, d) = status("9999-12-30T22:00:00Z");
+    assert!(!d.to_string().contains("date arithmetic"), "{d}");
+    // A clearance "until a date in Seoul" written with its zone is that whole day there.
+    let (code, d) = json(&[
+        "decide",
+        "access",
+        "--party",
+        "KOR",
+        "--clearance",
+        "군사II급비밀",
+        "--clearance-until",
+        "2027-01-01[Asia/Seoul]",
+        "--need-to-know",
+        "dprk",
+        "--originator",
+        "KOR",
+        "--level",
+        "군사II급비밀",
+        "--topic",
+        "dprk.missile",
+        "--at",
+        "2027-01-01T23:59:59+09:00",
+    ]);
+    assert_eq!(code, 0, "{d}");
+    assert_eq!(d["decision"], "allow");
+}
+
+#[test]
+fn an_endless_consent_or_profile_file_is_refused_not_read_forever() {
+    let (code, d) = json(&[
+        "decide",
+        "release",
+        "--originator",
+        "KOR",
+        "--holder",
+        "USA",
+        "--to",
+        "JPN",
+        "--level",
+        "군사II급비밀",
+        "--topic",
+        "dprk.missile",
+        "--consent",
+        "/dev/zero",
+        "--at",
+        "2019-11-23T00:00:00+09:00",
+    ]);
+    assert_eq!(code, 2, "{d}");
+    assert!(
+        d["causes"][0].as_str().unwrap().contains("larger than"),
+        "{d}"
+    );
+    let (code, d) = json(&["agreement", "show", "/dev/zero"]);
+    assert_eq!(code, 2, "{d}");
+}

@@ -585,6 +585,24 @@ fn a_notice_and_a_consent_entered_at_jpn_reach_kor_which_computes_the_same_statu
     ));
     assert_eq!(code, 1, "{d}");
     assert!(d["reason"].as_str().unwrap().contains("no effect"), "{d}");
+    // The notice is JPN's: KOR can neither withdraw nor suspend it (rule 4).
+    let park = person(&kor, "Park", "군사II급비밀", "dprk", "security-officer");
+    for kind in ["withdraw_notice", "suspend_notice"] {
+        let (code, d) = json(&with_token(
+            &["agreement", "enter", "jp-kr-2016", kind],
+            &kor_server.url,
+            &kca,
+            &park,
+        ));
+        assert_eq!(code, 1, "{kind}: {d}");
+        let why = d["reason"].as_str().unwrap();
+        assert!(
+            why.contains("JPN's") && why.contains("art 21(3)") && why.contains("rule 4"),
+            "{kind}: {d}"
+        );
+    }
+    assert_eq!(live(&kim, &kor_server.url, &kca), "notice_given");
+    assert_eq!(live(&sato, &jpn_server.url, &jca), "notice_given");
 
     // A consent JPN gives KOR to hold reaches KOR.
     let (code, d) = json(&with_token(

@@ -292,3 +292,121 @@ fn events_recorded_one_by_one_give_the_profiles_lifecycle() {
         Err(RecordError::NoEffect(_))
     ));
 }
+
+fn notice(at: &str, by: &str) -> String {
+    format!(
+        "[[event]]\nat = \"{at}\"\nkind = \"notice\"\nby = \"{by}\"\nsummary = \"notice by {by}\"\nwritten = true\nchannel = \"diplomatic\"\n"
+    )
+}
+
+fn act(at: &str, kind: &str, by: &str) -> String {
+    format!(
+        "[[event]]\nat = \"{at}\"\nkind = \"{kind}\"\nby = \"{by}\"\nsummary = \"{kind} by {by}\"\n"
+    )
+}
+
+#[test]
+fn when_both_parties_give_notice_withdrawing_one_leaves_the_other_to_terminate() {
+    let reg = jp_kr_with_events(&format!(
+        "{}{}{}",
+        notice("2019-08-01T10:00:00+09:00", "KOR"),
+        notice("2019-08-02T10:00:00+09:00", "JPN"),
+        act("2019-10-01T10:00:00+09:00", "withdraw_notice", "KOR"),
+    ));
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    // JPN's notice stands: the agreement ends at the boundary.
+    assert_eq!(lc.termination, Some(t("2019-11-23T00:00:00+09:00")));
+    assert_eq!(
+        lc.state_at(t("2019-10-01T10:00:00+09:00")),
+        State::NoticeGiven
+    );
+    let seg = lc.segment_at(t("2019-08-02T12:00:00+09:00")).unwrap();
+    assert_eq!(seg.held.len(), 2, "each party's notice is kept apart");
+    // Suspending one's own while the other's stands changes nothing either.
+    let reg = jp_kr_with_events(&format!(
+        "{}{}{}",
+        notice("2019-08-01T10:00:00+09:00", "KOR"),
+        notice("2019-08-02T10:00:00+09:00", "JPN"),
+        act("2019-11-22T18:00:00+09:00", "suspend_notice", "KOR"),
+    ));
+    let lc = reg.agreement(a).unwrap().lifecycle();
+    assert_eq!(lc.termination, Some(t("2019-11-23T00:00:00+09:00")));
+}
+
+#[test]
+fn only_the_party_that_gave_a_notice_acts_on_it_and_a_profile_saying_otherwise_is_refused() {
+    for (kind, setup) in [
+        ("withdraw_notice", ""),
+        ("suspend_notice", ""),
+        (
+            "lift_suspension",
+            "[[event]]\nat = \"2019-09-01T00:00:00+09:00\"\nkind = \"suspend_notice\"\nby = \"KOR\"\nsummary = \"s\"\n",
+        ),
+    ] {
+        let text = shipped_text("jp-kr-2016.toml");
+        let cut = text.find("[[event]]").unwrap();
+        let profile = format!(
+            "{}{}{}{}",
+            &text[..cut],
+            notice("2019-08-01T10:00:00+09:00", "KOR"),
+            setup,
+            act("2019-10-01T10:00:00+09:00", kind, "JPN"),
+        );
+        let errors = with_agreement(profile.clone()).unwrap_err();
+        let e = errors
+            .0
+            .iter()
+            .find(|e| e.message.contains("only the party that gave a notice"))
+            .unwrap_or_else(|| panic!("{kind}: {errors:?}"));
+        assert!(e.message.contains("KOR gave"), "{}", e.message);
+        assert!(e.message.contains("rule 4"), "{}", e.message);
+        // The error points at the `by` of the offending event.
+        let line = e.line;
+        assert!(e.column > 0, "{}", e.message);
+        let by_line = profile[..profile.rfind("by = \"JPN\"").unwrap()]
+            .matches('\n')
+            .count()
+            + 1;
+        assert_eq!(line, by_line, "{kind}: {}", e.message);
+    }
+}
+
+#[test]
+fn a_node_refuses_to_record_an_act_on_another_partys_notice() {
+    use gsomia_core::RecordError;
+    use gsomia_core::agreement::{Event, EventKind};
+    let reg = jp_kr_with_events(&notice("2019-08-23T15:30:00+09:00", "KOR"));
+    let a = reg.agreement_ref("jp-kr-2016").unwrap();
+    let ev = |kind, by: &str| Event {
+        at: t("2019-11-22T18:00:00+09:00"),
+        kind,
+        by: Some(reg.party(by).unwrap()),
+        written_diplomatic: true,
+        summary: String::new(),
+        version: None,
+    };
+    for kind in [EventKind::SuspendNotice, EventKind::WithdrawNotice] {
+        match reg.record_event(a, ev(kind, "JPN")) {
+            Err(RecordError::NotTheirs { owner, reason }) => {
+                assert_eq!(owner, "KOR");
+                assert!(reason.contains("rule 4"), "{reason}");
+                assert!(reason.contains("art 21"), "{reason}");
+            }
+            other => panic!("{kind:?}: {other:?}"),
+        }
+    }
+    // KOR's own suspension is recorded.
+    let (next, _) = reg
+        .record_event(a, ev(EventKind::SuspendNotice, "KOR"))
+        .unwrap();
+    // A lift by JPN of KOR's suspended notice is no fresh notice either.
+    let lift = Event {
+        at: t("2019-11-22T19:00:00+09:00"),
+        ..ev(EventKind::LiftSuspension, "JPN")
+    };
+    assert!(matches!(
+        next.record_event(a, lift),
+        Err(RecordError::NotTheirs { .. })
+    ));
+}

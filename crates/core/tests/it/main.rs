@@ -12,4 +12,5 @@ mod decisions;
 mod lifecycle;
 mod profiles;
 mod properties;
+mod rules;
 mod warnings;

@@ -79,8 +79,95 @@ fn reference_termination(reg: &Registry) -> Option<Timestamp> {
     None
 }
 
+/// An independent model of rules 1–4 with notices as acts of a party:
+/// walk the boundaries; at each, replay from scratch every event before it,
+/// keeping each party's notice apart (given at, suspended), an act by a
+/// party touching only its own notice; the agreement ends at the first
+/// boundary where some party's unsuspended notice was given in time for it.
+fn reference_termination_by_party(
+    sched: &gsomia_core::agreement::Schedule,
+    events: &[gsomia_core::agreement::Event],
+) -> Option<Timestamp> {
+    use gsomia_core::agreement::EventKind as K;
+    use std::collections::BTreeMap;
+    for n in 1..40 {
+        let b = sched.boundary(n).unwrap().unwrap();
+        let mut notices: BTreeMap<Option<gsomia_core::PartyRef>, (Timestamp, bool)> =
+            BTreeMap::new();
+        for e in events
+            .iter()
+            .filter(|e| e.at < b && e.at >= sched.entry_into_force)
+        {
+            let own = notices.get(&e.by).copied();
+            match (e.kind, own) {
+                (K::Notice, None) | (K::Notice, Some((_, true))) => {
+                    notices.insert(e.by, (e.at, false));
+                }
+                (K::SuspendNotice, Some((g, false))) => {
+                    notices.insert(e.by, (g, true));
+                }
+                (K::LiftSuspension, Some((_, true))) => {
+                    notices.insert(e.by, (e.at, false));
+                }
+                (K::WithdrawNotice, Some(_)) => {
+                    notices.remove(&e.by);
+                }
+                _ => {}
+            }
+        }
+        let (_, late_from) = sched.deadline_end(b).unwrap();
+        if notices
+            .values()
+            .any(|(given, suspended)| !suspended && *given < late_from)
+        {
+            return Some(b);
+        }
+    }
+    None
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    /// Both parties give, suspend, lift and withdraw notices, in any order, by
+    /// either party, on either side of deadlines and boundaries.
+    #[test]
+    fn per_party_notices_match_the_reference_model(
+        raw in proptest::collection::vec((0i64..6 * 366 * 86_400, 0usize..4, any::<bool>()), 0..10),
+        near in proptest::collection::vec((0i64..6, -3i64..3, 0usize..4, any::<bool>()), 0..4),
+    ) {
+        use gsomia_core::agreement::{Event, EventKind, Lifecycle};
+        let reg = reg();
+        let a = reg.agreement(reg.agreement_ref("jp-kr-2016").unwrap()).unwrap();
+        let sched = a.schedule().clone();
+        let (kor, jpn) = (reg.party("KOR").unwrap(), reg.party("JPN").unwrap());
+        let kinds = [EventKind::Notice, EventKind::SuspendNotice, EventKind::LiftSuspension, EventKind::WithdrawNotice];
+        let base = sched.entry_into_force;
+        let mut at: Vec<(Timestamp, usize, bool)> = raw
+            .iter()
+            .map(|(s, k, p)| (base.checked_add(SignedDuration::from_secs(*s)).unwrap(), *k, *p))
+            .collect();
+        // Some acts a second either side of a boundary or of the end of a deadline day.
+        for (n, secs, k, p) in near {
+            let b = sched.boundary(n + 1).unwrap().unwrap();
+            let anchor = if secs % 2 == 0 { b } else { sched.deadline_end(b).unwrap().1 };
+            at.push((anchor.checked_add(SignedDuration::from_secs(secs)).unwrap(), k, p));
+        }
+        at.sort();
+        let events: Vec<Event> = at
+            .iter()
+            .map(|(t, k, p)| Event {
+                at: *t,
+                kind: kinds[*k],
+                by: Some(if *p { kor } else { jpn }),
+                written_diplomatic: true,
+                summary: String::new(),
+                version: None,
+            })
+            .collect();
+        let lc = Lifecycle::compute(&sched, &events).unwrap();
+        prop_assert_eq!(lc.termination, reference_termination_by_party(&sched, &events));
+    }
 
     #[test]
     fn lifecycle_matches_the_reference_model(

@@ -169,7 +169,8 @@ pub async fn submit(
 }
 
 /// The labels of a stored item, resolved: the originator's, this party's
-/// equivalent (received items), and both for the engine.
+/// equivalent as recorded when the item was received (never recomputed
+/// from the tables in force later: rules 5 and 7), and both for the engine.
 pub(crate) fn labels(
     node: &Node,
     item: &Item,
@@ -181,10 +182,14 @@ pub(crate) fn labels(
     let equivalent = match &item.equivalent_label {
         Some(bytes) => {
             let eq = WireLabel::from_bytes(bytes).map_err(|e| stored(&item.id, e))?;
-            let marked = reg
-                .mark_received(&original, node.me(), None, Some(original.created_at))
-                .map_err(|e| stored(&item.id, format!("{e:?}")))?;
-            labels.add_equivalent(marked);
+            let recorded = crate::labels::equivalent_from_wire(&reg, &eq, node.party())
+                .map_err(|e| stored(&item.id, e))?;
+            // The agreement it came under, for citing only.
+            let agreement = reg.linking(original.originator, node.me()).first().copied();
+            labels.add_equivalent(gsomia_core::EquivalentLabel {
+                label: recorded,
+                agreement,
+            });
             Some(eq)
         }
         None => None,

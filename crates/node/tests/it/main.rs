@@ -1049,3 +1049,130 @@ fn fresh_dir(before: &str, after: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// An amendment of 2021 makes JPN mark Korean SECRET items 特定秘密 instead
+/// of 極秘. An item KOR labelled in 2020 and released now is received under
+/// the amended table: JPN records 特定秘密 and every read decides on that
+/// recorded label — not on a level recomputed from the table of the item's
+/// creation (or any other) time (rules 5 and 7).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_received_item_is_read_under_the_equivalent_label_recorded_at_receipt() {
+    use tower::ServiceExt as _;
+    let dir = fresh_dir("gsomia-node-recorded-", "");
+    let text = gsomia_core::shipped::AGREEMENTS
+        .iter()
+        .find(|(n, _)| n.ends_with("jp-kr-2016.toml"))
+        .unwrap()
+        .1
+        .to_owned();
+    let cut = text.find("[[event]]").unwrap();
+    let amended = format!(
+        "{}{}",
+        &text[..cut],
+        "[[event]]\nat = \"2021-01-01T00:00:00+09:00\"\nkind = \"amendment\"\nsummary = \"JPN marks SECRET items 特定秘密\"\n\
+         [[event.coverage]]\ngrade = \"SECRET\"\nlevels.JPN = [\"特定秘密\", \"極秘\"]\nlevels.KOR = [\"군사II급비밀\"]\n\
+         [[event.coverage]]\ngrade = \"CONFIDENTIAL\"\nlevels.JPN = [\"秘\"]\nlevels.KOR = [\"군사III급비밀\"]\n"
+    );
+    let registry = || {
+        let mut b = gsomia_core::shipped::builder();
+        b.agreement(gsomia_core::Source {
+            name: "jp-kr-2016.toml".into(),
+            text: amended.clone(),
+        });
+        b.build().unwrap()
+    };
+    let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
+    let jpn_node = jpn
+        .node(
+            registry(),
+            kit::scratch_store().await.unwrap(),
+            vec![partner(&kor, "https://unused")],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let (url, _stop, _server) = start_peer_server(&jpn, &kor, jpn_node.clone()).await;
+    let mut clients = std::collections::BTreeMap::new();
+    clients.insert("JPN".to_owned(), kor.tls_to(&jpn).unwrap());
+    let kor_node = kor
+        .node(
+            registry(),
+            kit::scratch_store().await.unwrap(),
+            vec![partner(&jpn, &url)],
+            clients,
+        )
+        .await
+        .unwrap();
+    // Labelled in 2020, before the amendment; released now, after it.
+    let reg = kor_node.registry();
+    let label = reg
+        .label(
+            "KOR",
+            "군사II급비밀",
+            &["dprk.missile"],
+            Some(&["JPN"]),
+            jiff::Timestamp::from_second(1_590_000_000).unwrap(),
+        )
+        .unwrap();
+    let wire = gsomia_node::label_to_wire(&reg, &label);
+    let item = gsomia_store::Item {
+        id: "kor-2020".into(),
+        originator: "KOR".into(),
+        sealed: kit::seal_at_rest(&kor_node, &wire, b"2020 report").unwrap(),
+        label: wire.to_bytes(),
+        equivalent_label: None,
+        received_from: None,
+        created_at: "2020-05-20T00:00:00Z".into(),
+        origin_item: "kor-2020".into(),
+    };
+    kor_node
+        .store()
+        .commit(gsomia_store::Batch {
+            items: vec![item.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    kit::release(&kor_node, &item, "JPN", "tester")
+        .await
+        .unwrap();
+    let worker = tokio::spawn(kit::deliver(kor_node.clone()));
+    let mut held = None;
+    for _ in 0..200 {
+        if let Some(id) = jpn_node.store().item_ids().await.unwrap().first() {
+            held = Some(id.clone());
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    worker.abort();
+    let id = held.expect("delivered");
+    let stored = jpn_node.store().item(&id).await.unwrap().unwrap();
+    let eq = gsomia_seal::item::WireLabel::from_bytes(&stored.equivalent_label.unwrap()).unwrap();
+    assert_eq!(eq.level, "特定秘密", "recorded under the amended table");
+    // Readers: cleared 極秘 (below the recorded level) and 特定秘密.
+    kit::person(&jpn_node, "jpn-gokuhi", "極秘", &["dprk"], "t-gokuhi")
+        .await
+        .unwrap();
+    kit::person(&jpn_node, "jpn-tokutei", "特定秘密", &["dprk"], "t-tokutei")
+        .await
+        .unwrap();
+    let read = |token: &'static str| {
+        let router = kit::user_router(jpn_node.clone());
+        let id = id.clone();
+        async move {
+            let req = axum::http::Request::get(format!("/v1/items/{id}/content"))
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.oneshot(req).await.unwrap().status().as_u16()
+        }
+    };
+    assert_eq!(
+        read("t-gokuhi").await,
+        404,
+        "極秘 is below the recorded 特定秘密"
+    );
+    assert_eq!(read("t-tokutei").await, 200);
+    let _ = std::fs::remove_dir_all(&dir);
+}
