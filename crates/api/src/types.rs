@@ -23,12 +23,34 @@ pub struct ErrorBody {
 /// `GET /healthz`: the process answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// Always `ok` when the node answers.
+    /// `ok` when the node answers and no integrity alarm was raised since
+    /// it started; `alarm` when one was (see `alarms`).
     pub status: String,
     /// The party the node serves.
     pub party: String,
     /// Records in the node's ledger.
     pub ledger_size: u64,
+    /// Integrity alarms raised since the node started: stored rows that
+    /// failed their check and were refused (each also in the ledger as an
+    /// `integrity_alarm` entry).
+    #[serde(default)]
+    pub integrity_alarms: u64,
+    /// The latest of them, oldest first.
+    #[serde(default)]
+    pub alarms: Vec<Alarm>,
+}
+
+/// An integrity alarm: a stored row refused because it failed its check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Alarm {
+    /// When it was raised (RFC 3339).
+    pub at: String,
+    /// The row: `item ID`, `person ID`, `transfer ID`.
+    pub subject: String,
+    /// The check that failed: `custody_tag`, `untagged`, `label_index`, `sealed_bytes`.
+    pub check: String,
+    /// What was found.
+    pub detail: String,
 }
 
 /// `GET /readyz`: whether the node can take work now.

@@ -278,20 +278,95 @@ fn log_key(dir: &Path, given: Option<&Path>) -> Result<Verifier> {
     }
 }
 
-/// A node directory's ledger, read back from its database.
-fn node_ledger(dir: &Path) -> Result<gsomia_node::audit::NodeLedger> {
+/// A node directory's holdings audited from its database.
+fn node_audit(dir: &Path) -> Result<(gsomia_node::Settings, gsomia_node::audit::Audit)> {
     let settings = gsomia_node::Settings::load(dir)?;
-    Ok(crate::node::runtime()?.block_on(gsomia_node::audit::read_ledger(&settings))?)
+    let audit = crate::node::runtime()?
+        .block_on(gsomia_node::audit::audit(&settings))
+        .with_context(|| format!("cannot audit the node `{}`", dir.display()))?;
+    Ok((settings, audit))
+}
+
+fn first_bad(problem: &gsomia_ledger::verify::Problem) -> Option<u64> {
+    use gsomia_ledger::verify::Problem;
+    match problem {
+        Problem::Malformed { index, .. }
+        | Problem::Index { index, .. }
+        | Problem::Altered { index }
+        | Problem::Frame { index, .. } => Some(*index),
+        Problem::Root { last, .. } => Some(*last),
+        _ => None,
+    }
+}
+
+/// `ledger verify --dir NODE`: the ledger and the holdings against it.
+fn verify_node(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
+    if key.is_some() {
+        bail!("`--log-key` is for ledger directories; a node's own key is in its keys/");
+    }
+    let (_, a) = node_audit(dir)?;
+    let mut text = String::new();
+    let latest = a.ledger.as_ref().ok().and_then(|r| r.latest.clone());
+    match &a.ledger {
+        Ok(r) => {
+            let _ = writeln!(
+                text,
+                "{}  {} records, {} checkpoints verified; every leaf hash and root recomputed from the records
+  root {}",
+                if a.holds() { "OK" } else { "FAILED" },
+                r.records,
+                r.checkpoints,
+                r.root.to_hex()
+            );
+        }
+        Err(problem) => {
+            let _ = writeln!(text, "FAILED  {problem}");
+        }
+    }
+    if a.uncovered > 0 {
+        let _ = writeln!(
+            text,
+            "  {} record(s) after the last checkpoint (size {}): not covered by a signature yet; the node signs them when it next runs",
+            a.uncovered,
+            latest.as_ref().map_or(0, |c| c.size)
+        );
+    }
+    let (items, people, transfers) = a.checked;
+    if a.ledger.is_ok() {
+        let _ = writeln!(
+            text,
+            "  holdings: {items} items, {people} people, {transfers} transfers checked against their custody tags and the ledger"
+        );
+    }
+    for f in &a.findings {
+        let _ = writeln!(text, "  ! {f}");
+    }
+    if !a.alarms.is_empty() {
+        let _ = writeln!(
+            text,
+            "  {} integrity alarm(s) recorded by the node",
+            a.alarms.len()
+        );
+    }
+    let doc = json!({
+        "verified": a.holds(),
+        "records": a.records,
+        "checkpoints": a.ledger.as_ref().map(|r| r.checkpoints).unwrap_or(0),
+        "root": a.ledger.as_ref().ok().map(|r| r.root.to_hex()),
+        "latest": latest.as_ref().map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
+        "uncovered": a.uncovered,
+        "problem": a.ledger.as_ref().err().map(ToString::to_string),
+        "first_bad_record": a.ledger.as_ref().err().and_then(first_bad),
+        "findings": a.findings.iter().map(|f| json!({ "subject": f.subject, "what": f.what })).collect::<Vec<_>>(),
+        "checked": { "items": items, "people": people, "transfers": transfers },
+        "integrity_alarms": a.alarms.len(),
+    });
+    Ok(Outcome::answer(doc, text, !a.holds()))
 }
 
 fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
     let result = if dir.join("node.toml").is_file() {
-        let l = node_ledger(dir)?;
-        let key = match key {
-            Some(p) => keys::identity(p)?.1,
-            None => l.key,
-        };
-        gsomia_ledger::verify::verify(&key.name, &key, &l.log, &l.checkpoints)
+        return verify_node(dir, key);
     } else {
         let key = log_key(dir, key)?;
         match LedgerDir::verify_dir(dir, Some(&key)) {
@@ -314,14 +389,7 @@ fn verify(dir: &Path, key: Option<&Path>) -> Result<Outcome> {
             ),
         )),
         Err(problem) => {
-            let first_bad = match &problem {
-                gsomia_ledger::verify::Problem::Malformed { index, .. }
-                | gsomia_ledger::verify::Problem::Index { index, .. }
-                | gsomia_ledger::verify::Problem::Altered { index }
-                | gsomia_ledger::verify::Problem::Frame { index, .. } => Some(*index),
-                gsomia_ledger::verify::Problem::Root { last, .. } => Some(*last),
-                _ => None,
-            };
+            let first_bad = first_bad(&problem);
             Ok(Outcome::answer(
                 json!({ "verified": false, "problem": problem.to_string(), "first_bad_record": first_bad }),
                 format!("FAILED  {problem}\n"),
@@ -441,16 +509,14 @@ fn cosign(dir: &Path, witness_dir: &Path, keys_dir: &Path, key: Option<&Path>) -
     }
 }
 
-/// A node directory's ledger verified from its database, and its partners'
-/// cosignatures of its checkpoints, each verified (the partner's witness
-/// signature and this node's own signature on the same note).
+/// A node directory's ledger verified from its database, its holdings
+/// audited against it, and its partners' cosignatures of its checkpoints,
+/// each verified (the partner's witness signature and this node's own
+/// signature on the same note).
 pub(crate) fn node_status(dir: &Path) -> Result<Value> {
-    let settings = gsomia_node::Settings::load(dir)?;
-    let l = node_ledger(dir)?;
-    let report = gsomia_ledger::verify::verify(&l.key.name, &l.key, &l.log, &l.checkpoints);
-    let cosigned =
-        crate::node::runtime()?.block_on(gsomia_node::audit::cosignatures(&settings, &l.key))?;
-    let cosigs: Vec<Value> = cosigned
+    let (settings, a) = node_audit(dir)?;
+    let cosigs: Vec<Value> = a
+        .cosignatures
         .iter()
         .map(|c| match &c.latest {
             None => json!({ "party": c.party, "cosigned": false }),
@@ -458,15 +524,31 @@ pub(crate) fn node_status(dir: &Path) -> Result<Value> {
                 "kept_at": at, "verified": ok.is_ok(), "problem": ok.as_ref().err() }),
         })
         .collect();
-    Ok(match report {
+    let findings: Vec<Value> = a
+        .findings
+        .iter()
+        .map(|f| json!({ "subject": f.subject, "what": f.what }))
+        .collect();
+    let alarms: Vec<Value> = a
+        .alarms
+        .iter()
+        .rev()
+        .take(10)
+        .map(|x| json!({ "index": x.index, "at": x.at, "subject": x.subject, "check": x.check }))
+        .collect();
+    Ok(match &a.ledger {
         Ok(r) => json!({
-            "party": settings.party, "origin": l.key.name, "verified": true, "records": r.records,
+            "party": settings.party, "origin": a.key.name, "verified": a.holds(), "records": r.records,
             "latest": r.latest.as_ref().map(|c| json!({ "size": c.size, "root": c.root.to_hex() })),
+            "uncovered": a.uncovered, "findings": findings,
+            "integrity_alarms": a.alarms.len(), "latest_alarms": alarms,
             "cosignatures": cosigs,
         }),
         Err(problem) => json!({
-            "party": settings.party, "origin": l.key.name, "verified": false,
-            "problem": problem.to_string(), "cosignatures": cosigs,
+            "party": settings.party, "origin": a.key.name, "verified": false,
+            "records": a.records, "problem": problem.to_string(), "findings": findings,
+            "integrity_alarms": a.alarms.len(), "latest_alarms": alarms,
+            "cosignatures": cosigs,
         }),
     })
 }
@@ -479,17 +561,63 @@ fn status(dir: &Path, witness_keys: &[PathBuf]) -> Result<Outcome> {
             dir.display(),
             field_str(&doc, "origin")
         );
+        let _ = writeln!(text, "  records     {}", member(&doc, "records"));
         if *member(&doc, "verified") == json!(true) {
-            let _ = writeln!(text, "  records     {}", member(&doc, "records"));
-            let _ = writeln!(text, "  verified    yes (rebuilt from the database)");
+            let _ = writeln!(
+                text,
+                "  verified    yes (rebuilt from the database; holdings checked against it)"
+            );
+        } else if doc.get("problem").is_some() {
+            let _ = writeln!(text, "  verified    NO: {}", field_str(&doc, "problem"));
+        } else {
+            let _ = writeln!(
+                text,
+                "  verified    NO: the holdings disagree with the ledger"
+            );
+        }
+        if let Some(latest) = doc.get("latest").filter(|l| !l.is_null()) {
             let _ = writeln!(
                 text,
                 "  checkpoint  size {} root {}",
-                doc.pointer("/latest/size").unwrap_or(&json!(0)),
-                field_str(member(&doc, "latest"), "root")
+                member(latest, "size"),
+                field_str(latest, "root")
             );
-        } else {
-            let _ = writeln!(text, "  verified    NO: {}", field_str(&doc, "problem"));
+        }
+        if member(&doc, "uncovered").as_u64().is_some_and(|n| n > 0) {
+            let _ = writeln!(
+                text,
+                "  uncovered   {} record(s) after the last checkpoint",
+                member(&doc, "uncovered")
+            );
+        }
+        for f in member(&doc, "findings").as_array().into_iter().flatten() {
+            let _ = writeln!(
+                text,
+                "  !           {}: {}",
+                field_str(f, "subject"),
+                field_str(f, "what")
+            );
+        }
+        let alarms = member(&doc, "integrity_alarms").as_u64().unwrap_or(0);
+        if alarms > 0 {
+            let _ = writeln!(
+                text,
+                "  alarms      {alarms} integrity alarm(s) in the ledger; latest:"
+            );
+            for x in member(&doc, "latest_alarms")
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let _ = writeln!(
+                    text,
+                    "              #{} {} {} ({})",
+                    member(x, "index"),
+                    field_str(x, "at"),
+                    field_str(x, "subject"),
+                    field_str(x, "check")
+                );
+            }
         }
         let mut bad = *member(&doc, "verified") != json!(true);
         for c in member(&doc, "cosignatures")

@@ -121,6 +121,9 @@ enum Command {
         /// the level comes from GSOMIA_LOG (default `info`).
         #[arg(long, value_enum)]
         log: Option<serve::LogFormatArg>,
+        /// How often partners are asked to cosign this node's checkpoints (seconds).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        witness_every: u64,
     },
 }
 
@@ -128,11 +131,38 @@ enum Command {
 enum PersonCmd {
     /// Register a person; prints their bearer token once.
     Add(node::PersonArgs),
-    /// Everyone registered (never their tokens).
+    /// Everyone registered (never their tokens), each entry checked.
     List {
         /// The node directory.
         #[arg(long)]
         dir: PathBuf,
+    },
+    /// End a person's access now (a running node refuses their token at once).
+    Revoke {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The person's id (from `person list`).
+        #[arg(long)]
+        person: String,
+        /// Why (recorded in the ledger).
+        #[arg(long)]
+        reason: Option<String>,
+        /// Who revokes (recorded); default: the operating-system user.
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Give a person a new token; the old one stops working at once.
+    RotateToken {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The person's id (from `person list`).
+        #[arg(long)]
+        person: String,
+        /// Who rotates it (recorded); default: the operating-system user.
+        #[arg(long)]
+        by: Option<String>,
     },
 }
 
@@ -382,7 +412,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
         Command::Init { party, dir } => node::init(&party, &dir),
-        Command::Serve { dir, log } => serve::serve(&dir, log, json),
+        Command::Serve {
+            dir,
+            log,
+            witness_every,
+        } => serve::serve(&dir, log, witness_every, json),
         Command::Health { node, ca } => serve::health(&node, &ca),
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),
@@ -395,6 +429,15 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Consent(ConsentCmd::Revoke { node, id }) => manage::revoke(&node, &id),
         Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
         Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),
+        Command::Person(PersonCmd::Revoke {
+            dir,
+            person,
+            reason,
+            by,
+        }) => node::person_revoke(&dir, &person, reason.as_deref(), by.as_deref()),
+        Command::Person(PersonCmd::RotateToken { dir, person, by }) => {
+            node::person_rotate(&dir, &person, by.as_deref())
+        }
         Command::Identity(IdentityCmd::Export { dir }) => node::identity_export(&dir),
         Command::Partner(PartnerCmd::Add {
             dir,

@@ -115,19 +115,91 @@ pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
     Ok(Outcome::ok(doc, text))
 }
 
-/// `gsomia person list`.
+/// `gsomia person list`: everyone, with whether their entry is in force,
+/// revoked, or failed its integrity check (refused on every request).
 pub fn person_list(dir: &Path) -> Result<Outcome> {
     let settings = Settings::load(dir)?;
     let people = runtime()?.block_on(gsomia_node::register::people(&settings))?;
     let mut text = String::new();
+    let mut bad = false;
     let docs: Vec<_> = people
         .iter()
-        .map(|p| {
-            let _ = writeln!(text, "{:<20} {:<18} {:<16} {:<26} {}", p.id, p.role.as_str(), p.clearance, p.clearance_until, p.name);
-            json!({ "id": p.id, "name": p.name, "role": p.role.as_str(), "clearance": p.clearance, "clearance_until": p.clearance_until, "need_to_know": p.need_to_know })
+        .map(|l| {
+            let p = &l.person;
+            let status = match (&l.checked, &p.revoked_at) {
+                (Err(_), _) => "INTEGRITY".to_owned(),
+                (Ok(()), Some(at)) => format!("revoked {at}"),
+                (Ok(()), None) => "active".to_owned(),
+            };
+            bad |= l.checked.is_err();
+            let _ = writeln!(text, "{:<20} {:<18} {:<16} {:<26} {:<10} {}", p.id, p.role.as_str(), p.clearance, p.clearance_until, status, p.name);
+            if let Err(why) = &l.checked {
+                let _ = writeln!(text, "  ! {why}");
+            }
+            json!({ "id": p.id, "name": p.name, "role": p.role.as_str(), "clearance": p.clearance, "clearance_until": p.clearance_until,
+                "need_to_know": p.need_to_know, "revoked_at": p.revoked_at, "integrity": l.checked.as_ref().err() })
         })
         .collect();
-    Ok(Outcome::ok(json!({ "people": docs }), text))
+    Ok(Outcome::answer(json!({ "people": docs }), text, bad))
+}
+
+/// Who is acting at this terminal, for the ledger: `--by`, else the
+/// operating-system user.
+fn operator(by: Option<&str>) -> String {
+    by.map(str::to_owned)
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .map_or_else(|| "unknown operator".to_owned(), |u| format!("{u} (cli)"))
+}
+
+/// `gsomia person revoke`.
+pub fn person_revoke(
+    dir: &Path,
+    id: &str,
+    reason: Option<&str>,
+    by: Option<&str>,
+) -> Result<Outcome> {
+    let settings = Settings::load(dir)?;
+    let by = operator(by);
+    let c = runtime()?.block_on(gsomia_node::register::revoke(
+        &settings,
+        id,
+        jiff::Timestamp::now(),
+        &by,
+        reason,
+    ))?;
+    let at = c.person.revoked_at.clone().unwrap_or_default();
+    Ok(Outcome::ok(
+        json!({ "id": id, "revoked_at": at, "by": by, "reason": reason }),
+        format!(
+            "revoked {id} ({}) at {at}, by {by}: their token is refused from now on
+",
+            c.person.name
+        ),
+    ))
+}
+
+/// `gsomia person rotate-token`.
+pub fn person_rotate(dir: &Path, id: &str, by: Option<&str>) -> Result<Outcome> {
+    let settings = Settings::load(dir)?;
+    let by = operator(by);
+    let c = runtime()?.block_on(gsomia_node::register::rotate_token(
+        &settings,
+        id,
+        jiff::Timestamp::now(),
+        &by,
+    ))?;
+    let token = c.token.unwrap_or_default();
+    Ok(Outcome::ok(
+        json!({ "id": id, "token": token, "by": by }),
+        format!(
+            "new token for {id} ({}); the old one is refused from now on
+token (shown once, stored only as a hash):
+{token}
+",
+            c.person.name
+        ),
+    ))
 }
 
 /// `gsomia identity export`: the public bundle a partner needs.

@@ -57,7 +57,12 @@ pub enum LogFormatArg {
 }
 
 /// `gsomia serve --dir DIR`: runs until SIGTERM or SIGINT.
-pub fn serve(dir: &Path, log: Option<LogFormatArg>, json_out: bool) -> Result<Outcome> {
+pub fn serve(
+    dir: &Path,
+    log: Option<LogFormatArg>,
+    witness_every: u64,
+    json_out: bool,
+) -> Result<Outcome> {
     let settings = gsomia_node::Settings::load(dir)?;
     let format = match log {
         Some(LogFormatArg::Json) => gsomia_node::LogFormat::Json,
@@ -75,7 +80,11 @@ pub fn serve(dir: &Path, log: Option<LogFormatArg>, json_out: bool) -> Result<Ou
         .context("cannot start the async runtime")?;
     rt.block_on(async {
         let listeners = gsomia_node::Listeners::bind(&settings).await?;
-        let running = gsomia_node::start(&settings, listeners, gsomia_node::Options::default())
+        let options = gsomia_node::Options {
+            witness_every: std::time::Duration::from_secs(witness_every),
+            ..gsomia_node::Options::default()
+        };
+        let running = gsomia_node::start(&settings, listeners, options)
             .await
             .context("cannot start the node")?;
         if json_out {
@@ -135,8 +144,8 @@ pub(crate) fn block<T>(f: impl Future<Output = Result<T, ClientError>>) -> Resul
 /// A client error as the command's error (the node's word when it answered).
 pub(crate) fn failed(e: ClientError) -> anyhow::Error {
     match &e {
-        ClientError::Status { status: 401, .. } => {
-            anyhow::anyhow!("the node refused the token (401)")
+        ClientError::Status { status: 401, body } => {
+            anyhow::anyhow!("the node refused the token (401): {}", body.error)
         }
         _ => anyhow::Error::new(e),
     }
@@ -268,8 +277,22 @@ pub fn read(a: &NodeArgs, id: &str, out: &Path) -> Result<Outcome> {
 pub fn health(node_url: &str, ca: &Path) -> Result<Outcome> {
     let c = Client::new(node_url, ca, None)?;
     let h = block(c.health()).map_err(failed)?;
-    let text = format!("{} {}: ledger size {}\n", h.party, h.status, h.ledger_size);
-    Ok(Outcome::ok(doc(&h), text))
+    let mut text = format!("{} {}: ledger size {}\n", h.party, h.status, h.ledger_size);
+    if h.integrity_alarms > 0 {
+        text.push_str(&format!(
+            "  {} integrity alarm(s) since start; latest:\n",
+            h.integrity_alarms
+        ));
+        for a in &h.alarms {
+            text.push_str(&format!(
+                "  ! {} {} ({}): {}\n",
+                a.at, a.subject, a.check, a.detail
+            ));
+        }
+    }
+    // A node in alarm answers, but something it holds was refused: exit 1.
+    let alarmed = h.integrity_alarms > 0;
+    Ok(Outcome::answer(doc(&h), text, alarmed))
 }
 
 /// `gsomia item release ID --to PARTY`.

@@ -65,6 +65,13 @@ kinds! {
     TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
     PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know"] },
     Warning = "warning" { required: ["originator", "updates"], optional: ["sender", "relayed_to"] },
+    IntegrityAlarm = "integrity_alarm" { required: ["subject", "check"], optional: ["detail"] },
+    PersonRevoked = "person_revoked" { required: ["person", "by"], optional: ["reason"] },
+    TokenRotated = "token_rotated" { required: ["person", "by"], optional: [] },
+    AuthRefused = "auth_refused" { required: ["count", "since"], optional: ["missing", "unknown", "revoked"] },
+    RoleRefused = "role_refused" { required: ["person", "action"], optional: [] },
+    SubmitDenied = "submit_denied" { required: ["person", "reasons"], optional: ["level"] },
+    CustodyTagged = "custody_tagged" { required: ["items", "people", "transfers"], optional: [] },
 }
 
 /// Why an entry was refused.
@@ -282,6 +289,17 @@ pub fn frame(record: &Record) -> Vec<u8> {
     out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
     out.extend_from_slice(&leaf_hash(&bytes).0);
     out.extend_from_slice(&bytes);
+    out
+}
+
+/// Frames record bytes with the leaf hash stored beside them (which may
+/// not be theirs: a store's hash column read back, for [`crate::verify`]
+/// to check against the bytes).
+pub fn frame_stored(bytes: &[u8], stored: &Hash) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 36);
+    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_be_bytes());
+    out.extend_from_slice(&stored.0);
+    out.extend_from_slice(bytes);
     out
 }
 

@@ -99,7 +99,7 @@ async fn run(n: usize) {
         let sealed = kit::seal_at_rest(&jpn_node, &wire, &content).unwrap();
         // Ids as `item submit` makes them: time-ordered.
         let id = kit::new_id("JPN", jiff::Timestamp::now()).unwrap();
-        items.push(Item {
+        let mut item = Item {
             id: id.clone(),
             originator: "JPN".into(),
             sealed,
@@ -108,7 +108,10 @@ async fn run(n: usize) {
             received_from: None,
             created_at: "bench".into(),
             origin_item: id,
-        });
+            custody: None,
+        };
+        kit::tag_item(&jpn_node, &mut item);
+        items.push(item);
     }
     for chunk in items.chunks(500) {
         jpn_node

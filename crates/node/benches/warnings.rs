@@ -366,19 +366,23 @@ async fn run(subscribers: usize, seconds: u64) {
         std::future::pending(),
     ));
     let token = "bench-token";
+    let mut sato = Person {
+        id: "jpn-sato".into(),
+        name: "Sato".into(),
+        role: Role::Officer,
+        clearance: "極秘".into(),
+        clearance_until: "2099-01-01T00:00:00+09:00".into(),
+        need_to_know: vec!["warning".into(), "dprk".into()],
+        token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
+        created_at: "bench".into(),
+        revoked_at: None,
+        custody: None,
+    };
+    kit::tag_person(&jpn_node, &mut sato);
     jpn_node
         .store()
         .commit(gsomia_store::Batch {
-            people: vec![Person {
-                id: "jpn-sato".into(),
-                name: "Sato".into(),
-                role: Role::Officer,
-                clearance: "極秘".into(),
-                clearance_until: "2099-01-01T00:00:00+09:00".into(),
-                need_to_know: vec!["warning".into(), "dprk".into()],
-                token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
-                created_at: "bench".into(),
-            }],
+            people: vec![sato],
             ..gsomia_store::Batch::default()
         })
         .await
@@ -494,7 +498,7 @@ async fn run(subscribers: usize, seconds: u64) {
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
                     let sealed = kit::seal_at_rest(&kor_node, &wire, &content).unwrap();
                     let id = format!("kor-bulk-{w}-{i}");
-                    let item = gsomia_store::Item {
+                    let mut item = gsomia_store::Item {
                         id: id.clone(),
                         originator: "KOR".into(),
                         sealed,
@@ -503,7 +507,9 @@ async fn run(subscribers: usize, seconds: u64) {
                         received_from: None,
                         created_at: "bench".into(),
                         origin_item: id,
+                        custody: None,
                     };
+                    kit::tag_item(&kor_node, &mut item);
                     kor_node
                         .store()
                         .commit(gsomia_store::Batch {

@@ -213,7 +213,7 @@ pub async fn enter(
     agreement: &str,
     req: &EnterEvent,
 ) -> Result<EnteredEvent, AgreementError> {
-    crate::register::security_officer(person, "only security officers enter agreement events")?;
+    crate::register::security_officer(node, person, "enter agreement events")?;
     let now = node.now();
     let at = match &req.at {
         Some(s) => gsomia_core::time::parse_instant(s)

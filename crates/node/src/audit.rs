@@ -1,19 +1,33 @@
-//! A node's ledger read back from its database for verification, with the
-//! partners' cosignatures of its checkpoints, each verified: what `gsomia
-//! ledger verify|status --dir NODE` reports, with the node running or not.
+//! A node's holdings audited from its database, with the node running or
+//! not: what `gsomia ledger verify|status --dir NODE` report.
+//!
+//! The ledger: every record re-hashed against its stored hash, its chain
+//! and index checked, every checkpoint's signature and root recomputed (and
+//! its row's size and root columns compared with its signed note), the
+//! records after the last checkpoint counted, and every partner's
+//! cosignature verified — one for more records than remain is evidence of
+//! truncation or a restored older copy. Then the holdings against the
+//! ledger: every item, person and queued transfer against its custody tag,
+//! every item and person against the entries that created them, every
+//! accepted and sent transfer against its entry, each way.
 
-use gsomia_ledger::entry::{Record, frame};
+use std::collections::{BTreeMap, BTreeSet};
+
+use gsomia_ledger::entry::{Kind, Record, frame_stored};
 use gsomia_ledger::note::{Note, Verifier};
-use gsomia_store::StoreError;
+use gsomia_ledger::verify::{Problem, Report};
+use gsomia_seal::custody::CustodyKey;
+use gsomia_store::{MessageKind, Store, StoreError};
+use sha2::{Digest, Sha256};
 
 use crate::keys::KeyError;
 use crate::partner::PartnerError;
 use crate::settings::Settings;
 
-/// Why a node's ledger could not be read back.
+/// Why a node's holdings could not be read back at all.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    /// The node's identity.
+    /// The node's identity or signing key (the custody check needs it).
     #[error(transparent)]
     Key(#[from] KeyError),
     /// A partner file.
@@ -22,52 +36,29 @@ pub enum AuditError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
-    /// A stored record that does not decode.
-    #[error("ledger record {index} does not decode: {what}")]
-    Record {
-        /// Its index.
-        index: u64,
-        /// What is wrong.
-        what: String,
-    },
 }
 
-/// A node's ledger as the verifier takes it.
-#[derive(Debug, Clone)]
-pub struct NodeLedger {
-    /// The log's key, named.
-    pub key: Verifier,
-    /// The framed records.
-    pub log: Vec<u8>,
-    /// Checkpoint notes: (name, text).
-    pub checkpoints: Vec<(String, String)>,
+/// Something the audit found wrong, naming what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// What it concerns: `ledger`, `checkpoint 12`, `cosignature KOR`,
+    /// `item ID`, `person ID`, `transfer ID`.
+    pub subject: String,
+    /// What is wrong.
+    pub what: String,
 }
 
-/// Reads a node's ledger back from its database: every record framed, and
-/// its latest checkpoint.
-pub async fn read_ledger(settings: &Settings) -> Result<NodeLedger, AuditError> {
-    let key = crate::keys::read_identity(&settings.keys)?.verifier;
-    let store = settings.open_store().await?;
-    let size = store.ledger_size().await?;
-    let mut log = Vec::new();
-    for (i, (_, bytes)) in store.records(0, size).await?.iter().enumerate() {
-        let r = Record::from_bytes(bytes).map_err(|e| AuditError::Record {
-            index: i as u64,
-            what: e.to_string(),
-        })?;
-        log.extend_from_slice(&frame(&r));
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.subject, self.what)
     }
-    let checkpoints = store
-        .latest_checkpoint()
-        .await?
-        .map(|(size, note)| (format!("checkpoint {size}"), note))
-        .into_iter()
-        .collect();
-    Ok(NodeLedger {
-        key,
-        log,
-        checkpoints,
-    })
+}
+
+fn finding(subject: impl Into<String>, what: impl Into<String>) -> Finding {
+    Finding {
+        subject: subject.into(),
+        what: what.into(),
+    }
 }
 
 /// A partner's latest cosignature of this node's checkpoints.
@@ -80,35 +71,407 @@ pub struct Cosignature {
     pub latest: Option<(u64, String, Result<(), String>)>,
 }
 
-/// Every partner's latest cosignature, each verified with the node's key
-/// and the partner's.
-pub async fn cosignatures(
-    settings: &Settings,
-    key: &Verifier,
-) -> Result<Vec<Cosignature>, AuditError> {
+/// An integrity alarm the node ledgered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgeredAlarm {
+    /// The record's index.
+    pub index: u64,
+    /// When.
+    pub at: String,
+    /// The row.
+    pub subject: String,
+    /// The check that failed.
+    pub check: String,
+}
+
+/// What the audit found.
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// The log's key, named.
+    pub key: Verifier,
+    /// The ledger's own verification: its report, or the first problem.
+    pub ledger: Result<Report, Problem>,
+    /// Records stored.
+    pub records: u64,
+    /// Records after the last checkpoint (covered by no signature yet: a
+    /// node signs its tail within a second, so only a crash leaves some).
+    pub uncovered: u64,
+    /// Every partner's latest cosignature.
+    pub cosignatures: Vec<Cosignature>,
+    /// Everything else found wrong (empty when all holds).
+    pub findings: Vec<Finding>,
+    /// The integrity alarms in the ledger.
+    pub alarms: Vec<LedgeredAlarm>,
+    /// Items, people and transfers checked.
+    pub checked: (u64, u64, u64),
+}
+
+impl Audit {
+    /// Whether everything verified and nothing was found.
+    pub fn holds(&self) -> bool {
+        self.ledger.is_ok() && self.findings.is_empty()
+    }
+}
+
+/// Audits the node configured by `settings` (see the module's text).
+pub async fn audit(settings: &Settings) -> Result<Audit, AuditError> {
+    let key = crate::keys::read_identity(&settings.keys)?.verifier;
+    let (_, signer) = crate::keys::signer(&settings.keys)?;
+    let custody = CustodyKey::derive(&signer.key);
     let partners = crate::partner::load(&settings.partners_dir())?;
     let store = settings.open_store().await?;
+    let mut findings = Vec::new();
+
+    // The ledger: records framed with their stored hashes, every checkpoint.
+    let records = store.ledger_size().await?;
+    let stored = store.records(0, records).await?;
+    let mut log = Vec::new();
+    for (h, bytes) in &stored {
+        log.extend_from_slice(&frame_stored(bytes, h));
+    }
+    let rows = store.checkpoints().await?;
+    let mut notes = Vec::with_capacity(rows.len());
+    for (size, root, text) in rows {
+        let name = format!("checkpoint {size}");
+        if let Ok(c) = Note::parse(&text)
+            .map_err(|e| e.to_string())
+            .and_then(|n| key.verify_checkpoint(&n).map_err(|e| e.to_string()))
+            && (c.size != size || c.root != root)
+        {
+            findings.push(finding(
+                &name,
+                format!(
+                    "its row says size {size} root {} but its signed note says size {} root {}",
+                    root.to_hex(),
+                    c.size,
+                    c.root.to_hex()
+                ),
+            ));
+        }
+        notes.push((name, text));
+    }
+    let ledger = gsomia_ledger::verify::verify(&key.name, &key, &log, &notes);
+    let covered = ledger
+        .as_ref()
+        .ok()
+        .and_then(|r| r.latest.as_ref())
+        .map_or(0, |c| c.size);
+
+    // Partners' cosignatures: verified, and none for more than remains.
     let cosigned = store.cosignatures().await?;
-    Ok(partners
-        .iter()
-        .map(|p| {
-            // Latest first: the first one of this partner's is its largest.
-            let latest = cosigned.iter().find(|(_, who, _, _)| *who == p.party).map(
-                |(size, _, note, at)| {
-                    let ok = Note::parse(note).map_err(|e| e.to_string()).and_then(|n| {
-                        key.verify_checkpoint(&n).map_err(|e| e.to_string())?;
-                        p.verifier
-                            .verify_cosignature(&n)
-                            .map(|_| ())
-                            .map_err(|e| e.to_string())
-                    });
-                    (*size, at.clone(), ok)
-                },
-            );
-            Cosignature {
-                party: p.party.clone(),
-                latest,
+    let mut cosignatures = Vec::new();
+    for p in &partners {
+        let mine: Vec<_> = cosigned
+            .iter()
+            .filter(|(_, who, _, _)| *who == p.party)
+            .collect();
+        for (size, _, note, _) in &mine {
+            if *size > records {
+                findings.push(finding(
+                    format!("cosignature {}", p.party),
+                    format!(
+                        "{} cosigned a checkpoint of {size} records but the ledger has {records}: records were deleted or an older copy restored",
+                        p.party
+                    ),
+                ));
             }
-        })
-        .collect())
+            let ok = Note::parse(note).map_err(|e| e.to_string()).and_then(|n| {
+                key.verify_checkpoint(&n).map_err(|e| e.to_string())?;
+                p.verifier
+                    .verify_cosignature(&n)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(e) = &ok {
+                findings.push(finding(
+                    format!("cosignature {}", p.party),
+                    format!("size {size}: {e}"),
+                ));
+            }
+        }
+        // Latest first: the first one is the largest.
+        let latest = mine.first().map(|(size, _, note, at)| {
+            let ok = Note::parse(note).map_err(|e| e.to_string()).and_then(|n| {
+                key.verify_checkpoint(&n).map_err(|e| e.to_string())?;
+                p.verifier
+                    .verify_cosignature(&n)
+                    .map(|_| ())
+                    .map_err(|e| e.to_string())
+            });
+            (*size, at.clone(), ok)
+        });
+        cosignatures.push(Cosignature {
+            party: p.party.clone(),
+            latest,
+        });
+    }
+
+    // The entries, for the holdings (only if the ledger itself verified:
+    // otherwise its first problem is the finding).
+    let mut alarms = Vec::new();
+    let mut checked = (0, 0, 0);
+    if ledger.is_ok() {
+        let mut entries = Entries::default();
+        for (i, (_, bytes)) in stored.iter().enumerate() {
+            if let Ok(r) = Record::from_bytes(bytes) {
+                entries.add(&r, &mut alarms, i as u64);
+            }
+        }
+        checked = holdings(
+            store.as_ref(),
+            &custody,
+            &settings.party,
+            &entries,
+            &mut findings,
+        )
+        .await?;
+    }
+    Ok(Audit {
+        key,
+        ledger,
+        records,
+        uncovered: records.saturating_sub(covered),
+        cosignatures,
+        findings,
+        alarms,
+        checked,
+    })
+}
+
+/// What the ledger says the holdings are.
+#[derive(Default)]
+struct Entries {
+    /// item_created: item → (label hash, content digest).
+    created: BTreeMap<String, (String, String)>,
+    /// received: item → (sender, transfer).
+    received: BTreeMap<String, (String, String)>,
+    /// Items whose destruction is recorded.
+    destroyed: BTreeSet<String>,
+    /// person_registered ids.
+    registered: BTreeSet<String>,
+    /// person_revoked ids.
+    revoked: BTreeSet<String>,
+    /// sent: transfer → item.
+    sent: BTreeMap<String, String>,
+    /// delivered transfers.
+    delivered: BTreeSet<String>,
+}
+
+impl Entries {
+    fn add(&mut self, r: &Record, alarms: &mut Vec<LedgeredAlarm>, index: u64) {
+        let e = &r.entry;
+        let field = |name: &str| {
+            e.fields()
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let item = e.item().map(str::to_owned).unwrap_or_default();
+        match e.kind() {
+            Kind::ItemCreated => {
+                self.created
+                    .insert(item, (field("label"), field("content_digest")));
+            }
+            Kind::Received => {
+                self.received
+                    .insert(item, (field("sender"), field("transfer")));
+            }
+            Kind::Destruction => {
+                self.destroyed.insert(item);
+            }
+            Kind::PersonRegistered => {
+                self.registered.insert(field("person"));
+            }
+            Kind::PersonRevoked => {
+                self.revoked.insert(field("person"));
+            }
+            Kind::Sent => {
+                self.sent.insert(field("transfer"), item);
+            }
+            Kind::Delivered => {
+                self.delivered.insert(field("transfer"));
+            }
+            Kind::IntegrityAlarm => {
+                let (s, n) = e.at();
+                alarms.push(LedgeredAlarm {
+                    index,
+                    at: gsomia_core::time::from_wire((s, n))
+                        .map(|t| t.to_string())
+                        .unwrap_or_default(),
+                    subject: field("subject"),
+                    check: field("check"),
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The holdings against their tags and the ledger; what was checked.
+async fn holdings(
+    store: &dyn Store,
+    custody: &CustodyKey,
+    party: &str,
+    entries: &Entries,
+    findings: &mut Vec<Finding>,
+) -> Result<(u64, u64, u64), AuditError> {
+    let hex = crate::ids::hex;
+    // Items.
+    let ids = store.item_ids().await?;
+    let mut held = BTreeSet::new();
+    for id in &ids {
+        let Some(item) = store.item(id).await? else {
+            continue;
+        };
+        held.insert(id.clone());
+        let subject = format!("item {id}");
+        let header = match crate::custody::check_item(custody, &item) {
+            Ok(h) => h,
+            Err(b) => {
+                findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
+                continue;
+            }
+        };
+        match (entries.created.get(id), entries.received.get(id)) {
+            (Some((label, digest)), _) => {
+                if *label != hex(&Sha256::digest(header.label.to_bytes()))
+                    || *digest != hex(&header.content_digest)
+                    || item.originator != party
+                {
+                    findings.push(finding(
+                        &subject,
+                        "its sealed label or content is not the one its item_created entry records",
+                    ));
+                }
+            }
+            (None, Some((sender, _))) => {
+                if item.received_from.as_deref() != Some(sender.as_str()) {
+                    findings.push(finding(
+                        &subject,
+                        format!("its received entry says it came from {sender}"),
+                    ));
+                }
+            }
+            (None, None) => findings.push(finding(
+                &subject,
+                "no item_created or received entry records it: the row was inserted",
+            )),
+        }
+    }
+    for id in entries.created.keys().chain(entries.received.keys()) {
+        if !held.contains(id) && !entries.destroyed.contains(id) {
+            findings.push(finding(
+                format!("item {id}"),
+                "the ledger records it but the database no longer holds it, and no destruction is recorded",
+            ));
+        }
+    }
+    // People.
+    let people = store.people().await?;
+    let mut registered = BTreeSet::new();
+    for p in &people {
+        registered.insert(p.id.clone());
+        let subject = format!("person {}", p.id);
+        if let Err(b) = crate::custody::check_person(custody, p) {
+            findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
+        }
+        if !entries.registered.contains(&p.id) {
+            findings.push(finding(
+                &subject,
+                "no person_registered entry records them: the row was inserted",
+            ));
+        }
+        if entries.revoked.contains(&p.id) && p.revoked_at.is_none() {
+            findings.push(finding(
+                &subject,
+                "the ledger records their revocation but their entry is not revoked: an older row was restored",
+            ));
+        }
+    }
+    for id in &entries.registered {
+        if !registered.contains(id) {
+            findings.push(finding(
+                format!("person {id}"),
+                "the ledger records their registration but the register no longer holds them",
+            ));
+        }
+    }
+    // Transfers accepted.
+    let accepted = store.received().await?;
+    let by_transfer: BTreeMap<&str, &str> = accepted
+        .iter()
+        .map(|i| (i.transfer.as_str(), i.item.as_str()))
+        .collect();
+    for (item, (_, transfer)) in &entries.received {
+        match by_transfer.get(transfer.as_str()) {
+            Some(i) if *i == item => {}
+            Some(i) => findings.push(finding(
+                format!("transfer {transfer}"),
+                format!("accepted as item {i}, but the ledger records item {item}"),
+            )),
+            None => findings.push(finding(
+                format!("transfer {transfer}"),
+                "the ledger records it received but its exactly-once row is gone (a replay would be stored twice)",
+            )),
+        }
+    }
+    let recorded: BTreeSet<&str> = entries.received.values().map(|(_, t)| t.as_str()).collect();
+    for i in &accepted {
+        if !recorded.contains(i.transfer.as_str()) {
+            findings.push(finding(
+                format!("transfer {}", i.transfer),
+                "marked as received, but no received entry records it",
+            ));
+        }
+    }
+    // Transfers sent.
+    let queued = store.outbox_rows().await?;
+    let mut outbox = BTreeMap::new();
+    for o in queued.iter().filter(|o| o.kind == MessageKind::Transfer) {
+        outbox.insert(o.transfer.as_str(), o);
+        let subject = format!("transfer {}", o.transfer);
+        match entries.sent.get(&o.transfer) {
+            Some(item) if *item == o.item => {}
+            Some(item) => findings.push(finding(
+                &subject,
+                format!(
+                    "queued for item {}, but the ledger records item {item}",
+                    o.item
+                ),
+            )),
+            None => findings.push(finding(
+                &subject,
+                "queued, but no sent entry records its release",
+            )),
+        }
+        if o.delivered_at.is_some() && !entries.delivered.contains(&o.transfer) {
+            findings.push(finding(
+                &subject,
+                "marked delivered, but no delivered entry records a receipt",
+            ));
+        }
+    }
+    for t in entries.sent.keys() {
+        if !outbox.contains_key(t.as_str()) {
+            findings.push(finding(
+                format!("transfer {t}"),
+                "the ledger records it sent but the outbox no longer holds it",
+            ));
+        }
+    }
+    let pending = store.due(i64::MAX, u32::MAX).await?;
+    for o in &pending {
+        if let Err(b) = crate::custody::check_outgoing(custody, o) {
+            findings.push(finding(
+                format!("transfer {}", o.transfer),
+                format!("{} ({})", b.detail, b.check),
+            ));
+        }
+    }
+    Ok((
+        held.len() as u64,
+        people.len() as u64,
+        (accepted.len() + queued.len()) as u64,
+    ))
 }

@@ -225,7 +225,7 @@ pub(crate) fn outgoing(
         MessageKind::Revocation => format!("{id}>{to}/revocation"),
         _ => format!("{id}>{to}"),
     };
-    Outgoing {
+    let mut o = Outgoing {
         kind,
         transfer,
         item: id.to_owned(),
@@ -233,7 +233,10 @@ pub(crate) fn outgoing(
         envelope: body.to_vec(),
         attempts: 0,
         next_attempt_at: node.now().as_second(),
-    }
+        custody: None,
+    };
+    crate::custody::tag_outgoing(node.custody(), &mut o);
+    o
 }
 
 fn entry(
@@ -266,7 +269,7 @@ pub async fn grant(
     person: &Person,
     req: &GrantConsent,
 ) -> Result<ConsentView, ConsentError> {
-    crate::register::security_officer(person, "only security officers give consents")?;
+    crate::register::security_officer(node, person, "give consents")?;
     let now = node.now();
     let expires = gsomia_core::time::parse_instant(&req.expires_at)
         .map_err(|e| ConsentError::Invalid(format!("`expires_at`: {e}")))?;
@@ -344,7 +347,7 @@ pub async fn list(node: &Node) -> Result<ConsentList, ConsentError> {
 
 /// Revokes a consent this party gave, from now; the holder is told.
 pub async fn revoke(node: &Node, person: &Person, id: &str) -> Result<ConsentView, ConsentError> {
-    crate::register::security_officer(person, "only security officers revoke consents")?;
+    crate::register::security_officer(node, person, "revoke consents")?;
     let m = node
         .store()
         .message(MessageKind::Consent, id)

@@ -19,8 +19,10 @@ use gsomia_seal::item::{RecipientPublic, RecipientSecret};
 use gsomia_seal::{PublicKey, SecretKey};
 use serde::Deserialize;
 
-const SIGNING: &str = "signing.key";
-const RECIPIENT: &str = "recipient.key";
+/// The signing key's file name in a key directory.
+pub const SIGNING: &str = "signing.key";
+/// The recipient (decryption) key's file name in a key directory.
+pub const RECIPIENT: &str = "recipient.key";
 const IDENTITY: &str = "identity.toml";
 const HEADER: &str = "gsomia-signing-key/v1";
 const RECIPIENT_HEADER: &str = "gsomia-recipient-key/v1";

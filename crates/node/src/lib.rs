@@ -45,12 +45,14 @@ mod http;
 mod items;
 mod observe;
 mod service;
+pub mod startup;
 mod warnings;
 mod witness;
 
 // The node's state and the plumbing under everything.
 mod checkpoints;
 mod clock;
+mod custody;
 mod error;
 mod feed;
 mod ids;

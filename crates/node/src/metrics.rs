@@ -39,6 +39,13 @@ pub struct RefusalLabels {
     pub rule: String,
 }
 
+/// An integrity check that failed.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CheckLabel {
+    /// `custody_tag`, `untagged`, `label_index`, `sealed_bytes`.
+    pub check: String,
+}
+
 /// Where a warning update was applied.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HopLabel {
@@ -68,6 +75,8 @@ pub struct Metrics {
     pub checkpoint_size: Gauge,
     /// Requests without valid credentials (counted, not each ledgered).
     pub unauthenticated: Counter,
+    /// Integrity alarms by the check that failed.
+    pub integrity_alarms: Family<CheckLabel, Counter>,
 }
 
 fn latency_histogram() -> Histogram {
@@ -95,6 +104,7 @@ impl Metrics {
             checkpoint_age: Gauge::default(),
             checkpoint_size: Gauge::default(),
             unauthenticated: Counter::default(),
+            integrity_alarms: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -142,6 +152,11 @@ impl Metrics {
             "Requests refused for want of valid credentials",
             m.unauthenticated.clone(),
         );
+        registry.register(
+            "integrity_alarms",
+            "Rows refused because they failed their integrity check, by check",
+            m.integrity_alarms.clone(),
+        );
         // The latency series exist from the start, so a dashboard sees them at zero.
         for hop in ["published", "received"] {
             let _ = m.warning_latency.get_or_create(&HopLabel {
@@ -171,6 +186,15 @@ impl Metrics {
                 })
                 .inc();
         }
+    }
+
+    /// Counts an integrity alarm.
+    pub fn integrity_alarm(&self, check: &str) {
+        self.integrity_alarms
+            .get_or_create(&CheckLabel {
+                check: check.to_owned(),
+            })
+            .inc();
     }
 
     /// Counts a transfer outcome with `partner`.

@@ -4,12 +4,14 @@
 //! `&Node`; nothing here knows them.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use gsomia_core::{PartyRef, Registry};
 use gsomia_ledger::entry::{Entry, EntryError, Kind};
 use gsomia_ledger::note::Signer;
+use gsomia_seal::custody::CustodyKey;
 use gsomia_seal::item::RecipientSecret;
 use gsomia_store::{Batch, Store, StoreError};
 use jiff::Timestamp;
@@ -17,6 +19,7 @@ use tokio::sync::Notify;
 
 use crate::checkpoints::{CheckpointError, Checkpoints};
 use crate::clock::Clock;
+use crate::custody::{Alarms, Breach};
 use crate::feed::Feed;
 use crate::lanes::Lanes;
 use crate::metrics::Metrics;
@@ -27,6 +30,53 @@ use crate::sealing::Sealing;
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a warning update to a partner may take before it is sent again.
 pub const WARNING_TIMEOUT: Duration = Duration::from_secs(5);
+/// The longest id a ledger entry records as given; a longer one is recorded
+/// by its hash and length (a caller cannot grow the ledger with it).
+pub const MAX_ENTRY_ID: usize = 128;
+/// The longest field value a ledger entry records as given (reasons, names).
+pub const MAX_ENTRY_FIELD: usize = 2048;
+
+/// `s` as a ledger entry records it: as given up to `max` bytes; beyond,
+/// its first characters, its SHA-256 and its length, so what any caller
+/// sends adds at most a fixed amount to the ledger and is still identifiable.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let mut end = 32.min(s.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    use sha2::Digest as _;
+    format!(
+        "{}… (sha256 {}, {} bytes)",
+        s.get(..end).unwrap_or_default(),
+        crate::ids::hex(&sha2::Sha256::digest(s.as_bytes())),
+        s.len()
+    )
+}
+
+/// Requests refused for want of valid credentials since the last summary.
+#[derive(Debug, Default)]
+pub struct AuthRefusals {
+    /// No token given.
+    pub missing: AtomicU64,
+    /// A token nobody holds.
+    pub unknown: AtomicU64,
+    /// The token of a revoked person.
+    pub revoked: AtomicU64,
+}
+
+impl AuthRefusals {
+    /// Takes the counts (missing, unknown, revoked), leaving zeros.
+    pub fn take(&self) -> (u64, u64, u64) {
+        (
+            self.missing.swap(0, Ordering::Relaxed),
+            self.unknown.swap(0, Ordering::Relaxed),
+            self.revoked.swap(0, Ordering::Relaxed),
+        )
+    }
+}
 
 /// What a node is made of.
 pub struct Parts {
@@ -107,6 +157,15 @@ pub struct Node {
     outbox: Notify,
     feed: Feed,
     metrics: Metrics,
+    /// The key of the custody tags on the node's rows.
+    custody: CustodyKey,
+    /// Integrity alarms raised by this process.
+    alarms: Alarms,
+    /// Entries committed by the next flush (refusals decided where nothing
+    /// can wait for a commit): at most [`crate::warnings::LEDGER_EVERY`] later.
+    soon: Mutex<Vec<Entry>>,
+    /// Unauthenticated requests since they were last summarised.
+    auth_refusals: AuthRefusals,
 }
 
 impl std::fmt::Debug for Node {
@@ -126,6 +185,7 @@ impl Node {
             .registry
             .party(&parts.party)
             .map_err(|e| AssembleError::Party(parts.party.clone(), e))?;
+        let custody = CustodyKey::derive(&parts.signer.key);
         let signer = Arc::new(parts.signer);
         let checkpoints = Arc::new(Checkpoints::load(parts.store.clone(), signer.clone()).await?);
         let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
@@ -144,6 +204,10 @@ impl Node {
             warning_clients.insert(party.clone(), client(tls, WARNING_TIMEOUT)?);
         }
         Ok(Arc::new(Node {
+            custody,
+            alarms: Alarms::default(),
+            soon: Mutex::default(),
+            auth_refusals: AuthRefusals::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -270,7 +334,63 @@ impl Node {
         self.outbox.notified().await;
     }
 
-    /// A ledger entry by this party, now.
+    /// The key of the custody tags on the node's rows.
+    pub(crate) fn custody(&self) -> &CustodyKey {
+        &self.custody
+    }
+
+    /// The integrity alarms raised since start.
+    pub fn alarms(&self) -> &Alarms {
+        &self.alarms
+    }
+
+    /// Unauthenticated requests since the last summary.
+    pub(crate) fn auth_refusals(&self) -> &AuthRefusals {
+        &self.auth_refusals
+    }
+
+    /// Raises an integrity alarm: logged, counted, shown in `/healthz`, and
+    /// ledgered (once per row and check in this process; the ledger entry
+    /// is written before this returns, or its failure logged).
+    pub(crate) async fn alarm(&self, b: &Breach) {
+        tracing::error!(subject = %b.subject, check = %b.check, detail = %b.detail, "integrity alarm");
+        self.metrics.integrity_alarm(b.check.as_str());
+        if !self.alarms.raise(&self.now().to_string(), b) {
+            return;
+        }
+        let recorded = self
+            .record(
+                Kind::IntegrityAlarm,
+                None,
+                vec![
+                    ("subject", b.subject.clone()),
+                    ("check", b.check.as_str().to_owned()),
+                    ("detail", b.detail.clone()),
+                ],
+            )
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(error = %e, "cannot ledger an integrity alarm");
+        }
+    }
+
+    /// Queues an entry for the next flush (see [`Node::flush_soon`]).
+    pub(crate) fn ledger_soon(&self, e: Entry) {
+        crate::locked(&self.soon).push(e);
+    }
+
+    /// Commits the queued entries now.
+    pub(crate) async fn flush_soon(&self) {
+        let batch = std::mem::take(&mut *crate::locked(&self.soon));
+        if !batch.is_empty()
+            && let Err(e) = self.ledger(batch).await
+        {
+            tracing::error!(error = %e, "cannot ledger queued refusals");
+        }
+    }
+
+    /// A ledger entry by this party, now. The item id and every field are
+    /// recorded [`bounded`], whoever supplied them.
     pub(crate) fn entry(
         &self,
         kind: Kind,
@@ -283,8 +403,11 @@ impl Node {
             s,
             n,
             self.party.clone(),
-            item.map(str::to_owned),
-            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+            item.map(|i| bounded(i, MAX_ENTRY_ID)),
+            fields
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), bounded(&v, MAX_ENTRY_FIELD)))
+                .collect(),
         )
     }
 

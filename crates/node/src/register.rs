@@ -7,6 +7,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use gsomia_core::{Reader, Registry};
 use gsomia_ledger::entry::{Entry, EntryError, Kind};
+use gsomia_seal::custody::CustodyKey;
 use gsomia_store::{Batch, Store, StoreError};
 pub use gsomia_store::{Person, Role};
 use jiff::Timestamp;
@@ -24,6 +25,12 @@ pub enum AuthError {
     /// A token that belongs to no one.
     #[error("the bearer token is not valid")]
     Unknown,
+    /// The token of a person whose access was revoked.
+    #[error("the bearer token's holder was revoked at {0}")]
+    Revoked(String),
+    /// The holder's register entry failed its integrity check.
+    #[error("your register entry failed its integrity check; ask your security officer")]
+    Integrity(crate::custody::Breach),
     /// The register could not be read.
     #[error("reading the register")]
     Store(#[from] StoreError),
@@ -32,33 +39,115 @@ pub enum AuthError {
 impl Classified for AuthError {
     fn class(&self) -> Class {
         match self {
-            AuthError::Missing | AuthError::Unknown => Class::Unauthorized,
+            AuthError::Missing | AuthError::Unknown | AuthError::Revoked(_) => Class::Unauthorized,
+            AuthError::Integrity(_) => Class::Forbidden,
             AuthError::Store(_) => Class::Internal,
         }
     }
 }
 
-/// The person holding `token` (the bearer token of a request).
+/// The person holding `token` (the bearer token of a request), their
+/// register entry checked and not revoked. Refusals for want of valid
+/// credentials are counted (and summarised in the ledger every
+/// [`AUTH_SUMMARY_EVERY`]), not each written: whoever sends them holds no
+/// identity the ledger could name.
 pub async fn authenticate(node: &Node, token: Option<&str>) -> Result<Person, AuthError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let counts = node.auth_refusals();
     let token = token.map(str::trim).filter(|t| !t.is_empty());
     let Some(token) = token else {
         node.metrics().unauthenticated.inc();
+        counts.missing.fetch_add(1, Relaxed);
         return Err(AuthError::Missing);
     };
     let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-    match node.store().person_by_token(&hash).await? {
-        Some(p) => Ok(p),
-        None => {
-            node.metrics().unauthenticated.inc();
-            Err(AuthError::Unknown)
+    let Some(p) = node.store().person_by_token(&hash).await? else {
+        node.metrics().unauthenticated.inc();
+        counts.unknown.fetch_add(1, Relaxed);
+        return Err(AuthError::Unknown);
+    };
+    if let Err(b) = crate::custody::check_person(node.custody(), &p) {
+        node.alarm(&b).await;
+        return Err(AuthError::Integrity(b));
+    }
+    // A revocation takes effect when it is recorded (none is scheduled).
+    if let Some(at) = &p.revoked_at {
+        node.metrics().unauthenticated.inc();
+        counts.revoked.fetch_add(1, Relaxed);
+        return Err(AuthError::Revoked(at.clone()));
+    }
+    Ok(p)
+}
+
+/// How often refusals for want of credentials are summarised in the ledger
+/// (one `auth_refused` entry with the counts, when there were any).
+pub const AUTH_SUMMARY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Writes the `auth_refused` summary of the refusals counted since the last
+/// one (nothing when there were none); `since` is when counting began.
+pub(crate) async fn summarise_auth(node: &Node, since: &str) {
+    let (missing, unknown, revoked) = node.auth_refusals().take();
+    let count = missing + unknown + revoked;
+    if count == 0 {
+        return;
+    }
+    let r = node
+        .record(
+            Kind::AuthRefused,
+            None,
+            vec![
+                ("count", count.to_string()),
+                ("since", since.to_owned()),
+                ("missing", missing.to_string()),
+                ("unknown", unknown.to_string()),
+                ("revoked", revoked.to_string()),
+            ],
+        )
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "cannot ledger the summary of refused credentials");
+    }
+}
+
+/// The node's bookkeeping task: commits queued refusals every
+/// [`crate::warnings::LEDGER_EVERY`] and summarises refused credentials
+/// every [`AUTH_SUMMARY_EVERY`]. Runs until dropped; [`finish`] does both
+/// once more on the way out.
+pub(crate) async fn bookkeeping(node: std::sync::Arc<Node>) {
+    let mut since = node.now().to_string();
+    let mut last = std::time::Instant::now();
+    loop {
+        tokio::time::sleep(crate::warnings::LEDGER_EVERY).await;
+        node.flush_soon().await;
+        if last.elapsed() >= AUTH_SUMMARY_EVERY {
+            summarise_auth(&node, &since).await;
+            since = node.now().to_string();
+            last = std::time::Instant::now();
         }
     }
 }
 
+/// The last of the bookkeeping, when the node stops.
+pub(crate) async fn finish(node: &Node) {
+    node.flush_soon().await;
+    summarise_auth(node, "the last summary").await;
+}
+
 /// A role that does not allow what was asked.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RoleError(pub &'static str);
+#[error("{}", if *.only_security_officers {
+    format!("only security officers may {}; the caller is a {}", .action, .role)
+} else {
+    format!("{}s may not {}", .role, .action)
+})]
+pub struct RoleError {
+    /// The person's role.
+    pub role: &'static str,
+    /// What they asked to do.
+    pub action: &'static str,
+    /// Whether only security officers may do it (else: all but auditors).
+    pub only_security_officers: bool,
+}
 
 impl Classified for RoleError {
     fn class(&self) -> Class {
@@ -66,21 +155,44 @@ impl Classified for RoleError {
     }
 }
 
-/// Refuses auditors (`what` says what they may not do).
-pub fn not_auditor(p: &Person, what: &'static str) -> Result<(), RoleError> {
+/// A role refusal, ledgered (`role_refused`, with the next flush: the
+/// person is known, so each is recorded, each a small fixed size).
+fn refuse(
+    node: &Node,
+    p: &Person,
+    action: &'static str,
+    only_security_officers: bool,
+) -> RoleError {
+    match node.entry(
+        Kind::RoleRefused,
+        None,
+        vec![("person", p.id.clone()), ("action", action.to_owned())],
+    ) {
+        Ok(e) => node.ledger_soon(e),
+        Err(e) => tracing::error!(error = %e, "role refusal entry"),
+    }
+    RoleError {
+        role: p.role.as_str(),
+        action,
+        only_security_officers,
+    }
+}
+
+/// Refuses auditors (`action` says what they may not do).
+pub fn not_auditor(node: &Node, p: &Person, action: &'static str) -> Result<(), RoleError> {
     if p.role == Role::Auditor {
-        Err(RoleError(what))
+        Err(refuse(node, p, action, false))
     } else {
         Ok(())
     }
 }
 
 /// Refuses anyone but security officers.
-pub fn security_officer(p: &Person, what: &'static str) -> Result<(), RoleError> {
+pub fn security_officer(node: &Node, p: &Person, action: &'static str) -> Result<(), RoleError> {
     if p.role == Role::SecurityOfficer {
         Ok(())
     } else {
-        Err(RoleError(what))
+        Err(refuse(node, p, action, true))
     }
 }
 
@@ -159,6 +271,9 @@ pub enum RegisterError {
     /// The store refused (an id or token already registered) or failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The node's keys (the register's rows are tagged with a key derived from them).
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
 }
 
 /// A person just registered, with their token (shown once, never stored).
@@ -170,10 +285,11 @@ pub struct Registered {
     pub token: String,
 }
 
-/// Registers a person of `party` in `store` at `now`: the person and the
-/// `person_registered` entry in one transaction.
+/// Registers a person of `party` in `store` at `now`: the person (tagged
+/// with `key`) and the `person_registered` entry in one transaction.
 pub async fn register(
     store: &dyn Store,
+    key: &CustodyKey,
     registry: &Registry,
     party: &str,
     new: &NewPerson,
@@ -192,14 +308,14 @@ pub async fn register(
     for t in &new.need_to_know {
         registry.topic(t).map_err(RegisterError::Topic)?;
     }
-    let token = format!("gsomia_{}", B64URL.encode(crate::ids::entropy()?));
+    let token = new_token()?;
     let token_hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let id = format!(
         "{}-{}",
         party.to_ascii_lowercase(),
         crate::ids::hex(&token_hash).get(..12).unwrap_or_default()
     );
-    let person = Person {
+    let mut person = Person {
         id: id.clone(),
         name: new.name.clone(),
         role: new.role,
@@ -208,7 +324,10 @@ pub async fn register(
         need_to_know: new.need_to_know.clone(),
         token_hash,
         created_at: now.to_string(),
+        revoked_at: None,
+        custody: None,
     };
+    crate::custody::tag_person(key, &mut person);
     let (s, n) = gsomia_core::time::to_wire(now);
     let entry = Entry::new(
         Kind::PersonRegistered,
@@ -242,11 +361,162 @@ pub async fn register_at(
     new: &NewPerson,
     now: Timestamp,
 ) -> Result<Registered, RegisterError> {
+    let key = custody_key(settings)?;
     let store = settings.open_store().await?;
-    register(store.as_ref(), registry, &settings.party, new, now).await
+    register(store.as_ref(), &key, registry, &settings.party, new, now).await
 }
 
-/// Everyone registered at the node configured by `settings`, by id.
-pub async fn people(settings: &crate::Settings) -> Result<Vec<Person>, StoreError> {
-    settings.open_store().await?.people().await
+/// The custody key of the node configured by `settings` (from its signing key).
+fn custody_key(settings: &crate::Settings) -> Result<CustodyKey, crate::keys::KeyError> {
+    let (_, signer) = crate::keys::signer(&settings.keys)?;
+    Ok(CustodyKey::derive(&signer.key))
+}
+
+/// A person in the register, as listed: the row, and whether it passed its
+/// integrity check (why not, if not).
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// The row.
+    pub person: Person,
+    /// `Err` names what failed.
+    pub checked: Result<(), String>,
+}
+
+/// Everyone registered at the node configured by `settings`, by id, each
+/// checked against its custody tag.
+pub async fn people(settings: &crate::Settings) -> Result<Vec<Listed>, ChangeError> {
+    let key = custody_key(settings)?;
+    Ok(settings
+        .open_store()
+        .await?
+        .people()
+        .await?
+        .into_iter()
+        .map(|p| Listed {
+            checked: crate::custody::check_person(&key, &p).map_err(|b| b.to_string()),
+            person: p,
+        })
+        .collect())
+}
+
+/// Why a person's entry could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    /// No such person.
+    #[error("no person `{0}` in the register")]
+    NoPerson(String),
+    /// Already revoked.
+    #[error("`{0}` was already revoked at {1}")]
+    Revoked(String, String),
+    /// The entry failed its integrity check: it is not changed (and so not
+    /// re-tagged) until it is looked into.
+    #[error("the entry failed its integrity check, so it is left as it is: {0}")]
+    Integrity(crate::custody::Breach),
+    /// The node's keys.
+    #[error(transparent)]
+    Key(#[from] crate::keys::KeyError),
+    /// No randomness for a token.
+    #[error(transparent)]
+    Entropy(#[from] crate::ids::EntropyError),
+    /// The ledger entry could not be made.
+    #[error(transparent)]
+    Entry(#[from] EntryError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A change made to a person's entry.
+#[derive(Debug, Clone)]
+pub struct Changed {
+    /// The person as stored now.
+    pub person: Person,
+    /// A new token (shown once), for a rotation.
+    pub token: Option<String>,
+}
+
+async fn change(
+    settings: &crate::Settings,
+    id: &str,
+    now: Timestamp,
+    by: &str,
+    edit: impl FnOnce(&mut Person) -> Result<(Option<String>, Kind, Vec<(String, String)>), ChangeError>,
+) -> Result<Changed, ChangeError> {
+    let key = custody_key(settings)?;
+    let store = settings.open_store().await?;
+    let mut p = store
+        .people()
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| ChangeError::NoPerson(id.to_owned()))?;
+    crate::custody::check_person(&key, &p).map_err(ChangeError::Integrity)?;
+    let (token, kind, mut fields) = edit(&mut p)?;
+    crate::custody::tag_person(&key, &mut p);
+    fields.push(("person".into(), id.to_owned()));
+    fields.push((
+        "by".into(),
+        crate::node::bounded(by, crate::node::MAX_ENTRY_ID),
+    ));
+    let (s, n) = gsomia_core::time::to_wire(now);
+    let entry = Entry::new(kind, s, n, settings.party.clone(), None, fields)?;
+    store
+        .commit(Batch {
+            person_updates: vec![p.clone()],
+            entries: vec![entry],
+            ..Batch::default()
+        })
+        .await?;
+    Ok(Changed { person: p, token })
+}
+
+/// Ends a person's access at `now`, at once (a running node reads the
+/// register on every request): the entry and a `person_revoked` record in
+/// one transaction. `by` names who revoked (recorded), `reason` why.
+pub async fn revoke(
+    settings: &crate::Settings,
+    id: &str,
+    now: Timestamp,
+    by: &str,
+    reason: Option<&str>,
+) -> Result<Changed, ChangeError> {
+    change(settings, id, now, by, |p| {
+        if let Some(at) = &p.revoked_at {
+            return Err(ChangeError::Revoked(p.id.clone(), at.clone()));
+        }
+        p.revoked_at = Some(now.to_string());
+        let mut fields = Vec::new();
+        if let Some(r) = reason {
+            fields.push((
+                "reason".into(),
+                crate::node::bounded(r, crate::node::MAX_ENTRY_FIELD),
+            ));
+        }
+        Ok((None, Kind::PersonRevoked, fields))
+    })
+    .await
+}
+
+/// Gives a person a new token at `now`; the old one stops working at once.
+/// The new token is returned once and stored only as its hash.
+pub async fn rotate_token(
+    settings: &crate::Settings,
+    id: &str,
+    now: Timestamp,
+    by: &str,
+) -> Result<Changed, ChangeError> {
+    let token = new_token()?;
+    change(settings, id, now, by, move |p| {
+        if let Some(at) = &p.revoked_at {
+            return Err(ChangeError::Revoked(p.id.clone(), at.clone()));
+        }
+        p.token_hash = Sha256::digest(token.as_bytes()).into();
+        Ok((Some(token), Kind::TokenRotated, Vec::new()))
+    })
+    .await
+}
+
+/// A fresh bearer token: 256 random bits.
+fn new_token() -> Result<String, crate::ids::EntropyError> {
+    Ok(format!("gsomia_{}", B64URL.encode(crate::ids::entropy()?)))
 }

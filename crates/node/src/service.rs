@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use crate::clock::Clock;
 use crate::node::{AssembleError, Node, Parts};
 use crate::settings::Settings;
+use crate::startup::{self, StartError};
 
 /// Why a node could not start or stop.
 #[derive(Debug, thiserror::Error)]
@@ -43,15 +44,9 @@ pub enum ServiceError {
     /// The TLS configuration.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
-    /// The database.
-    #[error("cannot open the database `{path}`")]
-    Store {
-        /// The database.
-        path: String,
-        /// Why.
-        #[source]
-        source: gsomia_store::StoreError,
-    },
+    /// A check made before serving failed (keys, files, database, ledger).
+    #[error(transparent)]
+    Start(#[from] crate::startup::StartError),
     /// A kept agreement event no longer replays.
     #[error(transparent)]
     Replay(#[from] crate::agreements::ReplayError),
@@ -153,8 +148,19 @@ pub async fn start(
     registry
         .party(&settings.party)
         .map_err(ServiceError::Party)?;
-    let (_, signer) = crate::keys::signer(&settings.keys)?;
-    let (_, recipient) = crate::keys::recipient(&settings.keys)?;
+    let (signing_party, signer) = crate::keys::signer(&settings.keys)?;
+    startup::keys_are(
+        &settings.party,
+        &settings.keys.join(crate::keys::SIGNING),
+        &signing_party,
+    )?;
+    let (recipient_party, recipient) = crate::keys::recipient(&settings.keys)?;
+    startup::keys_are(
+        &settings.party,
+        &settings.keys.join(crate::keys::RECIPIENT),
+        &recipient_party,
+    )?;
+    startup::private_files(&settings.tls_key, &settings.tls_ca)?;
     let tls = crate::tls::server_config(&settings.tls_cert, &settings.tls_key)?;
     let partners = crate::partner::load(&settings.partners_dir())?;
     let peer_tls = crate::tls::peer_server_config(
@@ -171,13 +177,35 @@ pub async fn start(
         )?;
         partner_tls.insert(p.party.clone(), config);
     }
-    let store = settings
-        .open_store()
+    let now = options.clock.now();
+    let store = startup::open(&settings.database, &now.to_string()).await?;
+    let ledger_err = |problem| StartError::Ledger {
+        path: settings.database.display().to_string(),
+        problem,
+    };
+    let checked = startup::ledger(store.as_ref(), &signer)
         .await
-        .map_err(|source| ServiceError::Store {
-            path: settings.database.display().to_string(),
-            source,
-        })?;
+        .map_err(ledger_err)?;
+    tracing::info!(
+        records = checked.records,
+        checkpoint = checked.checkpoint,
+        "ledger checked: the latest checkpoint is this node's and the records after it verify"
+    );
+    let key = gsomia_seal::custody::CustodyKey::derive(&signer.key);
+    startup::tag_untagged(store.as_ref(), &key, &settings.party, &partners, |fields| {
+        let (s, n) = gsomia_core::time::to_wire(now);
+        gsomia_ledger::entry::Entry::new(
+            gsomia_ledger::entry::Kind::CustodyTagged,
+            s,
+            n,
+            settings.party.clone(),
+            None,
+            fields.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+        )
+        .ok()
+    })
+    .await
+    .map_err(StartError::Store)?;
     let url = |l: &TcpListener| {
         l.local_addr()
             .map(|a| format!("https://{a}"))
@@ -206,6 +234,7 @@ pub async fn start(
             node.clone(),
             options.witness_every,
         )),
+        tokio::spawn(crate::register::bookkeeping(node.clone())),
     ];
     tasks.extend(crate::warnings::start(&node));
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
@@ -274,6 +303,7 @@ impl Running {
             t.abort();
         }
         crate::warnings::flush(&self.node).await;
+        crate::register::finish(&self.node).await;
         // The last checkpoint a receipt handed out, stored before leaving.
         self.node
             .checkpoints()

@@ -162,9 +162,9 @@ impl Settings {
         self.dir.join("partners")
     }
 
-    /// Opens the node's database.
+    /// Opens the node's database, which must exist (only [`init`] makes one).
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(SqliteStore::open(&self.database).await?))
+        Ok(Arc::new(SqliteStore::open_existing(&self.database).await?))
     }
 
     /// The public bundle partners pin: identity and certificate.

@@ -262,6 +262,19 @@ pub fn warnings_applied(node: &Node, id: &str) -> usize {
     node.feed().applied(id)
 }
 
+/// Tags an item made outside the node's own paths with `node`'s custody
+/// tag, as the node tags what it stores (the item must then be stored as it is).
+pub fn tag_item(node: &Node, item: &mut gsomia_store::Item) {
+    if let Err(b) = crate::custody::tag_item(node.custody(), item) {
+        tracing::error!(error = %b, "test item does not parse");
+    }
+}
+
+/// Tags a person made outside the node's register with `node`'s custody tag.
+pub fn tag_person(node: &Node, p: &mut Person) {
+    crate::custody::tag_person(node.custody(), p);
+}
+
 /// Registers a person directly in `node`'s store with token `token`.
 pub async fn person(
     node: &Node,
@@ -271,18 +284,22 @@ pub async fn person(
     token: &str,
 ) -> Result<(), String> {
     use sha2::Digest as _;
+    let mut p = Person {
+        id: id.into(),
+        name: id.into(),
+        role: Role::Officer,
+        clearance: clearance.into(),
+        clearance_until: "2099-01-01T00:00:00+09:00".into(),
+        need_to_know: need_to_know.iter().map(|s| (*s).to_owned()).collect(),
+        token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
+        created_at: "test".into(),
+        revoked_at: None,
+        custody: None,
+    };
+    crate::custody::tag_person(node.custody(), &mut p);
     node.store()
         .commit(gsomia_store::Batch {
-            people: vec![Person {
-                id: id.into(),
-                name: id.into(),
-                role: Role::Officer,
-                clearance: clearance.into(),
-                clearance_until: "2099-01-01T00:00:00+09:00".into(),
-                need_to_know: need_to_know.iter().map(|s| (*s).to_owned()).collect(),
-                token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
-                created_at: "test".into(),
-            }],
+            people: vec![p],
             ..gsomia_store::Batch::default()
         })
         .await

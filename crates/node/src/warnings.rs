@@ -374,7 +374,7 @@ fn default_level(reg: &gsomia_core::Registry, me: gsomia_core::PartyRef) -> Opti
 
 /// Opens a warning with its launch point.
 pub fn launch(node: &Node, person: &Person, req: &Launch) -> Result<Published, WarningError> {
-    crate::register::not_auditor(person, "auditors do not publish warnings")?;
+    crate::register::not_auditor(node, person, "publish warnings")?;
     let at = instant(req.at.as_deref(), node.now())?;
     let reg = node.registry();
     let level = default_level(&reg, node.me())
@@ -405,7 +405,7 @@ fn follow_up(
     alt_km: f64,
     at: Option<&str>,
 ) -> Result<Published, WarningError> {
-    crate::register::not_auditor(person, "auditors do not publish warnings")?;
+    crate::register::not_auditor(node, person, "publish warnings")?;
     let at = instant(at, node.now())?;
     let (seq, level) = {
         let flights = locked(&node.feed().flights);

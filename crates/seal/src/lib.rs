@@ -8,12 +8,15 @@
 //! - [`item`]: sealed items — a label bound to the content digest by the
 //!   originator's signature, the content encrypted to the recipient with HPKE
 //!   (X-Wing hybrid post-quantum KEM, AES-256-GCM).
+//! - [`custody`]: the tags a node keeps beside its own rows to check them
+//!   when it reads them back.
 //! - [`stanag`]: the label as STANAG 4774-shaped XML, both ways.
 //!
 //! Pure: no I/O, no clock, no randomness of its own: key generation and
 //! sealing take their random bytes from the caller.
 
 pub mod canon;
+pub mod custody;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod item;

@@ -169,6 +169,15 @@ impl SecretKey {
     pub fn sign(&self, ctx: Context, msg: &[u8]) -> Signature {
         self.sign_raw(&framed(ctx, msg))
     }
+    /// 32 bytes derived from the seed for another purpose, named by `info`
+    /// (HKDF-SHA256): a key that cannot be turned back into this one.
+    pub fn derive(&self, info: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        // 32 bytes is far below HKDF-SHA256's limit of 255 × 32.
+        let _ = hkdf::Hkdf::<sha2::Sha256>::new(Some(b"gsomia/v1/derive"), &self.0.to_bytes())
+            .expand(info, &mut out);
+        out
+    }
     /// Signs `msg` exactly (formats with their own domain separation only).
     pub fn sign_raw(&self, msg: &[u8]) -> Signature {
         Signature(self.0.sign(msg).to_bytes())

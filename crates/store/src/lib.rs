@@ -15,8 +15,8 @@ mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxStats, Outgoing, Person, Role,
-    Store, StoreError, StoreFuture,
+    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
+    Person, Role, Store, StoreError, StoreFuture, Tagged,
 };
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

@@ -32,6 +32,12 @@ pub enum StoreError {
     /// Stored data that does not decode.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// A row to update that does not exist.
+    #[error("`{0}` does not exist")]
+    Missing(String),
+    /// The database file is not there (only `gsomia init` makes one).
+    #[error("`{0}` does not exist (only `gsomia init` creates a node's database)")]
+    NoDatabase(String),
 }
 
 /// A person's role.
@@ -84,6 +90,10 @@ pub struct Person {
     pub token_hash: [u8; 32],
     /// When registered (RFC 3339).
     pub created_at: String,
+    /// When the person's access ended (RFC 3339), if it has.
+    pub revoked_at: Option<String>,
+    /// The node's custody tag over this row (`None` on rows kept before tags).
+    pub custody: Option<Vec<u8>>,
 }
 
 /// An item held by the node.
@@ -105,6 +115,8 @@ pub struct Item {
     pub origin_item: String,
     /// When stored (RFC 3339).
     pub created_at: String,
+    /// The node's custody tag over this row (`None` on rows kept before tags).
+    pub custody: Option<Vec<u8>>,
 }
 
 /// What a message between nodes carries.
@@ -176,6 +188,36 @@ pub struct Outgoing {
     pub attempts: u32,
     /// When to try next (Unix seconds).
     pub next_attempt_at: i64,
+    /// The node's custody tag over this row and its envelope (`None` on rows kept before tags).
+    pub custody: Option<Vec<u8>>,
+}
+
+/// An outbox row without its envelope, as an audit reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxRow {
+    /// What it carries.
+    pub kind: MessageKind,
+    /// Transfer id.
+    pub transfer: String,
+    /// The item (or message id).
+    pub item: String,
+    /// The recipient party.
+    pub recipient: String,
+    /// When the recipient acknowledged it.
+    pub delivered_at: Option<String>,
+    /// When the recipient refused it for good.
+    pub failed_at: Option<String>,
+}
+
+/// Which kind of row a backfilled custody tag belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tagged {
+    /// An item (by id).
+    Item,
+    /// A person (by id).
+    Person,
+    /// An outbox row (by transfer id).
+    Outbox,
 }
 
 /// A transfer accepted from a partner (exactly once per id).
@@ -208,6 +250,11 @@ pub struct Batch {
     pub delivered: Vec<(String, String)>,
     /// Transfers their recipients refused for good: (transfer, instant, reason); never retried.
     pub failed: Vec<(String, String, String)>,
+    /// People whose rows are replaced whole (by id; a person not registered
+    /// fails the batch with [`StoreError::Missing`]): a revocation, a new token.
+    pub person_updates: Vec<Person>,
+    /// Custody tags for rows kept before tags: set only where a row has none.
+    pub backfill: Vec<(Tagged, String, Vec<u8>)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -271,6 +318,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn put_checkpoint<'a>(&'a self, size: u64, root: Hash, note: &'a str) -> StoreFuture<'a, ()>;
     /// The checkpoint of the largest size.
     fn latest_checkpoint(&self) -> StoreFuture<'_, Option<(u64, String)>>;
+    /// Every checkpoint, smallest size first: (size, root, note).
+    fn checkpoints(&self) -> StoreFuture<'_, Vec<(u64, Hash, String)>>;
+    /// Every transfer accepted from partners, in the order accepted.
+    fn received(&self) -> StoreFuture<'_, Vec<Incoming>>;
+    /// Every outbox row without its envelope, in the order queued.
+    fn outbox_rows(&self) -> StoreFuture<'_, Vec<OutboxRow>>;
+    /// Writes a row that exists only to be written (`at`, RFC 3339): whether
+    /// the database takes writes now.
+    fn probe_write<'a>(&'a self, at: &'a str) -> StoreFuture<'a, ()>;
     /// The last checkpoint of `party`'s ledger this node cosigned as its
     /// witness: (size, root, note).
     fn witnessed<'a>(&'a self, party: &'a str) -> StoreFuture<'a, Option<(u64, Hash, String)>>;

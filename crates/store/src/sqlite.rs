@@ -13,8 +13,8 @@ use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxStats, Outgoing, Person, Role,
-    Store, StoreError, StoreFuture,
+    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
+    Person, Role, Store, StoreError, StoreFuture,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -35,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         include_str!("../migrations/sqlite/0006_outbox_queued.sql"),
     ),
+    (7, include_str!("../migrations/sqlite/0007_custody.sql")),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -93,6 +94,16 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and applies migrations.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         Self::at(path.to_owned(), true, false).await
+    }
+
+    /// Opens the database at `path`, which must exist (a node's database is
+    /// made only by `gsomia init`: a missing one is never silently replaced
+    /// by an empty one), and applies migrations.
+    pub async fn open_existing(path: &Path) -> Result<SqliteStore, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        Self::open(path).await
     }
 
     /// A scratch database (tests and benchmarks of the logic, not of
@@ -190,6 +201,7 @@ fn outgoing(r: &Row<'_>) -> rusqlite::Result<Result<Outgoing, StoreError>> {
         r.get("envelope")?,
         r.get("next_attempt_at")?,
     );
+    let custody = r.get("custody")?;
     Ok((|| {
         Ok(Outgoing {
             kind: MessageKind::parse(&kind)
@@ -201,6 +213,7 @@ fn outgoing(r: &Row<'_>) -> rusqlite::Result<Result<Outgoing, StoreError>> {
             attempts: u32::try_from(attempts)
                 .map_err(|_| StoreError::Corrupt("attempts".into()))?,
             next_attempt_at,
+            custody,
         })
     })())
 }
@@ -216,6 +229,7 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
         row.get("clearance_until")?,
         row.get("created_at")?,
     );
+    let (revoked_at, custody) = (row.get("revoked_at")?, row.get("custody")?);
     Ok((|| {
         Ok(Person {
             id,
@@ -233,6 +247,8 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("token hash".into()))?,
             created_at,
+            revoked_at,
+            custody,
         })
     })())
 }
@@ -276,6 +292,7 @@ fn item(row: &Row<'_>) -> rusqlite::Result<Item> {
         received_from: row.get("received_from")?,
         created_at: row.get("created_at")?,
         origin_item: row.get::<_, Option<String>>("origin_item")?.unwrap_or(id),
+        custody: row.get("custody")?,
     })
 }
 
@@ -562,6 +579,85 @@ impl Store for SqliteStore {
                 )
             })
             .await
+        })
+    }
+
+    fn checkpoints(&self) -> StoreFuture<'_, Vec<(u64, Hash, String)>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT size, root, note FROM checkpoint ORDER BY size",
+                    [],
+                    |r| {
+                        let size: i64 = r.get(0)?;
+                        let root: Vec<u8> = r.get(1)?;
+                        let note: String = r.get(2)?;
+                        Ok((|| {
+                            Ok((index(size)?, hash32(root, "checkpoint root")?, note))
+                        })())
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn received(&self) -> StoreFuture<'_, Vec<Incoming>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT * FROM received_transfer ORDER BY rowid",
+                    [],
+                    |r| incoming(r).map(Ok),
+                )
+            })
+            .await
+        })
+    }
+
+    fn outbox_rows(&self) -> StoreFuture<'_, Vec<OutboxRow>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT kind, transfer, item, recipient, delivered_at, failed_at FROM outbox ORDER BY rowid",
+                    [],
+                    |r| {
+                        let kind: String = r.get(0)?;
+                        let (transfer, item, recipient, delivered_at, failed_at) =
+                            (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                        Ok(MessageKind::parse(&kind)
+                            .ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))
+                            .map(|kind| OutboxRow {
+                                kind,
+                                transfer,
+                                item,
+                                recipient,
+                                delivered_at,
+                                failed_at,
+                            }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn probe_write<'a>(&'a self, at: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let at = at.to_owned();
+            self.writer
+                .run(move |conn| {
+                    conn.execute(
+                        "INSERT INTO probe (id, at) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
+                        [at],
+                    )
+                    .map_err(writer::sql)?;
+                    Ok(())
+                })
+                .await
         })
     }
 

@@ -15,7 +15,7 @@ use gsomia_ledger::entry::{GENESIS, Record};
 use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, ErrorCode, OptionalExtension, TransactionBehavior, params};
 
-use crate::node::{Batch, Committed, StoreError};
+use crate::node::{Batch, Committed, StoreError, Tagged};
 
 /// Jobs committed together at most (a bound on one transaction's size).
 const MAX_GROUP: usize = 256;
@@ -328,8 +328,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at, revoked_at, custody) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for p in &batch.people {
@@ -347,10 +347,57 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 p.clearance_until,
                 p.need_to_know.join(","),
                 &p.token_hash[..],
-                p.created_at
+                p.created_at,
+                p.revoked_at,
+                p.custody
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
         }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE person SET name = ?, role = ?, clearance = ?, clearance_until = ?, need_to_know = ?, \
+                 token_hash = ?, created_at = ?, revoked_at = ?, custody = ? WHERE id = ?",
+            )
+            .map_err(sql)?;
+        for p in &batch.person_updates {
+            if p.need_to_know.iter().any(|t| t.contains(',')) {
+                return Err(StoreError::Corrupt(format!(
+                    "a topic id of `{}` contains `,`",
+                    p.id
+                )));
+            }
+            let n = st
+                .execute(params![
+                    p.name,
+                    p.role.as_str(),
+                    p.clearance,
+                    p.clearance_until,
+                    p.need_to_know.join(","),
+                    &p.token_hash[..],
+                    p.created_at,
+                    p.revoked_at,
+                    p.custody,
+                    p.id
+                ])
+                .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
+            if n == 0 {
+                return Err(StoreError::Missing(p.id.clone()));
+            }
+        }
+    }
+    for (table, id, tag) in &batch.backfill {
+        let q = match table {
+            Tagged::Item => "UPDATE item SET custody = ? WHERE id = ? AND custody IS NULL",
+            Tagged::Person => "UPDATE person SET custody = ? WHERE id = ? AND custody IS NULL",
+            Tagged::Outbox => {
+                "UPDATE outbox SET custody = ? WHERE transfer = ? AND custody IS NULL"
+            }
+        };
+        conn.prepare_cached(q)
+            .and_then(|mut st| st.execute(params![tag, id]))
+            .map_err(sql)?;
     }
     // Exactly once: a transfer id already received (or twice in the batch)
     // meets the primary key.
@@ -368,8 +415,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, custody) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for i in &batch.items {
@@ -381,7 +428,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 i.equivalent_label,
                 i.received_from,
                 i.created_at,
-                i.origin_item
+                i.origin_item,
+                i.custody
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
         }
@@ -389,8 +437,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         let mut envelope = conn
@@ -404,7 +452,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 i64::from(o.attempts),
                 o.next_attempt_at,
                 o.kind.as_str(),
-                o.next_attempt_at
+                o.next_attempt_at,
+                o.custody
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
             envelope

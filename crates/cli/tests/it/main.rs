@@ -15,4 +15,5 @@ mod ledger;
 mod node;
 mod operate;
 mod serve;
+mod tamper;
 mod warn;

@@ -77,7 +77,8 @@ pub fn router(node: Arc<Node>) -> axum::Router {
 
 // ------------------------------------------------------------------ node
 
-/// The process answers, with its party and ledger size.
+/// The process answers, with its party, ledger size and the integrity
+/// alarms raised since it started.
 #[utoipa::path(get, path = "/healthz", tag = "node",
     responses((status = 200, description = "The node answers", body = Health)))]
 async fn healthz(State(node): S) -> Result<Json<Health>, ApiError> {
@@ -86,15 +87,26 @@ async fn healthz(State(node): S) -> Result<Json<Health>, ApiError> {
         .ledger_size()
         .await
         .map_err(crate::node::LedgerError::from)?;
+    let (total, recent) = node.alarms().state();
     Ok(Json(Health {
-        status: "ok".into(),
+        status: if total == 0 { "ok" } else { "alarm" }.into(),
         party: node.party().to_owned(),
         ledger_size: size,
+        integrity_alarms: total,
+        alarms: recent
+            .into_iter()
+            .map(|(at, b)| gsomia_api::Alarm {
+                at,
+                subject: b.subject,
+                check: b.check.as_str().to_owned(),
+                detail: b.detail,
+            })
+            .collect(),
     }))
 }
 
-/// Whether the node can take work now: the store reads and writes, and
-/// the ledger's tail has a checkpoint.
+/// Whether the node can take work now: the store reads, and writes a row
+/// durably (false while writes fail).
 #[utoipa::path(get, path = "/readyz", tag = "node",
     responses(
         (status = 200, description = "Ready", body = Readiness),
@@ -110,12 +122,12 @@ async fn readyz(State(node): S) -> Response {
             Err(e) => e.to_string(),
         },
     });
-    let write = node.store().commit(gsomia_store::Batch::default()).await;
+    let write = node.store().probe_write(&node.now().to_string()).await;
     checks.push(Check {
         name: "store_write".into(),
         ok: write.is_ok(),
         detail: match &write {
-            Ok(_) => "an empty transaction commits".into(),
+            Ok(()) => "a row is written durably".into(),
             Err(e) => e.to_string(),
         },
     });

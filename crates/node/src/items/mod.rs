@@ -66,6 +66,12 @@ pub enum ItemError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A stored row that failed its integrity check: refused, alarm raised.
+    #[error("{0}; it is withheld and an integrity alarm was raised")]
+    Integrity(crate::custody::Breach),
+    /// A submission the person may not make (rule 10 applied to writing).
+    #[error("submission refused: {}", .0.join(" | "))]
+    Denied(Vec<String>),
 }
 
 impl Classified for ItemError {
@@ -73,6 +79,8 @@ impl Classified for ItemError {
         match self {
             ItemError::Invalid(_) => Class::BadRequest,
             ItemError::NotFound => Class::NotFound,
+            ItemError::Integrity(_) => Class::Refused,
+            ItemError::Denied(_) => Class::Forbidden,
             ItemError::Role(e) => e.class(),
             ItemError::Consents(e) => e.class(),
             ItemError::Reader(_)
@@ -107,7 +115,7 @@ pub async fn submit(
     person: &Person,
     req: &SubmitItem,
 ) -> Result<Submitted, ItemError> {
-    crate::register::not_auditor(person, "auditors cannot submit items")?;
+    crate::register::not_auditor(node, person, "submit items")?;
     let content = CONTENT_B64
         .decode(req.content.as_bytes())
         .map_err(|_| ItemError::Invalid("`content` is not base64".into()))?;
@@ -127,6 +135,35 @@ pub async fn submit(
             req.level
         )));
     }
+    // Written like read (Art 7, rule 10): only at or below a valid
+    // clearance, within need-to-know. Who could not read it cannot make it.
+    let reader = crate::register::reader(node, person)?;
+    let decision = decide_access(&reg, &reader, &ItemLabels::new(label.clone()), created);
+    if let d @ AccessDecision::Deny(_) = decision {
+        let zone = reg
+            .policy(node.me())
+            .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone());
+        let explained = reg.explain_access(&d, &zone);
+        let cites: Vec<String> = explained
+            .iter()
+            .flat_map(|r| r.cites.iter())
+            .map(ToString::to_string)
+            .collect();
+        node.metrics()
+            .refused("submit", cites.iter().map(String::as_str));
+        let reasons = gsomia_core::explain::texts(&explained);
+        node.record(
+            Kind::SubmitDenied,
+            None,
+            vec![
+                ("person", person.id.clone()),
+                ("reasons", reasons.join(" | ")),
+                ("level", req.level.clone()),
+            ],
+        )
+        .await?;
+        return Err(ItemError::Denied(reasons));
+    }
     let wire = to_wire(&reg, &label);
     let sealing = node.sealing();
     let sealed = sealing.seal_for(created, node.party(), &sealing.own_key(), &wire, &content)?;
@@ -145,18 +182,21 @@ pub async fn submit(
             ("title", format!("{} by {}", wire.level, person.id)),
         ],
     )?;
+    let mut item = Item {
+        id: id.clone(),
+        originator: node.party().to_owned(),
+        sealed,
+        label: label_bytes,
+        equivalent_label: None,
+        received_from: None,
+        created_at: created.to_string(),
+        origin_item: id.clone(),
+        custody: None,
+    };
+    crate::custody::tag_item(node.custody(), &mut item).map_err(|b| stored(&id, b))?;
     node.store()
         .commit(Batch {
-            items: vec![Item {
-                id: id.clone(),
-                originator: node.party().to_owned(),
-                sealed,
-                label: label_bytes,
-                equivalent_label: None,
-                received_from: None,
-                created_at: created.to_string(),
-                origin_item: id.clone(),
-            }],
+            items: vec![item],
             entries: vec![e],
             ..Batch::default()
         })
@@ -168,15 +208,35 @@ pub async fn submit(
     })
 }
 
-/// The labels of a stored item, resolved: the originator's, this party's
-/// equivalent as recorded when the item was received (never recomputed
-/// from the tables in force later: rules 5 and 7), and both for the engine.
-pub(crate) fn labels(
-    node: &Node,
-    item: &Item,
-) -> Result<(WireLabel, Option<WireLabel>, ItemLabels), ItemError> {
+/// A stored item as decisions take it, checked: the originator's label
+/// from its sealed bytes (never from a column), this party's equivalent as
+/// the node recorded it at receipt (never recomputed from the tables in
+/// force later: rules 5 and 7), and both for the engine.
+pub(crate) struct Verified {
+    /// The originator's label, from the sealed bytes.
+    pub wire: WireLabel,
+    /// The equivalent label recorded at receipt (received items).
+    pub equivalent: Option<WireLabel>,
+    /// Both, resolved for the engine.
+    pub labels: ItemLabels,
+}
+
+/// Checks a stored item (its custody tag, its index columns against its
+/// sealed label) and resolves its labels. A breach raises an integrity
+/// alarm and refuses.
+pub(crate) async fn verified(node: &Node, item: &Item) -> Result<Verified, ItemError> {
+    match crate::custody::check_item(node.custody(), item) {
+        Ok(header) => resolve(node, item, header.label),
+        Err(b) => {
+            node.alarm(&b).await;
+            Err(ItemError::Integrity(b))
+        }
+    }
+}
+
+/// Resolves an item's checked labels against the profiles.
+fn resolve(node: &Node, item: &Item, wire: WireLabel) -> Result<Verified, ItemError> {
     let reg = node.registry();
-    let wire = WireLabel::from_bytes(&item.label).map_err(|e| stored(&item.id, e))?;
     let original = from_wire(&reg, &wire).map_err(|e| stored(&item.id, e))?;
     let mut labels = ItemLabels::new(original.clone());
     let equivalent = match &item.equivalent_label {
@@ -194,7 +254,11 @@ pub(crate) fn labels(
         }
         None => None,
     };
-    Ok((wire, equivalent, labels))
+    Ok(Verified {
+        wire,
+        equivalent,
+        labels,
+    })
 }
 
 /// Decides a read at this instant, ledgers the outcome (allowed, denied or
@@ -210,10 +274,10 @@ pub(crate) async fn decide_read(
     let outcome = match &item {
         None => Err(vec!["no such item".to_owned()]),
         Some(item) => {
-            let (wire, eq, labels) = labels(node, item)?;
+            let v = verified(node, item).await?;
             let reg = node.registry();
-            match decide_access(&reg, &crate::register::reader(node, person)?, &labels, at) {
-                AccessDecision::Allow { .. } => Ok((wire, eq)),
+            match decide_access(&reg, &crate::register::reader(node, person)?, &v.labels, at) {
+                AccessDecision::Allow { .. } => Ok((v.wire, v.equivalent)),
                 d @ AccessDecision::Deny(_) => {
                     let zone = reg
                         .policy(node.me())
@@ -294,15 +358,20 @@ pub async fn list(node: &Node, person: &Person) -> Result<ItemList, ItemError> {
         let Some(item) = node.store().item(&id).await? else {
             continue;
         };
-        let (wire, eq, labels) = labels(node, &item)?;
+        // An item that fails its check is left out (and its alarm raised).
+        let v = match verified(node, &item).await {
+            Ok(v) => v,
+            Err(ItemError::Integrity(_)) => continue,
+            Err(e) => return Err(e),
+        };
         // Only what this person may read is listed.
-        if decide_access(&reg, &r, &labels, at).is_allow() {
+        if decide_access(&reg, &r, &v.labels, at).is_allow() {
             items.push(ItemSummary {
                 id,
                 origin_item: item.origin_item,
                 received_from: item.received_from,
-                label: view(&wire),
-                equivalent_label: eq.as_ref().map(view),
+                label: view(&v.wire),
+                equivalent_label: v.equivalent.as_ref().map(view),
             });
         }
     }

@@ -50,8 +50,16 @@ pub async fn deliver(node: Arc<Node>) {
             }
         };
         let fetched = due.len();
-        // Other messages one by one and in order.
+        // Nothing is signed and sent that is not as the node queued it.
+        let mut checked = Vec::with_capacity(due.len());
         for o in due {
+            match crate::custody::check_outgoing(node.custody(), &o) {
+                Ok(()) => checked.push(o),
+                Err(b) => withhold_tampered(&node, &o, &b).await,
+            }
+        }
+        // Other messages one by one and in order.
+        for o in checked {
             if o.kind == MessageKind::Transfer {
                 flights.ids.insert(o.transfer.clone());
                 held.entry(o.recipient.clone()).or_default().push(o);
@@ -196,6 +204,27 @@ pub const BATCHES_IN_FLIGHT: usize = 4;
 const DUE_FETCH: u32 = 512;
 /// The most transfers in one request to a partner.
 pub const DELIVERY_BATCH: usize = 128;
+
+/// A queued row that failed its integrity check: never sent, marked failed
+/// (not retried), its alarm raised. The release that queued it stays in the
+/// ledger; an officer may release the item again.
+async fn withhold_tampered(node: &Node, o: &Outgoing, b: &crate::custody::Breach) {
+    node.alarm(b).await;
+    let r = node
+        .store()
+        .commit(Batch {
+            failed: vec![(
+                o.transfer.clone(),
+                node.now().to_string(),
+                format!("withheld: {b}"),
+            )],
+            ..Batch::default()
+        })
+        .await;
+    if let Err(e) = r {
+        tracing::error!(error = %e, "outbox: cannot withhold a tampered transfer");
+    }
+}
 
 /// Records the outcome of a failed attempt: a refusal is final (ledgered,
 /// never retried); anything else is retried with capped exponential backoff.

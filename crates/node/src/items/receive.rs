@@ -194,18 +194,21 @@ fn check(
             ],
         )
         .map_err(|e| Refusal::internal(&t, e))?;
+    let mut item = Item {
+        id,
+        originator: header.label.originator.clone(),
+        sealed: env.sealed,
+        label: header.label.to_bytes(),
+        equivalent_label: Some(eq_wire.to_bytes()),
+        received_from: Some(peer.to_owned()),
+        created_at: at.to_string(),
+        origin_item: env.item,
+        custody: None,
+    };
+    crate::custody::tag_item(node.custody(), &mut item).map_err(|b| Refusal::internal(&t, b))?;
     Ok(Checked::New {
         transfer: env.transfer.clone(),
-        item: Box::new(Item {
-            id,
-            originator: header.label.originator.clone(),
-            sealed: env.sealed,
-            label: header.label.to_bytes(),
-            equivalent_label: Some(eq_wire.to_bytes()),
-            received_from: Some(peer.to_owned()),
-            created_at: at.to_string(),
-            origin_item: env.item,
-        }),
+        item: Box::new(item),
         entry: e,
     })
 }

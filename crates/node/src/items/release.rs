@@ -5,12 +5,11 @@
 use gsomia_api::{ReleaseOutcome, Released, Route, Withheld};
 use gsomia_core::{Decision, ReleaseRequest, decide_release};
 use gsomia_ledger::entry::Kind;
-use gsomia_seal::item::WireLabel;
 use gsomia_seal::transfer::Envelope;
 use gsomia_store::{Batch, Item, MessageKind, Outgoing, Person};
 
 use super::ItemError;
-use crate::labels::{from_wire, to_wire};
+use crate::labels::from_wire;
 use crate::node::Node;
 
 fn stored(id: &str, what: impl std::fmt::Display) -> ItemError {
@@ -28,7 +27,7 @@ pub async fn release_by(
     id: &str,
     to: &str,
 ) -> Result<ReleaseOutcome, ItemError> {
-    crate::register::not_auditor(person, "auditors cannot release items")?;
+    crate::register::not_auditor(node, person, "release items")?;
     let (item, _, _) = super::decide_read(node, person, id, "release").await?;
     release(node, &item, to, &person.id).await
 }
@@ -42,10 +41,12 @@ pub async fn release(
     to: &str,
     by: &str,
 ) -> Result<ReleaseOutcome, ItemError> {
+    // The label decided on and sealed again is the one in the item's own
+    // sealed bytes, checked with its custody tag (never the label column).
+    let checked = super::verified(node, item).await?;
     let registry = node.registry();
     let reg = &*registry;
-    let wire = WireLabel::from_bytes(&item.label).map_err(|e| stored(&item.id, e))?;
-    let label = from_wire(reg, &wire).map_err(|e| stored(&item.id, e))?;
+    let label = from_wire(reg, &checked.wire).map_err(|e| stored(&item.id, e))?;
     let recipient = reg
         .party(to)
         .map_err(|e| ItemError::Invalid(e.to_string()))?;
@@ -123,7 +124,7 @@ pub async fn release(
     // Re-seal the content for the recipient (the stored copy is sealed to
     // us). The envelope is queued unsigned: it is signed when it is sent,
     // alone or with the others of its batch (one signature for the batch).
-    let wire = to_wire(reg, &label);
+    let wire = &checked.wire;
     let envelope = crate::lanes::compute(item.sealed.len(), || -> Result<Vec<u8>, ItemError> {
         let (_, content) = node
             .sealing()
@@ -131,7 +132,7 @@ pub async fn release(
             .map_err(|e| stored(&item.id, format!("does not open: {e}")))?;
         env.sealed =
             node.sealing()
-                .seal_for(at, &partner.party, &partner.recipient, &wire, &content)?;
+                .seal_for(at, &partner.party, &partner.recipient, wire, &content)?;
         Ok(env.body())
     })?;
     let e1 = node.entry(
@@ -154,17 +155,20 @@ pub async fn release(
             ("transfer", transfer.clone()),
         ],
     )?;
+    let mut queued = Outgoing {
+        kind: MessageKind::Transfer,
+        transfer: transfer.clone(),
+        item: item.id.clone(),
+        recipient: partner.party.clone(),
+        envelope,
+        attempts: 0,
+        next_attempt_at: at.as_second(),
+        custody: None,
+    };
+    crate::custody::tag_outgoing(node.custody(), &mut queued);
     node.store()
         .commit(Batch {
-            outgoing: vec![Outgoing {
-                kind: MessageKind::Transfer,
-                transfer: transfer.clone(),
-                item: item.id.clone(),
-                recipient: partner.party.clone(),
-                envelope,
-                attempts: 0,
-                next_attempt_at: at.as_second(),
-            }],
+            outgoing: vec![queued],
             entries: vec![e1, e2],
             ..Batch::default()
         })

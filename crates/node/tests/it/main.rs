@@ -256,7 +256,7 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         .await
         .unwrap();
     let wire = missile_label(&jpn_node.registry(), "JPN", "極秘", None).unwrap();
-    let item = Item {
+    let mut item = Item {
         id: "jpn-1".into(),
         originator: "JPN".into(),
         sealed: seal(
@@ -274,7 +274,9 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         received_from: None,
         created_at: "now".into(),
         origin_item: "jpn-1".into(),
+        custody: None,
     };
+    kit::tag_item(&jpn_node, &mut item);
     jpn_node
         .store()
         .commit(gsomia_store::Batch {
@@ -850,18 +852,22 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         )
         .await
         .unwrap();
+    let mut sato = Person {
+        id: "jpn-sato".into(),
+        name: "Sato".into(),
+        role: Role::Officer,
+        clearance: "極秘".into(),
+        clearance_until: "2099-01-01T00:00:00+09:00".into(),
+        need_to_know: vec!["warning".into()],
+        token_hash: sha2::Sha256::digest(b"t").into(),
+        created_at: "test".into(),
+        revoked_at: None,
+        custody: None,
+    };
+    kit::tag_person(&node, &mut sato);
     node.store()
         .commit(gsomia_store::Batch {
-            people: vec![Person {
-                id: "jpn-sato".into(),
-                name: "Sato".into(),
-                role: Role::Officer,
-                clearance: "極秘".into(),
-                clearance_until: "2099-01-01T00:00:00+09:00".into(),
-                need_to_know: vec!["warning".into()],
-                token_hash: sha2::Sha256::digest(b"t").into(),
-                created_at: "test".into(),
-            }],
+            people: vec![sato],
             ..gsomia_store::Batch::default()
         })
         .await
@@ -1115,7 +1121,7 @@ async fn a_received_item_is_read_under_the_equivalent_label_recorded_at_receipt(
         )
         .unwrap();
     let wire = gsomia_node::label_to_wire(&reg, &label);
-    let item = gsomia_store::Item {
+    let mut item = gsomia_store::Item {
         id: "kor-2020".into(),
         originator: "KOR".into(),
         sealed: kit::seal_at_rest(&kor_node, &wire, b"2020 report").unwrap(),
@@ -1124,7 +1130,9 @@ async fn a_received_item_is_read_under_the_equivalent_label_recorded_at_receipt(
         received_from: None,
         created_at: "2020-05-20T00:00:00Z".into(),
         origin_item: "kor-2020".into(),
+        custody: None,
     };
+    kit::tag_item(&kor_node, &mut item);
     kor_node
         .store()
         .commit(gsomia_store::Batch {

@@ -32,6 +32,8 @@ fn person(id: &str, token: u8) -> Person {
         need_to_know: vec!["dprk.missile".into(), "dprk.nuclear".into()],
         token_hash: [token; 32],
         created_at: "2026-11-28T00:00:00Z".into(),
+        revoked_at: None,
+        custody: Some(vec![token; 32]),
     }
 }
 
@@ -45,6 +47,7 @@ fn item(id: &str) -> Item {
         received_from: Some("KOR".into()),
         created_at: "2026-11-28T00:00:00Z".into(),
         origin_item: format!("kor-{id}"),
+        custody: Some(id.as_bytes().to_vec()),
     }
 }
 
@@ -83,6 +86,115 @@ pub async fn people<S: Store + ?Sized>(s: &S) {
         .map(|p| p.id)
         .collect();
     assert_eq!(ids, ["a", "b"]);
+}
+
+/// A person's row is replaced whole by an update (a revocation, a new
+/// token), with its entry; an update of nobody fails the batch.
+pub async fn people_are_updated_whole<S: Store + ?Sized>(s: &S) {
+    s.commit(register(person("a", 1), 0)).await.unwrap();
+    let mut a = person("a", 1);
+    a.revoked_at = Some("2026-12-01T00:00:00Z".into());
+    a.token_hash = [5; 32];
+    a.custody = Some(vec![8; 32]);
+    s.commit(Batch {
+        person_updates: vec![a.clone()],
+        entries: vec![entry(1)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert!(s.person_by_token(&[1; 32]).await.unwrap().is_none());
+    assert_eq!(s.person_by_token(&[5; 32]).await.unwrap(), Some(a));
+    let missing = s
+        .commit(Batch {
+            person_updates: vec![person("z", 7)],
+            entries: vec![entry(2)],
+            ..Batch::default()
+        })
+        .await;
+    assert!(matches!(missing, Err(StoreError::Missing(id)) if id == "z"));
+    assert_eq!(s.ledger_size().await.unwrap(), 2, "nothing of it written");
+}
+
+/// A backfilled tag is set only on a row that has none.
+pub async fn backfill_sets_only_missing_tags<S: Store + ?Sized>(s: &S) {
+    let mut bare = item("bare");
+    bare.custody = None;
+    s.commit(Batch {
+        items: vec![bare, item("tagged")],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    s.commit(Batch {
+        backfill: vec![
+            (gsomia_store::Tagged::Item, "bare".into(), vec![1]),
+            (gsomia_store::Tagged::Item, "tagged".into(), vec![2]),
+        ],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.item("bare").await.unwrap().unwrap().custody,
+        Some(vec![1])
+    );
+    assert_eq!(
+        s.item("tagged").await.unwrap().unwrap().custody,
+        Some(b"tagged".to_vec())
+    );
+}
+
+/// What an audit reads: every checkpoint, every accepted transfer, every
+/// outbox row; and a write probe.
+pub async fn an_audit_reads_everything<S: Store + ?Sized>(s: &S) {
+    let h = |b: u8| gsomia_ledger::merkle::Hash([b; 32]);
+    s.put_checkpoint(2, h(2), "note-2").await.unwrap();
+    s.put_checkpoint(1, h(1), "note-1").await.unwrap();
+    assert_eq!(
+        s.checkpoints().await.unwrap(),
+        vec![(1, h(1), "note-1".into()), (2, h(2), "note-2".into())]
+    );
+    let incoming = Incoming {
+        transfer: "t1".into(),
+        sender: "KOR".into(),
+        item: "x".into(),
+        received_at: "2026-11-28T00:00:00Z".into(),
+    };
+    s.commit(Batch {
+        incoming: vec![incoming.clone()],
+        outgoing: vec![Outgoing {
+            kind: MessageKind::Transfer,
+            transfer: "o1".into(),
+            item: "x".into(),
+            recipient: "USA".into(),
+            envelope: vec![1],
+            attempts: 0,
+            next_attempt_at: 5,
+            custody: Some(vec![3]),
+        }],
+        delivered: vec![],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    s.commit(Batch {
+        delivered: vec![("o1".into(), "2026-11-29T00:00:00Z".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.received().await.unwrap(), vec![incoming]);
+    let rows = s.outbox_rows().await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].transfer, "o1");
+    assert_eq!(
+        rows[0].delivered_at.as_deref(),
+        Some("2026-11-29T00:00:00Z")
+    );
+    assert_eq!(rows[0].failed_at, None);
+    s.probe_write("2026-11-29T00:00:00Z").await.unwrap();
+    s.probe_write("2026-11-29T00:00:01Z").await.unwrap();
 }
 
 /// Rebuilds the framed log from the store and verifies it with the ledger's verifier.
@@ -226,6 +338,7 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store + ?Sized>(
         envelope: vec![7],
         attempts: 0,
         next_attempt_at: at,
+        custody: None,
     };
     s.commit(Batch {
         outgoing: vec![out("late", 200), out("early", 100)],
@@ -279,6 +392,7 @@ pub async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order<S: Stor
         envelope: vec![1, 2, 3],
         attempts: 0,
         next_attempt_at: at,
+        custody: Some(vec![9]),
     };
     // 300 due (more than one lookup's worth of ids), oldest first by time.
     s.commit(Batch {

@@ -16,6 +16,32 @@ async fn people() {
 }
 
 #[tokio::test]
+async fn people_are_updated_whole() {
+    c::people_are_updated_whole(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn backfill_sets_only_missing_tags() {
+    c::backfill_sets_only_missing_tags(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn an_audit_reads_everything() {
+    c::an_audit_reads_everything(&fresh().await).await;
+}
+
+#[tokio::test]
+async fn a_node_database_is_never_made_by_opening_it() {
+    let dir = fresh_dir("gsomia-sqlite-", "-existing");
+    let path = dir.join("node.db");
+    let e = SqliteStore::open_existing(&path).await.unwrap_err();
+    assert!(matches!(e, gsomia_store::StoreError::NoDatabase(_)), "{e}");
+    assert!(!path.exists(), "nothing was created");
+    SqliteStore::open(&path).await.unwrap();
+    SqliteStore::open_existing(&path).await.unwrap();
+}
+
+#[tokio::test]
 async fn ledger_commits_chain() {
     c::ledger_commits_chain(&fresh().await).await;
 }
