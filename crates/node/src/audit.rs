@@ -118,6 +118,7 @@ pub async fn audit(settings: &Settings) -> Result<Audit, AuditError> {
     let key = crate::keys::read_identity(&settings.keys)?.verifier;
     let (_, signer) = crate::keys::signer(&settings.keys)?;
     let custody = CustodyKey::derive(&signer.key);
+    let (_, recipient) = crate::keys::recipient(&settings.keys)?;
     let partners = crate::partner::load(&settings.partners_dir())?;
     let store = settings.open_store().await?;
     let mut findings = Vec::new();
@@ -220,6 +221,7 @@ pub async fn audit(settings: &Settings) -> Result<Audit, AuditError> {
         checked = holdings(
             store.as_ref(),
             &custody,
+            &recipient,
             &settings.party,
             &entries,
             &mut findings,
@@ -312,12 +314,27 @@ impl Entries {
 async fn holdings(
     store: &dyn Store,
     custody: &CustodyKey,
+    recipient: &gsomia_seal::item::RecipientSecret,
     party: &str,
     entries: &Entries,
     findings: &mut Vec<Finding>,
 ) -> Result<(u64, u64, u64), AuditError> {
     let hex = crate::ids::hex;
-    // Items.
+    // Items: each opened too (its tag covers the signed header; the AEAD
+    // and the signed digest, the content).
+    let mut sessions: BTreeMap<[u8; 32], [u8; 32]> = BTreeMap::new();
+    let mut open = |bytes: &[u8]| {
+        gsomia_seal::item::open_with(bytes, recipient, None, &mut |enc| {
+            let id: [u8; 32] = Sha256::digest(enc).into();
+            if let Some(s) = sessions.get(&id) {
+                return Ok(*s);
+            }
+            let s = gsomia_seal::item::session_secret(enc, recipient)?;
+            sessions.insert(id, s);
+            Ok(s)
+        })
+        .map(|_| ())
+    };
     let ids = store.item_ids().await?;
     let mut held = BTreeSet::new();
     for id in &ids {
@@ -333,6 +350,10 @@ async fn holdings(
                 continue;
             }
         };
+        if let Err(e) = open(&item.sealed) {
+            let b = crate::custody::unopened(id, &e);
+            findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
+        }
         match (entries.created.get(id), entries.received.get(id)) {
             (Some((label, digest)), _) => {
                 if *label != hex(&Sha256::digest(header.label.to_bytes()))
@@ -427,6 +448,14 @@ async fn holdings(
     }
     // Transfers sent.
     let queued = store.outbox_rows().await?;
+    for o in &queued {
+        if o.delivered_at.is_none() && o.failed_at.is_none() && !o.has_envelope {
+            findings.push(finding(
+                format!("transfer {}", o.transfer),
+                "waiting to be sent, but its envelope is gone: it would never leave",
+            ));
+        }
+    }
     let mut outbox = BTreeMap::new();
     for o in queued.iter().filter(|o| o.kind == MessageKind::Transfer) {
         outbox.insert(o.transfer.as_str(), o);

@@ -198,6 +198,15 @@ pub fn check_item(key: &CustodyKey, item: &Item) -> Result<Header, Breach> {
     Ok(header)
 }
 
+/// The breach of an item whose content no longer opens.
+pub fn unopened(id: &str, e: &gsomia_seal::item::OpenError) -> Breach {
+    breach(
+        format!("item {id}"),
+        Check::Sealed,
+        format!("its sealed content no longer opens ({e})"),
+    )
+}
+
 /// Checks a person read back from the register.
 pub fn check_person(key: &CustodyKey, p: &Person) -> Result<(), Breach> {
     check_tag(

@@ -30,6 +30,8 @@ use crate::sealing::Sealing;
 pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a warning update to a partner may take before it is sent again.
 pub const WARNING_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often entries queued with [`Node::ledger_soon`] are committed.
+pub const SOON_EVERY: Duration = Duration::from_millis(100);
 /// The longest id a ledger entry records as given; a longer one is recorded
 /// by its hash and length (a caller cannot grow the ledger with it).
 pub const MAX_ENTRY_ID: usize = 128;
@@ -162,7 +164,7 @@ pub struct Node {
     /// Integrity alarms raised by this process.
     alarms: Alarms,
     /// Entries committed by the next flush (refusals decided where nothing
-    /// can wait for a commit): at most [`crate::warnings::LEDGER_EVERY`] later.
+    /// can wait for a commit): at most [`SOON_EVERY`] later.
     soon: Mutex<Vec<Entry>>,
     /// Unauthenticated requests since they were last summarised.
     auth_refusals: AuthRefusals,

@@ -110,14 +110,14 @@ pub(crate) async fn summarise_auth(node: &Node, since: &str) {
 }
 
 /// The node's bookkeeping task: commits queued refusals every
-/// [`crate::warnings::LEDGER_EVERY`] and summarises refused credentials
+/// [`crate::node::SOON_EVERY`] and summarises refused credentials
 /// every [`AUTH_SUMMARY_EVERY`]. Runs until dropped; [`finish`] does both
 /// once more on the way out.
 pub(crate) async fn bookkeeping(node: std::sync::Arc<Node>) {
     let mut since = node.now().to_string();
     let mut last = std::time::Instant::now();
     loop {
-        tokio::time::sleep(crate::warnings::LEDGER_EVERY).await;
+        tokio::time::sleep(crate::node::SOON_EVERY).await;
         node.flush_soon().await;
         if last.elapsed() >= AUTH_SUMMARY_EVERY {
             summarise_auth(&node, &since).await;

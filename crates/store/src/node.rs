@@ -207,6 +207,8 @@ pub struct OutboxRow {
     pub delivered_at: Option<String>,
     /// When the recipient refused it for good.
     pub failed_at: Option<String>,
+    /// Whether its envelope is still kept (one is needed until it is delivered or refused).
+    pub has_envelope: bool,
 }
 
 /// Which kind of row a backfilled custody tag belongs to.

@@ -622,12 +622,15 @@ impl Store for SqliteStore {
             self.read(|c| {
                 all(
                     c,
-                    "SELECT kind, transfer, item, recipient, delivered_at, failed_at FROM outbox ORDER BY rowid",
+                    "SELECT kind, outbox.transfer, item, recipient, delivered_at, failed_at, \
+                     outbox_envelope.transfer IS NOT NULL FROM outbox \
+                     LEFT JOIN outbox_envelope USING (transfer) ORDER BY outbox.rowid",
                     [],
                     |r| {
                         let kind: String = r.get(0)?;
                         let (transfer, item, recipient, delivered_at, failed_at) =
                             (r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                        let has_envelope: bool = r.get(6)?;
                         Ok(MessageKind::parse(&kind)
                             .ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))
                             .map(|kind| OutboxRow {
@@ -637,6 +640,7 @@ impl Store for SqliteStore {
                                 recipient,
                                 delivered_at,
                                 failed_at,
+                                has_envelope,
                             }))
                     },
                 )

@@ -16,4 +16,5 @@ mod node;
 mod operate;
 mod serve;
 mod tamper;
+mod tamper_random;
 mod warn;

@@ -721,6 +721,30 @@ fn a_node_refuses_to_start_on_a_missing_foreign_unwritable_or_altered_database_o
         "{v}"
     );
 
+    // A record after the last checkpoint (the registrations made offline)
+    // changed in its bytes: re-verified at start.
+    let d = fresh("tail");
+    let (uncovered, last): (i64, i64) = db(&d)
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM ledger_record) - (SELECT MAX(size) FROM checkpoint), \
+             (SELECT MAX(idx) FROM ledger_record)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert!(uncovered > 0, "the registrations are not checkpointed yet");
+    db(&d)
+        .execute(
+            "UPDATE ledger_record SET record = CAST(REPLACE(CAST(record AS TEXT), 'officer', 'auditor') AS BLOB) WHERE idx = ?",
+            [last],
+        )
+        .unwrap();
+    let err = refuses_to_start(&d);
+    assert!(
+        err.contains(&format!("record {last}, after the latest checkpoint")),
+        "{err}"
+    );
+
     // A database that does not take writes (as an unprivileged owner when
     // the tests run as root, who could write it anyway).
     let d = fresh("readonly");

@@ -341,11 +341,22 @@ pub async fn show(node: &Node, person: &Person, id: &str) -> Result<ItemView, It
 /// One item's content, if the person may read it.
 pub async fn read(node: &Node, person: &Person, id: &str) -> Result<Vec<u8>, ItemError> {
     let (item, _, _) = decide_read(node, person, id, "content").await?;
-    let (_, content) = crate::lanes::compute(item.sealed.len(), || {
+    let opened = crate::lanes::compute(item.sealed.len(), || {
         node.sealing().open(&item.sealed, None)
-    })
-    .map_err(|e| stored(id, format!("does not open: {e}")))?;
-    Ok(content)
+    });
+    match opened {
+        Ok((_, content)) => Ok(content),
+        Err(e) => Err(unopened(node, id, &e).await),
+    }
+}
+
+/// A stored item whose content no longer opens (its ciphertext changed:
+/// the tag covers the signed header, the AEAD the rest): an integrity
+/// alarm, and a refusal.
+pub(crate) async fn unopened(node: &Node, id: &str, e: &gsomia_seal::item::OpenError) -> ItemError {
+    let b = crate::custody::unopened(id, e);
+    node.alarm(&b).await;
+    ItemError::Integrity(b)
 }
 
 /// The items the person may read.

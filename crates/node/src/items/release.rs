@@ -125,16 +125,24 @@ pub async fn release(
     // us). The envelope is queued unsigned: it is signed when it is sent,
     // alone or with the others of its batch (one signature for the batch).
     let wire = &checked.wire;
-    let envelope = crate::lanes::compute(item.sealed.len(), || -> Result<Vec<u8>, ItemError> {
-        let (_, content) = node
-            .sealing()
-            .open(&item.sealed, None)
-            .map_err(|e| stored(&item.id, format!("does not open: {e}")))?;
-        env.sealed =
-            node.sealing()
-                .seal_for(at, &partner.party, &partner.recipient, wire, &content)?;
-        Ok(env.body())
-    })?;
+    let envelope = crate::lanes::compute(
+        item.sealed.len(),
+        || -> Result<Result<Vec<u8>, ItemError>, gsomia_seal::item::OpenError> {
+            let (_, content) = node.sealing().open(&item.sealed, None)?;
+            Ok(node
+                .sealing()
+                .seal_for(at, &partner.party, &partner.recipient, wire, &content)
+                .map(|sealed| {
+                    env.sealed = sealed;
+                    env.body()
+                })
+                .map_err(ItemError::from))
+        },
+    );
+    let envelope = match envelope {
+        Ok(r) => r?,
+        Err(e) => return Err(super::unopened(node, &item.id, &e).await),
+    };
     let e1 = node.entry(
         Kind::ReleaseDecided,
         Some(&item.id),

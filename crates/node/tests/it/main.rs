@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+mod ready;
+
 use std::sync::Arc;
 
 use gsomia_ledger::entry::Record;

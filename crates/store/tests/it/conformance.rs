@@ -193,6 +193,7 @@ pub async fn an_audit_reads_everything<S: Store + ?Sized>(s: &S) {
         Some("2026-11-29T00:00:00Z")
     );
     assert_eq!(rows[0].failed_at, None);
+    assert!(rows[0].has_envelope);
     s.probe_write("2026-11-29T00:00:00Z").await.unwrap();
     s.probe_write("2026-11-29T00:00:01Z").await.unwrap();
 }

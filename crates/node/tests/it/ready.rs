@@ -1,0 +1,211 @@
+//! Readiness while the database stops taking writes: a store that fails
+//! every write on demand (as a full disk or a file made read-only under a
+//! running node would), everything else passed through.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gsomia_ledger::merkle::Hash;
+use gsomia_store::{
+    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
+    Person, Store, StoreError, StoreFuture,
+};
+use tower::ServiceExt as _;
+
+use gsomia_node::testkit as kit;
+
+#[derive(Debug)]
+struct Flaky {
+    inner: Arc<dyn Store>,
+    failing: AtomicBool,
+}
+
+impl Flaky {
+    fn refuse(&self) -> Result<(), StoreError> {
+        if self.failing.load(Ordering::Relaxed) {
+            Err(StoreError::Database(
+                "attempt to write a readonly database".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Store for Flaky {
+    fn person_by_token<'a>(&'a self, h: &'a [u8; 32]) -> StoreFuture<'a, Option<Person>> {
+        self.inner.person_by_token(h)
+    }
+    fn people(&self) -> StoreFuture<'_, Vec<Person>> {
+        self.inner.people()
+    }
+    fn commit(&self, batch: Batch) -> StoreFuture<'_, Committed> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.commit(batch).await
+        })
+    }
+    fn incoming<'a>(&'a self, t: &'a str) -> StoreFuture<'a, Option<Incoming>> {
+        self.inner.incoming(t)
+    }
+    fn incoming_many<'a>(&'a self, t: &'a [String]) -> StoreFuture<'a, Vec<Incoming>> {
+        self.inner.incoming_many(t)
+    }
+    fn item<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<Item>> {
+        self.inner.item(id)
+    }
+    fn messages(&self, kind: MessageKind) -> StoreFuture<'_, Vec<Message>> {
+        self.inner.messages(kind)
+    }
+    fn message<'a>(&'a self, kind: MessageKind, id: &'a str) -> StoreFuture<'a, Option<Message>> {
+        self.inner.message(kind, id)
+    }
+    fn item_ids(&self) -> StoreFuture<'_, Vec<String>> {
+        self.inner.item_ids()
+    }
+    fn ledger_size(&self) -> StoreFuture<'_, u64> {
+        self.inner.ledger_size()
+    }
+    fn leaf_hashes(&self, from: u64) -> StoreFuture<'_, Vec<Hash>> {
+        self.inner.leaf_hashes(from)
+    }
+    fn records(&self, from: u64, to: u64) -> StoreFuture<'_, Vec<(Hash, Vec<u8>)>> {
+        self.inner.records(from, to)
+    }
+    fn put_checkpoint<'a>(&'a self, size: u64, root: Hash, note: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.put_checkpoint(size, root, note).await
+        })
+    }
+    fn latest_checkpoint(&self) -> StoreFuture<'_, Option<(u64, String)>> {
+        self.inner.latest_checkpoint()
+    }
+    fn checkpoints(&self) -> StoreFuture<'_, Vec<(u64, Hash, String)>> {
+        self.inner.checkpoints()
+    }
+    fn received(&self) -> StoreFuture<'_, Vec<Incoming>> {
+        self.inner.received()
+    }
+    fn outbox_rows(&self) -> StoreFuture<'_, Vec<OutboxRow>> {
+        self.inner.outbox_rows()
+    }
+    fn probe_write<'a>(&'a self, at: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.probe_write(at).await
+        })
+    }
+    fn witnessed<'a>(&'a self, party: &'a str) -> StoreFuture<'a, Option<(u64, Hash, String)>> {
+        self.inner.witnessed(party)
+    }
+    fn put_witnessed<'a>(
+        &'a self,
+        party: &'a str,
+        size: u64,
+        root: Hash,
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.put_witnessed(party, size, root, note, at).await
+        })
+    }
+    fn add_cosignature<'a>(
+        &'a self,
+        size: u64,
+        cosigner: &'a str,
+        note: &'a str,
+        at: &'a str,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.add_cosignature(size, cosigner, note, at).await
+        })
+    }
+    fn cosignatures(&self) -> StoreFuture<'_, Vec<(u64, String, String, String)>> {
+        self.inner.cosignatures()
+    }
+    fn due(&self, now: i64, limit: u32) -> StoreFuture<'_, Vec<Outgoing>> {
+        self.inner.due(now, limit)
+    }
+    fn due_except<'a>(
+        &'a self,
+        now: i64,
+        limit: u32,
+        except: &'a HashSet<String>,
+    ) -> StoreFuture<'a, Vec<Outgoing>> {
+        self.inner.due_except(now, limit, except)
+    }
+    fn outbox_stats(&self) -> StoreFuture<'_, Vec<OutboxStats>> {
+        self.inner.outbox_stats()
+    }
+    fn retry_later<'a>(&'a self, transfer: &'a str, next: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.retry_later(transfer, next).await
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_false_while_writes_fail_and_true_again_after() {
+    let dir = std::env::temp_dir().join(format!("gsomia-ready-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let jpn = kit::identity(&dir, "JPN", 41).unwrap();
+    let flaky = Arc::new(Flaky {
+        inner: kit::scratch_store().await.unwrap(),
+        failing: AtomicBool::new(false),
+    });
+    let node = jpn
+        .node(
+            gsomia_core::shipped().unwrap(),
+            flaky.clone(),
+            vec![],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let ready = |node: Arc<gsomia_node::Node>| async move {
+        let req = axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let resp = kit::user_router(node).oneshot(req).await.unwrap();
+        let status = resp.status().as_u16();
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let doc: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        (status, doc)
+    };
+    let (status, doc) = ready(node.clone()).await;
+    assert_eq!(
+        (status, doc["ready"].clone()),
+        (200, serde_json::json!(true)),
+        "{doc}"
+    );
+    flaky.failing.store(true, Ordering::Relaxed);
+    let (status, doc) = ready(node.clone()).await;
+    assert_eq!(
+        (status, doc["ready"].clone()),
+        (503, serde_json::json!(false)),
+        "{doc}"
+    );
+    let write = doc["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "store_write")
+        .unwrap()
+        .clone();
+    assert_eq!(write["ok"], false);
+    assert!(
+        write["detail"].as_str().unwrap().contains("readonly"),
+        "{write}"
+    );
+    flaky.failing.store(false, Ordering::Relaxed);
+    assert_eq!(ready(node).await.0, 200);
+}
