@@ -45,6 +45,15 @@ pub fn bounded(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_owned();
     }
+    shortened(s)
+}
+
+/// [`bounded`], taking the string (no copy when it is within the bound).
+fn bounded_owned(s: String, max: usize) -> String {
+    if s.len() <= max { s } else { shortened(&s) }
+}
+
+fn shortened(s: &str) -> String {
     let mut end = 32.min(s.len());
     while !s.is_char_boundary(end) {
         end -= 1;
@@ -408,7 +417,7 @@ impl Node {
             item.map(|i| bounded(i, MAX_ENTRY_ID)),
             fields
                 .into_iter()
-                .map(|(k, v)| (k.to_owned(), bounded(&v, MAX_ENTRY_FIELD)))
+                .map(|(k, v)| (k.to_owned(), bounded_owned(v, MAX_ENTRY_FIELD)))
                 .collect(),
         )
     }

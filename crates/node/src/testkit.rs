@@ -275,6 +275,34 @@ pub fn tag_person(node: &Node, p: &mut Person) {
     crate::custody::tag_person(node.custody(), p);
 }
 
+/// The start-up check of `node`'s ledger (as `serve` runs it before
+/// serving), after storing a checkpoint of it: the records and the
+/// checkpoint size checked, or why not.
+pub async fn startup_ledger_check(node: &Node) -> Result<(u64, u64), String> {
+    node.checkpoints()
+        .publish(0)
+        .await
+        .map_err(|e| e.to_string())?;
+    crate::startup::ledger(node.store().as_ref(), node.signer())
+        .await
+        .map(|c| (c.records, c.checkpoint))
+        .map_err(|e| e.to_string())
+}
+
+/// Checks the custody tag and label index of every item `node` holds (as
+/// every read, list and release does); how many passed.
+pub async fn check_all_items(node: &Node) -> Result<usize, String> {
+    let mut ok = 0;
+    for id in node.store().item_ids().await.map_err(|e| e.to_string())? {
+        if let Some(item) = node.store().item(&id).await.map_err(|e| e.to_string())?
+            && crate::custody::check_item(node.custody(), &item).is_ok()
+        {
+            ok += 1;
+        }
+    }
+    Ok(ok)
+}
+
 /// Registers a person directly in `node`'s store with token `token`.
 pub async fn person(
     node: &Node,

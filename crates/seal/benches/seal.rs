@@ -157,3 +157,45 @@ fn hpke_open(bencher: Bencher, n: usize) {
         .unwrap()
     });
 }
+
+/// A node's check of an item it stored, without the store: parse the
+/// sealed header and take the binding id, then the custody tag over the
+/// row's facts (compare `ed25519_verify`, in the same run).
+#[divan::bench(args = SIZES, sample_count = 20)]
+fn custody_check_item(bencher: Bencher, n: usize) {
+    use gsomia_seal::canon::Writer;
+    use gsomia_seal::custody::CustodyKey;
+    let (k, r) = (
+        SecretKey::from_seed(&[1; 32]),
+        RecipientSecret::from_seed(&[2; 32]),
+    );
+    let item = seal(
+        &label(),
+        &vec![7u8; n],
+        "KOR",
+        &k,
+        "JPN",
+        &r.public(),
+        [5; 32],
+    )
+    .unwrap();
+    let key = CustodyKey::derive(&k);
+    let fields = |binding: &[u8; 32]| {
+        let mut w = Writer::tagged("gsomia/v1/custody/item");
+        w.str("jpn-0123456789abcdef0123456789abcdef")
+            .str("kor-0123456789abcdef0123456789abcdef")
+            .opt_str(Some("KOR"))
+            .str("2026-11-29T22:00:00.123456789Z")
+            .raw(binding)
+            .u8(1)
+            .bytes(&label().to_bytes());
+        w
+    };
+    let (_, binding) = gsomia_seal::item::parse(&item).unwrap();
+    let tag = key.tag(&fields(&binding));
+    bencher.bench(|| {
+        let (header, binding) = gsomia_seal::item::parse(black_box(&item)).unwrap();
+        assert!(key.holds(&fields(&binding), &tag));
+        header
+    });
+}
