@@ -255,6 +255,18 @@ impl Client {
         self.get(&["v1", "items"]).await
     }
 
+    /// `GET /v1/items?…`: one page of the items the caller may read.
+    pub async fn items_page(&self, filter: &ItemFilter) -> Result<ItemList, ClientError> {
+        let mut url = self.url(&["v1", "items"]);
+        url.query_pairs_mut().extend_pairs(filter.pairs());
+        let r = self.http.get(url);
+        let r = match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        };
+        self.call(r).await
+    }
+
     /// `GET /v1/items/{id}`.
     pub async fn item(&self, id: &str) -> Result<ItemView, ClientError> {
         self.get(&["v1", "items", id]).await
@@ -279,6 +291,40 @@ impl Client {
             &ReleaseItem { to: to.to_owned() },
         )
         .await
+    }
+
+    /// `POST /v1/items/{id}/release` with an `Idempotency-Key`: a retry
+    /// with the same key answers what the first request did, and sends
+    /// nothing new.
+    pub async fn release_once(
+        &self,
+        id: &str,
+        to: &str,
+        key: &str,
+    ) -> Result<ReleaseOutcome, ClientError> {
+        self.call(
+            self.request(Method::POST, &["v1", "items", id, "release"])
+                .header("idempotency-key", key)
+                .json(&ReleaseItem { to: to.to_owned() }),
+        )
+        .await
+    }
+
+    /// `GET /v1/transfers?…`: a page of the transfers the caller may see.
+    pub async fn transfers(&self, filter: &TransferFilter) -> Result<TransferList, ClientError> {
+        let mut url = self.url(&["v1", "transfers"]);
+        url.query_pairs_mut().extend_pairs(filter.pairs());
+        let r = self.http.get(url);
+        let r = match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        };
+        self.call(r).await
+    }
+
+    /// `GET /v1/transfers/{id}`.
+    pub async fn transfer(&self, id: &str) -> Result<TransferView, ClientError> {
+        self.get(&["v1", "transfers", id]).await
     }
 
     /// `GET /v1/agreements`.

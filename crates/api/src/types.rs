@@ -142,11 +142,57 @@ pub struct ItemSummary {
     pub equivalent_label: Option<Label>,
 }
 
-/// `GET /v1/items`: the items the caller may read.
+/// `GET /v1/items`: a page of the items the caller may read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ItemList {
     /// The items, oldest first.
     pub items: Vec<ItemSummary>,
+    /// The cursor of the next page (`?next=`); absent on the last page. A
+    /// page may hold fewer items than asked for and still have a next one
+    /// (the node stops looking after a deadline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The query of `GET /v1/items` (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ItemFilter {
+    /// At most this many items (1 to 500; 50 when absent).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub next: Option<String>,
+    /// Only items with this topic.
+    pub topic: Option<String>,
+    /// Only items at this level of the node's own policy (their own level,
+    /// or the equivalent recorded at receipt).
+    pub level: Option<String>,
+    /// Only items of this originator (a party code).
+    pub originator: Option<String>,
+    /// Only items stored at or after this instant (RFC 3339).
+    pub since: Option<String>,
+}
+
+impl ItemFilter {
+    /// The filter as query pairs (the ones set).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut p = Vec::new();
+        if let Some(l) = self.limit {
+            p.push(("limit", l.to_string()));
+        }
+        for (k, v) in [
+            ("next", &self.next),
+            ("topic", &self.topic),
+            ("level", &self.level),
+            ("originator", &self.originator),
+            ("since", &self.since),
+        ] {
+            if let Some(v) = v {
+                p.push((k, v.clone()));
+            }
+        }
+        p
+    }
 }
 
 /// `GET /v1/items/{id}`: one item's labels (reading them is ledgered).
@@ -507,4 +553,124 @@ pub struct WarningFlight {
 pub struct WarningList {
     /// The flights the caller may see.
     pub warnings: Vec<WarningFlight>,
+}
+
+/// Where a transfer stands at its sender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TransferState {
+    /// Queued, not attempted yet.
+    Queued,
+    /// Attempted, not acknowledged yet: retried until the partner answers.
+    Sending,
+    /// Acknowledged by the partner with a signed receipt.
+    Delivered,
+    /// Refused by the partner's decision under the rules: never sent again.
+    Refused,
+}
+
+impl TransferState {
+    /// The name used in queries.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferState::Queued => "queued",
+            TransferState::Sending => "sending",
+            TransferState::Delivered => "delivered",
+            TransferState::Refused => "refused",
+        }
+    }
+}
+
+/// `GET /v1/transfers/{id}`: what became of a transfer (or an agreement
+/// event, consent or revocation sent to a partner).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransferView {
+    /// The transfer's id.
+    pub transfer: String,
+    /// What it carries: `transfer` (an item), `event`, `consent`, `revocation`.
+    pub kind: String,
+    /// The item at this node (or the message's id).
+    pub item: String,
+    /// The recipient party.
+    pub recipient: String,
+    /// Where it stands.
+    pub state: TransferState,
+    /// Who released it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_by: Option<String>,
+    /// When it was queued.
+    #[schema(format = DateTime)]
+    pub queued_at: String,
+    /// Seconds from queueing to its end (delivery or refusal), or to now.
+    pub age_seconds: i64,
+    /// Attempts that failed so far.
+    pub attempts: u32,
+    /// When the next attempt is due (while sending).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub next_attempt_at: Option<String>,
+    /// Why the last attempt failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// When the partner acknowledged it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub delivered_at: Option<String>,
+    /// The partner's signed checkpoint its receipt carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_checkpoint: Option<String>,
+    /// When the partner refused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub refused_at: Option<String>,
+    /// The partner's reasons.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasons: Option<String>,
+}
+
+/// `GET /v1/transfers`: a page of transfers, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TransferList {
+    /// The transfers.
+    pub transfers: Vec<TransferView>,
+    /// The cursor of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// The query of `GET /v1/transfers` (every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TransferFilter {
+    /// At most this many (1 to 500; 50 when absent).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub next: Option<String>,
+    /// Only transfers in this state: `queued`, `sending`, `delivered`, `refused`.
+    pub state: Option<String>,
+    /// Only transfers to this partner.
+    pub recipient: Option<String>,
+    /// Only transfers of this item.
+    pub item: Option<String>,
+}
+
+impl TransferFilter {
+    /// The filter as query pairs (the ones set).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut p = Vec::new();
+        if let Some(l) = self.limit {
+            p.push(("limit", l.to_string()));
+        }
+        for (k, v) in [
+            ("next", &self.next),
+            ("state", &self.state),
+            ("recipient", &self.recipient),
+            ("item", &self.item),
+        ] {
+            if let Some(v) = v {
+                p.push((k, v.clone()));
+            }
+        }
+        p
+    }
 }

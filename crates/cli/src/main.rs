@@ -103,6 +103,9 @@ enum Command {
     /// Partners' identities and endpoints.
     #[command(subcommand)]
     Partner(PartnerCmd),
+    /// What became of what your node sent: queued, sending, delivered, refused.
+    #[command(subcommand)]
+    Transfer(serve::TransferCmd),
     /// A node's liveness and ledger size.
     Health {
         /// The node's API URL.
@@ -207,18 +210,11 @@ enum ItemCmd {
     Open(item::OpenArgs),
     /// Submit an item to your node (label + file).
     Submit(serve::SubmitArgs),
-    /// The items on your node that you may read.
-    List(serve::NodeArgs),
-    /// Release an item from your node to a partner (decided now; withheld with reasons otherwise).
-    Release {
-        #[command(flatten)]
-        node: serve::NodeArgs,
-        /// The item id.
-        id: String,
-        /// The recipient party.
-        #[arg(long)]
-        to: String,
-    },
+    /// The items on your node that you may read, a page at a time.
+    List(serve::ListArgs),
+    /// Release an item from your node to a partner (decided now; withheld with reasons
+    /// otherwise), and wait briefly for the partner's receipt.
+    Release(serve::ReleaseArgs),
     /// An item's labels, if you may read it.
     Show {
         #[command(flatten)]
@@ -421,7 +417,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),
         Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
-        Command::Item(ItemCmd::Release { node, id, to }) => serve::release(&node, &id, &to),
+        Command::Item(ItemCmd::Release(a)) => serve::release(&a),
+        Command::Transfer(cmd) => serve::transfer(cmd),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Warn(cmd) => warn::run(cmd, json),
         Command::Consent(ConsentCmd::Grant(a)) => manage::grant(&a),

@@ -216,9 +216,52 @@ pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
 }
 
 /// `gsomia item list`.
-pub fn list(a: &NodeArgs) -> Result<Outcome> {
-    let c = client(a)?;
-    let l = block(c.items()).map_err(failed)?;
+/// Arguments of `item list`.
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// At most this many items (1 to 500).
+    #[arg(long, default_value_t = 50)]
+    limit: u32,
+    /// Go on from this cursor (printed after a page that has more).
+    #[arg(long)]
+    next: Option<String>,
+    /// Every page, one after the other.
+    #[arg(long, conflicts_with = "next")]
+    all: bool,
+    /// Only items with this topic.
+    #[arg(long)]
+    topic: Option<String>,
+    /// Only items at this level of your party's policy.
+    #[arg(long)]
+    level: Option<String>,
+    /// Only items of this originator.
+    #[arg(long)]
+    originator: Option<String>,
+    /// Only items stored at or after this instant (RFC 3339).
+    #[arg(long)]
+    since: Option<String>,
+}
+
+/// `gsomia item list`: a page (or, with `--all`, every page).
+pub fn list(a: &ListArgs) -> Result<Outcome> {
+    let c = client(&a.node)?;
+    let mut filter = gsomia_api::ItemFilter {
+        limit: Some(a.limit),
+        next: a.next.clone(),
+        topic: a.topic.clone(),
+        level: a.level.clone(),
+        originator: a.originator.clone(),
+        since: a.since.clone(),
+    };
+    let mut l = block(c.items_page(&filter)).map_err(failed)?;
+    while a.all && l.next.is_some() {
+        filter.next = l.next.take();
+        let more = block(c.items_page(&filter)).map_err(failed)?;
+        l.items.extend(more.items);
+        l.next = more.next;
+    }
     let mut text = String::new();
     for it in &l.items {
         text.push_str(&format!(
@@ -231,6 +274,9 @@ pub fn list(a: &NodeArgs) -> Result<Outcome> {
                 .map(|l| format!(", marked {}", l.level))
                 .unwrap_or_default()
         ));
+    }
+    if let Some(next) = &l.next {
+        text.push_str(&format!("(more: --next {next})\n"));
     }
     Ok(Outcome::ok(doc(&l), text))
 }
@@ -295,26 +341,222 @@ pub fn health(node_url: &str, ca: &Path) -> Result<Outcome> {
     Ok(Outcome::answer(doc(&h), text, alarmed))
 }
 
-/// `gsomia item release ID --to PARTY`.
-pub fn release(a: &NodeArgs, id: &str, to: &str) -> Result<Outcome> {
-    let c = client(a)?;
-    let r = match about_item(id, block(c.release(id, to)))? {
+/// Arguments of `item release`.
+#[derive(Args)]
+pub struct ReleaseArgs {
+    #[command(flatten)]
+    node: NodeArgs,
+    /// The item id.
+    id: String,
+    /// The recipient party.
+    #[arg(long)]
+    to: String,
+    /// A key that makes a retried request answer what the first one did and
+    /// send nothing new (default: a fresh one, reused by this command's own
+    /// retries after a network error).
+    #[arg(long)]
+    idempotency_key: Option<String>,
+    /// Return once the release is decided, without waiting for the receipt.
+    #[arg(long)]
+    no_wait: bool,
+    /// How long to wait for the partner's receipt (seconds).
+    #[arg(long, default_value_t = 5, conflicts_with = "no_wait")]
+    wait: u64,
+}
+
+/// How often `item release` sends its request again after a network error.
+const RELEASE_TRIES: u32 = 3;
+
+/// `gsomia item release ID --to PARTY`: decided, then (unless `--no-wait`)
+/// waited for up to `--wait` seconds until the partner's receipt or refusal.
+pub fn release(a: &ReleaseArgs) -> Result<Outcome> {
+    let c = client(&a.node)?;
+    let key = match &a.idempotency_key {
+        Some(k) => k.clone(),
+        None => {
+            let mut b = [0u8; 16];
+            getrandom::fill(&mut b).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+            b.iter().map(|x| format!("{x:02x}")).collect()
+        }
+    };
+    let (id, to) = (a.id.as_str(), a.to.as_str());
+    let mut tries = 0;
+    let answer = loop {
+        tries += 1;
+        match block(c.release_once(id, to, &key)) {
+            Err(ClientError::Unreachable { .. }) if tries < RELEASE_TRIES => {
+                std::thread::sleep(std::time::Duration::from_millis(200 * u64::from(tries)));
+            }
+            r => break r,
+        }
+    };
+    let r = match about_item(id, answer)? {
         Ok(v) => v,
         Err(o) => return Ok(o),
     };
-    let (mut text, reasons, released) = match &r {
+    let (mut text, reasons, transfer) = match &r {
         ReleaseOutcome::Release(r) => (
             format!(
                 "RELEASE  {id} → {to} under {}, queued as {} (marked {} there)\n",
                 r.agreement, r.transfer, r.recipient_level
             ),
             &r.reasons,
-            true,
+            Some(r.transfer.clone()),
         ),
-        ReleaseOutcome::Withhold(w) => (format!("WITHHOLD  {id} → {to}\n"), &w.reasons, false),
+        ReleaseOutcome::Withhold(w) => (format!("WITHHOLD  {id} → {to}\n"), &w.reasons, None),
     };
     for reason in reasons {
         text.push_str(&format!("  - {reason}\n"));
     }
-    Ok(Outcome::answer(doc(&r), text, !released))
+    let mut d = doc(&r);
+    let Some(transfer) = transfer else {
+        return Ok(Outcome::answer(d, text, true));
+    };
+    if a.no_wait {
+        return Ok(Outcome::ok(d, text));
+    }
+    // Wait for the receipt, the refusal, or the end of the wait.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(a.wait);
+    let t = loop {
+        let t = block(c.transfer(&transfer)).map_err(failed)?;
+        let open = matches!(
+            t.state,
+            gsomia_api::TransferState::Queued | gsomia_api::TransferState::Sending
+        );
+        if !open || std::time::Instant::now() >= until {
+            break t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let refused = t.state == gsomia_api::TransferState::Refused;
+    text.push_str(&match t.state {
+        gsomia_api::TransferState::Delivered => format!(
+            "DELIVERED  receipted by {to} at {}\n",
+            t.delivered_at.as_deref().unwrap_or("?")
+        ),
+        gsomia_api::TransferState::Refused => format!(
+            "REFUSED by {to}: {}\n",
+            t.reasons.as_deref().unwrap_or("?")
+        ),
+        _ => format!(
+            "NOT YET RECEIPTED after {}s: still {} ({} attempt(s){}); the node keeps trying — `gsomia transfer show {transfer}`\n",
+            a.wait,
+            t.state.as_str(),
+            t.attempts,
+            t.last_error
+                .as_deref()
+                .map(|e| format!(", last: {e}"))
+                .unwrap_or_default()
+        ),
+    });
+    if let Some(obj) = d.as_object_mut() {
+        obj.insert("delivery".into(), doc(&t));
+    }
+    Ok(Outcome::answer(d, text, refused))
+}
+
+/// `gsomia transfer …`.
+#[derive(clap::Subcommand)]
+pub enum TransferCmd {
+    /// A page of the transfers you may see (security officers and auditors: all).
+    List {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Go on from this cursor.
+        #[arg(long)]
+        next: Option<String>,
+        /// Only in this state.
+        #[arg(long, value_parser = ["queued", "sending", "delivered", "refused"])]
+        state: Option<String>,
+        /// Only to this partner.
+        #[arg(long)]
+        to: Option<String>,
+        /// Only of this item.
+        #[arg(long)]
+        item: Option<String>,
+    },
+    /// What became of one transfer.
+    Show {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// The transfer id (printed by `item release`).
+        id: String,
+    },
+}
+
+fn transfer_line(t: &gsomia_api::TransferView) -> String {
+    let detail = match t.state {
+        gsomia_api::TransferState::Delivered => {
+            format!("delivered {}", t.delivered_at.as_deref().unwrap_or("?"))
+        }
+        gsomia_api::TransferState::Refused => {
+            format!("REFUSED: {}", t.reasons.as_deref().unwrap_or("?"))
+        }
+        _ => format!(
+            "{} for {}s, {} attempt(s){}",
+            t.state.as_str(),
+            t.age_seconds,
+            t.attempts,
+            t.last_error
+                .as_deref()
+                .map(|e| format!(", last: {e}"))
+                .unwrap_or_default()
+        ),
+    };
+    format!(
+        "{}  {} {} → {}  {detail}\n",
+        t.transfer, t.kind, t.item, t.recipient
+    )
+}
+
+/// Runs a `transfer` subcommand.
+pub fn transfer(cmd: TransferCmd) -> Result<Outcome> {
+    match cmd {
+        TransferCmd::List {
+            node,
+            limit,
+            next,
+            state,
+            to,
+            item,
+        } => {
+            let c = client(&node)?;
+            let l = block(c.transfers(&gsomia_api::TransferFilter {
+                limit: Some(limit),
+                next,
+                state,
+                recipient: to,
+                item,
+            }))
+            .map_err(failed)?;
+            let mut text: String = l.transfers.iter().map(transfer_line).collect();
+            if let Some(n) = &l.next {
+                text.push_str(&format!("(more: --next {n})\n"));
+            }
+            Ok(Outcome::ok(doc(&l), text))
+        }
+        TransferCmd::Show { node, id } => {
+            let c = client(&node)?;
+            match block(c.transfer(&id)) {
+                Ok(t) => {
+                    let mut text = transfer_line(&t);
+                    text.push_str(&format!("  queued {}\n", t.queued_at));
+                    if let Some(r) = &t.receipt_checkpoint {
+                        text.push_str(&format!("  receipt checkpoint:\n{r}\n"));
+                    }
+                    let refused = t.state == gsomia_api::TransferState::Refused;
+                    Ok(Outcome::answer(doc(&t), text, refused))
+                }
+                Err(e) if e.status() == Some(404) => Ok(Outcome::answer(
+                    json!({ "id": id, "found": false }),
+                    format!("NOT FOUND {id} (or not one you may see)\n"),
+                    true,
+                )),
+                Err(e) => Err(failed(e)),
+            }
+        }
+    }
 }

@@ -108,7 +108,9 @@ async fn run(n: usize) {
             received_from: None,
             created_at: "bench".into(),
             origin_item: id,
+            binding: None,
             custody: None,
+            index: None,
         };
         kit::tag_item(&jpn_node, &mut item);
         items.push(item);

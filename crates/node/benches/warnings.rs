@@ -507,7 +507,9 @@ async fn run(subscribers: usize, seconds: u64) {
                         received_from: None,
                         created_at: "bench".into(),
                         origin_item: id,
+                        binding: None,
                         custody: None,
+                        index: None,
                     };
                     kit::tag_item(&kor_node, &mut item);
                     kor_node

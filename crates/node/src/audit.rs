@@ -336,6 +336,8 @@ async fn holdings(
         .map(|_| ())
     };
     let ids = store.item_ids().await?;
+    let indexes: BTreeMap<String, Option<gsomia_store::ItemIndex>> =
+        store.item_indexes().await?.into_iter().collect();
     let mut held = BTreeSet::new();
     for id in &ids {
         let Some(item) = store.item(id).await? else {
@@ -353,6 +355,17 @@ async fn holdings(
         if let Err(e) = open(&item.sealed) {
             let b = crate::custody::unopened(id, &e);
             findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
+        }
+        // The query indexes (a changed one hides the item from lists).
+        let expected = crate::custody::index_of(&item).map(|mut x| {
+            x.topics.sort();
+            x
+        });
+        if indexes.get(id).cloned().flatten() != expected {
+            findings.push(finding(
+                &subject,
+                "its list indexes (level, topics, time) do not match its labels: it would be listed wrongly (label_index)",
+            ));
         }
         match (entries.created.get(id), entries.received.get(id)) {
             (Some((label, digest)), _) => {

@@ -234,6 +234,7 @@ pub(crate) fn outgoing(
         attempts: 0,
         next_attempt_at: node.now().as_second(),
         custody: None,
+        released_by: None,
     };
     crate::custody::tag_outgoing(node.custody(), &mut o);
     o

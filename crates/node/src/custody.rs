@@ -16,8 +16,8 @@ use std::collections::{HashSet, VecDeque};
 
 use gsomia_seal::canon::Writer;
 use gsomia_seal::custody::CustodyKey;
-use gsomia_seal::item::Header;
-use gsomia_store::{Item, Outgoing, Person};
+use gsomia_seal::item::{Header, WireLabel};
+use gsomia_store::{Item, ItemRow, Outgoing, Person};
 use sha2::{Digest, Sha256};
 
 use crate::locked;
@@ -76,19 +76,62 @@ fn breach(subject: String, check: Check, detail: impl Into<String>) -> Breach {
     }
 }
 
-/// The facts of an item the tag covers.
-fn item_fields(item: &Item, binding: &[u8; 32]) -> Writer {
-    let mut w = Writer::tagged("gsomia/v1/custody/item");
-    w.str(&item.id)
-        .str(&item.origin_item)
-        .opt_str(item.received_from.as_deref())
-        .str(&item.created_at)
-        .raw(binding);
-    match &item.equivalent_label {
-        Some(l) => w.u8(1).bytes(l),
-        None => w.u8(0),
-    };
-    w
+/// The facts of an item the tag covers: what the node recorded when it
+/// stored the item, the originator's label as its sealed bytes carried it,
+/// and the id of those bytes' binding.
+struct ItemFacts<'a> {
+    id: &'a str,
+    origin_item: &'a str,
+    originator: &'a str,
+    received_from: Option<&'a str>,
+    created_at: &'a str,
+    binding: &'a [u8],
+    label: &'a [u8],
+    equivalent_label: Option<&'a [u8]>,
+}
+
+impl ItemFacts<'_> {
+    fn fields(&self) -> Writer {
+        let mut w = Writer::tagged("gsomia/v1/custody/item");
+        w.str(self.id)
+            .str(self.origin_item)
+            .str(self.originator)
+            .opt_str(self.received_from)
+            .str(self.created_at)
+            .bytes(self.binding)
+            .bytes(self.label);
+        match self.equivalent_label {
+            Some(l) => w.u8(1).bytes(l),
+            None => w.u8(0),
+        };
+        w
+    }
+}
+
+fn facts_of(item: &Item) -> ItemFacts<'_> {
+    ItemFacts {
+        id: &item.id,
+        origin_item: &item.origin_item,
+        originator: &item.originator,
+        received_from: item.received_from.as_deref(),
+        created_at: &item.created_at,
+        binding: item.binding.as_deref().unwrap_or_default(),
+        label: &item.label,
+        equivalent_label: item.equivalent_label.as_deref(),
+    }
+}
+
+fn facts_of_row(row: &ItemRow) -> ItemFacts<'_> {
+    ItemFacts {
+        id: &row.id,
+        origin_item: &row.origin_item,
+        originator: &row.originator,
+        received_from: row.received_from.as_deref(),
+        created_at: &row.created_at,
+        binding: row.binding.as_deref().unwrap_or_default(),
+        label: &row.label,
+        equivalent_label: row.equivalent_label.as_deref(),
+    }
 }
 
 fn person_fields(p: &Person) -> Writer {
@@ -125,11 +168,40 @@ fn sealed_header(item: &Item) -> Result<(Header, [u8; 32]), Breach> {
         .map_err(|e| breach(format!("item {}", item.id), Check::Sealed, e.to_string()))
 }
 
-/// Tags an item about to be stored (its sealed bytes must parse).
+/// Tags an item about to be stored: its binding id taken from its sealed
+/// bytes (which must parse, and carry the label of its label column).
 pub fn tag_item(key: &CustodyKey, item: &mut Item) -> Result<(), Breach> {
-    let (_, binding) = sealed_header(item)?;
-    item.custody = Some(key.tag(&item_fields(item, &binding)).to_vec());
+    let (header, binding) = sealed_header(item)?;
+    if header.label.to_bytes() != item.label || header.label.originator != item.originator {
+        return Err(breach(
+            format!("item {}", item.id),
+            Check::Index,
+            "the label to store is not the one its sealed bytes carry",
+        ));
+    }
+    item.binding = Some(binding.to_vec());
+    item.custody = Some(key.tag(&facts_of(item).fields()).to_vec());
+    if item.index.is_none() {
+        item.index = index_of(item);
+    }
     Ok(())
+}
+
+/// The query indexes of an item (decoded from the labels it is stored
+/// with): the level a read is decided on, its topics, when it was stored.
+pub fn index_of(item: &Item) -> Option<gsomia_store::ItemIndex> {
+    let label = WireLabel::from_bytes(&item.label).ok()?;
+    let access_level = match &item.equivalent_label {
+        Some(eq) => WireLabel::from_bytes(eq).ok()?.level,
+        None => label.level.clone(),
+    };
+    Some(gsomia_store::ItemIndex {
+        access_level,
+        created_unix: gsomia_core::time::parse_instant(&item.created_at)
+            .map(|t| t.as_second())
+            .unwrap_or(0),
+        topics: label.topics,
+    })
 }
 
 /// Tags a person about to be stored.
@@ -163,18 +235,29 @@ fn check_tag(
     }
 }
 
-/// Checks an item read back: its tag, then its index columns against the
-/// label in its sealed bytes. Returns the sealed header (the originator's
-/// label, verified) for the decision to use.
-pub fn check_item(key: &CustodyKey, item: &Item) -> Result<Header, Breach> {
-    let subject = || format!("item {}", item.id);
-    let (header, binding) = sealed_header(item)?;
+/// Checks an item listed (its sealed bytes not read): its tag over the
+/// label, the equivalent label, its facts and its binding id. Returns the
+/// originator's label, checked.
+pub fn check_item_row(key: &CustodyKey, row: &ItemRow) -> Result<WireLabel, Breach> {
+    let subject = || format!("item {}", row.id);
     check_tag(
         key,
         subject,
-        &item_fields(item, &binding),
-        item.custody.as_deref(),
+        &facts_of_row(row).fields(),
+        row.custody.as_deref(),
     )?;
+    label_of(subject, &row.label, &row.originator)
+}
+
+/// Checks an item read back whole: its tag, then its sealed bytes against
+/// the binding the tag covers and the label column against the label they
+/// carry. Returns the sealed header (the originator's label, verified) for
+/// the decision to use.
+pub fn check_item(key: &CustodyKey, item: &Item) -> Result<Header, Breach> {
+    let subject = || format!("item {}", item.id);
+    let (header, binding) = sealed_header(item)?;
+    // The index columns against the sealed label first: when they differ,
+    // that is what changed (and what the alarm names).
     if header.label.to_bytes() != item.label {
         return Err(breach(
             subject(),
@@ -195,7 +278,43 @@ pub fn check_item(key: &CustodyKey, item: &Item) -> Result<Header, Breach> {
             ),
         ));
     }
+    if item.binding.is_some() && item.binding.as_deref() != Some(&binding[..]) {
+        return Err(breach(
+            subject(),
+            Check::Tag,
+            "its sealed bytes are not the ones the node stored under this id (moved from another row, or replaced)",
+        ));
+    }
+    check_tag(
+        key,
+        subject,
+        &facts_of(item).fields(),
+        item.custody.as_deref(),
+    )?;
     Ok(header)
+}
+
+/// The label a tagged row carries (the tag held: the bytes are the node's).
+fn label_of(
+    subject: impl Fn() -> String,
+    bytes: &[u8],
+    originator: &str,
+) -> Result<WireLabel, Breach> {
+    let label = WireLabel::from_bytes(bytes).map_err(|e| {
+        breach(
+            subject(),
+            Check::Sealed,
+            format!("its label does not decode: {e}"),
+        )
+    })?;
+    if label.originator != originator {
+        return Err(breach(
+            subject(),
+            Check::Index,
+            "its originator column is not its label's",
+        ));
+    }
+    Ok(label)
 }
 
 /// The breach of an item whose content no longer opens.

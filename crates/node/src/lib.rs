@@ -46,6 +46,7 @@ mod items;
 mod observe;
 mod service;
 pub mod startup;
+mod transfers;
 mod warnings;
 mod witness;
 

@@ -136,6 +136,29 @@ impl Refusal {
     }
 }
 
+impl Reason {
+    /// Whether this refusal is a decision of the receiving party under the
+    /// rules (the release is not allowed here, a label or consent that does
+    /// not hold here, an event it does not record): final, never sent
+    /// again. Everything else (a clock too far apart, a malformed or
+    /// unverifiable message, a partner not configured yet, a failure here)
+    /// may pass on a later attempt, so the sender keeps trying.
+    pub fn is_decision(&self) -> bool {
+        matches!(
+            self,
+            Reason::NotAllowed(_)
+                | Reason::Label(_)
+                | Reason::Consent(_)
+                | Reason::NotHolder { .. }
+                | Reason::Event(_)
+        )
+    }
+}
+
+/// The header a peer answer carries when its refusal is a decision
+/// ([`Reason::is_decision`]): the sender stops retrying only then.
+pub const DECISION_HEADER: &str = "gsomia-refusal";
+
 impl Classified for Refusal {
     fn class(&self) -> Class {
         match self.reason {

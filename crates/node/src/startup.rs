@@ -290,7 +290,7 @@ pub(crate) async fn tag_untagged(
         let Some(mut item) = store.item(&id).await? else {
             continue;
         };
-        if item.custody.is_some() {
+        if item.custody.is_some() && item.binding.is_some() {
             continue;
         }
         let verified = gsomia_seal::item::inspect(&item.sealed).is_ok_and(|i| {
@@ -306,8 +306,13 @@ pub(crate) async fn tag_untagged(
                 && i.header.label.originator == item.originator
         });
         if verified && crate::custody::tag_item(key, &mut item).is_ok() {
-            if let Some(tag) = item.custody {
-                batch.backfill.push((Tagged::Item, id, tag));
+            if let (Some(tag), Some(binding), Some(index)) = (
+                item.custody.clone(),
+                item.binding.clone(),
+                crate::custody::index_of(&item),
+            ) {
+                batch.backfill.push((Tagged::Item, id.clone(), tag));
+                batch.reindex.push((id, binding, index));
                 items += 1;
             }
         } else {
@@ -332,7 +337,7 @@ pub(crate) async fn tag_untagged(
             }
         }
     }
-    if batch.backfill.is_empty() {
+    if batch.backfill.is_empty() && batch.reindex.is_empty() {
         return Ok(());
     }
     tracing::warn!(

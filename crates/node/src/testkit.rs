@@ -214,7 +214,7 @@ pub fn open_from(
 
 /// The transfer id of a release that was allowed, or why not.
 pub async fn release(node: &Node, item: &Item, to: &str, by: &str) -> Result<String, String> {
-    match crate::items::release::release(node, item, to, by).await {
+    match crate::items::release::release(node, item, to, by, None).await {
         Ok(gsomia_api::ReleaseOutcome::Release(r)) => Ok(r.transfer),
         Ok(gsomia_api::ReleaseOutcome::Withhold(w)) => Err(w.reasons.join(" | ")),
         Err(e) => Err(crate::error::chain(&e)),

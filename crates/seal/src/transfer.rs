@@ -169,6 +169,16 @@ impl Envelope {
         Ok(env)
     }
 
+    /// The unsigned encoding `body` with its sending instant replaced by
+    /// `sent_at`: each delivery attempt is stamped (and signed) when it is
+    /// made, so a receiver's freshness check measures the attempt, not the
+    /// release, however long the transfer waited.
+    pub fn restamp(body: &[u8], sent_at: (i64, u32)) -> Result<Vec<u8>, TransferError> {
+        let mut env = Self::decode_body(body)?;
+        env.sent_at = sent_at;
+        Ok(env.body())
+    }
+
     /// The transfer id an unsigned encoding claims, read without copying.
     pub fn body_transfer(body: &[u8]) -> Result<&str, TransferError> {
         let mut b = Reader::new(body, MAX_ENVELOPE);

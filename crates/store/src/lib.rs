@@ -15,8 +15,9 @@ mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
-    Person, Role, Store, StoreError, StoreFuture, Tagged,
+    Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
+    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Role, Store, StoreError, StoreFuture,
+    Tagged, TransferQuery, TransferRow, TransferState,
 };
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

@@ -115,8 +115,69 @@ pub struct Item {
     pub origin_item: String,
     /// When stored (RFC 3339).
     pub created_at: String,
+    /// The id of the sealed bytes' binding (their signed header and
+    /// signature), covered by the custody tag; `None` on rows kept before it.
+    pub binding: Option<Vec<u8>>,
     /// The node's custody tag over this row (`None` on rows kept before tags).
     pub custody: Option<Vec<u8>>,
+    /// Query indexes to write with the item (not read back by [`Store::item`]).
+    pub index: Option<ItemIndex>,
+}
+
+/// The indexes a paged item list filters on. Never a fact a decision reads.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemIndex {
+    /// The level in this party's policy a read is decided on (the item's
+    /// own level, or the equivalent recorded at receipt).
+    pub access_level: String,
+    /// When stored, Unix seconds.
+    pub created_unix: i64,
+    /// The label's topics.
+    pub topics: Vec<String>,
+}
+
+/// An item without its sealed bytes: what a list reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemRow {
+    /// Its position in the order items were stored (the paging cursor).
+    pub position: i64,
+    /// Stable id.
+    pub id: String,
+    /// The originating party.
+    pub originator: String,
+    /// The originator's label (canonical bytes).
+    pub label: Vec<u8>,
+    /// This party's equivalent label (canonical bytes), for received items.
+    pub equivalent_label: Option<Vec<u8>>,
+    /// The sending party, for received items.
+    pub received_from: Option<String>,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// When stored (RFC 3339).
+    pub created_at: String,
+    /// The sealed bytes' binding id.
+    pub binding: Option<Vec<u8>>,
+    /// The node's custody tag over this row.
+    pub custody: Option<Vec<u8>>,
+}
+
+/// Which items a page may hold (every filter optional).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ItemQuery {
+    /// Only items stored after this position (the previous page's cursor).
+    pub after: Option<i64>,
+    /// At most this many rows.
+    pub limit: u32,
+    /// Only items whose access level is one of these (an empty list: none).
+    pub levels: Option<Vec<String>>,
+    /// Only items whose every topic is one of these (an empty list: none).
+    pub topics_within: Option<Vec<String>>,
+    /// Only items with this topic.
+    pub topic: Option<String>,
+    /// Only items of this originator.
+    pub originator: Option<String>,
+    /// Only items stored at or after this instant (Unix seconds).
+    pub since: Option<i64>,
 }
 
 /// What a message between nodes carries.
@@ -190,6 +251,101 @@ pub struct Outgoing {
     pub next_attempt_at: i64,
     /// The node's custody tag over this row and its envelope (`None` on rows kept before tags).
     pub custody: Option<Vec<u8>>,
+    /// Who released it (a person's id), for an item.
+    pub released_by: Option<String>,
+}
+
+/// A transfer or message queued for a partner, as its sender shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferRow {
+    /// Its position in the order queued (the paging cursor).
+    pub position: i64,
+    /// What it carries.
+    pub kind: MessageKind,
+    /// Transfer id.
+    pub transfer: String,
+    /// The item (or message id).
+    pub item: String,
+    /// The recipient party.
+    pub recipient: String,
+    /// Who released it.
+    pub released_by: Option<String>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// When queued (Unix seconds).
+    pub queued_at: i64,
+    /// When the next attempt is due (Unix seconds).
+    pub next_attempt_at: i64,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+    /// When the partner acknowledged it (RFC 3339).
+    pub delivered_at: Option<String>,
+    /// The partner's checkpoint its receipt carried.
+    pub receipt: Option<String>,
+    /// When the partner refused it for good (RFC 3339).
+    pub failed_at: Option<String>,
+    /// The partner's reasons.
+    pub failure: Option<String>,
+}
+
+/// Where a transfer stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferState {
+    /// Waiting for its first attempt.
+    Queued,
+    /// Attempted, not yet acknowledged.
+    Sending,
+    /// Acknowledged with a receipt.
+    Delivered,
+    /// Refused by the partner's decision.
+    Refused,
+}
+
+impl TransferRow {
+    /// Where it stands.
+    pub fn state(&self) -> TransferState {
+        if self.delivered_at.is_some() {
+            TransferState::Delivered
+        } else if self.failed_at.is_some() {
+            TransferState::Refused
+        } else if self.attempts > 0 {
+            TransferState::Sending
+        } else {
+            TransferState::Queued
+        }
+    }
+}
+
+/// Which transfers a page may hold.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TransferQuery {
+    /// Only transfers queued after this position.
+    pub after: Option<i64>,
+    /// At most this many.
+    pub limit: u32,
+    /// Only those released by this person.
+    pub released_by: Option<String>,
+    /// Only those in this state.
+    pub state: Option<TransferState>,
+    /// Only those to this partner.
+    pub recipient: Option<String>,
+    /// Only those of this item.
+    pub item: Option<String>,
+}
+
+/// A request's first answer, kept under its idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotent {
+    /// The person who asked.
+    pub person: String,
+    /// Their key.
+    pub key: String,
+    /// A digest of what was asked (the same key for another request is refused).
+    pub request: Vec<u8>,
+    /// The answer (JSON).
+    pub response: String,
+    /// When (RFC 3339).
+    pub at: String,
 }
 
 /// An outbox row without its envelope, as an audit reads it.
@@ -248,8 +404,9 @@ pub struct Batch {
     pub outgoing: Vec<Outgoing>,
     /// Messages to keep (a (kind, id) already kept fails the whole batch with [`StoreError::Duplicate`]).
     pub messages: Vec<Message>,
-    /// Transfers acknowledged by their recipients: (transfer, instant).
-    pub delivered: Vec<(String, String)>,
+    /// Transfers acknowledged by their recipients: (transfer, instant, the
+    /// receipt's checkpoint).
+    pub delivered: Vec<(String, String, String)>,
     /// Transfers their recipients refused for good: (transfer, instant, reason); never retried.
     pub failed: Vec<(String, String, String)>,
     /// People whose rows are replaced whole (by id; a person not registered
@@ -257,6 +414,12 @@ pub struct Batch {
     pub person_updates: Vec<Person>,
     /// Custody tags for rows kept before tags: set only where a row has none.
     pub backfill: Vec<(Tagged, String, Vec<u8>)>,
+    /// Indexes for items kept before them: (id, binding, index), set only
+    /// where an item has no binding yet.
+    pub reindex: Vec<(String, Vec<u8>, ItemIndex)>,
+    /// First answers to keep under their idempotency keys (a key already
+    /// kept fails the whole batch with [`StoreError::Duplicate`]).
+    pub idempotent: Vec<Idempotent>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -365,6 +528,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> StoreFuture<'a, Vec<Outgoing>>;
     /// The undelivered, unrefused outbox per recipient (one indexed query).
     fn outbox_stats(&self) -> StoreFuture<'_, Vec<OutboxStats>>;
-    /// Records a failed attempt and when to try again.
-    fn retry_later<'a>(&'a self, transfer: &'a str, next_attempt_at: i64) -> StoreFuture<'a, ()>;
+    /// Records a failed attempt, why, and when to try again.
+    fn retry_later<'a>(
+        &'a self,
+        transfer: &'a str,
+        next_attempt_at: i64,
+        error: &'a str,
+    ) -> StoreFuture<'a, ()>;
+    /// Every item's query indexes, as stored (`None` for an item without
+    /// them): what an audit compares with the labels.
+    fn item_indexes(&self) -> StoreFuture<'_, Vec<(String, Option<ItemIndex>)>>;
+    /// A page of items, metadata only, in the order stored.
+    fn items_page<'a>(&'a self, q: &'a ItemQuery) -> StoreFuture<'a, Vec<ItemRow>>;
+    /// A page of transfers and messages queued for partners, in the order queued.
+    fn transfers_page<'a>(&'a self, q: &'a TransferQuery) -> StoreFuture<'a, Vec<TransferRow>>;
+    /// One queued transfer or message.
+    fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>>;
+    /// The first answer kept under `person`'s idempotency `key`.
+    fn idempotent<'a>(
+        &'a self,
+        person: &'a str,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<Idempotent>>;
 }

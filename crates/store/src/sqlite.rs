@@ -13,8 +13,9 @@ use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
-    Person, Role, Store, StoreError, StoreFuture,
+    Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
+    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Role, Store, StoreError, StoreFuture,
+    TransferQuery, TransferRow, TransferState,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -36,6 +37,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0006_outbox_queued.sql"),
     ),
     (7, include_str!("../migrations/sqlite/0007_custody.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_transfers_and_pages.sql"),
+    ),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -201,7 +206,7 @@ fn outgoing(r: &Row<'_>) -> rusqlite::Result<Result<Outgoing, StoreError>> {
         r.get("envelope")?,
         r.get("next_attempt_at")?,
     );
-    let custody = r.get("custody")?;
+    let (custody, released_by) = (r.get("custody")?, r.get("released_by")?);
     Ok((|| {
         Ok(Outgoing {
             kind: MessageKind::parse(&kind)
@@ -214,6 +219,7 @@ fn outgoing(r: &Row<'_>) -> rusqlite::Result<Result<Outgoing, StoreError>> {
                 .map_err(|_| StoreError::Corrupt("attempts".into()))?,
             next_attempt_at,
             custody,
+            released_by,
         })
     })())
 }
@@ -292,8 +298,75 @@ fn item(row: &Row<'_>) -> rusqlite::Result<Item> {
         received_from: row.get("received_from")?,
         created_at: row.get("created_at")?,
         origin_item: row.get::<_, Option<String>>("origin_item")?.unwrap_or(id),
+        binding: row.get("binding")?,
         custody: row.get("custody")?,
+        index: None,
     })
+}
+
+/// The columns of an item list (never the sealed bytes).
+const ITEM_ROW: &str = "rowid, id, originator, label, equivalent_label, received_from, \
+     COALESCE(origin_item, id) AS origin_item, created_at, binding, custody";
+
+fn item_row(r: &Row<'_>) -> rusqlite::Result<Result<ItemRow, StoreError>> {
+    Ok(Ok(ItemRow {
+        position: r.get("rowid")?,
+        id: r.get("id")?,
+        originator: r.get("originator")?,
+        label: r.get("label")?,
+        equivalent_label: r.get("equivalent_label")?,
+        received_from: r.get("received_from")?,
+        origin_item: r.get("origin_item")?,
+        created_at: r.get("created_at")?,
+        binding: r.get("binding")?,
+        custody: r.get("custody")?,
+    }))
+}
+
+/// The columns of a transfer as its sender shows it.
+const TRANSFER_ROW: &str = "rowid, kind, transfer, item, recipient, released_by, attempts, \
+     COALESCE(queued_at, next_attempt_at) AS queued, next_attempt_at, last_error, delivered_at, \
+     receipt, failed_at, failure";
+
+fn transfer_row(r: &Row<'_>) -> rusqlite::Result<Result<TransferRow, StoreError>> {
+    let kind: String = r.get("kind")?;
+    let attempts: i64 = r.get("attempts")?;
+    let row = (
+        r.get("rowid")?,
+        r.get("transfer")?,
+        r.get("item")?,
+        r.get("recipient")?,
+        r.get("released_by")?,
+        r.get("queued")?,
+        r.get("next_attempt_at")?,
+        r.get("last_error")?,
+    );
+    let (delivered_at, receipt, failed_at, failure) = (
+        r.get("delivered_at")?,
+        r.get("receipt")?,
+        r.get("failed_at")?,
+        r.get("failure")?,
+    );
+    Ok((|| {
+        Ok(TransferRow {
+            position: row.0,
+            kind: MessageKind::parse(&kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("outbox kind `{kind}`")))?,
+            transfer: row.1,
+            item: row.2,
+            recipient: row.3,
+            released_by: row.4,
+            attempts: u32::try_from(attempts)
+                .map_err(|_| StoreError::Corrupt("attempts".into()))?,
+            queued_at: row.5,
+            next_attempt_at: row.6,
+            last_error: row.7,
+            delivered_at,
+            receipt,
+            failed_at,
+            failure,
+        })
+    })())
 }
 
 /// Every row of `sql` with `params`, each mapped by `f` (which may refuse it).
@@ -850,19 +923,199 @@ impl Store for SqliteStore {
         })
     }
 
-    fn retry_later<'a>(&'a self, transfer: &'a str, next_attempt_at: i64) -> StoreFuture<'a, ()> {
+    fn retry_later<'a>(
+        &'a self,
+        transfer: &'a str,
+        next_attempt_at: i64,
+        error: &'a str,
+    ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let transfer = transfer.to_owned();
+            let (transfer, error) = (transfer.to_owned(), error.to_owned());
             self.writer
                 .run(move |conn| {
                     conn.prepare_cached(
-                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+                        "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, last_error = ? \
+                         WHERE transfer = ? AND delivered_at IS NULL",
                     )
-                    .and_then(|mut st| st.execute(rusqlite::params![next_attempt_at, transfer]))
+                    .and_then(|mut st| {
+                        st.execute(rusqlite::params![next_attempt_at, error, transfer])
+                    })
                     .map_err(writer::sql)?;
                     Ok(())
                 })
                 .await
+        })
+    }
+
+    fn item_indexes(&self) -> StoreFuture<'_, Vec<(String, Option<ItemIndex>)>> {
+        Box::pin(async move {
+            self.read(|c| {
+                let rows = all(
+                    c,
+                    "SELECT id, access_level, created_unix FROM item ORDER BY rowid",
+                    [],
+                    |r| {
+                        let id: String = r.get(0)?;
+                        let level: Option<String> = r.get(1)?;
+                        let unix: Option<i64> = r.get(2)?;
+                        Ok(Ok((id, level, unix)))
+                    },
+                )?;
+                let mut topics: std::collections::HashMap<String, Vec<String>> =
+                    std::collections::HashMap::new();
+                for (item, topic) in all(
+                    c,
+                    "SELECT item, topic FROM item_topic ORDER BY item, topic",
+                    [],
+                    |r| Ok(Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))),
+                )? {
+                    topics.entry(item).or_default().push(topic);
+                }
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, level, unix)| {
+                        let index = match (level, unix) {
+                            (Some(access_level), Some(created_unix)) => Some(ItemIndex {
+                                access_level,
+                                created_unix,
+                                topics: topics.remove(&id).unwrap_or_default(),
+                            }),
+                            _ => None,
+                        };
+                        (id, index)
+                    })
+                    .collect())
+            })
+            .await
+        })
+    }
+
+    fn items_page<'a>(&'a self, q: &'a ItemQuery) -> StoreFuture<'a, Vec<ItemRow>> {
+        Box::pin(async move {
+            let q = q.clone();
+            self.read(move |c| {
+                let mut sql = format!("SELECT {ITEM_ROW} FROM item WHERE rowid > ?");
+                let mut p: Vec<rusqlite::types::Value> = vec![q.after.unwrap_or(0).into()];
+                if let Some(levels) = &q.levels {
+                    if levels.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    sql.push_str(&format!(
+                        " AND access_level IN ({})",
+                        placeholders(levels.len())
+                    ));
+                    p.extend(levels.iter().map(|l| l.clone().into()));
+                }
+                if let Some(within) = &q.topics_within {
+                    if within.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    sql.push_str(&format!(
+                        " AND NOT EXISTS (SELECT 1 FROM item_topic t WHERE t.item = item.id AND t.topic NOT IN ({}))",
+                        placeholders(within.len())
+                    ));
+                    p.extend(within.iter().map(|t| t.clone().into()));
+                }
+                if let Some(topic) = &q.topic {
+                    sql.push_str(
+                        " AND EXISTS (SELECT 1 FROM item_topic t WHERE t.topic = ? AND t.item = item.id)",
+                    );
+                    p.push(topic.clone().into());
+                }
+                if let Some(o) = &q.originator {
+                    sql.push_str(" AND originator = ?");
+                    p.push(o.clone().into());
+                }
+                if let Some(since) = q.since {
+                    sql.push_str(" AND created_unix >= ?");
+                    p.push(since.into());
+                }
+                sql.push_str(" ORDER BY rowid LIMIT ?");
+                p.push(i64::from(q.limit).into());
+                all(c, &sql, rusqlite::params_from_iter(p), item_row)
+            })
+            .await
+        })
+    }
+
+    fn transfers_page<'a>(&'a self, q: &'a TransferQuery) -> StoreFuture<'a, Vec<TransferRow>> {
+        Box::pin(async move {
+            let q = q.clone();
+            self.read(move |c| {
+                let mut sql = format!("SELECT {TRANSFER_ROW} FROM outbox WHERE rowid > ?");
+                let mut p: Vec<rusqlite::types::Value> = vec![q.after.unwrap_or(0).into()];
+                if let Some(by) = &q.released_by {
+                    sql.push_str(" AND released_by = ?");
+                    p.push(by.clone().into());
+                }
+                if let Some(to) = &q.recipient {
+                    sql.push_str(" AND recipient = ?");
+                    p.push(to.clone().into());
+                }
+                if let Some(item) = &q.item {
+                    sql.push_str(" AND item = ?");
+                    p.push(item.clone().into());
+                }
+                match q.state {
+                    None => {}
+                    Some(TransferState::Queued) => sql.push_str(
+                        " AND delivered_at IS NULL AND failed_at IS NULL AND attempts = 0",
+                    ),
+                    Some(TransferState::Sending) => sql.push_str(
+                        " AND delivered_at IS NULL AND failed_at IS NULL AND attempts > 0",
+                    ),
+                    Some(TransferState::Delivered) => sql.push_str(" AND delivered_at IS NOT NULL"),
+                    Some(TransferState::Refused) => {
+                        sql.push_str(" AND failed_at IS NOT NULL AND delivered_at IS NULL")
+                    }
+                }
+                sql.push_str(" ORDER BY rowid LIMIT ?");
+                p.push(i64::from(q.limit).into());
+                all(c, &sql, rusqlite::params_from_iter(p), transfer_row)
+            })
+            .await
+        })
+    }
+
+    fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>> {
+        Box::pin(async move {
+            let id = id.to_owned();
+            self.read(move |c| {
+                one(
+                    c,
+                    &format!("SELECT {TRANSFER_ROW} FROM outbox WHERE transfer = ?"),
+                    [&id],
+                    transfer_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn idempotent<'a>(
+        &'a self,
+        person: &'a str,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<Idempotent>> {
+        Box::pin(async move {
+            let (person, key) = (person.to_owned(), key.to_owned());
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT person, key, request, response, at FROM idempotency WHERE person = ? AND key = ?",
+                    [&person, &key],
+                    |r| {
+                        Ok(Ok(Idempotent {
+                            person: r.get(0)?,
+                            key: r.get(1)?,
+                            request: r.get(2)?,
+                            response: r.get(3)?,
+                            at: r.get(4)?,
+                        }))
+                    },
+                )
+            })
+            .await
         })
     }
 }

@@ -322,6 +322,17 @@ fn commit_group(conn: &mut Connection, pending: Vec<(Box<Batch>, Reply)>) {
     }
 }
 
+/// Indexes an item's topics (each once).
+fn topics(conn: &Connection, item: &str, topics: &[String]) -> Result<(), StoreError> {
+    let mut st = conn
+        .prepare_cached("INSERT OR IGNORE INTO item_topic (item, topic) VALUES (?, ?)")
+        .map_err(sql)?;
+    for t in topics {
+        st.execute(params![item, t]).map_err(sql)?;
+    }
+    Ok(())
+}
+
 /// Writes one batch inside the open transaction; `seq` is the ledger
 /// sequencer, advanced only on success.
 fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, StoreError> {
@@ -389,7 +400,9 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     }
     for (table, id, tag) in &batch.backfill {
         let q = match table {
-            Tagged::Item => "UPDATE item SET custody = ? WHERE id = ? AND custody IS NULL",
+            Tagged::Item => {
+                "UPDATE item SET custody = ? WHERE id = ? AND (custody IS NULL OR binding IS NULL)"
+            }
             Tagged::Person => "UPDATE person SET custody = ? WHERE id = ? AND custody IS NULL",
             Tagged::Outbox => {
                 "UPDATE outbox SET custody = ? WHERE transfer = ? AND custody IS NULL"
@@ -415,8 +428,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, custody) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, \
+                 custody, binding, access_level, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for i in &batch.items {
@@ -429,16 +442,46 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 i.received_from,
                 i.created_at,
                 i.origin_item,
-                i.custody
+                i.custody,
+                i.binding,
+                i.index.as_ref().map(|x| x.access_level.as_str()),
+                i.index.as_ref().map(|x| x.created_unix)
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
+            if let Some(index) = &i.index {
+                topics(conn, &i.id, &index.topics)?;
+            }
+        }
+    }
+    for (id, binding, index) in &batch.reindex {
+        let n = conn
+            .prepare_cached(
+                "UPDATE item SET binding = ?, access_level = ?, created_unix = ? WHERE id = ? AND binding IS NULL",
+            )
+            .and_then(|mut st| {
+                st.execute(params![binding, index.access_level, index.created_unix, id])
+            })
+            .map_err(sql)?;
+        if n > 0 {
+            topics(conn, id, &index.topics)?;
         }
     }
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO idempotency (person, key, request, response, at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for k in &batch.idempotent {
+            st.execute(params![k.person, k.key, k.request, k.response, k.at])
+                .map_err(|e| unique_or(e, || StoreError::Duplicate(k.key.clone())))?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody, released_by) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         let mut envelope = conn
@@ -453,7 +496,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 o.next_attempt_at,
                 o.kind.as_str(),
                 o.next_attempt_at,
-                o.custody
+                o.custody,
+                o.released_by
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
             envelope
@@ -485,11 +529,11 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "UPDATE outbox SET delivered_at = ? WHERE transfer = ? AND delivered_at IS NULL",
+                "UPDATE outbox SET delivered_at = ?, receipt = ? WHERE transfer = ? AND delivered_at IS NULL",
             )
             .map_err(sql)?;
-        for (transfer, at) in &batch.delivered {
-            st.execute(params![at, transfer]).map_err(sql)?;
+        for (transfer, at, receipt) in &batch.delivered {
+            st.execute(params![at, receipt, transfer]).map_err(sql)?;
         }
     }
     // The ledger records, chained from the sequencer's position.

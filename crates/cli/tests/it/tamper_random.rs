@@ -19,8 +19,9 @@ use crate::common::{gsomia, json, s, tmp};
 use crate::serve::{Server, person, with_token};
 
 /// The tables an insider might edit.
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "item",
+    "item_topic",
     "person",
     "ledger_record",
     "checkpoint",
@@ -323,6 +324,10 @@ fn apply(c: &Connection, table: &str, edit: &Edit) -> Option<String> {
                 .filter(|(_, key)| !key)
                 .map(|(n, _)| n.as_str())
                 .collect();
+            if names.is_empty() {
+                // Nothing but the key: a swap is two rows exchanging identities.
+                return None;
+            }
             let read = |rowid: i64| -> Vec<Sql> {
                 c.query_row(
                     &format!("SELECT {} FROM {table} WHERE rowid = ?", names.join(", ")),

@@ -60,14 +60,21 @@ async fn refuse(node: &Node, peer: &str, refusal: &Refusal) -> Response {
     } else {
         refusal.reason.to_string()
     };
-    (
+    let mut r = (
         status,
         axum::Json(ErrorBody {
             error,
             request_id: None,
         }),
     )
-        .into_response()
+        .into_response();
+    if refusal.reason.is_decision() {
+        r.headers_mut().insert(
+            refusals::DECISION_HEADER,
+            axum::http::HeaderValue::from_static("decision"),
+        );
+    }
+    r
 }
 
 async fn receive(State(node): S, Extension(peer): Peer, body: axum::body::Bytes) -> Response {

@@ -8,14 +8,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use gsomia_api::{
     AgreementList, AgreementStatus, Check, ConsentList, ConsentView, EnterEvent, EnteredEvent,
-    ErrorBody, GrantConsent, Health, Impact, ItemList, ItemView, Launch, Published, Readiness,
-    ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track, WarningList,
+    ErrorBody, GrantConsent, Health, Impact, ItemFilter, ItemList, ItemView, Launch, Published,
+    Readiness, ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track, TransferFilter,
+    TransferList, TransferView, WarningList,
 };
 use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +25,7 @@ use utoipa_axum::routes;
 use super::{ApiError, Bearer, JsonBody, MAX_BODY, RawJson};
 use crate::node::Node;
 use crate::register::authenticate;
-use crate::{agreements, consents, items, warnings};
+use crate::{agreements, consents, items, transfers, warnings};
 
 type S = State<Arc<Node>>;
 
@@ -39,6 +40,8 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(show_item))
         .routes(routes!(read_item))
         .routes(routes!(release_item))
+        .routes(routes!(list_transfers))
+        .routes(routes!(show_transfer))
         .routes(routes!(list_agreements))
         .routes(routes!(show_agreement))
         .routes(routes!(enter_event))
@@ -162,12 +165,20 @@ async fn metrics(State(node): S) -> Result<Response, ApiError> {
 
 // ----------------------------------------------------------------- items
 
-/// The items the caller may read (labels only; each decided by the access rules).
+/// A page of the items the caller may read (labels only; each decided by
+/// the access rules before paging), oldest first.
 #[utoipa::path(get, path = "/v1/items", tag = "items", security(("bearer" = [])),
-    responses((status = 200, description = "Items the caller may read", body = ItemList)))]
-async fn list_items(State(node): S, bearer: Bearer) -> Result<Json<ItemList>, ApiError> {
+    params(ItemFilter),
+    responses(
+        (status = 200, description = "A page of the items the caller may read", body = ItemList),
+        (status = 400, description = "A filter or cursor that does not hold", body = ErrorBody)))]
+async fn list_items(
+    State(node): S,
+    bearer: Bearer,
+    Query(filter): Query<ItemFilter>,
+) -> Result<Json<ItemList>, ApiError> {
     let p = person(&node, bearer).await?;
-    Ok(Json(items::list(&node, &p).await?))
+    Ok(Json(items::list(&node, &p, &filter).await?))
 }
 
 /// Submits an item: labelled in the party's policy, sealed at rest, ledgered.
@@ -229,19 +240,64 @@ async fn read_item(
     params(("id" = String, Path, description = "The item's id at this node")),
     request_body = ReleaseItem,
     responses(
-        (status = 200, description = "Decided: released (queued) or withheld, with reasons", body = ReleaseOutcome),
+        (status = 200, description = "Decided: released (queued) or withheld, with reasons; with an `Idempotency-Key` already used for this request, its first answer", body = ReleaseOutcome),
+        (status = 400, description = "An unknown recipient, or an idempotency key used for another request", body = ErrorBody),
         (status = 403, description = "The caller's role may not release", body = ErrorBody),
         (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
 async fn release_item(
     State(node): S,
     bearer: Bearer,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     JsonBody(req): JsonBody<ReleaseItem>,
 ) -> Result<Json<ReleaseOutcome>, ApiError> {
     let p = person(&node, bearer).await?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(v.to_str().map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "the idempotency key is printable ASCII",
+            )
+        })?),
+    };
     Ok(Json(
-        items::release::release_by(&node, &p, &id, &req.to).await?,
+        items::release::release_by(&node, &p, &id, &req.to, key).await?,
     ))
+}
+
+// ------------------------------------------------------------- transfers
+
+/// A page of the transfers the caller may see (security officers and
+/// auditors: all; officers: those they released), oldest first.
+#[utoipa::path(get, path = "/v1/transfers", tag = "transfers", security(("bearer" = [])),
+    params(TransferFilter),
+    responses(
+        (status = 200, description = "A page of transfers", body = TransferList),
+        (status = 400, description = "A filter or cursor that does not hold", body = ErrorBody)))]
+async fn list_transfers(
+    State(node): S,
+    bearer: Bearer,
+    Query(filter): Query<TransferFilter>,
+) -> Result<Json<TransferList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(transfers::list(&node, &p, &filter).await?))
+}
+
+/// What became of one transfer: queued, sending (attempts and the last
+/// error), delivered (the partner's receipt checkpoint) or refused (its reasons).
+#[utoipa::path(get, path = "/v1/transfers/{id}", tag = "transfers", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The transfer's id (from the release)")),
+    responses(
+        (status = 200, description = "The transfer", body = TransferView),
+        (status = 404, description = "No such transfer, or not one the caller may see", body = ErrorBody)))]
+async fn show_transfer(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<TransferView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(transfers::show(&node, &p, &id).await?))
 }
 
 // ------------------------------------------------------------ agreements

@@ -191,7 +191,9 @@ pub async fn submit(
         received_from: None,
         created_at: created.to_string(),
         origin_item: id.clone(),
+        binding: None,
         custody: None,
+        index: None,
     };
     crate::custody::tag_item(node.custody(), &mut item).map_err(|b| stored(&id, b))?;
     node.store()
@@ -226,7 +228,12 @@ pub(crate) struct Verified {
 /// alarm and refuses.
 pub(crate) async fn verified(node: &Node, item: &Item) -> Result<Verified, ItemError> {
     match crate::custody::check_item(node.custody(), item) {
-        Ok(header) => resolve(node, item, header.label),
+        Ok(header) => resolve(
+            node,
+            &item.id,
+            item.equivalent_label.as_deref(),
+            header.label,
+        ),
         Err(b) => {
             node.alarm(&b).await;
             Err(ItemError::Integrity(b))
@@ -235,15 +242,20 @@ pub(crate) async fn verified(node: &Node, item: &Item) -> Result<Verified, ItemE
 }
 
 /// Resolves an item's checked labels against the profiles.
-fn resolve(node: &Node, item: &Item, wire: WireLabel) -> Result<Verified, ItemError> {
+fn resolve(
+    node: &Node,
+    id: &str,
+    equivalent: Option<&[u8]>,
+    wire: WireLabel,
+) -> Result<Verified, ItemError> {
     let reg = node.registry();
-    let original = from_wire(&reg, &wire).map_err(|e| stored(&item.id, e))?;
+    let original = from_wire(&reg, &wire).map_err(|e| stored(id, e))?;
     let mut labels = ItemLabels::new(original.clone());
-    let equivalent = match &item.equivalent_label {
+    let equivalent = match equivalent {
         Some(bytes) => {
-            let eq = WireLabel::from_bytes(bytes).map_err(|e| stored(&item.id, e))?;
+            let eq = WireLabel::from_bytes(bytes).map_err(|e| stored(id, e))?;
             let recorded = crate::labels::equivalent_from_wire(&reg, &eq, node.party())
-                .map_err(|e| stored(&item.id, e))?;
+                .map_err(|e| stored(id, e))?;
             // The agreement it came under, for citing only.
             let agreement = reg.linking(original.originator, node.me()).first().copied();
             labels.add_equivalent(gsomia_core::EquivalentLabel {
@@ -359,32 +371,154 @@ pub(crate) async fn unopened(node: &Node, id: &str, e: &gsomia_seal::item::OpenE
     ItemError::Integrity(b)
 }
 
-/// The items the person may read.
-pub async fn list(node: &Node, person: &Person) -> Result<ItemList, ItemError> {
+/// The most items a page holds.
+pub const MAX_PAGE: u32 = 500;
+/// The items a page holds when the caller does not say.
+pub const DEFAULT_PAGE: u32 = 50;
+/// How long a list looks for readable items before it answers with what
+/// it found and a cursor to go on from.
+pub const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A page of the items the person may read, oldest first. The store is
+/// asked only for rows that could be readable (levels at or below the
+/// clearance, topics within the need-to-know: indexes, never trusted);
+/// each row is then checked (its tag) and decided (its verified labels);
+/// paging comes after the decision, so a page says nothing of what is
+/// hidden. Metadata only: no content is read.
+pub async fn list(
+    node: &Node,
+    person: &Person,
+    filter: &gsomia_api::ItemFilter,
+) -> Result<ItemList, ItemError> {
     let r = crate::register::reader(node, person)?;
     let at = node.now();
     let reg = node.registry();
+    let limit = filter.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ItemError::Invalid(format!(
+            "`limit` is from 1 to {MAX_PAGE}"
+        )));
+    }
+    let after = match &filter.next {
+        None => None,
+        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+            ItemError::Invalid(format!("`next={c}` is not a cursor this node gave"))
+        })?),
+    };
+    let since = filter
+        .since
+        .as_deref()
+        .map(|t| {
+            gsomia_core::time::parse_instant(t)
+                .map(|t| t.as_second())
+                .map_err(|e| ItemError::Invalid(format!("`since`: {e}")))
+        })
+        .transpose()?;
+    // What the reader could possibly read: levels of the own policy at or
+    // below the clearance (none once it has ended), topics within the
+    // need-to-know.
+    let levels: Vec<String> = match reg.level_info(r.clearance) {
+        Some(c) if at < r.clearance_until => reg
+            .policy(node.me())
+            .map(|p| {
+                p.levels()
+                    .iter()
+                    .filter(|l| l.rank <= c.rank && (c.classified || !l.classified))
+                    .map(|l| l.native.clone())
+                    .collect()
+            })
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let levels = match &filter.level {
+        None => levels,
+        Some(want) => {
+            let want = reg
+                .level(node.me(), want)
+                .map_err(|e| ItemError::Invalid(e.to_string()))?;
+            let name = reg.level_name(want).to_owned();
+            levels.into_iter().filter(|l| *l == name).collect()
+        }
+    };
+    let within: Vec<String> = r
+        .need_to_know
+        .iter()
+        .map(|t| reg.topics().name(t).to_owned())
+        .collect();
+    let topic = match &filter.topic {
+        None => None,
+        Some(t) => Some(
+            reg.topic(t)
+                .map(|t| reg.topics().name(t).to_owned())
+                .map_err(|e| ItemError::Invalid(e.to_string()))?,
+        ),
+    };
+    let originator = match &filter.originator {
+        None => None,
+        Some(o) => Some(
+            reg.party(o)
+                .map(|p| reg.party_id(p).to_owned())
+                .map_err(|e| ItemError::Invalid(e.to_string()))?,
+        ),
+    };
+    let mut query = gsomia_store::ItemQuery {
+        after,
+        limit: limit.saturating_mul(2).max(64),
+        levels: Some(levels),
+        topics_within: Some(within),
+        topic,
+        originator,
+        since,
+    };
+    let started = std::time::Instant::now();
     let mut items = Vec::new();
-    for id in node.store().item_ids().await? {
-        let Some(item) = node.store().item(&id).await? else {
-            continue;
-        };
-        // An item that fails its check is left out (and its alarm raised).
-        let v = match verified(node, &item).await {
-            Ok(v) => v,
-            Err(ItemError::Integrity(_)) => continue,
-            Err(e) => return Err(e),
-        };
-        // Only what this person may read is listed.
-        if decide_access(&reg, &r, &v.labels, at).is_allow() {
-            items.push(ItemSummary {
-                id,
-                origin_item: item.origin_item,
-                received_from: item.received_from,
-                label: view(&v.wire),
-                equivalent_label: v.equivalent.as_ref().map(view),
+    let mut last = after;
+    loop {
+        let rows = node.store().items_page(&query).await?;
+        let exhausted = rows.len() < query.limit as usize;
+        for row in rows {
+            last = Some(row.position);
+            let wire = match crate::custody::check_item_row(node.custody(), &row) {
+                Ok(w) => w,
+                // A row that fails its check is left out, its alarm raised
+                // naming what changed (the whole row read to tell).
+                Err(b) => {
+                    let b = match node.store().item(&row.id).await? {
+                        Some(item) => crate::custody::check_item(node.custody(), &item)
+                            .err()
+                            .unwrap_or(b),
+                        None => b,
+                    };
+                    node.alarm(&b).await;
+                    continue;
+                }
+            };
+            let v = resolve(node, &row.id, row.equivalent_label.as_deref(), wire)?;
+            if decide_access(&reg, &r, &v.labels, at).is_allow() {
+                items.push(ItemSummary {
+                    id: row.id,
+                    origin_item: row.origin_item,
+                    received_from: row.received_from,
+                    label: view(&v.wire),
+                    equivalent_label: v.equivalent.as_ref().map(view),
+                });
+                if items.len() == limit as usize {
+                    return Ok(ItemList {
+                        items,
+                        next: last.map(|n| n.to_string()),
+                    });
+                }
+            }
+        }
+        if exhausted {
+            return Ok(ItemList { items, next: None });
+        }
+        if started.elapsed() >= LIST_DEADLINE {
+            return Ok(ItemList {
+                items,
+                next: last.map(|n| n.to_string()),
             });
         }
+        query.after = last;
     }
-    Ok(ItemList { items })
 }

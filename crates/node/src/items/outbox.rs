@@ -253,15 +253,29 @@ async fn settle(node: &Node, o: &Outgoing, r: Result<(), Failure>) {
             }
         }
         Err(Failure::Retry(e)) => {
-            let backoff = (1i64 << o.attempts.min(6)).min(MAX_BACKOFF_SECS);
+            let backoff = backoff(o.attempts);
             let next = node.now().as_second() + backoff;
             tracing::info!(transfer = %o.transfer, partner = %o.recipient, reason = %e, backoff_s = backoff, "delivery failed; will retry");
             node.metrics().transfer(&o.recipient, "retried", 1);
-            if let Err(e) = node.store().retry_later(&o.transfer, next).await {
+            let why = crate::node::bounded(&e.to_string(), crate::node::MAX_ENTRY_FIELD);
+            if let Err(e) = node.store().retry_later(&o.transfer, next, &why).await {
                 tracing::error!(error = %e, "outbox: cannot schedule a retry");
             }
         }
     }
+}
+
+/// Seconds before the next attempt after `attempts` failed ones: doubling
+/// from 1 s up to [`MAX_BACKOFF_SECS`], less up to a quarter at random so
+/// transfers held back by one outage do not all come back at once.
+fn backoff(attempts: u32) -> i64 {
+    let full = (1i64 << attempts.min(6)).min(MAX_BACKOFF_SECS);
+    let spread = full / 4;
+    let jitter = match crate::ids::entropy() {
+        Ok(b) => i64::from(b.first().copied().unwrap_or(0)) * spread / 255,
+        Err(_) => 0,
+    };
+    (full - jitter).max(1)
 }
 
 /// The ledger entry and outbox failure for a transfer its recipient refused.
@@ -341,36 +355,54 @@ async fn post_to<'a>(
             detail: e.to_string(),
         })?;
     let status = resp.status();
+    let decided = resp
+        .headers()
+        .get(crate::refusals::DECISION_HEADER)
+        .is_some_and(|v| v == "decision");
     let bytes = resp.bytes().await.map_err(|e| Retry::Network {
         step: "read",
         detail: e.to_string(),
     })?;
-    if status.is_client_error() {
-        return Err(Failure::Refused(format!(
-            "{status}: {}",
-            String::from_utf8_lossy(&bytes)
-        )));
+    // Only the partner's decision under the rules is final; any other
+    // refusal (a clock apart, a message it could not check, a partner
+    // not configured there yet) may pass later.
+    if status.is_client_error() && decided {
+        return Err(Failure::Refused(peer_error(&bytes)));
     }
     if !status.is_success() {
         return Err(Failure::Retry(Retry::Status {
             status: status.as_u16(),
-            body: String::from_utf8_lossy(&bytes).into_owned(),
+            body: peer_error(&bytes),
         }));
     }
     Ok((partner, bytes.to_vec()))
+}
+
+/// A partner's error answer as text: its `error` field, bounded.
+fn peer_error(bytes: &[u8]) -> String {
+    let text = serde_json::from_slice::<gsomia_api::ErrorBody>(bytes)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(bytes).into_owned());
+    crate::node::bounded(&text, crate::node::MAX_ENTRY_FIELD)
 }
 
 /// Delivers several transfers to one partner in one request; the batch
 /// receipt is verified once and every outcome settled in one commit.
 async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), Failure> {
     use gsomia_seal::transfer::{BatchReceipt, Outcome, seal_batch};
-    let bodies = chunk
-        .iter()
-        .map(|o| Envelope::unsigned(&o.envelope))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Retry::Queued(e.to_string()))?;
-    let size = bodies.iter().map(|b| b.len()).sum();
-    let body = crate::lanes::compute(size, || seal_batch(&bodies, &node.signer().key));
+    // Each attempt stamped with its own instant (the receiver's freshness
+    // check measures the attempt, however long the transfer waited).
+    let now = gsomia_core::time::to_wire(node.now());
+    let size = chunk.iter().map(|o| o.envelope.len()).sum();
+    let body = crate::lanes::compute(size, || -> Result<Vec<u8>, Retry> {
+        let bodies = chunk
+            .iter()
+            .map(|o| Envelope::unsigned(&o.envelope).and_then(|b| Envelope::restamp(b, now)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Retry::Queued(e.to_string()))?;
+        let refs: Vec<&[u8]> = bodies.iter().map(Vec::as_slice).collect();
+        Ok(seal_batch(&refs, &node.signer().key))
+    })?;
     let (partner, bytes) = post_to(node, to, "transfers/batch", body).await?;
     let receipt =
         BatchReceipt::open(&bytes, partner.key()).map_err(|e| Retry::Receipt(e.to_string()))?;
@@ -386,7 +418,9 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
     for o in chunk {
         match receipt.outcomes.iter().find(|(t, _)| *t == o.transfer) {
             Some((_, Outcome::Stored(_) | Outcome::Duplicate(_))) => {
-                batch.delivered.push((o.transfer.clone(), now.clone()));
+                batch
+                    .delivered
+                    .push((o.transfer.clone(), now.clone(), receipt.checkpoint.clone()));
                 batch.entries.push(
                     delivered_entry(node, partner, o, &c)
                         .map_err(|e| Retry::Record(e.to_string()))?,
@@ -478,9 +512,12 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         MessageKind::Revocation => "revocations",
     };
     let message = match o.kind {
-        // Queued unsigned: signed now, as a single envelope.
+        // Queued unsigned: stamped with this attempt's instant and signed
+        // now, as a single envelope.
         MessageKind::Transfer => Envelope::sign_body(
-            Envelope::unsigned(&o.envelope).map_err(|e| Retry::Queued(e.to_string()))?,
+            &Envelope::unsigned(&o.envelope)
+                .and_then(|b| Envelope::restamp(b, gsomia_core::time::to_wire(node.now())))
+                .map_err(|e| Retry::Queued(e.to_string()))?,
             &node.signer().key,
         ),
         _ => o.envelope.clone(),
@@ -500,7 +537,11 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
     let e = delivered_entry(node, partner, o, &c).map_err(|e| Retry::Record(e.to_string()))?;
     node.store()
         .commit(Batch {
-            delivered: vec![(o.transfer.clone(), node.now().to_string())],
+            delivered: vec![(
+                o.transfer.clone(),
+                node.now().to_string(),
+                receipt.checkpoint.clone(),
+            )],
             entries: vec![e],
             ..Batch::default()
         })

@@ -203,7 +203,9 @@ fn check(
         received_from: Some(peer.to_owned()),
         created_at: at.to_string(),
         origin_item: env.item,
+        binding: None,
         custody: None,
+        index: None,
     };
     crate::custody::tag_item(node.custody(), &mut item).map_err(|b| Refusal::internal(&t, b))?;
     Ok(Checked::New {
@@ -397,7 +399,11 @@ pub async fn receive_batch(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u
                     )
                     .map_err(|e| internal(&e))?;
                 batch.entries.push(e);
-                outcomes.push((r.id, Outcome::Refused(why)));
+                // Only a decision ends the transfer at the sender; anything
+                // else is left unanswered in the receipt, and sent again.
+                if r.reason.is_decision() {
+                    outcomes.push((r.id, Outcome::Refused(why)));
+                }
             }
         }
     }

@@ -19,17 +19,101 @@ fn stored(id: &str, what: impl std::fmt::Display) -> ItemError {
     }
 }
 
+/// A release request's idempotency key, and a digest of what it asks.
+#[derive(Debug, Clone)]
+pub struct Once {
+    /// The person asking.
+    pub person: String,
+    /// Their key.
+    pub key: String,
+    /// What the request asks (the same key for another request is refused).
+    pub request: Vec<u8>,
+}
+
+/// The longest idempotency key taken.
+pub const MAX_KEY: usize = 255;
+
 /// A release asked for by a person: only what they may read can be
-/// released by them (the read is decided and ledgered first).
+/// released by them (the read is decided and ledgered first). With an
+/// idempotency key, a request already answered is answered the same way
+/// again, and nothing new is decided, ledgered or sent.
 pub async fn release_by(
     node: &Node,
     person: &Person,
     id: &str,
     to: &str,
+    key: Option<&str>,
 ) -> Result<ReleaseOutcome, ItemError> {
     crate::register::not_auditor(node, person, "release items")?;
+    let once = match key {
+        None => None,
+        Some(k) => {
+            if k.is_empty() || k.len() > MAX_KEY || !k.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(ItemError::Invalid(format!(
+                    "an idempotency key is 1 to {MAX_KEY} printable ASCII characters"
+                )));
+            }
+            use sha2::Digest as _;
+            let mut h = sha2::Sha256::new();
+            for part in ["release", id, to] {
+                h.update((part.len() as u64).to_be_bytes());
+                h.update(part.as_bytes());
+            }
+            Some(Once {
+                person: person.id.clone(),
+                key: k.to_owned(),
+                request: h.finalize().to_vec(),
+            })
+        }
+    };
+    if let Some(o) = &once
+        && let Some(prior) = node.store().idempotent(&o.person, &o.key).await?
+    {
+        return replay(o, &prior);
+    }
     let (item, _, _) = super::decide_read(node, person, id, "release").await?;
-    release(node, &item, to, &person.id).await
+    match release(node, &item, to, &person.id, once.as_ref()).await {
+        // The same key, in a request that committed first: its answer.
+        Err(ItemError::Store(gsomia_store::StoreError::Duplicate(_))) if once.is_some() => {
+            let o = once.as_ref().ok_or(ItemError::NotFound)?;
+            match node.store().idempotent(&o.person, &o.key).await? {
+                Some(prior) => replay(o, &prior),
+                None => Err(ItemError::NotFound),
+            }
+        }
+        r => r,
+    }
+}
+
+/// The first answer to a request with this key, if it asked the same.
+fn replay(o: &Once, prior: &gsomia_store::Idempotent) -> Result<ReleaseOutcome, ItemError> {
+    if prior.request != o.request {
+        return Err(ItemError::Invalid(format!(
+            "the idempotency key `{}` was used at {} for another request",
+            o.key, prior.at
+        )));
+    }
+    serde_json::from_str(&prior.response)
+        .map_err(|e| stored("idempotency", format!("a kept answer does not decode: {e}")))
+}
+
+/// The idempotency record of `outcome`, for the commit that decides it.
+fn kept(
+    node: &Node,
+    once: Option<&Once>,
+    outcome: &ReleaseOutcome,
+) -> Result<Vec<gsomia_store::Idempotent>, ItemError> {
+    once.map(|o| {
+        Ok(gsomia_store::Idempotent {
+            person: o.person.clone(),
+            key: o.key.clone(),
+            request: o.request.clone(),
+            response: serde_json::to_string(outcome).map_err(|e| stored("idempotency", e))?,
+            at: node.now().to_string(),
+        })
+    })
+    .into_iter()
+    .collect()
 }
 
 /// Decides the release of `item` to `to` at this instant, ledgers the
@@ -40,6 +124,7 @@ pub async fn release(
     item: &Item,
     to: &str,
     by: &str,
+    once: Option<&Once>,
 ) -> Result<ReleaseOutcome, ItemError> {
     // The label decided on and sealed again is the one in the item's own
     // sealed bytes, checked with its custody tag (never the label column).
@@ -86,6 +171,7 @@ pub async fn release(
                 )],
                 "deny by default".to_owned(),
                 vec!["deny by default".to_owned()],
+                once,
             )
             .await;
         }
@@ -96,7 +182,7 @@ pub async fn release(
                 .map(ToString::to_string)
                 .collect();
             let rules = reasons.join(" | ");
-            return withhold(node, item, to, by, reasons, rules, cites).await;
+            return withhold(node, item, to, by, reasons, rules, cites, once).await;
         }
     };
     let transfer = crate::ids::new_id(&format!("{}-t", node.party()), at)?;
@@ -172,18 +258,10 @@ pub async fn release(
         attempts: 0,
         next_attempt_at: at.as_second(),
         custody: None,
+        released_by: Some(by.to_owned()),
     };
     crate::custody::tag_outgoing(node.custody(), &mut queued);
-    node.store()
-        .commit(Batch {
-            outgoing: vec![queued],
-            entries: vec![e1, e2],
-            ..Batch::default()
-        })
-        .await?;
-    node.metrics().transfer(&partner.party, "sent", 1);
-    node.wake_outbox();
-    Ok(ReleaseOutcome::Release(Released {
+    let outcome = ReleaseOutcome::Release(Released {
         transfer,
         agreement,
         recipient_level: reg.level_name(release.recipient_level).to_owned(),
@@ -194,10 +272,22 @@ pub async fn release(
             gsomia_core::Route::Return => Route::Return,
         },
         reasons,
-    }))
+    });
+    node.store()
+        .commit(Batch {
+            outgoing: vec![queued],
+            entries: vec![e1, e2],
+            idempotent: kept(node, once, &outcome)?,
+            ..Batch::default()
+        })
+        .await?;
+    node.metrics().transfer(&partner.party, "sent", 1);
+    node.wake_outbox();
+    Ok(outcome)
 }
 
 /// Ledgers a withheld release and answers with its reasons.
+#[allow(clippy::too_many_arguments, reason = "one decision's parts")]
 async fn withhold(
     node: &Node,
     item: &Item,
@@ -206,10 +296,11 @@ async fn withhold(
     reasons: Vec<String>,
     rules: String,
     cites: Vec<String>,
+    once: Option<&Once>,
 ) -> Result<ReleaseOutcome, ItemError> {
     node.metrics()
         .refused("release", cites.iter().map(String::as_str));
-    node.record(
+    let e = node.entry(
         Kind::ReleaseDecided,
         Some(&item.id),
         vec![
@@ -221,7 +312,14 @@ async fn withhold(
                 format!("{} (requested by {by})", reasons.join(" | ")),
             ),
         ],
-    )
-    .await?;
-    Ok(ReleaseOutcome::Withhold(Withheld { reasons }))
+    )?;
+    let outcome = ReleaseOutcome::Withhold(Withheld { reasons });
+    node.store()
+        .commit(Batch {
+            entries: vec![e],
+            idempotent: kept(node, once, &outcome)?,
+            ..Batch::default()
+        })
+        .await?;
+    Ok(outcome)
 }

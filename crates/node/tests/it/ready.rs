@@ -8,8 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gsomia_ledger::merkle::Hash;
 use gsomia_store::{
-    Batch, Committed, Incoming, Item, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
-    Person, Store, StoreError, StoreFuture,
+    Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
+    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Store, StoreError, StoreFuture,
+    TransferQuery, TransferRow,
 };
 use tower::ServiceExt as _;
 
@@ -142,11 +143,35 @@ impl Store for Flaky {
     fn outbox_stats(&self) -> StoreFuture<'_, Vec<OutboxStats>> {
         self.inner.outbox_stats()
     }
-    fn retry_later<'a>(&'a self, transfer: &'a str, next: i64) -> StoreFuture<'a, ()> {
+    fn retry_later<'a>(
+        &'a self,
+        transfer: &'a str,
+        next: i64,
+        error: &'a str,
+    ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             self.refuse()?;
-            self.inner.retry_later(transfer, next).await
+            self.inner.retry_later(transfer, next, error).await
         })
+    }
+    fn item_indexes(&self) -> StoreFuture<'_, Vec<(String, Option<ItemIndex>)>> {
+        self.inner.item_indexes()
+    }
+    fn items_page<'a>(&'a self, q: &'a ItemQuery) -> StoreFuture<'a, Vec<ItemRow>> {
+        self.inner.items_page(q)
+    }
+    fn transfers_page<'a>(&'a self, q: &'a TransferQuery) -> StoreFuture<'a, Vec<TransferRow>> {
+        self.inner.transfers_page(q)
+    }
+    fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>> {
+        self.inner.transfer(id)
+    }
+    fn idempotent<'a>(
+        &'a self,
+        person: &'a str,
+        key: &'a str,
+    ) -> StoreFuture<'a, Option<Idempotent>> {
+        self.inner.idempotent(person, key)
     }
 }
 

@@ -47,7 +47,9 @@ fn item(id: &str) -> Item {
         received_from: Some("KOR".into()),
         created_at: "2026-11-28T00:00:00Z".into(),
         origin_item: format!("kor-{id}"),
+        binding: Some(vec![7; 32]),
         custody: Some(id.as_bytes().to_vec()),
+        index: None,
     }
 }
 
@@ -172,6 +174,7 @@ pub async fn an_audit_reads_everything<S: Store + ?Sized>(s: &S) {
             attempts: 0,
             next_attempt_at: 5,
             custody: Some(vec![3]),
+            released_by: Some("jpn-sato".into()),
         }],
         delivered: vec![],
         ..Batch::default()
@@ -179,7 +182,11 @@ pub async fn an_audit_reads_everything<S: Store + ?Sized>(s: &S) {
     .await
     .unwrap();
     s.commit(Batch {
-        delivered: vec![("o1".into(), "2026-11-29T00:00:00Z".into())],
+        delivered: vec![(
+            "o1".into(),
+            "2026-11-29T00:00:00Z".into(),
+            "checkpoint".into(),
+        )],
         ..Batch::default()
     })
     .await
@@ -340,6 +347,7 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store + ?Sized>(
         attempts: 0,
         next_attempt_at: at,
         custody: None,
+        released_by: None,
     };
     s.commit(Batch {
         outgoing: vec![out("late", 200), out("early", 100)],
@@ -355,7 +363,7 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store + ?Sized>(
         .map(|o| o.transfer)
         .collect();
     assert_eq!(due, ["early"]);
-    s.retry_later("early", 300).await.unwrap();
+    s.retry_later("early", 300, "unreachable").await.unwrap();
     let due = s.due(250, 10).await.unwrap();
     assert_eq!(
         due.iter().map(|o| o.transfer.as_str()).collect::<Vec<_>>(),
@@ -368,7 +376,11 @@ pub async fn the_outbox_serves_due_transfers_until_delivered<S: Store + ?Sized>(
         1
     );
     s.commit(Batch {
-        delivered: vec![("early".into(), "2026-11-28T00:00:00Z".into())],
+        delivered: vec![(
+            "early".into(),
+            "2026-11-28T00:00:00Z".into(),
+            "checkpoint".into(),
+        )],
         ..Batch::default()
     })
     .await
@@ -394,6 +406,7 @@ pub async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order<S: Stor
         attempts: 0,
         next_attempt_at: at,
         custody: Some(vec![9]),
+        released_by: None,
     };
     // 300 due (more than one lookup's worth of ids), oldest first by time.
     s.commit(Batch {
@@ -418,7 +431,11 @@ pub async fn due_except_leaves_out_what_is_in_flight_and_keeps_the_order<S: Stor
     // Not due yet, or delivered: left out as by `due`.
     assert!(s.due_except(700, 10, &none).await.unwrap().is_empty());
     s.commit(Batch {
-        delivered: vec![(all[260].clone(), "2026-11-28T00:00:00Z".into())],
+        delivered: vec![(
+            all[260].clone(),
+            "2026-11-28T00:00:00Z".into(),
+            "checkpoint".into(),
+        )],
         ..Batch::default()
     })
     .await

@@ -157,7 +157,7 @@ async fn an_outbox_queued_before_envelopes_moved_apart_is_still_sent() {
         .collect();
     assert_eq!(got, vec![("t-1", &[1u8, 2][..]), ("c-1", &[9u8][..])]);
     s.commit(Batch {
-        delivered: vec![("t-1".into(), "now".into())],
+        delivered: vec![("t-1".into(), "now".into(), "checkpoint".into())],
         ..Batch::default()
     })
     .await

@@ -1,0 +1,31 @@
+-- What a sender shows of each transfer: who released it, why its last
+-- attempt failed, and the receipt checkpoint its partner signed.
+ALTER TABLE outbox ADD COLUMN released_by TEXT;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN receipt TEXT;
+CREATE INDEX outbox_by_releaser ON outbox (released_by);
+-- A release retried with the same idempotency key answers what the first
+-- one did (the first answer is committed with the release itself).
+CREATE TABLE idempotency (
+    person   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    request  BLOB NOT NULL,
+    response TEXT NOT NULL,
+    at       TEXT NOT NULL,
+    PRIMARY KEY (person, key)
+) STRICT;
+-- Indexes for paged, filtered item lists. Decisions never read them: they
+-- read the tagged label (the binding column is covered by the item's tag
+-- and must match the sealed bytes when they are read).
+ALTER TABLE item ADD COLUMN binding BLOB;
+ALTER TABLE item ADD COLUMN access_level TEXT;
+ALTER TABLE item ADD COLUMN created_unix INTEGER;
+CREATE INDEX item_by_level ON item (access_level);
+CREATE INDEX item_by_originator ON item (originator);
+CREATE INDEX item_by_created ON item (created_unix);
+CREATE TABLE item_topic (
+    item  TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    PRIMARY KEY (topic, item)
+) STRICT;
+CREATE INDEX item_topic_by_item ON item_topic (item);
