@@ -553,6 +553,22 @@ pub struct WarningFlight {
 pub struct WarningList {
     /// The flights the caller may see.
     pub warnings: Vec<WarningFlight>,
+    /// Updates still owed to partners that have not taken them yet (kept,
+    /// and sent again, until they do).
+    #[serde(default)]
+    pub pending: Vec<WarningsOwed>,
+}
+
+/// Warning updates owed to one partner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WarningsOwed {
+    /// The partner.
+    pub partner: String,
+    /// How many updates it has not taken yet.
+    pub updates: u64,
+    /// When the oldest of them was queued.
+    #[schema(format = DateTime)]
+    pub oldest_queued_at: String,
 }
 
 /// Where a transfer stands at its sender.

@@ -127,6 +127,10 @@ enum Command {
         /// How often partners are asked to cosign this node's checkpoints (seconds).
         #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         witness_every: u64,
+        /// Run on a simulated clock that starts at this instant and runs on
+        /// in real time (exercises and tests; never for real traffic).
+        #[arg(long, value_name = "INSTANT")]
+        clock: Option<String>,
     },
 }
 
@@ -412,7 +416,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             dir,
             log,
             witness_every,
-        } => serve::serve(&dir, log, witness_every, json),
+            clock,
+        } => serve::serve(&dir, log, witness_every, clock.as_deref(), json),
         Command::Health { node, ca } => serve::health(&node, &ca),
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),

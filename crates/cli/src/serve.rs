@@ -61,9 +61,16 @@ pub fn serve(
     dir: &Path,
     log: Option<LogFormatArg>,
     witness_every: u64,
+    clock: Option<&str>,
     json_out: bool,
 ) -> Result<Outcome> {
     let settings = gsomia_node::Settings::load(dir)?;
+    let clock = match clock {
+        None => std::sync::Arc::new(gsomia_node::Clock::System),
+        Some(at) => std::sync::Arc::new(gsomia_node::Clock::simulated(
+            gsomia_core::time::parse_instant(at).with_context(|| format!("`--clock {at}`"))?,
+        )),
+    };
     let format = match log {
         Some(LogFormatArg::Json) => gsomia_node::LogFormat::Json,
         Some(LogFormatArg::Text) => gsomia_node::LogFormat::Text,
@@ -82,6 +89,7 @@ pub fn serve(
         let listeners = gsomia_node::Listeners::bind(&settings).await?;
         let options = gsomia_node::Options {
             witness_every: std::time::Duration::from_secs(witness_every),
+            clock,
             ..gsomia_node::Options::default()
         };
         let running = gsomia_node::start(&settings, listeners, options)

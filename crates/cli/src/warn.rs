@@ -183,6 +183,12 @@ pub fn run(cmd: WarnCmd, json_out: bool) -> Result<Outcome> {
                     if w.closed { "closed" } else { "IN FLIGHT" }
                 ));
             }
+            for p in &l.pending {
+                text.push_str(&format!(
+                    "pending for {}: {} update(s), the oldest queued {} (sent again until taken)\n",
+                    p.partner, p.updates, p.oldest_queued_at
+                ));
+            }
             Ok(Outcome::ok(doc(&l), text))
         }
         WarnCmd::Subscribe(a) => subscribe(&a, json_out),

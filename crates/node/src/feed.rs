@@ -79,20 +79,53 @@ pub struct Known {
     pub level: String,
 }
 
+/// A signed update owed to a partner.
+#[derive(Debug, Clone)]
+pub struct Owed {
+    /// The flight.
+    pub flight: String,
+    /// The update's place in it.
+    pub seq: u32,
+    /// The signed update.
+    pub bytes: Vec<u8>,
+}
+
+/// What applying an update leaves to write durably: the update, and the
+/// forwards owed to partners.
+#[derive(Debug, Clone, Default)]
+pub struct Persist {
+    /// The update as applied here.
+    pub rows: Vec<gsomia_store::WarningRow>,
+    /// (party, flight, seq, queued at).
+    pub owed: Vec<(String, String, u32, String)>,
+}
+
+impl Persist {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty() && self.owed.is_empty()
+    }
+}
+
 /// The warning state of a node.
 pub struct Feed {
     /// Flights by id.
     pub flights: Mutex<BTreeMap<String, Known>>,
     /// Local subscribers.
     pub live: broadcast::Sender<Arc<Shown>>,
-    /// One ordered queue per partner (signed update bytes).
-    pub queues: BTreeMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    /// One ordered queue per partner.
+    pub queues: BTreeMap<String, mpsc::UnboundedSender<Owed>>,
     /// Ledger entries waiting for the next batch.
     pub pending: Mutex<Vec<Entry>>,
+    /// Updates and forwards applied without a durable write of their own
+    /// (the next batch writes them).
+    pub staged: Mutex<Persist>,
+    /// Updates partners took: (party, flight, seq, when), for the next batch.
+    pub taken: Mutex<Vec<(String, String, u32, String)>>,
     /// Ids of closed flights forgotten by [`CLOSED_KEPT`]: their updates are duplicates.
     pub forgotten: Mutex<BTreeSet<String>>,
     /// The partner queues' receiving ends, until the senders take them.
-    receivers: Mutex<Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)>>,
+    receivers: Mutex<Vec<(String, mpsc::UnboundedReceiver<Owed>)>>,
 }
 
 impl std::fmt::Debug for Feed {
@@ -117,6 +150,8 @@ impl Feed {
             live,
             queues,
             pending: Mutex::default(),
+            staged: Mutex::default(),
+            taken: Mutex::default(),
             receivers: Mutex::new(receivers),
             forgotten: Mutex::default(),
         }
@@ -134,7 +169,7 @@ impl Feed {
     }
 
     /// The partner queues' receiving ends (once; empty after).
-    pub fn take_receivers(&self) -> Vec<(String, mpsc::UnboundedReceiver<Vec<u8>>)> {
+    pub fn take_receivers(&self) -> Vec<(String, mpsc::UnboundedReceiver<Owed>)> {
         std::mem::take(&mut *locked(&self.receivers))
     }
 
@@ -159,5 +194,14 @@ impl Feed {
     /// Takes the ledger entries waiting for a batch.
     pub fn take_pending(&self) -> Vec<Entry> {
         std::mem::take(&mut *locked(&self.pending))
+    }
+
+    /// Takes what waits to be written with the next batch: staged updates
+    /// and forwards, and updates partners took.
+    pub fn take_staged(&self) -> (Persist, Vec<(String, String, u32, String)>) {
+        (
+            std::mem::take(&mut *locked(&self.staged)),
+            std::mem::take(&mut *locked(&self.taken)),
+        )
     }
 }

@@ -236,6 +236,13 @@ pub async fn start(
         )),
         tokio::spawn(crate::register::bookkeeping(node.clone())),
     ];
+    match crate::warnings::restore(&node).await {
+        Ok((restored, owed)) if restored + owed > 0 => {
+            tracing::info!(restored, owed, "warning feed rebuilt from the store");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "warning feed: cannot read the store"),
+    }
     tasks.extend(crate::warnings::start(&node));
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;

@@ -40,6 +40,9 @@ pub enum Rejected {
     /// Not yet: an earlier update is missing (the sender retries).
     #[error("{0}")]
     NotYet(String),
+    /// Applied, but not recorded durably (the sender retries).
+    #[error("{0}")]
+    Failed(String),
 }
 
 /// Why a warning request from a user failed.
@@ -60,6 +63,9 @@ pub enum WarningError {
     /// No randomness for an id.
     #[error(transparent)]
     Entropy(#[from] crate::ids::EntropyError),
+    /// Applied but not recorded durably.
+    #[error("the update could not be recorded: {0}")]
+    Failed(String),
 }
 
 impl Classified for WarningError {
@@ -69,9 +75,29 @@ impl Classified for WarningError {
             WarningError::Refused(_) => Class::Refused,
             WarningError::NotFound(_) => Class::NotFound,
             WarningError::Role(e) => e.class(),
-            WarningError::Entropy(_) => Class::Internal,
+            WarningError::Entropy(_) | WarningError::Failed(_) => Class::Internal,
         }
     }
+}
+
+/// The most an update's instant may lie ahead of this node's clock: the
+/// link carries launches, trajectories and impacts that happened, not
+/// predictions (rule 17); beyond clock skew, an instant ahead is refused.
+pub const MAX_AHEAD: Duration = Duration::from_secs(300);
+
+/// How far back the feed is rebuilt from the store when a node starts.
+pub const RESTORE_WINDOW: Duration = Duration::from_secs(24 * 3600);
+
+fn ahead(at: Timestamp, now: Timestamp) -> Option<String> {
+    let limit = now
+        .checked_add(jiff::SignedDuration::from_secs(MAX_AHEAD.as_secs() as i64))
+        .unwrap_or(now);
+    (at > limit).then(|| {
+        format!(
+            "the update's instant {at} is ahead of this node's clock ({now}) by more than {}s: the link carries what happened, not predictions (rule 17)",
+            MAX_AHEAD.as_secs()
+        )
+    })
 }
 
 /// Starts the warning tasks of a node: one ordered sender per partner, on
@@ -122,9 +148,55 @@ fn core_update(u: &WarningUpdate) -> Result<Update, UpdateError> {
 }
 
 /// Applies a signed update received from `from` (or published here when
-/// `from` is `None`): verified, routed, applied once, shown, ledgered,
-/// forwarded. Returns whether it was new.
+/// `from` is `None`), as [`apply`] does; what is to be written durably is
+/// written with the next batch (within [`LEDGER_EVERY`]).
+#[cfg_attr(
+    not(feature = "testkit"),
+    allow(dead_code, reason = "tests and benches apply updates directly")
+)]
 pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, Rejected> {
+    let (applied, persist) = apply(node, bytes, from)?;
+    if !persist.is_empty() {
+        let mut staged = locked(&node.feed().staged);
+        staged.rows.extend(persist.rows);
+        staged.owed.extend(persist.owed);
+    }
+    Ok(applied)
+}
+
+/// [`accept`], the update and the forwards it owes written durably before
+/// this returns: what a partner's or a user's request is answered after.
+pub async fn accept_durably(
+    node: &Node,
+    bytes: &[u8],
+    from: Option<&str>,
+) -> Result<Applied, Rejected> {
+    let (applied, persist) = apply(node, bytes, from)?;
+    if !persist.is_empty() {
+        node.store()
+            .commit(gsomia_store::Batch {
+                warnings: persist.rows,
+                warnings_owed: persist.owed,
+                ..gsomia_store::Batch::default()
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "warning: cannot record an update");
+                Rejected::Failed("the update could not be recorded; send it again".into())
+            })?;
+    }
+    Ok(applied)
+}
+
+/// Applies a signed update received from `from` (or published here when
+/// `from` is `None`): verified, routed, applied once, shown, ledgered
+/// (batched), forwarded. Returns whether it was new, and what is to be
+/// written durably (the update and the forwards owed).
+fn apply(
+    node: &Node,
+    bytes: &[u8],
+    from: Option<&str>,
+) -> Result<(Applied, crate::feed::Persist), Rejected> {
     let refused = |s: String| Rejected::Refused(s);
     let claimed = WarningUpdate::decode(bytes).map_err(|e| refused(format!("malformed: {e}")))?;
     let reg = node.registry();
@@ -150,6 +222,9 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         .map_err(|e| refused(e.to_string()))?;
     let update = core_update(&u).map_err(|e| refused(e.to_string()))?;
     let now = node.now();
+    if let Some(why) = ahead(update.at(), now) {
+        return Err(refused(why));
+    }
     let my_level = match from {
         Some(peer) => {
             let holder = reg.party(peer).map_err(|e| refused(e.to_string()))?;
@@ -161,7 +236,7 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
     };
     let feed = node.feed();
     if locked(&feed.forgotten).contains(&u.id) {
-        return Ok(Applied::Duplicate);
+        return Ok((Applied::Duplicate, crate::feed::Persist::default()));
     }
     let applied = {
         let mut flights = locked(&feed.flights);
@@ -205,12 +280,24 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         }
     };
     if applied == Applied::Duplicate {
-        return Ok(applied);
+        return Ok((applied, crate::feed::Persist::default()));
     }
     if u.kind == "impact" {
         feed.prune();
     }
     // Forward to every partner the link allows from here.
+    let stamp = now.to_string();
+    let mut persist = crate::feed::Persist {
+        rows: vec![gsomia_store::WarningRow {
+            flight: u.id.clone(),
+            seq: u.seq,
+            bytes: bytes.to_vec(),
+            applied_at: stamp.clone(),
+            applied_unix: now.as_second(),
+            level: my_level.clone(),
+        }],
+        owed: Vec::new(),
+    };
     let mut relayed = Vec::new();
     for (party, queue) in &feed.queues {
         if Some(party.as_str()) == from || *party == u.originator {
@@ -220,8 +307,17 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
             continue;
         };
         if decide_warning(&reg, originator, node.me(), recipient, level, now).is_ok()
-            && queue.send(bytes.to_vec()).is_ok()
+            && queue
+                .send(crate::feed::Owed {
+                    flight: u.id.clone(),
+                    seq: u.seq,
+                    bytes: bytes.to_vec(),
+                })
+                .is_ok()
         {
+            persist
+                .owed
+                .push((party.clone(), u.id.clone(), u.seq, stamp.clone()));
             relayed.push(party.clone());
         }
     }
@@ -256,7 +352,87 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         Ok(e) => locked(&feed.pending).push(e),
         Err(e) => tracing::error!(error = %e, "warning ledger entry"),
     }
-    Ok(applied)
+    Ok((applied, persist))
+}
+
+/// Rebuilds the feed from the store when the node starts: the updates
+/// applied within [`RESTORE_WINDOW`] (each signature checked again: the
+/// store is not trusted), and every forward still owed to a partner, queued
+/// again in order before anything new. Nothing is shown, forwarded or
+/// ledgered again. Returns (updates restored, forwards owed).
+pub async fn restore(node: &Node) -> Result<(usize, usize), gsomia_store::StoreError> {
+    let now = node.now();
+    let since = now.as_second() - RESTORE_WINDOW.as_secs() as i64;
+    let rows = node.store().warnings_since(since).await?;
+    let feed = node.feed();
+    let mut restored = 0;
+    {
+        let mut flights = locked(&feed.flights);
+        for row in &rows {
+            let Ok(claimed) = WarningUpdate::decode(&row.bytes) else {
+                continue;
+            };
+            let key = if claimed.originator == node.party() {
+                node.signer().key.public()
+            } else {
+                match node.partner(&claimed.originator) {
+                    Some(p) => *p.key(),
+                    None => continue,
+                }
+            };
+            let (Ok(u), Ok(applied_at)) = (
+                WarningUpdate::open(&row.bytes, &key),
+                gsomia_core::time::parse_instant(&row.applied_at),
+            ) else {
+                tracing::error!(flight = %row.flight, seq = row.seq, "a stored warning update does not verify; left out");
+                continue;
+            };
+            let Ok(update) = core_update(&u) else {
+                continue;
+            };
+            let ok = match flights.get_mut(&u.id) {
+                Some(k) => {
+                    let a = k.flight.apply(u.seq, update);
+                    if matches!(a, Ok(Applied::New)) {
+                        k.signed.push((row.bytes.clone(), applied_at));
+                    }
+                    a.is_ok()
+                }
+                None if u.seq == 0 => match Flight::open(&u.id, &u.originator, update) {
+                    Ok(flight) => {
+                        flights.insert(
+                            u.id.clone(),
+                            Known {
+                                flight,
+                                signed: vec![(row.bytes.clone(), applied_at)],
+                                level: row.level.clone(),
+                            },
+                        );
+                        true
+                    }
+                    Err(_) => false,
+                },
+                None => false,
+            };
+            restored += usize::from(ok);
+        }
+    }
+    feed.prune();
+    let owed = node.store().warnings_owed().await?;
+    let mut queued = 0;
+    for o in owed {
+        if let Some(q) = feed.queues.get(&o.party)
+            && q.send(crate::feed::Owed {
+                flight: o.flight,
+                seq: o.seq,
+                bytes: o.bytes,
+            })
+            .is_ok()
+        {
+            queued += 1;
+        }
+    }
+    Ok((restored, queued))
 }
 
 /// Commits pending warning entries every [`LEDGER_EVERY`] (one transaction per batch).
@@ -267,12 +443,25 @@ pub async fn ledger_batches(node: Arc<Node>) {
     }
 }
 
-/// Commits the pending warning entries now.
+/// Commits the pending warning entries now, with the updates and forwards
+/// staged and the updates partners took.
 pub async fn flush(node: &Node) {
-    let batch = node.feed().take_pending();
-    if !batch.is_empty()
-        && let Err(e) = node.ledger(batch).await
-    {
+    let entries = node.feed().take_pending();
+    let (staged, taken) = node.feed().take_staged();
+    if entries.is_empty() && staged.is_empty() && taken.is_empty() {
+        return;
+    }
+    let r = node
+        .store()
+        .commit(gsomia_store::Batch {
+            entries,
+            warnings: staged.rows,
+            warnings_owed: staged.owed,
+            warnings_taken: taken,
+            ..gsomia_store::Batch::default()
+        })
+        .await;
+    if let Err(e) = r {
         tracing::error!(error = %e, "warning ledger");
     }
 }
@@ -283,9 +472,18 @@ pub async fn flush(node: &Node) {
 pub async fn send_to_partner(
     node: Arc<Node>,
     party: String,
-    mut queue: mpsc::UnboundedReceiver<Vec<u8>>,
+    mut queue: mpsc::UnboundedReceiver<crate::feed::Owed>,
 ) {
-    while let Some(bytes) = queue.recv().await {
+    while let Some(owed) = queue.recv().await {
+        let bytes = owed.bytes;
+        let taken = |node: &Node| {
+            locked(&node.feed().taken).push((
+                party.clone(),
+                owed.flight.clone(),
+                owed.seq,
+                node.now().to_string(),
+            ));
+        };
         let mut wait = Duration::from_millis(20);
         loop {
             let (Some(partner), Some(client)) = (node.partner(&party), node.warning_client(&party))
@@ -303,10 +501,15 @@ pub async fn send_to_partner(
                 .send()
                 .await
             {
-                Ok(r) if r.status().is_success() => break,
+                Ok(r) if r.status().is_success() => {
+                    taken(&node);
+                    break;
+                }
                 Ok(r) if r.status() == reqwest::StatusCode::FORBIDDEN => {
                     let why = r.text().await.unwrap_or_default();
                     tracing::warn!(partner = %party, reason = %why, "warning update refused");
+                    // Refused for good: owed no longer.
+                    taken(&node);
                     break;
                 }
                 Ok(r) => {
@@ -342,9 +545,44 @@ fn instant(at: Option<&str>, now: Timestamp) -> Result<Timestamp, WarningError> 
     }
 }
 
-fn publish(node: &Node, u: WarningUpdate) -> Result<Published, WarningError> {
+/// Refuses a warning this node could not deliver where the link says it
+/// goes: a party the link routes it to from here that is not a configured
+/// partner (a hub that is missing, most often).
+fn routable(node: &Node, level: &str, at: Timestamp) -> Result<(), WarningError> {
+    let reg = node.registry();
+    let level = reg
+        .level(node.me(), level)
+        .map_err(|e| WarningError::Invalid(e.to_string()))?;
+    let missing: Vec<String> = reg
+        .policies()
+        .iter()
+        .filter_map(|p| reg.party(p.party().as_str()).ok())
+        .filter(|p| *p != node.me())
+        .filter(|p| decide_warning(&reg, node.me(), node.me(), *p, level, at).is_ok())
+        .map(|p| reg.party_id(p).to_owned())
+        .filter(|p| node.partner(p).is_none())
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(WarningError::Refused(format!(
+            "the warning link routes this warning from here to {}, not a configured partner of this node (gsomia partner add): it would reach no one there (rule 16, rule 17)",
+            missing.join(", ")
+        )))
+    }
+}
+
+async fn publish(node: &Node, u: WarningUpdate) -> Result<Published, WarningError> {
+    let now = node.now();
+    let at =
+        gsomia_core::time::from_wire(u.at).map_err(|e| WarningError::Invalid(e.to_string()))?;
+    if let Some(why) = ahead(at, now) {
+        node.metrics().refused("warning", ["rule 17"]);
+        return Err(WarningError::Refused(why));
+    }
+    routable(node, &u.level, now)?;
     let bytes = u.seal(&node.signer().key);
-    match accept(node, &bytes, None) {
+    match accept_durably(node, &bytes, None).await {
         Ok(_) => Ok(Published {
             id: u.id,
             seq: u.seq,
@@ -354,6 +592,7 @@ fn publish(node: &Node, u: WarningUpdate) -> Result<Published, WarningError> {
                 .unwrap_or_default(),
         }),
         Err(Rejected::Refused(why) | Rejected::NotYet(why)) => Err(WarningError::Refused(why)),
+        Err(Rejected::Failed(why)) => Err(WarningError::Failed(why)),
     }
 }
 
@@ -373,7 +612,7 @@ fn default_level(reg: &gsomia_core::Registry, me: gsomia_core::PartyRef) -> Opti
 }
 
 /// Opens a warning with its launch point.
-pub fn launch(node: &Node, person: &Person, req: &Launch) -> Result<Published, WarningError> {
+pub async fn launch(node: &Node, person: &Person, req: &Launch) -> Result<Published, WarningError> {
     crate::register::not_auditor(node, person, "publish warnings")?;
     let at = instant(req.at.as_deref(), node.now())?;
     let reg = node.registry();
@@ -394,9 +633,10 @@ pub fn launch(node: &Node, person: &Person, req: &Launch) -> Result<Published, W
             at: gsomia_core::time::to_wire(at),
         },
     )
+    .await
 }
 
-fn follow_up(
+async fn follow_up(
     node: &Node,
     person: &Person,
     id: &str,
@@ -438,10 +678,11 @@ fn follow_up(
             at: gsomia_core::time::to_wire(at),
         },
     )
+    .await
 }
 
 /// A trajectory point.
-pub fn track(
+pub async fn track(
     node: &Node,
     person: &Person,
     id: &str,
@@ -456,10 +697,11 @@ pub fn track(
         req.alt_km,
         req.at.as_deref(),
     )
+    .await
 }
 
 /// The impact point; closes the warning.
-pub fn impact(
+pub async fn impact(
     node: &Node,
     person: &Person,
     id: &str,
@@ -474,6 +716,7 @@ pub fn impact(
         0.0,
         req.at.as_deref(),
     )
+    .await
 }
 
 /// Whether `person` may see a warning marked `level` here (clearance at or
@@ -502,8 +745,25 @@ fn may_see(node: &Node, person: &Person, level: &str, originator: &str) -> bool 
     )
 }
 
-/// Every warning known here that `person` may see.
-pub fn list(node: &Node, person: &Person) -> WarningList {
+/// Every warning known here that `person` may see, and the updates still
+/// owed to each partner (none are dropped: they wait for the partner).
+pub async fn list(node: &Node, person: &Person) -> Result<WarningList, WarningError> {
+    let owed = node
+        .store()
+        .warnings_owed()
+        .await
+        .map_err(|e| WarningError::Failed(e.to_string()))?;
+    let mut pending: BTreeMap<String, gsomia_api::WarningsOwed> = BTreeMap::new();
+    for o in owed {
+        let p = pending
+            .entry(o.party.clone())
+            .or_insert_with(|| gsomia_api::WarningsOwed {
+                partner: o.party.clone(),
+                updates: 0,
+                oldest_queued_at: o.queued_at.clone(),
+            });
+        p.updates += 1;
+    }
     let flights: Vec<(String, Known)> = locked(&node.feed().flights)
         .iter()
         .map(|(id, k)| (id.clone(), k.clone()))
@@ -530,7 +790,10 @@ pub fn list(node: &Node, person: &Person) -> WarningList {
             updates,
         });
     }
-    WarningList { warnings }
+    Ok(WarningList {
+        warnings,
+        pending: pending.into_values().collect(),
+    })
 }
 
 /// What a subscriber receives next.

@@ -17,7 +17,7 @@ pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
     Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
     MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Role, Store, StoreError, StoreFuture,
-    Tagged, TransferQuery, TransferRow, TransferState,
+    Tagged, TransferQuery, TransferRow, TransferState, WarningOwed, WarningRow,
 };
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

@@ -391,6 +391,38 @@ pub struct Incoming {
     pub received_at: String,
 }
 
+/// A warning update applied at this node, kept so the feed survives a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningRow {
+    /// The flight.
+    pub flight: String,
+    /// The update's place in it.
+    pub seq: u32,
+    /// The signed update.
+    pub bytes: Vec<u8>,
+    /// When it was applied here (RFC 3339).
+    pub applied_at: String,
+    /// The same, Unix seconds.
+    pub applied_unix: i64,
+    /// The level this party marks it with.
+    pub level: String,
+}
+
+/// A warning update owed to a partner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WarningOwed {
+    /// The partner.
+    pub party: String,
+    /// The flight.
+    pub flight: String,
+    /// The update's place in it.
+    pub seq: u32,
+    /// The signed update.
+    pub bytes: Vec<u8>,
+    /// When it was queued (RFC 3339).
+    pub queued_at: String,
+}
+
 /// Everything one state change writes, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
@@ -420,6 +452,12 @@ pub struct Batch {
     /// First answers to keep under their idempotency keys (a key already
     /// kept fails the whole batch with [`StoreError::Duplicate`]).
     pub idempotent: Vec<Idempotent>,
+    /// Warning updates applied (one already kept is left as it is).
+    pub warnings: Vec<WarningRow>,
+    /// Warning updates owed to partners: (party, flight, seq, queued at).
+    pub warnings_owed: Vec<(String, String, u32, String)>,
+    /// Warning updates partners took: (party, flight, seq, when).
+    pub warnings_taken: Vec<(String, String, u32, String)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -535,6 +573,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         next_attempt_at: i64,
         error: &'a str,
     ) -> StoreFuture<'a, ()>;
+    /// The warning updates applied at or after `since` (Unix seconds), in
+    /// the order applied.
+    fn warnings_since(&self, since: i64) -> StoreFuture<'_, Vec<WarningRow>>;
+    /// Every warning update still owed to a partner, in the order queued.
+    fn warnings_owed(&self) -> StoreFuture<'_, Vec<WarningOwed>>;
     /// Every item's query indexes, as stored (`None` for an item without
     /// them): what an audit compares with the labels.
     fn item_indexes(&self) -> StoreFuture<'_, Vec<(String, Option<ItemIndex>)>>;

@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 use crate::node::{
     Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
     MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Role, Store, StoreError, StoreFuture,
-    TransferQuery, TransferRow, TransferState,
+    TransferQuery, TransferRow, TransferState, WarningOwed, WarningRow,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -944,6 +944,64 @@ impl Store for SqliteStore {
                     Ok(())
                 })
                 .await
+        })
+    }
+
+    fn warnings_since(&self, since: i64) -> StoreFuture<'_, Vec<WarningRow>> {
+        Box::pin(async move {
+            self.read(move |c| {
+                all(
+                    c,
+                    "SELECT flight, seq, bytes, applied_at, applied_unix, level FROM warning_update \
+                     WHERE applied_unix >= ? ORDER BY applied_unix, rowid",
+                    [since],
+                    |r| {
+                        let seq: i64 = r.get(1)?;
+                        let (flight, bytes, applied_at, applied_unix, level) =
+                            (r.get(0)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?);
+                        Ok(u32::try_from(seq)
+                            .map_err(|_| StoreError::Corrupt("warning seq".into()))
+                            .map(|seq| WarningRow {
+                                flight,
+                                seq,
+                                bytes,
+                                applied_at,
+                                applied_unix,
+                                level,
+                            }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn warnings_owed(&self) -> StoreFuture<'_, Vec<WarningOwed>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT o.party, o.flight, o.seq, u.bytes, o.queued_at FROM warning_out o \
+                     JOIN warning_update u ON u.flight = o.flight AND u.seq = o.seq \
+                     WHERE o.delivered_at IS NULL ORDER BY o.rowid",
+                    [],
+                    |r| {
+                        let seq: i64 = r.get(2)?;
+                        let (party, flight, bytes, queued_at) =
+                            (r.get(0)?, r.get(1)?, r.get(3)?, r.get(4)?);
+                        Ok(u32::try_from(seq)
+                            .map_err(|_| StoreError::Corrupt("warning seq".into()))
+                            .map(|seq| WarningOwed {
+                                party,
+                                flight,
+                                seq,
+                                bytes,
+                                queued_at,
+                            }))
+                    },
+                )
+            })
+            .await
         })
     }
 

@@ -469,6 +469,42 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
+                "INSERT OR IGNORE INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level) VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for w in &batch.warnings {
+            st.execute(params![
+                w.flight,
+                w.seq,
+                w.bytes,
+                w.applied_at,
+                w.applied_unix,
+                w.level
+            ])
+            .map_err(sql)?;
+        }
+        let mut owed = conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO warning_out (party, flight, seq, queued_at) VALUES (?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for (party, flight, seq, at) in &batch.warnings_owed {
+            owed.execute(params![party, flight, seq, at]).map_err(sql)?;
+        }
+        let mut taken = conn
+            .prepare_cached(
+                "UPDATE warning_out SET delivered_at = ? WHERE party = ? AND flight = ? AND seq = ? AND delivered_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (party, flight, seq, at) in &batch.warnings_taken {
+            taken
+                .execute(params![at, party, flight, seq])
+                .map_err(sql)?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
                 "INSERT INTO idempotency (person, key, request, response, at) VALUES (?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;

@@ -10,6 +10,7 @@
 
 mod cli;
 mod common;
+mod deliver;
 mod item;
 mod ledger;
 mod node;

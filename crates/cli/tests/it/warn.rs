@@ -185,3 +185,141 @@ fn a_launch_published_at_kor_reaches_a_jpn_subscriber_through_the_usa_hub_in_ord
         assert_eq!(code, 0, "{v}");
     }
 }
+
+#[test]
+fn warnings_never_vanish_are_refused_where_they_could_not_go_and_are_never_predictions() {
+    let root = tmp("warn-durable");
+    let (usa, kor) = (root.join("usa"), root.join("kor"));
+    for (p, d) in [("USA", &usa), ("KOR", &kor)] {
+        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+        std::fs::write(
+            root.join(format!("{p}.bundle")),
+            gsomia(&["identity", "export", "--dir", s(d)]).stdout,
+        )
+        .unwrap();
+    }
+    // USA's peer endpoint on a fixed port: KOR can pin it while USA is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let toml = std::fs::read_to_string(usa.join("node.toml")).unwrap();
+    std::fs::write(
+        usa.join("node.toml"),
+        toml.replace(
+            "peer_listen = \"127.0.0.1:0\"",
+            &format!("peer_listen = \"127.0.0.1:{port}\""),
+        ),
+    )
+    .unwrap();
+    let kim = person(&kor, "Kim", "군사II급비밀", "warning", "officer");
+    let smith = person(&usa, "Smith", "SECRET", "warning", "officer");
+    let kca = s(&kor.join("tls/ca.pem")).to_owned();
+    let publish = |url: &str| {
+        json(&with_token(
+            &["warn", "publish", "--launch-point", "39.0,125.7"],
+            url,
+            &kca,
+            &kim,
+        ))
+    };
+
+    // No hub configured: the link routes KOR's warnings through USA only,
+    // so a warning published now would reach no one. Refused, saying so.
+    let kor_server = Server::start(&kor);
+    let (code, d) = publish(&kor_server.url);
+    assert_eq!(code, 1, "{d}");
+    let why = d["reason"].as_str().unwrap();
+    assert!(why.contains("USA") && why.contains("partner add"), "{d}");
+    drop(kor_server);
+
+    // The hub pinned but down: taken, kept, and shown as owed to USA.
+    let add = |dir: &std::path::Path, party: &str, endpoint: &str| {
+        let bundle = root.join(format!("{party}.bundle"));
+        let (code, d) = json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(dir),
+            s(&bundle),
+            "--endpoint",
+            endpoint,
+        ]);
+        assert_eq!(code, 0, "{d}");
+    };
+    add(&kor, "USA", &format!("https://127.0.0.1:{port}"));
+    add(&usa, "KOR", "https://127.0.0.1:1");
+    let kor_server = Server::start(&kor);
+    let (code, d) = publish(&kor_server.url);
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    // A trajectory point an hour ahead is a prediction: refused (rule 17).
+    let later = (jiff::Timestamp::now() + jiff::SignedDuration::from_hours(1)).to_string();
+    let (code, d) = json(&with_token(
+        &[
+            "warn",
+            "track",
+            &id,
+            "--point",
+            "39.5,128.0,120",
+            "--at",
+            &later,
+        ],
+        &kor_server.url,
+        &kca,
+        &kim,
+    ));
+    assert_eq!(code, 1, "{d}");
+    assert!(d["reason"].as_str().unwrap().contains("rule 17"), "{d}");
+    let list = || {
+        let (code, l) = json(&with_token(&["warn", "list"], &kor_server.url, &kca, &kim));
+        assert_eq!(code, 0, "{l}");
+        l
+    };
+    let l = list();
+    assert_eq!(l["pending"][0]["partner"], "USA", "{l}");
+    assert_eq!(l["pending"][0]["updates"], 1, "{l}");
+    let applied = l["warnings"][0]["updates"][0]["applied_at"].clone();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(
+        list()["warnings"][0]["updates"][0]["applied_at"],
+        applied,
+        "when it was applied, not when it was asked for"
+    );
+
+    // KOR restarts: the flight and what it owes USA are still there.
+    assert_eq!(kor_server.stop(), 0);
+    let kor_server = Server::start(&kor);
+    let (code, l) = json(&with_token(&["warn", "list"], &kor_server.url, &kca, &kim));
+    assert_eq!(code, 0);
+    assert_eq!(l["warnings"][0]["id"], id.as_str(), "{l}");
+    assert_eq!(l["pending"][0]["updates"], 1, "{l}");
+
+    // The hub comes back and gets it.
+    let usa_server = Server::start(&usa);
+    let uca = s(&usa.join("tls/ca.pem")).to_owned();
+    let mut got = serde_json::Value::Null;
+    for _ in 0..200 {
+        let (_, l) = json(&with_token(
+            &["warn", "list"],
+            &usa_server.url,
+            &uca,
+            &smith,
+        ));
+        if l["warnings"].as_array().is_some_and(|w| !w.is_empty()) {
+            got = l;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(got["warnings"][0]["id"], id.as_str(), "{got}");
+    for _ in 0..200 {
+        let (_, l) = json(&with_token(&["warn", "list"], &kor_server.url, &kca, &kim));
+        if l["pending"].as_array().is_some_and(Vec::is_empty) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("KOR still owes USA the update");
+}

@@ -157,7 +157,7 @@ async fn receive_warning(
     Extension(peer): Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    match warnings::accept(&node, &body, Some(&peer.0)) {
+    match warnings::accept_durably(&node, &body, Some(&peer.0)).await {
         Ok(a) => axum::Json(serde_json::json!({
             "applied": if a == Applied::New { "new" } else { "duplicate" }
         }))
@@ -169,6 +169,9 @@ async fn receive_warning(
         }
         Err(warnings::Rejected::NotYet(why)) => {
             ApiError::new(StatusCode::CONFLICT, why).into_response()
+        }
+        Err(warnings::Rejected::Failed(why)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response()
         }
     }
 }

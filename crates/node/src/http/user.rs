@@ -402,7 +402,7 @@ async fn revoke_consent(
     responses((status = 200, description = "Flights", body = WarningList)))]
 async fn list_warnings(State(node): S, bearer: Bearer) -> Result<Json<WarningList>, ApiError> {
     let p = person(&node, bearer).await?;
-    Ok(Json(warnings::list(&node, &p)))
+    Ok(Json(warnings::list(&node, &p).await?))
 }
 
 /// Opens a warning with its launch point (rule 17: only the three data
@@ -422,7 +422,7 @@ async fn launch(
     let req: Launch = warnings::parse(&body)?;
     Ok((
         StatusCode::CREATED,
-        Json(warnings::launch(&node, &p, &req)?),
+        Json(warnings::launch(&node, &p, &req).await?),
     ))
 }
 
@@ -443,7 +443,7 @@ async fn track(
 ) -> Result<Json<Published>, ApiError> {
     let p = person(&node, bearer).await?;
     let req: Track = warnings::parse(&body)?;
-    Ok(Json(warnings::track(&node, &p, &id, &req)?))
+    Ok(Json(warnings::track(&node, &p, &id, &req).await?))
 }
 
 /// The impact point of a warning published here; closes it.
@@ -463,7 +463,7 @@ async fn impact(
 ) -> Result<Json<Published>, ApiError> {
     let p = person(&node, bearer).await?;
     let req: Impact = warnings::parse(&body)?;
-    Ok(Json(warnings::impact(&node, &p, &id, &req)?))
+    Ok(Json(warnings::impact(&node, &p, &id, &req).await?))
 }
 
 /// The live feed (server-sent events `warning`, each a `WarningUpdate`):

@@ -154,6 +154,12 @@ impl Store for Flaky {
             self.inner.retry_later(transfer, next, error).await
         })
     }
+    fn warnings_since(&self, since: i64) -> StoreFuture<'_, Vec<gsomia_store::WarningRow>> {
+        self.inner.warnings_since(since)
+    }
+    fn warnings_owed(&self) -> StoreFuture<'_, Vec<gsomia_store::WarningOwed>> {
+        self.inner.warnings_owed()
+    }
     fn item_indexes(&self) -> StoreFuture<'_, Vec<(String, Option<ItemIndex>)>> {
         self.inner.item_indexes()
     }

@@ -29,3 +29,24 @@ CREATE TABLE item_topic (
     PRIMARY KEY (topic, item)
 ) STRICT;
 CREATE INDEX item_topic_by_item ON item_topic (item);
+-- Warnings that never vanish: every update applied here, and every
+-- forward owed to a partner until it takes it (kept across restarts).
+CREATE TABLE warning_update (
+    flight     TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    bytes      BLOB NOT NULL,
+    applied_at TEXT NOT NULL,
+    applied_unix INTEGER NOT NULL,
+    level      TEXT NOT NULL,
+    PRIMARY KEY (flight, seq)
+) STRICT;
+CREATE INDEX warning_update_by_time ON warning_update (applied_unix);
+CREATE TABLE warning_out (
+    party        TEXT NOT NULL,
+    flight       TEXT NOT NULL,
+    seq          INTEGER NOT NULL,
+    queued_at    TEXT NOT NULL,
+    delivered_at TEXT,
+    PRIMARY KEY (party, flight, seq)
+) STRICT;
+CREATE INDEX warning_out_pending ON warning_out (party) WHERE delivered_at IS NULL;
