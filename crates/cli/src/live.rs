@@ -77,6 +77,10 @@ const PEOPLE: &[(&str, &str, &str, &[&str], &str)] = &[
     ("USA", "Smith", "SECRET", &["dprk"], "officer"),
 ];
 
+/// Where the demo's nodes start their own history: the shipped events
+/// before it are taken as given, the rest they record themselves.
+const HISTORY_FROM: &str = "2017-01-01T00:00:00+09:00";
+
 /// Makes node directories with `gsomia init`, binds their listeners, pins
 /// every pair as partners, and registers the people, at `at`.
 fn prepare(root: &Path, parties: &[&str], at: Timestamp) -> Result<Prepared> {
@@ -88,6 +92,16 @@ fn prepare(root: &Path, parties: &[&str], at: Timestamp) -> Result<Prepared> {
     for party in parties {
         let dir = root.join(party.to_ascii_lowercase());
         crate::node::init(party, &dir)?;
+        // These nodes live through the history themselves (their stores
+        // record it): kept with `--keep`, they serve on the same footing.
+        let toml = dir.join("node.toml");
+        let mut text = std::fs::read_to_string(&toml)
+            .with_context(|| format!("cannot read `{}`", toml.display()))?;
+        text.push_str(&format!(
+            "# The shipped agreement history is taken only before this instant; this node's store holds the rest.\nshipped_history_before = \"{HISTORY_FROM}\"\n"
+        ));
+        std::fs::write(&toml, text)
+            .with_context(|| format!("cannot write `{}`", toml.display()))?;
         let bind =
             || std::net::TcpListener::bind("127.0.0.1:0").context("cannot listen on loopback");
         p.listeners.insert((*party).to_owned(), (bind()?, bind()?));
@@ -545,8 +559,7 @@ pub fn run(profiles: Option<PathBuf>, keep: Option<&Path>) -> Result<Outcome> {
 fn run_in(root: &Path, profiles: Option<PathBuf>) -> Result<Outcome> {
     // The nodes start with the history as it stood at the end of 2016; the
     // 2019 events are entered live by KOR's security officer.
-    let registry =
-        crate::load::registry(profiles)?.history_before(t("2017-01-01T00:00:00+09:00")?)?;
+    let registry = crate::load::registry(profiles)?.history_before(t(HISTORY_FROM)?)?;
     let start = t("2017-03-06T07:30:00+09:00")?;
     let history = prepare(&root.join("history"), &["JPN", "KOR", "USA"], start)?;
     let branch = prepare(&root.join("without-suspension"), &["JPN", "KOR"], start)?;

@@ -196,6 +196,20 @@ enum PartnerCmd {
         #[arg(long)]
         endpoint: String,
     },
+    /// The partners pinned here: party, endpoint, certificate fingerprint.
+    List {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+    /// Unpin a partner (a running node stops accepting it within seconds).
+    Remove {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// The partner's party code.
+        party: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -446,6 +460,8 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             bundle,
             endpoint,
         }) => node::partner_add(&dir, &bundle, &endpoint),
+        Command::Partner(PartnerCmd::List { dir }) => node::partner_list(&dir),
+        Command::Partner(PartnerCmd::Remove { dir, party }) => node::partner_remove(&dir, &party),
     }
     .map(|o| o.with_json(json))
 }
@@ -454,10 +470,8 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
-            // clap prints help and version to stdout, usage errors to stderr.
-            let _ = e.print();
-            return ExitCode::from(code);
+            let json = std::env::args_os().any(|a| a == "--json");
+            return out::usage(&e, json);
         }
     };
     let json = cli.json;

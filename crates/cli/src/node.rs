@@ -208,6 +208,35 @@ pub fn identity_export(dir: &Path) -> Result<Outcome> {
     Ok(Outcome::ok(json!({ "bundle": bundle }), bundle))
 }
 
+/// `gsomia partner list`.
+pub fn partner_list(dir: &Path) -> Result<Outcome> {
+    let settings = Settings::load(dir)?;
+    let partners = gsomia_node::settings::partners(&settings)?;
+    let mut text = String::new();
+    let docs: Vec<Value> = partners
+        .iter()
+        .map(|p| {
+            let fp = p.certificate_sha256();
+            let _ = writeln!(text, "{:<5} {:<32} {:<40} certificate sha256 {fp}", p.party, p.verifier.name, p.endpoint);
+            json!({ "party": p.party, "name": p.verifier.name, "endpoint": p.endpoint, "certificate_sha256": fp })
+        })
+        .collect();
+    Ok(Outcome::ok(json!({ "partners": docs }), text))
+}
+
+/// `gsomia partner remove`.
+pub fn partner_remove(dir: &Path, party: &str) -> Result<Outcome> {
+    let settings = Settings::load(dir)?;
+    let file = gsomia_node::settings::remove_partner(&settings, party)?;
+    Ok(Outcome::ok(
+        json!({ "removed": party, "file": file.display().to_string() }),
+        format!(
+            "removed {party} ({}); a running node stops accepting it within seconds\n",
+            file.display()
+        ),
+    ))
+}
+
 /// `gsomia partner add`: pins a partner's identity and certificate.
 pub fn partner_add(dir: &Path, bundle: &Path, endpoint: &str) -> Result<Outcome> {
     let settings = Settings::load(dir)?;

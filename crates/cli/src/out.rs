@@ -61,16 +61,50 @@ impl Outcome {
     }
 }
 
-/// Reports an input or usage error: text on standard error, or a JSON
-/// document on standard output with `--json`. Exit code 2.
+/// How a failure ends the command: 1 refused (the node said no under its
+/// rules: a 403, a 409), 2 bad usage or input (a 4xx about the request, a
+/// file or argument that does not hold), 3 the node failed or could not be
+/// reached (a 5xx, a timeout, a connection that broke, a database error).
+pub fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(c) = cause.downcast_ref::<gsomia_api::ClientError>() {
+            return match c {
+                gsomia_api::ClientError::Status { status, .. } => match status {
+                    403 | 409 => 1,
+                    408 | 500..=599 => 3,
+                    _ => 2,
+                },
+                // A node whose certificate the given CA does not vouch for
+                // is the caller's input (`--ca`), not the node failing.
+                gsomia_api::ClientError::Unreachable { .. }
+                    if e.chain().any(|c| c.to_string().contains("certificate")) =>
+                {
+                    2
+                }
+                gsomia_api::ClientError::Unreachable { .. }
+                | gsomia_api::ClientError::Decode { .. } => 3,
+                _ => 2,
+            };
+        }
+        if cause.downcast_ref::<gsomia_node::StoreError>().is_some() {
+            return 3;
+        }
+    }
+    2
+}
+
+/// Reports a failure: text on standard error, or a JSON document on
+/// standard output with `--json`. The exit code says which kind
+/// ([`exit_code`]).
 #[expect(
     clippy::print_stderr,
     reason = "the binary's one place that reports errors to people"
 )]
 pub fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
+    let code = exit_code(e);
     if json {
         let causes: Vec<String> = e.chain().skip(1).map(ToString::to_string).collect();
-        let doc = json!({ "error": e.to_string(), "causes": causes });
+        let doc = json!({ "error": e.to_string(), "causes": causes, "exit_code": code });
         println_json(&doc);
     } else {
         eprintln!("error: {e}");
@@ -80,7 +114,28 @@ pub fn fail(e: &anyhow::Error, json: bool) -> ExitCode {
             }
         }
     }
-    ExitCode::from(2)
+    ExitCode::from(code)
+}
+
+/// Reports a usage error found while parsing arguments: with `--json`
+/// anywhere among them, one JSON document on standard output; otherwise
+/// clap's own message. Help and version are not errors (exit 0).
+pub fn usage(e: &clap::Error, json: bool) -> ExitCode {
+    let code = if e.use_stderr() { 2 } else { 0 };
+    if json && code == 2 {
+        let text = e.render().to_string();
+        let first = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("error: ")
+            .to_owned();
+        println_json(&json!({ "error": first, "usage": text, "exit_code": 2 }));
+    } else {
+        // clap prints help and version to stdout, usage errors to stderr.
+        let _ = e.print();
+    }
+    ExitCode::from(code)
 }
 
 fn println_json(doc: &Value) {

@@ -72,6 +72,7 @@ kinds! {
     RoleRefused = "role_refused" { required: ["person", "action"], optional: [] },
     SubmitDenied = "submit_denied" { required: ["person", "reasons"], optional: ["level"] },
     CustodyTagged = "custody_tagged" { required: ["items", "people", "transfers"], optional: [] },
+    PartnerChanged = "partner_changed" { required: ["party", "change"], optional: ["endpoint", "certificate_sha256"] },
 }
 
 /// Why an entry was refused.

@@ -409,7 +409,7 @@ pub(crate) fn signer<'a>(
     id: &str,
     what: &'static str,
     claimed: &str,
-) -> Result<&'a crate::partner::Partner, Refusal> {
+) -> Result<std::sync::Arc<crate::partner::Partner>, Refusal> {
     if claimed != peer {
         return Err(Refusal::new(
             id,

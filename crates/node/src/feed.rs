@@ -113,8 +113,8 @@ pub struct Feed {
     pub flights: Mutex<BTreeMap<String, Known>>,
     /// Local subscribers.
     pub live: broadcast::Sender<Arc<Shown>>,
-    /// One ordered queue per partner.
-    pub queues: BTreeMap<String, mpsc::UnboundedSender<Owed>>,
+    /// One ordered queue per partner (partners change while the node runs).
+    pub queues: Mutex<BTreeMap<String, mpsc::UnboundedSender<Owed>>>,
     /// Ledger entries waiting for the next batch.
     pub pending: Mutex<Vec<Entry>>,
     /// Updates and forwards applied without a durable write of their own
@@ -148,7 +148,7 @@ impl Feed {
         Feed {
             flights: Mutex::default(),
             live,
-            queues,
+            queues: Mutex::new(queues),
             pending: Mutex::default(),
             staged: Mutex::default(),
             taken: Mutex::default(),
@@ -166,6 +166,29 @@ impl Feed {
         locked(&self.flights)
             .get(id)
             .map_or(0, |k| k.flight.updates.len())
+    }
+
+    /// The queue of a partner added while the node runs: its receiving end
+    /// (`None` if it has one already).
+    pub fn add_queue(&self, party: &str) -> Option<mpsc::UnboundedReceiver<Owed>> {
+        let mut queues = locked(&self.queues);
+        if queues.contains_key(party) {
+            return None;
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        queues.insert(party.to_owned(), tx);
+        Some(rx)
+    }
+
+    /// Drops the queue of a partner removed while the node runs (its sender
+    /// stops once it has sent what it holds; what it owes stays in the store).
+    pub fn remove_queue(&self, party: &str) {
+        locked(&self.queues).remove(party);
+    }
+
+    /// A snapshot of the partner queues.
+    pub fn queues(&self) -> BTreeMap<String, mpsc::UnboundedSender<Owed>> {
+        locked(&self.queues).clone()
     }
 
     /// The partner queues' receiving ends (once; empty after).

@@ -23,10 +23,13 @@
 pub mod audit;
 pub mod files;
 pub mod keys;
+pub mod partner;
 pub mod register;
 pub mod settings;
 
 pub use clock::{Clock, ClockError};
+/// What the node's database says when it fails (for callers that report it).
+pub use gsomia_store::StoreError;
 pub use lanes::item_thread;
 pub use node::Node;
 pub use service::{Listeners, Options, Running, ServiceError, assemble, run, start};
@@ -61,8 +64,8 @@ mod labels;
 mod lanes;
 mod metrics;
 mod node;
-mod partner;
 mod refusals;
+mod roster;
 mod sealing;
 mod tls;
 

@@ -144,6 +144,45 @@ impl crate::error::Classified for LedgerError {
     }
 }
 
+/// The partners a node has now, with one mutual-TLS client each for item
+/// traffic and one for warnings (connections of its own, warning lane).
+#[derive(Debug, Default)]
+pub struct Roster {
+    /// The partners.
+    pub partners: Vec<Arc<Partner>>,
+    /// Item-traffic clients, by party.
+    pub peer_clients: BTreeMap<String, reqwest::Client>,
+    /// Warning clients, by party.
+    pub warning_clients: BTreeMap<String, reqwest::Client>,
+}
+
+impl Roster {
+    /// The roster of `partners`, with clients built from `peer_tls`.
+    pub fn build(
+        partners: Vec<Partner>,
+        peer_tls: BTreeMap<String, rustls::ClientConfig>,
+    ) -> Result<Roster, AssembleError> {
+        let mut peer_clients = BTreeMap::new();
+        let mut warning_clients = BTreeMap::new();
+        for (party, tls) in peer_tls {
+            let client = |tls: rustls::ClientConfig, timeout: Duration| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .timeout(timeout)
+                    .build()
+                    .map_err(|e| AssembleError::Client(party.clone(), e))
+            };
+            peer_clients.insert(party.clone(), client(tls.clone(), PEER_TIMEOUT)?);
+            warning_clients.insert(party.clone(), client(tls, WARNING_TIMEOUT)?);
+        }
+        Ok(Roster {
+            partners: partners.into_iter().map(Arc::new).collect(),
+            peer_clients,
+            warning_clients,
+        })
+    }
+}
+
 /// Everything a running node holds.
 pub struct Node {
     party: String,
@@ -158,11 +197,12 @@ pub struct Node {
     signer: Arc<Signer>,
     sealing: Sealing,
     checkpoints: Arc<Checkpoints>,
-    partners: Vec<Partner>,
-    /// One mutual-TLS client per partner for item traffic.
-    peer_clients: BTreeMap<String, reqwest::Client>,
-    /// One per partner for warnings, with connections of its own (warning lane).
-    warning_clients: BTreeMap<String, reqwest::Client>,
+    /// The partners and their clients, replaced whole when the partner
+    /// files change (readers keep the roster they took).
+    roster: RwLock<Arc<Roster>>,
+    /// The partner certificates the peer endpoint accepts (shared with its
+    /// TLS verifier, so a change applies to the next handshake).
+    pinned: crate::tls::PinnedSet,
     lanes: Lanes,
     /// Wakes the delivery worker when something is queued.
     outbox: Notify,
@@ -201,19 +241,14 @@ impl Node {
         let checkpoints = Arc::new(Checkpoints::load(parts.store.clone(), signer.clone()).await?);
         let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
         let lanes = Lanes::start(&parts.party)?;
-        let mut peer_clients = BTreeMap::new();
-        let mut warning_clients = BTreeMap::new();
-        for (party, tls) in parts.peer_tls {
-            let client = |tls: rustls::ClientConfig, timeout: Duration| {
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(tls)
-                    .timeout(timeout)
-                    .build()
-                    .map_err(|e| AssembleError::Client(party.clone(), e))
-            };
-            peer_clients.insert(party.clone(), client(tls.clone(), PEER_TIMEOUT)?);
-            warning_clients.insert(party.clone(), client(tls, WARNING_TIMEOUT)?);
-        }
+        let pinned = crate::tls::PinnedSet::new(
+            parts
+                .partners
+                .iter()
+                .map(|p| p.certificate.clone())
+                .collect(),
+        );
+        let roster = Roster::build(parts.partners, parts.peer_tls)?;
         Ok(Arc::new(Node {
             custody,
             alarms: Alarms::default(),
@@ -228,9 +263,8 @@ impl Node {
             store: parts.store,
             signer,
             checkpoints,
-            partners: parts.partners,
-            peer_clients,
-            warning_clients,
+            roster: RwLock::new(Arc::new(roster)),
+            pinned,
             lanes,
             outbox: Notify::new(),
             feed,
@@ -300,24 +334,58 @@ impl Node {
         &self.checkpoints
     }
 
+    /// The partners and their clients as they stand now.
+    pub fn roster(&self) -> Arc<Roster> {
+        match self.roster.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    /// Replaces the partners and their clients (the partner files changed),
+    /// and the certificates the peer endpoint accepts with them.
+    pub(crate) fn set_roster(&self, roster: Roster) {
+        self.pinned.set(
+            roster
+                .partners
+                .iter()
+                .map(|p| p.certificate.clone())
+                .collect(),
+        );
+        let mut g = match self.roster.write() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        *g = Arc::new(roster);
+    }
+
+    /// The certificates the peer endpoint accepts.
+    pub(crate) fn pinned(&self) -> &crate::tls::PinnedSet {
+        &self.pinned
+    }
+
     /// Every partner.
-    pub fn partners(&self) -> &[Partner] {
-        &self.partners
+    pub fn partners(&self) -> Vec<Arc<Partner>> {
+        self.roster().partners.clone()
     }
 
     /// A partner by party code.
-    pub fn partner(&self, party: &str) -> Option<&Partner> {
-        self.partners.iter().find(|p| p.party == party)
+    pub fn partner(&self, party: &str) -> Option<Arc<Partner>> {
+        self.roster()
+            .partners
+            .iter()
+            .find(|p| p.party == party)
+            .cloned()
     }
 
     /// The item-traffic client to a partner.
-    pub(crate) fn peer_client(&self, party: &str) -> Option<&reqwest::Client> {
-        self.peer_clients.get(party)
+    pub(crate) fn peer_client(&self, party: &str) -> Option<reqwest::Client> {
+        self.roster().peer_clients.get(party).cloned()
     }
 
     /// The warning client to a partner.
-    pub(crate) fn warning_client(&self, party: &str) -> Option<&reqwest::Client> {
-        self.warning_clients.get(party)
+    pub(crate) fn warning_client(&self, party: &str) -> Option<reqwest::Client> {
+        self.roster().warning_clients.get(party).cloned()
     }
 
     /// The node's lanes.

@@ -32,6 +32,12 @@ impl Partner {
     pub fn key(&self) -> &PublicKey {
         &self.verifier.key
     }
+
+    /// SHA-256 of its pinned certificate (DER), hex.
+    pub fn certificate_sha256(&self) -> String {
+        use sha2::Digest as _;
+        crate::ids::hex(&sha2::Sha256::digest(self.certificate.as_ref()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -53,6 +59,23 @@ pub struct PartnerError {
     pub path: String,
     /// What is wrong with it.
     pub what: String,
+}
+
+/// The mutual-TLS client configuration to reach each of `partners`.
+pub fn client_configs(
+    settings: &crate::Settings,
+    partners: &[Partner],
+) -> Result<std::collections::BTreeMap<String, rustls::ClientConfig>, crate::tls::TlsError> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in partners {
+        let config = crate::tls::peer_client_config(
+            &settings.tls_cert,
+            &settings.tls_key,
+            p.certificate.clone(),
+        )?;
+        out.insert(p.party.clone(), config);
+    }
+    Ok(out)
 }
 
 /// Loads every partner file in `dir`; any malformed file is an error naming it.

@@ -136,7 +136,7 @@ pub(crate) async fn finish(node: &Node) {
 /// A role that does not allow what was asked.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", if *.only_security_officers {
-    format!("only security officers may {}; the caller is a {}", .action, .role)
+    format!("only security officers may {}; the caller's role is {}", .action, .role)
 } else {
     format!("{}s may not {}", .role, .action)
 })]

@@ -4,7 +4,6 @@
 //! worker, the checkpoint keeper, witnessing and the warning feed — until
 //! told to stop, then stops in order.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +34,9 @@ pub enum ServiceError {
     /// The shipped profiles do not compile (a build without them).
     #[error("the shipped profiles")]
     Profiles(#[source] gsomia_core::ProfileErrors),
+    /// node.toml's `shipped_history_before` is out of range.
+    #[error("node.toml's `shipped_history_before`")]
+    History(#[source] gsomia_core::time::TimeError),
     /// A key file.
     #[error(transparent)]
     Key(#[from] crate::keys::KeyError),
@@ -145,6 +147,10 @@ pub async fn start(
         Some(r) => r,
         None => gsomia_core::shipped().map_err(ServiceError::Profiles)?,
     };
+    let registry = match settings.shipped_history_before {
+        None => registry,
+        Some(t) => registry.history_before(t).map_err(ServiceError::History)?,
+    };
     registry
         .party(&settings.party)
         .map_err(ServiceError::Party)?;
@@ -163,20 +169,7 @@ pub async fn start(
     startup::private_files(&settings.tls_key, &settings.tls_ca)?;
     let tls = crate::tls::server_config(&settings.tls_cert, &settings.tls_key)?;
     let partners = crate::partner::load(&settings.partners_dir())?;
-    let peer_tls = crate::tls::peer_server_config(
-        &settings.tls_cert,
-        &settings.tls_key,
-        partners.iter().map(|p| p.certificate.clone()).collect(),
-    )?;
-    let mut partner_tls = BTreeMap::new();
-    for p in &partners {
-        let config = crate::tls::peer_client_config(
-            &settings.tls_cert,
-            &settings.tls_key,
-            p.certificate.clone(),
-        )?;
-        partner_tls.insert(p.party.clone(), config);
-    }
+    let partner_tls = crate::partner::client_configs(settings, &partners)?;
     let now = options.clock.now();
     let store = startup::open(&settings.database, &now.to_string()).await?;
     let ledger_err = |problem| StartError::Ledger {
@@ -226,6 +219,11 @@ pub async fn start(
         clock: options.clock,
     })
     .await?;
+    let peer_tls = crate::tls::peer_server_config(
+        &settings.tls_cert,
+        &settings.tls_key,
+        node.pinned().clone(),
+    )?;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![
         tokio::spawn(crate::items::outbox::deliver(node.clone())),
@@ -235,6 +233,7 @@ pub async fn start(
             options.witness_every,
         )),
         tokio::spawn(crate::register::bookkeeping(node.clone())),
+        tokio::spawn(crate::roster::watch(node.clone(), settings.clone())),
     ];
     match crate::warnings::restore(&node).await {
         Ok((restored, owed)) if restored + owed > 0 => {

@@ -91,6 +91,8 @@ struct Raw {
     tls_ca: PathBuf,
     #[serde(default)]
     log_format: LogFormat,
+    #[serde(default)]
+    shipped_history_before: Option<String>,
 }
 
 /// A node's validated configuration.
@@ -116,6 +118,10 @@ pub struct Settings {
     pub tls_ca: PathBuf,
     /// How the node writes its log.
     pub log_format: LogFormat,
+    /// The shipped profiles' recorded agreement events are taken only
+    /// before this instant; later ones come from this node's own store (a
+    /// node that lived through them itself, as the demo's nodes do).
+    pub shipped_history_before: Option<jiff::Timestamp>,
 }
 
 impl Settings {
@@ -148,6 +154,15 @@ impl Settings {
             tls_key: abs(raw.tls_key),
             tls_ca: abs(raw.tls_ca),
             log_format: raw.log_format,
+            shipped_history_before: raw
+                .shipped_history_before
+                .as_deref()
+                .map(|t| {
+                    gsomia_core::time::parse_instant(t).map_err(|e| {
+                        file_err(&path, format!("`shipped_history_before = {t}`: {e}"))
+                    })
+                })
+                .transpose()?,
         };
         for f in [&s.tls_cert, &s.tls_key, &s.tls_ca] {
             if !f.is_file() {
@@ -270,6 +285,29 @@ pub async fn init(
     })
 }
 
+/// The partners pinned in the node directory of `settings`, each checked
+/// as the node loads it.
+pub fn partners(settings: &Settings) -> Result<Vec<crate::partner::Partner>, SettingsError> {
+    crate::partner::load(&settings.partners_dir())
+        .map_err(|e| SettingsError::Partner(e.to_string()))
+}
+
+/// Removes a partner's file: a running node stops accepting it and sending
+/// to it within seconds (what it still owes the partner stays in the store).
+pub fn remove_partner(settings: &Settings, party: &str) -> Result<PathBuf, SettingsError> {
+    let path = settings
+        .partners_dir()
+        .join(format!("{}.toml", party.trim().to_ascii_uppercase()));
+    if !path.is_file() {
+        return Err(SettingsError::Partner(format!(
+            "no partner `{party}` is pinned in `{}`",
+            settings.partners_dir().display()
+        )));
+    }
+    std::fs::remove_file(&path).map_err(|e| file_err(&path, format!("cannot remove ({e})")))?;
+    Ok(path)
+}
+
 /// A partner just pinned.
 #[derive(Debug, Clone)]
 pub struct Pinned {
@@ -317,9 +355,21 @@ pub fn add_partner(
     if !b.certificate.contains("-----BEGIN CERTIFICATE-----") {
         return Err(file_err(bundle, "`certificate` is not a PEM certificate"));
     }
-    if !endpoint.starts_with("https://") {
+    let url = reqwest::Url::parse(endpoint).map_err(|e| {
+        SettingsError::Partner(format!(
+            "`--endpoint {endpoint}` is not a URL ({e}); give the partner's peer endpoint, such as https://10.0.0.2:8444"
+        ))
+    })?;
+    if url.scheme() != "https"
+        || url.host_str().is_none_or(str::is_empty)
+        || !url.username().is_empty()
+        || url.password().is_some()
+        || url.query().is_some()
+        || url.fragment().is_some()
+        || !matches!(url.path(), "" | "/")
+    {
         return Err(SettingsError::Partner(format!(
-            "`--endpoint {endpoint}` must be an https:// URL"
+            "`--endpoint {endpoint}` must be https://HOST[:PORT], nothing more"
         )));
     }
     let path = settings.partners_dir().join(format!("{party}.toml"));

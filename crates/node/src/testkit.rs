@@ -21,7 +21,16 @@ pub use crate::ids::new_id;
 pub use crate::items::outbox::{BATCHES_IN_FLIGHT, DELIVERY_BATCH, deliver};
 pub use crate::node::Parts;
 pub use crate::partner::Partner;
-pub use crate::tls::{peer_client_config, peer_server_config, server_config};
+pub use crate::tls::{peer_client_config, server_config};
+
+/// The peer endpoint's server configuration, pinning `partners`.
+pub fn peer_server_config(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    partners: Vec<rustls_pki_types::CertificateDer<'static>>,
+) -> Result<Arc<rustls::ServerConfig>, crate::tls::TlsError> {
+    crate::tls::peer_server_config(cert, key, crate::tls::PinnedSet::new(partners))
+}
 pub use crate::warnings::{Rejected, accept, flush as flush_warnings, start as start_warnings};
 
 use crate::clock::Clock;

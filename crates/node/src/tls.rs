@@ -68,24 +68,55 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsEr
     Ok(Arc::new(config))
 }
 
+/// A set of pinned certificates that can be replaced while a server runs
+/// (its verifier reads the set at each handshake).
+#[derive(Debug, Clone, Default)]
+pub struct PinnedSet(Arc<std::sync::RwLock<Vec<CertificateDer<'static>>>>);
+
+impl PinnedSet {
+    /// A set holding `certs`.
+    pub fn new(certs: Vec<CertificateDer<'static>>) -> Self {
+        PinnedSet(Arc::new(std::sync::RwLock::new(certs)))
+    }
+    /// Replaces the certificates.
+    pub fn set(&self, certs: Vec<CertificateDer<'static>>) {
+        match self.0.write() {
+            Ok(mut g) => *g = certs,
+            Err(p) => *p.into_inner() = certs,
+        }
+    }
+    /// Whether `cert` is one of them.
+    pub fn holds(&self, cert: &[u8]) -> bool {
+        let g = match self.0.read() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        g.iter().any(|c| c.as_ref() == cert)
+    }
+}
+
 /// Accepts exactly the pinned certificates (partners' node certificates),
 /// whoever issued them; TLS signatures are still verified.
 #[derive(Debug)]
 pub struct Pinned {
-    certs: Vec<CertificateDer<'static>>,
+    certs: PinnedSet,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl Pinned {
     /// Pins these certificates.
     pub fn new(certs: Vec<CertificateDer<'static>>) -> Self {
+        Pinned::shared(PinnedSet::new(certs))
+    }
+    /// Pins the certificates of a set that may change.
+    pub fn shared(certs: PinnedSet) -> Self {
         Pinned {
             certs,
             provider: provider(),
         }
     }
     fn check(&self, cert: &CertificateDer<'_>) -> Result<(), rustls::Error> {
-        if self.certs.iter().any(|c| c.as_ref() == cert.as_ref()) {
+        if self.certs.holds(cert.as_ref()) {
             Ok(())
         } else {
             Err(rustls::Error::InvalidCertificate(
@@ -169,13 +200,13 @@ impl rustls::client::danger::ServerCertVerifier for Pinned {
 pub fn peer_server_config(
     cert: &Path,
     key: &Path,
-    partners: Vec<CertificateDer<'static>>,
+    partners: PinnedSet,
 ) -> Result<Arc<ServerConfig>, TlsError> {
     let (chain, key) = identity(cert, key)?;
     let provider = provider();
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
-        .with_client_cert_verifier(Arc::new(Pinned::new(partners)))
+        .with_client_cert_verifier(Arc::new(Pinned::shared(partners)))
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))

@@ -299,7 +299,7 @@ fn apply(
         owed: Vec::new(),
     };
     let mut relayed = Vec::new();
-    for (party, queue) in &feed.queues {
+    for (party, queue) in &feed.queues() {
         if Some(party.as_str()) == from || *party == u.originator {
             continue;
         }
@@ -421,7 +421,7 @@ pub async fn restore(node: &Node) -> Result<(usize, usize), gsomia_store::StoreE
     let owed = node.store().warnings_owed().await?;
     let mut queued = 0;
     for o in owed {
-        if let Some(q) = feed.queues.get(&o.party)
+        if let Some(q) = feed.queues().get(&o.party)
             && q.send(crate::feed::Owed {
                 flight: o.flight,
                 seq: o.seq,

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::common::{gsomia, json, tmp};
+use crate::common::{gsomia, json, s, tmp};
 
 fn repo_file(rel: &str) -> String {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -526,6 +526,17 @@ fn the_demo_runs_three_real_nodes_and_verifies_their_cosigned_ledgers() {
         keep.join("history/kor").to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{v}");
+    // And every one of them serves.
+    for d in [
+        "history/jpn",
+        "history/kor",
+        "history/usa",
+        "without-suspension/jpn",
+        "without-suspension/kor",
+    ] {
+        let server = crate::serve::Server::start(&keep.join(d));
+        assert_eq!(server.stop(), 0, "{d}");
+    }
     std::fs::remove_dir_all(&keep).unwrap();
 }
 
@@ -678,4 +689,37 @@ fn an_endless_consent_or_profile_file_is_refused_not_read_forever() {
     );
     let (code, d) = json(&["agreement", "show", "/dev/zero"]);
     assert_eq!(code, 2, "{d}");
+}
+
+#[test]
+fn exit_codes_say_done_refused_bad_input_or_node_failure_and_json_says_it_too() {
+    let root = crate::common::tmp("exit-codes");
+    let dir = root.join("jpn");
+    assert_eq!(json(&["init", "--party", "JPN", "--dir", s(&dir)]).0, 0);
+    let ca = dir.join("tls/ca.pem");
+    // A node that is not there: 3, with one JSON document.
+    let (code, d) = json(&[
+        "item",
+        "list",
+        "--node",
+        "https://127.0.0.1:1",
+        "--ca",
+        s(&ca),
+        "--token",
+        "t",
+    ]);
+    assert_eq!(code, 3, "{d}");
+    assert_eq!(d["exit_code"], 3);
+    assert!(d["error"].as_str().unwrap().contains("cannot reach"), "{d}");
+    // A usage error: 2, and with --json still one JSON document on stdout.
+    let out = gsomia(&["--json", "item", "lst"]);
+    assert_eq!(out.status.code(), Some(2));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(d["error"].as_str().unwrap().contains("lst"), "{d}");
+    let out = gsomia(&["item", "list", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let d: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert!(d["usage"].as_str().unwrap().contains("--node"), "{d}");
+    // Help is not an error.
+    assert_eq!(gsomia(&["--help"]).status.code(), Some(0));
 }

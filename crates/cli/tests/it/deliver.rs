@@ -377,3 +377,171 @@ fn item_pages_neither_repeat_nor_miss_an_item_while_items_are_added() {
     assert_eq!(code, 2, "{bad}");
     assert!(bad["error"].as_str().unwrap().contains("cursor"), "{bad}");
 }
+
+#[test]
+fn partners_added_changed_and_removed_take_effect_without_a_restart() {
+    let root = tmp("deliver-roster");
+    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
+    for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
+        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+    }
+    let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let bundle = |d: &Path, n: &str| {
+        let f = root.join(n);
+        std::fs::write(&f, gsomia(&["identity", "export", "--dir", s(d)]).stdout).unwrap();
+        f
+    };
+    let (jb, kb) = (bundle(&jpn, "jpn.bundle"), bundle(&kor, "kor.bundle"));
+    // Endpoints that are not URLs are refused before anything is written.
+    for bad in [
+        "127.0.0.1:8444",
+        "https://",
+        "https://h:1/path",
+        "http://127.0.0.1:1",
+    ] {
+        let (code, d) = json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            bad,
+        ]);
+        assert_eq!(code, 2, "{bad}: {d}");
+    }
+    assert!(
+        json(&["partner", "list", "--dir", s(&jpn)]).1["partners"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    // Both run, pinning nobody yet (JPN points at a port where nothing listens).
+    let kor_server = Server::start(&kor);
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            "https://127.0.0.1:1"
+        ])
+        .0,
+        0
+    );
+    let jpn_server = Server::start(&jpn);
+    let jca = s(&jpn.join("tls/ca.pem")).to_owned();
+    let f = root.join("r.txt");
+    std::fs::write(&f, "r").unwrap();
+    let (code, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            "KOR",
+            "--in",
+            s(&f),
+        ],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(code, 0, "{d}");
+    let id = d["id"].as_str().unwrap().to_owned();
+    let (code, r) = json(&with_token(
+        &["item", "release", &id, "--to", "KOR", "--no-wait"],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(code, 0, "{r}");
+    let transfer = r["transfer"].as_str().unwrap().to_owned();
+    // KOR pins JPN; JPN is given KOR's real endpoint: no restart.
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&kor),
+            s(&jb),
+            "--endpoint",
+            "https://127.0.0.1:1"
+        ])
+        .0,
+        0
+    );
+    assert_eq!(
+        json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(&jpn),
+            s(&kb),
+            "--endpoint",
+            &kor_server.peer
+        ])
+        .0,
+        0
+    );
+    let t = until("delivery after the roster changed", || {
+        let (_, t) = json(&with_token(
+            &["transfer", "show", &transfer],
+            &jpn_server.url,
+            &jca,
+            &sato,
+        ));
+        (t["state"] == "delivered").then_some(t)
+    });
+    assert_eq!(t["recipient"], "KOR");
+    let kca = s(&kor.join("tls/ca.pem")).to_owned();
+    let (_, l) = json(&with_token(&["item", "list"], &kor_server.url, &kca, &kim));
+    assert_eq!(l["items"].as_array().unwrap().len(), 1, "{l}");
+    // KOR unpins JPN: JPN's next connection is refused at the handshake.
+    let (code, d) = json(&["partner", "remove", "--dir", s(&kor), "JPN"]);
+    assert_eq!(code, 0, "{d}");
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    let (_, d) = json(&with_token(
+        &[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            "KOR",
+            "--in",
+            s(&f),
+        ],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    let (_, r) = json(&with_token(
+        &[
+            "item",
+            "release",
+            d["id"].as_str().unwrap(),
+            "--to",
+            "KOR",
+            "--wait",
+            "2",
+        ],
+        &jpn_server.url,
+        &jca,
+        &sato,
+    ));
+    assert_eq!(r["delivery"]["state"], "sending", "not taken any more: {r}");
+    drop((jpn_server, kor_server));
+    for (d, change) in [(&jpn, "partner_changed"), (&kor, "partner_changed")] {
+        let kinds = crate::tamper::kinds(d);
+        assert!(kinds.iter().any(|k| k == change), "{kinds:?}");
+    }
+}

@@ -162,7 +162,7 @@ fn officers_submit_and_read_and_everything_else_is_refused_and_ledgered() {
         &ca,
         &auditor,
     ));
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1), "a refusal");
     assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
     let out = gsomia(&with_token(
         &[
@@ -551,7 +551,7 @@ fn a_notice_and_a_consent_entered_at_jpn_reach_kor_which_computes_the_same_statu
         &jca,
         &sato,
     ));
-    assert_eq!(code, 2, "{d}");
+    assert_eq!(code, 1, "{d}");
     assert!(
         d["error"].as_str().unwrap().contains("security officers"),
         "{d}"

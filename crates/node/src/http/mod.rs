@@ -261,8 +261,9 @@ async fn with_request_id(resp: Response, id: &str) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// Pinned partner certificates (DER) and the party each one proves.
-type PinnedParties = Vec<(Vec<u8>, String)>;
+/// The party a presented certificate (DER) proves, looked up at each
+/// connection (partners change while the node runs).
+type PinnedParties = dyn Fn(&[u8]) -> Option<String> + Send + Sync;
 
 /// The partner a peer connection authenticated as (from its pinned certificate).
 #[derive(Debug, Clone)]
@@ -291,18 +292,21 @@ pub async fn serve_peers(
     node: Arc<Node>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let partners: PinnedParties = node
-        .partners()
-        .iter()
-        .map(|p| (p.certificate.as_ref().to_vec(), p.party.clone()))
-        .collect();
+    let roster = node.clone();
+    let partners: Arc<PinnedParties> = Arc::new(move |der: &[u8]| {
+        roster
+            .partners()
+            .iter()
+            .find(|p| p.certificate.as_ref() == der)
+            .map(|p| p.party.clone())
+    });
     let lane = node.lanes().warning.clone();
     on_warning_lane(
         lane,
         listener,
         tls,
         peer::router(node),
-        Some(Arc::new(partners)),
+        Some(partners),
         shutdown,
     )
     .await
@@ -362,7 +366,7 @@ async fn accept(
                     if let Some(partners) = partners {
                         // Mutual TLS: bind the connection to the pinned partner it proved to be.
                         let presented = stream.get_ref().1.peer_certificates().and_then(|c| c.first()).map(|c| c.as_ref().to_vec());
-                        let Some(party) = presented.and_then(|der| partners.iter().find(|(c, _)| *c == der).map(|(_, p)| p.clone())) else {
+                        let Some(party) = presented.and_then(|der| partners(&der)) else {
                             return;
                         };
                         app = app.layer(axum::Extension(PeerParty(party)));

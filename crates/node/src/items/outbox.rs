@@ -336,7 +336,7 @@ async fn post_to<'a>(
     to: &str,
     path: &str,
     body: Vec<u8>,
-) -> Result<(&'a Partner, Vec<u8>), Failure> {
+) -> Result<(std::sync::Arc<Partner>, Vec<u8>), Failure> {
     let partner = node
         .partner(to)
         .ok_or_else(|| Retry::NotPartner(to.to_owned()))?;
@@ -411,7 +411,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
             "a batch receipt from another party".into(),
         )));
     }
-    let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
+    let c = receipt_checkpoint(&partner, &receipt.checkpoint)?;
     let now = node.now().to_string();
     let mut batch = Batch::default();
     let mut unanswered = Vec::new();
@@ -422,7 +422,7 @@ async fn deliver_batch(node: &Node, to: &str, chunk: &[Outgoing]) -> Result<(), 
                     .delivered
                     .push((o.transfer.clone(), now.clone(), receipt.checkpoint.clone()));
                 batch.entries.push(
-                    delivered_entry(node, partner, o, &c)
+                    delivered_entry(node, &partner, o, &c)
                         .map_err(|e| Retry::Record(e.to_string()))?,
                 );
             }
@@ -533,8 +533,8 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
             "a receipt for another transfer".into(),
         )));
     }
-    let c = receipt_checkpoint(partner, &receipt.checkpoint)?;
-    let e = delivered_entry(node, partner, o, &c).map_err(|e| Retry::Record(e.to_string()))?;
+    let c = receipt_checkpoint(&partner, &receipt.checkpoint)?;
+    let e = delivered_entry(node, &partner, o, &c).map_err(|e| Retry::Record(e.to_string()))?;
     node.store()
         .commit(Batch {
             delivered: vec![(

@@ -86,7 +86,7 @@ fn check(
             peer: peer.to_owned(),
         }));
     }
-    let partner: &Partner = node
+    let partner: std::sync::Arc<Partner> = node
         .partner(peer)
         .ok_or_else(|| bad(Reason::NotPartner(peer.to_owned())))?;
     let env = match form {
