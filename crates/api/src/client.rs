@@ -347,9 +347,40 @@ impl Client {
             .await
     }
 
-    /// `GET /v1/consents`.
+    /// `GET /v1/consents`, every page.
     pub async fn consents(&self) -> Result<ConsentList, ClientError> {
-        self.get(&["v1", "consents"]).await
+        let mut all = self.consents_page(&Page::default()).await?;
+        while let Some(next) = all.next.take() {
+            let more = self
+                .consents_page(&Page {
+                    limit: None,
+                    next: Some(next),
+                })
+                .await?;
+            all.consents.extend(more.consents);
+            all.next = more.next;
+        }
+        Ok(all)
+    }
+
+    /// `GET /v1/consents?…`: one page.
+    pub async fn consents_page(&self, page: &Page) -> Result<ConsentList, ClientError> {
+        self.get_query(&["v1", "consents"], page.pairs()).await
+    }
+
+    async fn get_query<T: DeserializeOwned>(
+        &self,
+        segments: &[&str],
+        pairs: Vec<(&'static str, String)>,
+    ) -> Result<T, ClientError> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(pairs);
+        let r = self.http.get(url);
+        let r = match &self.token {
+            Some(t) => r.bearer_auth(t),
+            None => r,
+        };
+        self.call(r).await
     }
 
     /// `POST /v1/consents`.
@@ -363,9 +394,25 @@ impl Client {
             .await
     }
 
-    /// `GET /v1/warnings`.
+    /// `GET /v1/warnings`, every page.
     pub async fn warnings(&self) -> Result<WarningList, ClientError> {
-        self.get(&["v1", "warnings"]).await
+        let mut all = self.warnings_page(&Page::default()).await?;
+        while let Some(next) = all.next.take() {
+            let more = self
+                .warnings_page(&Page {
+                    limit: None,
+                    next: Some(next),
+                })
+                .await?;
+            all.warnings.extend(more.warnings);
+            all.next = more.next;
+        }
+        Ok(all)
+    }
+
+    /// `GET /v1/warnings?…`: one page (and what is owed to each partner).
+    pub async fn warnings_page(&self, page: &Page) -> Result<WarningList, ClientError> {
+        self.get_query(&["v1", "warnings"], page.pairs()).await
     }
 
     /// `POST /v1/warnings`.

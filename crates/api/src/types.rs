@@ -433,6 +433,33 @@ pub struct ConsentView {
 pub struct ConsentList {
     /// The consents, oldest first.
     pub consents: Vec<ConsentView>,
+    /// The cursor of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+/// A page of a list: `GET …?limit=&next=`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct Page {
+    /// At most this many (1 to 500; 50 when absent).
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub next: Option<String>,
+}
+
+impl Page {
+    /// The page as query pairs (the ones set).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut p = Vec::new();
+        if let Some(l) = self.limit {
+            p.push(("limit", l.to_string()));
+        }
+        if let Some(n) = &self.next {
+            p.push(("next", n.clone()));
+        }
+        p
+    }
 }
 
 // -------------------------------------------------------------- warnings
@@ -551,8 +578,11 @@ pub struct WarningFlight {
 /// `GET /v1/warnings`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct WarningList {
-    /// The flights the caller may see.
+    /// The flights the caller may see, a page of them (by id).
     pub warnings: Vec<WarningFlight>,
+    /// The cursor of the next page; absent on the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
     /// Updates still owed to partners that have not taken them yet (kept,
     /// and sent again, until they do).
     #[serde(default)]

@@ -138,11 +138,17 @@ enum Command {
 enum PersonCmd {
     /// Register a person; prints their bearer token once.
     Add(node::PersonArgs),
-    /// Everyone registered (never their tokens), each entry checked.
+    /// Everyone registered (never their tokens), each entry checked, a page at a time.
     List {
         /// The node directory.
         #[arg(long)]
         dir: PathBuf,
+        /// At most this many.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+        /// Go on from this cursor (printed after a page that has more).
+        #[arg(long)]
+        next: Option<String>,
     },
     /// End a person's access now (a running node refuses their token at once).
     Revoke {
@@ -444,7 +450,9 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Consent(ConsentCmd::List(a)) => manage::list(&a),
         Command::Consent(ConsentCmd::Revoke { node, id }) => manage::revoke(&node, &id),
         Command::Person(PersonCmd::Add(a)) => node::person_add(&a),
-        Command::Person(PersonCmd::List { dir }) => node::person_list(&dir),
+        Command::Person(PersonCmd::List { dir, limit, next }) => {
+            node::person_list(&dir, limit, next.as_deref())
+        }
         Command::Person(PersonCmd::Revoke {
             dir,
             person,

@@ -117,9 +117,19 @@ pub fn person_add(a: &PersonArgs) -> Result<Outcome> {
 
 /// `gsomia person list`: everyone, with whether their entry is in force,
 /// revoked, or failed its integrity check (refused on every request).
-pub fn person_list(dir: &Path) -> Result<Outcome> {
+pub fn person_list(dir: &Path, limit: u32, next: Option<&str>) -> Result<Outcome> {
     let settings = Settings::load(dir)?;
-    let people = runtime()?.block_on(gsomia_node::register::people(&settings))?;
+    let all = runtime()?.block_on(gsomia_node::register::people(&settings))?;
+    let from = match next {
+        None => 0,
+        Some(c) => c
+            .parse::<usize>()
+            .with_context(|| format!("`--next {c}` is not a cursor `person list` gave"))?,
+    };
+    let total = all.len();
+    let people: Vec<_> = all.into_iter().skip(from).take(limit as usize).collect();
+    let to = from + people.len();
+    let next = (to < total).then(|| to.to_string());
     let mut text = String::new();
     let mut bad = false;
     let docs: Vec<_> = people
@@ -140,7 +150,14 @@ pub fn person_list(dir: &Path) -> Result<Outcome> {
                 "need_to_know": p.need_to_know, "revoked_at": p.revoked_at, "integrity": l.checked.as_ref().err() })
         })
         .collect();
-    Ok(Outcome::answer(json!({ "people": docs }), text, bad))
+    if let Some(n) = &next {
+        let _ = writeln!(text, "(more: --next {n})");
+    }
+    Ok(Outcome::answer(
+        json!({ "people": docs, "next": next }),
+        text,
+        bad,
+    ))
 }
 
 /// Who is acting at this terminal, for the ledger: `--by`, else the

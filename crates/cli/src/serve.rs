@@ -22,28 +22,26 @@ fn announce(line: &str) -> Result<()> {
         .context("cannot write to standard output")
 }
 
-async fn stop_signal() {
+/// SIGTERM or SIGINT, listened for from the moment this is made (so a
+/// signal sent right after the node announces itself is never missed).
+fn stop_signal() -> Result<impl Future<Output = ()>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::interrupt()),
-        ) {
-            (Ok(mut term), Ok(mut int)) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = int.recv() => {}
-                }
+        let mut term = signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            _ => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }
 
@@ -92,6 +90,7 @@ pub fn serve(
             clock,
             ..gsomia_node::Options::default()
         };
+        let stop = stop_signal()?;
         let running = gsomia_node::start(&settings, listeners, options)
             .await
             .context("cannot start the node")?;
@@ -106,7 +105,7 @@ pub fn serve(
                 running.party, running.api, running.peer
             ))?;
         }
-        stop_signal().await;
+        stop.await;
         running.stop().await?;
         anyhow::Ok(())
     })?;

@@ -335,7 +335,7 @@ pub async fn grant(
 }
 
 /// Consents this party gave or holds, revocations applied.
-pub async fn list(node: &Node) -> Result<ConsentList, ConsentError> {
+pub async fn list(node: &Node, page: &gsomia_api::Page) -> Result<ConsentList, ConsentError> {
     let revoked = revocations(node).await?;
     let mut consents = Vec::new();
     for m in node.store().messages(MessageKind::Consent).await? {
@@ -343,7 +343,8 @@ pub async fn list(node: &Node) -> Result<ConsentList, ConsentError> {
         let r = revoked.iter().find(|(id, _)| *id == g.id).map(|(_, t)| *t);
         consents.push(view(&g, r, None));
     }
-    Ok(ConsentList { consents })
+    let (consents, next) = crate::pages::page_of(consents, page).map_err(ConsentError::Invalid)?;
+    Ok(ConsentList { consents, next })
 }
 
 /// Revokes a consent this party gave, from now; the holder is told.
@@ -403,8 +404,8 @@ pub async fn revoke(node: &Node, person: &Person, id: &str) -> Result<ConsentVie
 
 /// The partner that signed a message: the party it claims must be the one
 /// the connection authenticated as, and a partner.
-pub(crate) fn signer<'a>(
-    node: &'a Node,
+pub(crate) fn signer(
+    node: &Node,
     peer: &str,
     id: &str,
     what: &'static str,

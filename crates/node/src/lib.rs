@@ -64,6 +64,7 @@ mod labels;
 mod lanes;
 mod metrics;
 mod node;
+mod pages;
 mod refusals;
 mod roster;
 mod sealing;

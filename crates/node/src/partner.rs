@@ -61,18 +61,16 @@ pub struct PartnerError {
     pub what: String,
 }
 
-/// The mutual-TLS client configuration to reach each of `partners`.
+/// The mutual-TLS client configuration to reach each of `partners`, this
+/// node presenting the certificate and key in `tls_cert` and `tls_key`.
 pub fn client_configs(
-    settings: &crate::Settings,
+    tls_cert: &Path,
+    tls_key: &Path,
     partners: &[Partner],
 ) -> Result<std::collections::BTreeMap<String, rustls::ClientConfig>, crate::tls::TlsError> {
     let mut out = std::collections::BTreeMap::new();
     for p in partners {
-        let config = crate::tls::peer_client_config(
-            &settings.tls_cert,
-            &settings.tls_key,
-            p.certificate.clone(),
-        )?;
+        let config = crate::tls::peer_client_config(tls_cert, tls_key, p.certificate.clone())?;
         out.insert(p.party.clone(), config);
     }
     Ok(out)

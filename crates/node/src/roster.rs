@@ -49,7 +49,8 @@ fn summary(p: &Partner) -> (String, String) {
 /// Returns whether the roster changed.
 pub async fn reload(node: &Arc<Node>, settings: &Settings) -> Result<bool, String> {
     let partners = crate::partner::load(&settings.partners_dir()).map_err(|e| e.to_string())?;
-    let configs = crate::partner::client_configs(settings, &partners).map_err(|e| e.to_string())?;
+    let configs = crate::partner::client_configs(&settings.tls_cert, &settings.tls_key, &partners)
+        .map_err(|e| e.to_string())?;
     let before: BTreeMap<String, (String, String)> = node
         .partners()
         .iter()

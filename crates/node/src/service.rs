@@ -169,7 +169,8 @@ pub async fn start(
     startup::private_files(&settings.tls_key, &settings.tls_ca)?;
     let tls = crate::tls::server_config(&settings.tls_cert, &settings.tls_key)?;
     let partners = crate::partner::load(&settings.partners_dir())?;
-    let partner_tls = crate::partner::client_configs(settings, &partners)?;
+    let partner_tls =
+        crate::partner::client_configs(&settings.tls_cert, &settings.tls_key, &partners)?;
     let now = options.clock.now();
     let store = startup::open(&settings.database, &now.to_string()).await?;
     let ledger_err = |problem| StartError::Ledger {

@@ -747,7 +747,11 @@ fn may_see(node: &Node, person: &Person, level: &str, originator: &str) -> bool 
 
 /// Every warning known here that `person` may see, and the updates still
 /// owed to each partner (none are dropped: they wait for the partner).
-pub async fn list(node: &Node, person: &Person) -> Result<WarningList, WarningError> {
+pub async fn list(
+    node: &Node,
+    person: &Person,
+    page: &gsomia_api::Page,
+) -> Result<WarningList, WarningError> {
     let owed = node
         .store()
         .warnings_owed()
@@ -790,8 +794,10 @@ pub async fn list(node: &Node, person: &Person) -> Result<WarningList, WarningEr
             updates,
         });
     }
+    let (warnings, next) = crate::pages::page_of(warnings, page).map_err(WarningError::Invalid)?;
     Ok(WarningList {
         warnings,
+        next,
         pending: pending.into_values().collect(),
     })
 }

@@ -14,9 +14,9 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use gsomia_api::{
     AgreementList, AgreementStatus, Check, ConsentList, ConsentView, EnterEvent, EnteredEvent,
-    ErrorBody, GrantConsent, Health, Impact, ItemFilter, ItemList, ItemView, Launch, Published,
-    Readiness, ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track, TransferFilter,
-    TransferList, TransferView, WarningList,
+    ErrorBody, GrantConsent, Health, Impact, ItemFilter, ItemList, ItemView, Launch, Page,
+    Published, Readiness, ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track,
+    TransferFilter, TransferList, TransferView, WarningList,
 };
 use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
@@ -350,12 +350,19 @@ async fn enter_event(
 
 // -------------------------------------------------------------- consents
 
-/// Consents this party gave or holds, revocations applied.
+/// A page of the consents this party gave or holds, revocations applied.
 #[utoipa::path(get, path = "/v1/consents", tag = "consents", security(("bearer" = [])),
-    responses((status = 200, description = "The consents", body = ConsentList)))]
-async fn list_consents(State(node): S, bearer: Bearer) -> Result<Json<ConsentList>, ApiError> {
+    params(Page),
+    responses(
+        (status = 200, description = "The consents", body = ConsentList),
+        (status = 400, description = "A cursor or limit that does not hold", body = ErrorBody)))]
+async fn list_consents(
+    State(node): S,
+    bearer: Bearer,
+    Query(page): Query<Page>,
+) -> Result<Json<ConsentList>, ApiError> {
     person(&node, bearer).await?;
-    Ok(Json(consents::list(&node).await?))
+    Ok(Json(consents::list(&node, &page).await?))
 }
 
 /// Consents, as originator, to a release by a holder to a recipient
@@ -397,12 +404,20 @@ async fn revoke_consent(
 
 // -------------------------------------------------------------- warnings
 
-/// Every warning known here that the caller may see.
+/// A page of the warnings known here that the caller may see, and what
+/// is still owed to each partner.
 #[utoipa::path(get, path = "/v1/warnings", tag = "warnings", security(("bearer" = [])),
-    responses((status = 200, description = "Flights", body = WarningList)))]
-async fn list_warnings(State(node): S, bearer: Bearer) -> Result<Json<WarningList>, ApiError> {
+    params(Page),
+    responses(
+        (status = 200, description = "Flights", body = WarningList),
+        (status = 400, description = "A cursor or limit that does not hold", body = ErrorBody)))]
+async fn list_warnings(
+    State(node): S,
+    bearer: Bearer,
+    Query(page): Query<Page>,
+) -> Result<Json<WarningList>, ApiError> {
     let p = person(&node, bearer).await?;
-    Ok(Json(warnings::list(&node, &p).await?))
+    Ok(Json(warnings::list(&node, &p, &page).await?))
 }
 
 /// Opens a warning with its launch point (rule 17: only the three data

@@ -331,8 +331,8 @@ fn delivered_entry(
 
 /// Posts `body` to a partner's `/peer/v1/{path}` over mutual TLS: the answer
 /// on success; a 4xx is the partner's final refusal, anything else is retried.
-async fn post_to<'a>(
-    node: &'a Node,
+async fn post_to(
+    node: &Node,
     to: &str,
     path: &str,
     body: Vec<u8>,
