@@ -466,58 +466,144 @@ pub async fn flush(node: &Node) {
     }
 }
 
-/// Sends a partner its queue of updates, in order, retrying each until the
-/// partner takes it (a partner back after an outage receives what it
-/// missed); a refusal is logged and the update dropped.
+/// The most updates one request to a partner carries.
+pub const WARNING_BATCH: usize = 256;
+const BATCH_TAG: &str = "gsomia/v1/warning-batch";
+
+/// Signed updates as one request body (each keeps its own signature; the
+/// connection says who sends them).
+pub fn encode_batch<'a>(updates: impl ExactSizeIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut w = gsomia_seal::canon::Writer::tagged(BATCH_TAG);
+    w.count(updates.len());
+    for u in updates {
+        w.bytes(u);
+    }
+    w.finish()
+}
+
+/// The signed updates of a batch body.
+pub fn decode_batch(body: &[u8]) -> Result<Vec<&[u8]>, String> {
+    let mut r = gsomia_seal::canon::Reader::new(body, body.len());
+    r.expect_tag(BATCH_TAG).map_err(|e| e.to_string())?;
+    let n = r.count(4).map_err(|e| e.to_string())?;
+    if n > WARNING_BATCH {
+        return Err(format!("more than {WARNING_BATCH} updates in one batch"));
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(r.bytes().map_err(|e| e.to_string())?);
+    }
+    r.finish().map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// A partner's batch of updates, applied in order until one cannot be yet
+/// (an earlier update is missing); each one refused for good is skipped
+/// (and logged). Everything taken is written durably in one commit before
+/// this returns how many of the batch were taken: the partner sends the
+/// rest again.
+pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize, Rejected> {
+    let updates =
+        decode_batch(body).map_err(|e| Rejected::Refused(format!("malformed batch: {e}")))?;
+    let mut persist = crate::feed::Persist::default();
+    let mut taken = 0;
+    for bytes in updates {
+        match apply(node, bytes, Some(from)) {
+            Ok((_, p)) => {
+                persist.rows.extend(p.rows);
+                persist.owed.extend(p.owed);
+            }
+            Err(Rejected::Refused(why)) => {
+                tracing::warn!(partner = from, reason = %why, "warning update refused");
+                node.metrics().refused("warning", ["rule 17"]);
+            }
+            Err(Rejected::NotYet(_) | Rejected::Failed(_)) => break,
+        }
+        taken += 1;
+    }
+    if !persist.is_empty() {
+        node.store()
+            .commit(gsomia_store::Batch {
+                warnings: persist.rows,
+                warnings_owed: persist.owed,
+                ..gsomia_store::Batch::default()
+            })
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "warning: cannot record a batch");
+                Rejected::Failed("the updates could not be recorded; send them again".into())
+            })?;
+    }
+    Ok(taken)
+}
+
+/// Sends a partner its queue of updates, in order: whatever has queued
+/// while the last request was out goes in the next (up to
+/// [`WARNING_BATCH`]), so a partner that answers slowly (it writes each
+/// batch durably before it answers) gets fewer, larger requests rather
+/// than a growing backlog. Retried until the partner takes them (a partner
+/// back after an outage receives what it missed); what it takes is marked
+/// no longer owed.
 pub async fn send_to_partner(
     node: Arc<Node>,
     party: String,
     mut queue: mpsc::UnboundedReceiver<crate::feed::Owed>,
 ) {
-    while let Some(owed) = queue.recv().await {
-        let bytes = owed.bytes;
-        let taken = |node: &Node| {
-            locked(&node.feed().taken).push((
-                party.clone(),
-                owed.flight.clone(),
-                owed.seq,
-                node.now().to_string(),
-            ));
-        };
+    let mut held: VecDeque<crate::feed::Owed> = VecDeque::new();
+    loop {
+        if held.is_empty() {
+            match queue.recv().await {
+                Some(o) => held.push_back(o),
+                None => return,
+            }
+        }
+        while held.len() < WARNING_BATCH {
+            match queue.try_recv() {
+                Ok(o) => held.push_back(o),
+                Err(_) => break,
+            }
+        }
         let mut wait = Duration::from_millis(20);
         loop {
             let (Some(partner), Some(client)) = (node.partner(&party), node.warning_client(&party))
             else {
+                // No longer a partner: what it is owed stays in the store.
                 return;
             };
             let url = format!(
-                "{}/peer/v1/warnings",
+                "{}/peer/v1/warnings/batch",
                 partner.endpoint.trim_end_matches('/')
             );
-            match client
+            let body = encode_batch(held.iter().map(|o| o.bytes.as_slice()));
+            let answer = client
                 .post(url)
                 .header("content-type", "application/octet-stream")
-                .body(bytes.clone())
+                .body(body)
                 .send()
-                .await
-            {
-                Ok(r) if r.status().is_success() => {
-                    taken(&node);
-                    break;
-                }
-                Ok(r) if r.status() == reqwest::StatusCode::FORBIDDEN => {
-                    let why = r.text().await.unwrap_or_default();
-                    tracing::warn!(partner = %party, reason = %why, "warning update refused");
-                    // Refused for good: owed no longer.
-                    taken(&node);
-                    break;
-                }
+                .await;
+            let took = match answer {
+                Ok(r) if r.status().is_success() => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v.get("taken").and_then(serde_json::Value::as_u64))
+                    .map_or(0, |n| usize::try_from(n).unwrap_or(0).min(held.len())),
                 Ok(r) => {
-                    tracing::info!(partner = %party, status = %r.status(), "warning update not taken; retrying")
+                    tracing::info!(partner = %party, status = %r.status(), "warning updates not taken; retrying");
+                    0
                 }
                 Err(e) => {
-                    tracing::info!(partner = %party, error = %e, "warning update not sent; retrying")
+                    tracing::info!(partner = %party, error = %e, "warning updates not sent; retrying");
+                    0
                 }
+            };
+            if took > 0 {
+                let at = node.now().to_string();
+                let mut taken = locked(&node.feed().taken);
+                for o in held.drain(..took) {
+                    taken.push((party.clone(), o.flight, o.seq, at.clone()));
+                }
+                break;
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(Duration::from_secs(1));

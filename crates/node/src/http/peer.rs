@@ -34,7 +34,9 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/peer/v1/revocations", post(receive_revocation))
         .route("/peer/v1/checkpoint", get(checkpoint))
         .route("/peer/v1/cosignatures", post(cosignature));
-    let warnings = axum::Router::new().route("/peer/v1/warnings", post(receive_warning));
+    let warnings = axum::Router::new()
+        .route("/peer/v1/warnings", post(receive_warning))
+        .route("/peer/v1/warnings/batch", post(receive_warnings));
     crate::lanes::split(&node.lanes().item, items, warnings)
         .layer(axum::extract::DefaultBodyLimit::max(
             gsomia_seal::transfer::MAX_ENVELOPE,
@@ -146,6 +148,25 @@ async fn cosignature(State(node): S, Extension(peer): Peer, body: String) -> Res
                 }),
             )
                 .into_response()
+        }
+    }
+}
+
+/// A batch of signed warning updates from a partner, applied in order:
+/// 200 with how many were taken (the partner sends the rest again), 400 a
+/// body that is no batch, 503 not recorded.
+async fn receive_warnings(
+    State(node): S,
+    Extension(peer): Extension<PeerParty>,
+    body: axum::body::Bytes,
+) -> Response {
+    match warnings::accept_batch(&node, &body, &peer.0).await {
+        Ok(taken) => axum::Json(serde_json::json!({ "taken": taken })).into_response(),
+        Err(warnings::Rejected::Refused(why)) => {
+            ApiError::new(StatusCode::BAD_REQUEST, why).into_response()
+        }
+        Err(warnings::Rejected::NotYet(why) | warnings::Rejected::Failed(why)) => {
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, why).into_response()
         }
     }
 }
