@@ -1052,14 +1052,31 @@ impl Store for SqliteStore {
         Box::pin(async move {
             let q = q.clone();
             self.read(move |c| {
+                // Items are stored in time order: a `since` walk starts at
+                // the row stored first at or after it. (Should the system
+                // clock have stepped back, rows stored before that one are
+                // not looked at; the node's own clock never goes back.)
+                let mut after = q.after.unwrap_or(0);
+                if let Some(since) = q.since {
+                    let first: Option<i64> = one(
+                        c,
+                        "SELECT rowid FROM item WHERE created_unix >= ? ORDER BY created_unix LIMIT 1",
+                        [since],
+                        |r| r.get::<_, i64>(0).map(Ok),
+                    )?;
+                    match first {
+                        Some(f) => after = after.max(f - 1),
+                        None => return Ok(Vec::new()),
+                    }
+                }
                 let mut sql = format!("SELECT {ITEM_ROW} FROM item WHERE rowid > ?");
-                let mut p: Vec<rusqlite::types::Value> = vec![q.after.unwrap_or(0).into()];
+                let mut p: Vec<rusqlite::types::Value> = vec![after.into()];
                 if let Some(levels) = &q.levels {
                     if levels.is_empty() {
                         return Ok(Vec::new());
                     }
                     sql.push_str(&format!(
-                        " AND access_level IN ({})",
+                        " AND +access_level IN ({})",
                         placeholders(levels.len())
                     ));
                     p.extend(levels.iter().map(|l| l.clone().into()));
@@ -1085,7 +1102,7 @@ impl Store for SqliteStore {
                     p.push(o.clone().into());
                 }
                 if let Some(since) = q.since {
-                    sql.push_str(" AND created_unix >= ?");
+                    sql.push_str(" AND +created_unix >= ?");
                     p.push(since.into());
                 }
                 sql.push_str(" ORDER BY rowid LIMIT ?");

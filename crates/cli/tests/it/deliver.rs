@@ -368,6 +368,22 @@ fn item_pages_neither_repeat_nor_miss_an_item_while_items_are_added() {
     ));
     assert_eq!(code, 0);
     assert_eq!(l["items"].as_array().unwrap().len(), 8, "{l}");
+    // A filter on the time stored: from before the first item, everything;
+    // from after the last, nothing.
+    let (_, l) = json(&with_token(
+        &["item", "list", "--all", "--since", "2000-01-01T00:00:00Z"],
+        &jpn.url,
+        &jca,
+        &p.sato,
+    ));
+    assert_eq!(l["items"].as_array().unwrap().len(), readable.len(), "{l}");
+    let (_, l) = json(&with_token(
+        &["item", "list", "--all", "--since", "2099-01-01T00:00:00Z"],
+        &jpn.url,
+        &jca,
+        &p.sato,
+    ));
+    assert!(l["items"].as_array().unwrap().is_empty(), "{l}");
     let (code, bad) = json(&with_token(
         &["item", "list", "--next", "nonsense"],
         &jpn.url,

@@ -16,11 +16,14 @@ CREATE TABLE idempotency (
 ) STRICT;
 -- Indexes for paged, filtered item lists. Decisions never read them: they
 -- read the tagged label (the binding column is covered by the item's tag
--- and must match the sealed bytes when they are read).
+-- and must match the sealed bytes when they are read). Pages go in rowid
+-- order; the level and topic filters are checked row by row on that walk
+-- (an index on the level would make SQLite sort every matching row), the
+-- originator's index is itself in rowid order, and the time's index only
+-- finds where a `since` walk starts (items are stored in time order).
 ALTER TABLE item ADD COLUMN binding BLOB;
 ALTER TABLE item ADD COLUMN access_level TEXT;
 ALTER TABLE item ADD COLUMN created_unix INTEGER;
-CREATE INDEX item_by_level ON item (access_level);
 CREATE INDEX item_by_originator ON item (originator);
 CREATE INDEX item_by_created ON item (created_unix);
 CREATE TABLE item_topic (
