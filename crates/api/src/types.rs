@@ -159,6 +159,7 @@ pub struct ItemList {
 #[into_params(parameter_in = Query)]
 pub struct ItemFilter {
     /// At most this many items (1 to 500; 50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     pub next: Option<String>,
@@ -443,6 +444,7 @@ pub struct ConsentList {
 #[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many (1 to 500; 50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     pub next: Option<String>,
@@ -689,6 +691,7 @@ pub struct TransferList {
 #[into_params(parameter_in = Query)]
 pub struct TransferFilter {
     /// At most this many (1 to 500; 50 when absent).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     pub next: Option<String>,

@@ -6,6 +6,15 @@ pub const MAX_PAGE: u32 = 500;
 /// The entries a page holds when the caller does not say.
 pub const DEFAULT_PAGE: u32 = 50;
 
+/// A query parameter as given, `None` when absent; an empty one
+/// (`?next=`) is refused, naming it.
+pub fn param<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, String> {
+    match v.as_deref() {
+        Some("") => Err(format!("`{name}=` is empty: give a value or leave it out")),
+        other => Ok(other),
+    }
+}
+
 /// The page of `all` that `page` asks for, and the next cursor; or why
 /// the request does not hold.
 pub fn page_of<T>(
@@ -16,7 +25,7 @@ pub fn page_of<T>(
     if limit == 0 || limit > MAX_PAGE {
         return Err(format!("`limit` is from 1 to {MAX_PAGE}"));
     }
-    let from = match &page.next {
+    let from = match param(&page.next, "next")? {
         None => 0,
         Some(c) => c
             .parse::<usize>()

@@ -92,18 +92,17 @@ pub async fn list(
             crate::items::MAX_PAGE
         )));
     }
-    let after = filter
-        .next
-        .as_deref()
+    fn given<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, TransferError> {
+        crate::pages::param(v, name).map_err(TransferError::Invalid)
+    }
+    let after = given(&filter.next, "next")?
         .map(|c| {
             c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
                 TransferError::Invalid(format!("`next={c}` is not a cursor this node gave"))
             })
         })
         .transpose()?;
-    let state = filter
-        .state
-        .as_deref()
+    let state = given(&filter.state, "state")?
         .map(|s| match s {
             "queued" => Ok(gsomia_store::TransferState::Queued),
             "sending" => Ok(gsomia_store::TransferState::Sending),
@@ -119,8 +118,18 @@ pub async fn list(
         limit,
         released_by: (!sees_all(person)).then(|| person.id.clone()),
         state,
-        recipient: filter.recipient.clone(),
-        item: filter.item.clone(),
+        recipient: match given(&filter.recipient, "recipient")? {
+            None => None,
+            Some(r) => {
+                let reg = node.registry();
+                Some(
+                    reg.party(r)
+                        .map(|p| reg.party_id(p).to_owned())
+                        .map_err(|e| TransferError::Invalid(e.to_string()))?,
+                )
+            }
+        },
+        item: given(&filter.item, "item")?.map(str::to_owned),
     };
     let rows = node.store().transfers_page(&q).await?;
     let next = (rows.len() == limit as usize)

@@ -126,6 +126,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
+/// A query string, parsed strictly: one that does not parse is answered 400
+/// with an [`ErrorBody`], like every other bad request.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for QueryParams<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| QueryParams(q.0))
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    format!("invalid query: {}", e.body_text()),
+                )
+            })
+    }
+}
+
 /// A JSON request body: `application/json` required (415 otherwise), size
 /// bounded (413), parsed strictly (400, unknown fields refused).
 #[derive(Debug)]

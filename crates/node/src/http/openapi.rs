@@ -181,6 +181,62 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
             }
         }
     }
+    // The query parameters of the lists: this node's vocabulary, the
+    // cursors it gives (digits), instants, the transfer states.
+    if let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) {
+        for item in paths.values_mut() {
+            for op in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|o| o.values_mut())
+            {
+                for p in op
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut)
+                    .into_iter()
+                    .flatten()
+                {
+                    if p.get("in") != Some(&json!("query")) {
+                        continue;
+                    }
+                    let name = p
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                        .to_owned();
+                    // An empty value is refused: say so.
+                    if let Some(o) = p
+                        .get_mut("schema")
+                        .and_then(Value::as_object_mut)
+                        .filter(|o| o.get("type") != Some(&json!("integer")))
+                    {
+                        o.insert("minLength".into(), json!(1));
+                    }
+                    let schema = p.get_mut("schema");
+                    match name.as_str() {
+                        "level" => restrict(schema, &levels),
+                        "topic" => restrict(schema, &topics),
+                        "originator" | "recipient" => restrict(schema, &parties),
+                        "state" => restrict(
+                            schema,
+                            &["queued", "sending", "delivered", "refused"].map(String::from),
+                        ),
+                        "next" => {
+                            if let Some(o) = schema.and_then(Value::as_object_mut) {
+                                o.insert("pattern".into(), json!("^[0-9]{1,18}$"));
+                            }
+                        }
+                        "since" => {
+                            if let Some(o) = schema.and_then(Value::as_object_mut) {
+                                o.insert("format".into(), json!("date-time"));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
     // What a created resource leads to (clients and the stateful tests follow these).
     for (path, method, status, links) in [
         (

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +22,7 @@ use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{ApiError, Bearer, JsonBody, MAX_BODY, RawJson};
+use super::{ApiError, Bearer, JsonBody, MAX_BODY, QueryParams, RawJson};
 use crate::node::Node;
 use crate::register::authenticate;
 use crate::{agreements, consents, items, transfers, warnings};
@@ -175,7 +175,7 @@ async fn metrics(State(node): S) -> Result<Response, ApiError> {
 async fn list_items(
     State(node): S,
     bearer: Bearer,
-    Query(filter): Query<ItemFilter>,
+    QueryParams(filter): QueryParams<ItemFilter>,
 ) -> Result<Json<ItemList>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(items::list(&node, &p, &filter).await?))
@@ -278,7 +278,7 @@ async fn release_item(
 async fn list_transfers(
     State(node): S,
     bearer: Bearer,
-    Query(filter): Query<TransferFilter>,
+    QueryParams(filter): QueryParams<TransferFilter>,
 ) -> Result<Json<TransferList>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(transfers::list(&node, &p, &filter).await?))
@@ -359,7 +359,7 @@ async fn enter_event(
 async fn list_consents(
     State(node): S,
     bearer: Bearer,
-    Query(page): Query<Page>,
+    QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<ConsentList>, ApiError> {
     person(&node, bearer).await?;
     Ok(Json(consents::list(&node, &page).await?))
@@ -414,7 +414,7 @@ async fn revoke_consent(
 async fn list_warnings(
     State(node): S,
     bearer: Bearer,
-    Query(page): Query<Page>,
+    QueryParams(page): QueryParams<Page>,
 ) -> Result<Json<WarningList>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(warnings::list(&node, &p, &page).await?))

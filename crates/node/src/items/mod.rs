@@ -399,15 +399,16 @@ pub async fn list(
             "`limit` is from 1 to {MAX_PAGE}"
         )));
     }
-    let after = match &filter.next {
+    fn given<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, ItemError> {
+        crate::pages::param(v, name).map_err(ItemError::Invalid)
+    }
+    let after = match given(&filter.next, "next")? {
         None => None,
         Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
             ItemError::Invalid(format!("`next={c}` is not a cursor this node gave"))
         })?),
     };
-    let since = filter
-        .since
-        .as_deref()
+    let since = given(&filter.since, "since")?
         .map(|t| {
             gsomia_core::time::parse_instant(t)
                 .map(|t| t.as_second())
@@ -430,7 +431,7 @@ pub async fn list(
             .unwrap_or_default(),
         _ => Vec::new(),
     };
-    let levels = match &filter.level {
+    let levels = match given(&filter.level, "level")? {
         None => levels,
         Some(want) => {
             let want = reg
@@ -445,7 +446,7 @@ pub async fn list(
         .iter()
         .map(|t| reg.topics().name(t).to_owned())
         .collect();
-    let topic = match &filter.topic {
+    let topic = match given(&filter.topic, "topic")? {
         None => None,
         Some(t) => Some(
             reg.topic(t)
@@ -453,7 +454,7 @@ pub async fn list(
                 .map_err(|e| ItemError::Invalid(e.to_string()))?,
         ),
     };
-    let originator = match &filter.originator {
+    let originator = match given(&filter.originator, "originator")? {
         None => None,
         Some(o) => Some(
             reg.party(o)
