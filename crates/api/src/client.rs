@@ -171,7 +171,11 @@ impl Client {
     }
 
     fn request(&self, method: Method, segments: &[&str]) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, self.url(segments));
+        self.request_to(method, self.url(segments))
+    }
+
+    fn request_to(&self, method: Method, url: Url) -> reqwest::RequestBuilder {
+        let r = self.http.request(method, url);
         match &self.token {
             Some(t) => r.bearer_auth(t),
             None => r,
@@ -257,14 +261,7 @@ impl Client {
 
     /// `GET /v1/items?…`: one page of the items the caller may read.
     pub async fn items_page(&self, filter: &ItemFilter) -> Result<ItemList, ClientError> {
-        let mut url = self.url(&["v1", "items"]);
-        url.query_pairs_mut().extend_pairs(filter.pairs());
-        let r = self.http.get(url);
-        let r = match &self.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
-        self.call(r).await
+        self.get_query(&["v1", "items"], filter.pairs()).await
     }
 
     /// `GET /v1/items/{id}`.
@@ -312,14 +309,7 @@ impl Client {
 
     /// `GET /v1/transfers?…`: a page of the transfers the caller may see.
     pub async fn transfers(&self, filter: &TransferFilter) -> Result<TransferList, ClientError> {
-        let mut url = self.url(&["v1", "transfers"]);
-        url.query_pairs_mut().extend_pairs(filter.pairs());
-        let r = self.http.get(url);
-        let r = match &self.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
-        self.call(r).await
+        self.get_query(&["v1", "transfers"], filter.pairs()).await
     }
 
     /// `GET /v1/transfers/{id}`.
@@ -375,12 +365,7 @@ impl Client {
     ) -> Result<T, ClientError> {
         let mut url = self.url(segments);
         url.query_pairs_mut().extend_pairs(pairs);
-        let r = self.http.get(url);
-        let r = match &self.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        };
-        self.call(r).await
+        self.call(self.request_to(Method::GET, url)).await
     }
 
     /// `POST /v1/consents`.

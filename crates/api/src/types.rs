@@ -154,6 +154,22 @@ pub struct ItemList {
     pub next: Option<String>,
 }
 
+/// A list query's pairs: `limit` and every field that is set.
+fn query_pairs(
+    limit: Option<u32>,
+    fields: &[(&'static str, &Option<String>)],
+) -> Vec<(&'static str, String)> {
+    limit
+        .map(|l| ("limit", l.to_string()))
+        .into_iter()
+        .chain(
+            fields
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone()))),
+        )
+        .collect()
+}
+
 /// The query of `GET /v1/items` (every field optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -177,22 +193,16 @@ pub struct ItemFilter {
 impl ItemFilter {
     /// The filter as query pairs (the ones set).
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut p = Vec::new();
-        if let Some(l) = self.limit {
-            p.push(("limit", l.to_string()));
-        }
-        for (k, v) in [
-            ("next", &self.next),
-            ("topic", &self.topic),
-            ("level", &self.level),
-            ("originator", &self.originator),
-            ("since", &self.since),
-        ] {
-            if let Some(v) = v {
-                p.push((k, v.clone()));
-            }
-        }
-        p
+        query_pairs(
+            self.limit,
+            &[
+                ("next", &self.next),
+                ("topic", &self.topic),
+                ("level", &self.level),
+                ("originator", &self.originator),
+                ("since", &self.since),
+            ],
+        )
     }
 }
 
@@ -453,14 +463,7 @@ pub struct Page {
 impl Page {
     /// The page as query pairs (the ones set).
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut p = Vec::new();
-        if let Some(l) = self.limit {
-            p.push(("limit", l.to_string()));
-        }
-        if let Some(n) = &self.next {
-            p.push(("next", n.clone()));
-        }
-        p
+        query_pairs(self.limit, &[("next", &self.next)])
     }
 }
 
@@ -706,20 +709,14 @@ pub struct TransferFilter {
 impl TransferFilter {
     /// The filter as query pairs (the ones set).
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        let mut p = Vec::new();
-        if let Some(l) = self.limit {
-            p.push(("limit", l.to_string()));
-        }
-        for (k, v) in [
-            ("next", &self.next),
-            ("state", &self.state),
-            ("recipient", &self.recipient),
-            ("item", &self.item),
-        ] {
-            if let Some(v) = v {
-                p.push((k, v.clone()));
-            }
-        }
-        p
+        query_pairs(
+            self.limit,
+            &[
+                ("next", &self.next),
+                ("state", &self.state),
+                ("recipient", &self.recipient),
+                ("item", &self.item),
+            ],
+        )
     }
 }

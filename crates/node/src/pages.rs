@@ -1,5 +1,6 @@
-//! Paging a list the node holds whole (consents, warnings): a page of at
-//! most `limit` entries from the cursor on, and the cursor of the next.
+//! Paging: the limit and cursor every list takes (items and transfers walk
+//! the store from a row's position; consents and warnings are held whole,
+//! and [`page_of`] cuts a page out of them).
 
 /// The most entries a page holds.
 pub const MAX_PAGE: u32 = 500;
@@ -15,22 +16,36 @@ pub fn param<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, S
     }
 }
 
+/// The page size asked for: [`DEFAULT_PAGE`] when absent, refused
+/// outside 1 to [`MAX_PAGE`].
+pub fn limit(limit: Option<u32>) -> Result<u32, String> {
+    let limit = limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(format!("`limit` is from 1 to {MAX_PAGE}"));
+    }
+    Ok(limit)
+}
+
+/// The cursor given as `next` (a position this node gave), if any.
+pub fn cursor(next: &Option<String>) -> Result<Option<i64>, String> {
+    param(next, "next")?
+        .map(|c| {
+            c.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| format!("`next={c}` is not a cursor this node gave"))
+        })
+        .transpose()
+}
+
 /// The page of `all` that `page` asks for, and the next cursor; or why
 /// the request does not hold.
 pub fn page_of<T>(
     all: Vec<T>,
     page: &gsomia_api::Page,
 ) -> Result<(Vec<T>, Option<String>), String> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(format!("`limit` is from 1 to {MAX_PAGE}"));
-    }
-    let from = match param(&page.next, "next")? {
-        None => 0,
-        Some(c) => c
-            .parse::<usize>()
-            .map_err(|_| format!("`next={c}` is not a cursor this node gave"))?,
-    };
+    let limit = limit(page.limit)?;
+    let from = usize::try_from(cursor(&page.next)?.unwrap_or(0)).unwrap_or(usize::MAX);
     let total = all.len();
     let to = from.saturating_add(limit as usize).min(total);
     let items: Vec<T> = all

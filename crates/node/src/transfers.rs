@@ -85,23 +85,11 @@ pub async fn list(
     person: &Person,
     filter: &TransferFilter,
 ) -> Result<TransferList, TransferError> {
-    let limit = filter.limit.unwrap_or(crate::items::DEFAULT_PAGE);
-    if limit == 0 || limit > crate::items::MAX_PAGE {
-        return Err(TransferError::Invalid(format!(
-            "`limit` is from 1 to {}",
-            crate::items::MAX_PAGE
-        )));
-    }
+    let limit = crate::pages::limit(filter.limit).map_err(TransferError::Invalid)?;
+    let after = crate::pages::cursor(&filter.next).map_err(TransferError::Invalid)?;
     fn given<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, TransferError> {
         crate::pages::param(v, name).map_err(TransferError::Invalid)
     }
-    let after = given(&filter.next, "next")?
-        .map(|c| {
-            c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                TransferError::Invalid(format!("`next={c}` is not a cursor this node gave"))
-            })
-        })
-        .transpose()?;
     let state = given(&filter.state, "state")?
         .map(|s| match s {
             "queued" => Ok(gsomia_store::TransferState::Queued),

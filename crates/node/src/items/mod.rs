@@ -371,10 +371,6 @@ pub(crate) async fn unopened(node: &Node, id: &str, e: &gsomia_seal::item::OpenE
     ItemError::Integrity(b)
 }
 
-/// The most items a page holds.
-pub const MAX_PAGE: u32 = 500;
-/// The items a page holds when the caller does not say.
-pub const DEFAULT_PAGE: u32 = 50;
 /// How long a list looks for readable items before it answers with what
 /// it found and a cursor to go on from.
 pub const LIST_DEADLINE: std::time::Duration = std::time::Duration::from_secs(1);
@@ -393,21 +389,11 @@ pub async fn list(
     let r = crate::register::reader(node, person)?;
     let at = node.now();
     let reg = node.registry();
-    let limit = filter.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ItemError::Invalid(format!(
-            "`limit` is from 1 to {MAX_PAGE}"
-        )));
-    }
+    let limit = crate::pages::limit(filter.limit).map_err(ItemError::Invalid)?;
+    let after = crate::pages::cursor(&filter.next).map_err(ItemError::Invalid)?;
     fn given<'a>(v: &'a Option<String>, name: &str) -> Result<Option<&'a str>, ItemError> {
         crate::pages::param(v, name).map_err(ItemError::Invalid)
     }
-    let after = match given(&filter.next, "next")? {
-        None => None,
-        Some(c) => Some(c.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-            ItemError::Invalid(format!("`next={c}` is not a cursor this node gave"))
-        })?),
-    };
     let since = given(&filter.since, "since")?
         .map(|t| {
             gsomia_core::time::parse_instant(t)
