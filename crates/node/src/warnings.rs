@@ -188,6 +188,56 @@ pub async fn accept_durably(
     Ok(applied)
 }
 
+/// Applies `update` (signed as `bytes`) to the flights known here, at
+/// `at`; a flight it opens is marked `level`. Whether it was new; refused,
+/// or not yet (an earlier update is missing).
+fn apply_to_flights(
+    flights: &mut BTreeMap<String, Known>,
+    u: &WarningUpdate,
+    update: Update,
+    bytes: &[u8],
+    at: Timestamp,
+    level: &str,
+) -> Result<Applied, Rejected> {
+    let refused = |s: String| Rejected::Refused(s);
+    match flights.get_mut(&u.id) {
+        Some(Known { flight, signed, .. }) => {
+            if flight.originator != u.originator {
+                return Err(refused(format!("flight `{}` has another originator", u.id)));
+            }
+            let a = flight.apply(u.seq, update).map_err(|e| match e {
+                gsomia_core::warning::WarningRefusal::Sequence { .. }
+                    if u.seq as usize > flight.updates.len() =>
+                {
+                    Rejected::NotYet(e.to_string())
+                }
+                other => refused(other.to_string()),
+            })?;
+            if a == Applied::New {
+                signed.push((bytes.to_vec(), at));
+            }
+            Ok(a)
+        }
+        None if u.seq == 0 => {
+            let flight =
+                Flight::open(&u.id, &u.originator, update).map_err(|e| refused(e.to_string()))?;
+            flights.insert(
+                u.id.clone(),
+                Known {
+                    flight,
+                    signed: vec![(bytes.to_vec(), at)],
+                    level: level.to_owned(),
+                },
+            );
+            Ok(Applied::New)
+        }
+        None => Err(Rejected::NotYet(format!(
+            "update {} of unknown flight `{}`: its launch is missing",
+            u.seq, u.id
+        ))),
+    }
+}
+
 /// Applies a signed update received from `from` (or published here when
 /// `from` is `None`): verified, routed, applied once, shown, ledgered
 /// (batched), forwarded. Returns whether it was new, and what is to be
@@ -238,47 +288,14 @@ fn apply(
     if locked(&feed.forgotten).contains(&u.id) {
         return Ok((Applied::Duplicate, crate::feed::Persist::default()));
     }
-    let applied = {
-        let mut flights = locked(&feed.flights);
-        match flights.get_mut(&u.id) {
-            Some(Known { flight, signed, .. }) => {
-                if flight.originator != u.originator {
-                    return Err(refused(format!("flight `{}` has another originator", u.id)));
-                }
-                let a = flight.apply(u.seq, update).map_err(|e| match e {
-                    gsomia_core::warning::WarningRefusal::Sequence { .. }
-                        if u.seq as usize > flight.updates.len() =>
-                    {
-                        Rejected::NotYet(e.to_string())
-                    }
-                    other => refused(other.to_string()),
-                })?;
-                if a == Applied::New {
-                    signed.push((bytes.to_vec(), now));
-                }
-                a
-            }
-            None if u.seq == 0 => {
-                let flight = Flight::open(&u.id, &u.originator, update)
-                    .map_err(|e| refused(e.to_string()))?;
-                flights.insert(
-                    u.id.clone(),
-                    Known {
-                        flight,
-                        signed: vec![(bytes.to_vec(), now)],
-                        level: my_level.clone(),
-                    },
-                );
-                Applied::New
-            }
-            None => {
-                return Err(Rejected::NotYet(format!(
-                    "update {} of unknown flight `{}`: its launch is missing",
-                    u.seq, u.id
-                )));
-            }
-        }
-    };
+    let applied = apply_to_flights(
+        &mut locked(&feed.flights),
+        &u,
+        update,
+        bytes,
+        now,
+        &my_level,
+    )?;
     if applied == Applied::Duplicate {
         return Ok((applied, crate::feed::Persist::default()));
     }
@@ -390,30 +407,8 @@ pub async fn restore(node: &Node) -> Result<(usize, usize), gsomia_store::StoreE
             let Ok(update) = core_update(&u) else {
                 continue;
             };
-            let ok = match flights.get_mut(&u.id) {
-                Some(k) => {
-                    let a = k.flight.apply(u.seq, update);
-                    if matches!(a, Ok(Applied::New)) {
-                        k.signed.push((row.bytes.clone(), applied_at));
-                    }
-                    a.is_ok()
-                }
-                None if u.seq == 0 => match Flight::open(&u.id, &u.originator, update) {
-                    Ok(flight) => {
-                        flights.insert(
-                            u.id.clone(),
-                            Known {
-                                flight,
-                                signed: vec![(row.bytes.clone(), applied_at)],
-                                level: row.level.clone(),
-                            },
-                        );
-                        true
-                    }
-                    Err(_) => false,
-                },
-                None => false,
-            };
+            let ok = apply_to_flights(&mut flights, &u, update, &row.bytes, applied_at, &row.level)
+                .is_ok();
             restored += usize::from(ok);
         }
     }
