@@ -40,3 +40,43 @@ pub fn tmp(name: &str) -> PathBuf {
 pub fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// Writes the node in `dir`'s public bundle (`identity export`) to `to`.
+pub fn export_bundle(dir: &Path, to: &Path) -> PathBuf {
+    std::fs::write(to, gsomia(&["identity", "export", "--dir", s(dir)]).stdout).unwrap();
+    to.to_path_buf()
+}
+
+/// Gives the node in `dir` a fixed peer port (free now), so partners can
+/// pin its endpoint before it runs; the port.
+pub fn fixed_peer_port(dir: &Path) -> u16 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let toml = std::fs::read_to_string(dir.join("node.toml")).unwrap();
+    std::fs::write(
+        dir.join("node.toml"),
+        toml.replace(
+            "peer_listen = \"127.0.0.1:0\"",
+            &format!("peer_listen = \"127.0.0.1:{port}\""),
+        ),
+    )
+    .unwrap();
+    port
+}
+
+/// Copies a node directory (its log left out: it is no state).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else if e.file_name() != "serve.log" {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}

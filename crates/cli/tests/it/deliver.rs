@@ -7,17 +7,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::common::{gsomia, json, s, tmp};
+use crate::common::{json, s, tmp};
 use crate::serve::{Server, person, with_token};
-
-/// A free loopback port (bound, then released for a node to take).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Pair {
     root: PathBuf,
@@ -37,21 +28,8 @@ fn pair(name: &str) -> Pair {
     }
     let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
-    let port = free_port();
-    let toml = std::fs::read_to_string(kor.join("node.toml")).unwrap();
-    std::fs::write(
-        kor.join("node.toml"),
-        toml.replace(
-            "peer_listen = \"127.0.0.1:0\"",
-            &format!("peer_listen = \"127.0.0.1:{port}\""),
-        ),
-    )
-    .unwrap();
-    let bundle = |d: &Path, n: &str| {
-        let f = root.join(n);
-        std::fs::write(&f, gsomia(&["identity", "export", "--dir", s(d)]).stdout).unwrap();
-        f
-    };
+    let port = crate::common::fixed_peer_port(&kor);
+    let bundle = |d: &Path, n: &str| crate::common::export_bundle(d, &root.join(n));
     let (jb, kb) = (bundle(&jpn, "jpn.bundle"), bundle(&kor, "kor.bundle"));
     let kor_peer = format!("https://127.0.0.1:{port}");
     assert_eq!(
@@ -403,11 +381,7 @@ fn partners_added_changed_and_removed_take_effect_without_a_restart() {
     }
     let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
-    let bundle = |d: &Path, n: &str| {
-        let f = root.join(n);
-        std::fs::write(&f, gsomia(&["identity", "export", "--dir", s(d)]).stdout).unwrap();
-        f
-    };
+    let bundle = |d: &Path, n: &str| crate::common::export_bundle(d, &root.join(n));
     let (jb, kb) = (bundle(&jpn, "jpn.bundle"), bundle(&kor, "kor.bundle"));
     // Endpoints that are not URLs are refused before anything is written.
     for bad in [

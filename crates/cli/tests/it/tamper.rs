@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use gsomia_seal::item::WireLabel;
 use rusqlite::{Connection, params};
 
-use crate::common::{gsomia, json, s, tmp};
+use crate::common::{copy_dir, gsomia, json, s, tmp};
 use crate::serve::{Server, person, with_token};
 
 /// The node's database, for editing while the node is stopped.
@@ -525,11 +525,7 @@ fn a_truncated_ledger_fails_verify_naming_the_partner_and_the_node_will_not_star
         assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
     }
     let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
-    let bundle = |d: &Path, name: &str| {
-        let f = root.join(name);
-        std::fs::write(&f, gsomia(&["identity", "export", "--dir", s(d)]).stdout).unwrap();
-        f
-    };
+    let bundle = |d: &Path, name: &str| crate::common::export_bundle(d, &root.join(name));
     let (jb, kb) = (bundle(&jpn, "jpn.bundle"), bundle(&kor, "kor.bundle"));
     // JPN pins KOR (it takes KOR's cosignatures); KOR, its witness, pins
     // JPN at its peer endpoint and asks for its checkpoints every second.
@@ -760,19 +756,6 @@ fn a_node_refuses_to_start_on_a_missing_foreign_unwritable_or_altered_database_o
         refuses_to_start(&d)
     };
     assert!(err.contains("does not take writes"), "{err}");
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 fn set_mode(p: &Path, mode: u32) {

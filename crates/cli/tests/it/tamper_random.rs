@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use rusqlite::types::Value as Sql;
 use rusqlite::{Connection, params_from_iter};
 
-use crate::common::{gsomia, json, s, tmp};
+use crate::common::{copy_dir, gsomia, json, s, tmp};
 use crate::serve::{Server, person, with_token};
 
 /// The tables an insider might edit.
@@ -57,11 +57,7 @@ fn pristine() -> &'static Pristine {
         }
         let sato = person(&jpn, "Sato", "極秘", "dprk", "officer");
         let kim = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
-        let bundle = |d: &Path, name: &str| {
-            let f = root.join(name);
-            std::fs::write(&f, gsomia(&["identity", "export", "--dir", s(d)]).stdout).unwrap();
-            f
-        };
+        let bundle = |d: &Path, name: &str| crate::common::export_bundle(d, &root.join(name));
         let (jb, kb) = (bundle(&jpn, "jpn.bundle"), bundle(&kor, "kor.bundle"));
         let add = |d: &Path, b: &Path, at: &str| {
             assert_eq!(
@@ -210,19 +206,6 @@ fn observe(root: &Path, node: &(PathBuf, String, Vec<String>)) -> Result<Seen, S
         .status();
     let _ = child.wait();
     result
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else if e.file_name() != "serve.log" {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
 }
 
 /// One edit.

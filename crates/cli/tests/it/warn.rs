@@ -199,20 +199,7 @@ fn warnings_never_vanish_are_refused_where_they_could_not_go_and_are_never_predi
         .unwrap();
     }
     // USA's peer endpoint on a fixed port: KOR can pin it while USA is down.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let toml = std::fs::read_to_string(usa.join("node.toml")).unwrap();
-    std::fs::write(
-        usa.join("node.toml"),
-        toml.replace(
-            "peer_listen = \"127.0.0.1:0\"",
-            &format!("peer_listen = \"127.0.0.1:{port}\""),
-        ),
-    )
-    .unwrap();
+    let port = crate::common::fixed_peer_port(&usa);
     let kim = person(&kor, "Kim", "군사II급비밀", "warning", "officer");
     let smith = person(&usa, "Smith", "SECRET", "warning", "officer");
     let kca = s(&kor.join("tls/ca.pem")).to_owned();
