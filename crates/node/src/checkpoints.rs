@@ -62,15 +62,24 @@ impl std::fmt::Debug for Checkpoints {
 
 impl Checkpoints {
     /// The checkpoint state of the ledger in `store`, signed by `signer`:
-    /// the tree rebuilt from the stored leaf hashes.
+    /// `tree` (a compact tree of the stored leaf hashes, built by the
+    /// caller; it may lag the store, and catches up at the next signing),
+    /// or one rebuilt from the stored leaf hashes.
     pub async fn load(
         store: Arc<dyn Store>,
         signer: Arc<Signer>,
+        tree: Option<Tree>,
     ) -> Result<Checkpoints, CheckpointError> {
-        let mut tree = Tree::compact(TREE_BLOCK_BITS);
-        for h in store.leaf_hashes(0).await? {
-            tree.push_hash(h);
-        }
+        let tree = match tree {
+            Some(t) => t,
+            None => {
+                let mut tree = Tree::compact(TREE_BLOCK_BITS);
+                for h in store.leaf_hashes(0).await? {
+                    tree.push_hash(h);
+                }
+                tree
+            }
+        };
         Ok(Checkpoints {
             store,
             signer,

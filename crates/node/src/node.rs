@@ -108,6 +108,9 @@ pub struct Parts {
     pub peer_tls: BTreeMap<String, rustls::ClientConfig>,
     /// The clock.
     pub clock: Arc<Clock>,
+    /// The ledger tree as the start-up check built it (`None`: rebuilt
+    /// from the store).
+    pub tree: Option<gsomia_ledger::merkle::Tree>,
 }
 
 /// Why a node could not be assembled.
@@ -238,7 +241,8 @@ impl Node {
             .map_err(|e| AssembleError::Party(parts.party.clone(), e))?;
         let custody = CustodyKey::derive(&parts.signer.key);
         let signer = Arc::new(parts.signer);
-        let checkpoints = Arc::new(Checkpoints::load(parts.store.clone(), signer.clone()).await?);
+        let checkpoints =
+            Arc::new(Checkpoints::load(parts.store.clone(), signer.clone(), parts.tree).await?);
         let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
         let lanes = Lanes::start(&parts.party)?;
         let pinned = crate::tls::PinnedSet::new(

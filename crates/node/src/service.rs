@@ -218,6 +218,7 @@ pub async fn start(
         partners,
         peer_tls: partner_tls,
         clock: options.clock,
+        tree: Some(checked.tree),
     })
     .await?;
     let peer_tls = crate::tls::peer_server_config(

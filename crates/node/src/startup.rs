@@ -123,12 +123,15 @@ pub enum LedgerProblem {
 }
 
 /// What the start-up check found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Checked {
     /// Records in the ledger.
     pub records: u64,
     /// The latest checkpoint's size.
     pub checkpoint: u64,
+    /// The ledger tree over every stored leaf hash, built on the way (the
+    /// node starts from it rather than reading the hashes again).
+    pub tree: Tree,
 }
 
 /// Refuses key files of another party than `party`.
@@ -224,14 +227,15 @@ pub(crate) async fn ledger(store: &dyn Store, signer: &Signer) -> Result<Checked
     // The covered records' stored hashes against the signed root.
     let mut tree = Tree::compact(crate::checkpoints::TREE_BLOCK_BITS);
     let leaves = store.leaf_hashes(0).await.map_err(tail_err(0))?;
-    for h in leaves
-        .iter()
-        .take(usize::try_from(c.size).unwrap_or(usize::MAX))
-    {
+    let covered = usize::try_from(c.size).unwrap_or(usize::MAX);
+    for h in leaves.iter().take(covered) {
         tree.push_hash(*h);
     }
     if tree.size() != c.size || tree.root() != c.root {
         return Err(LedgerProblem::Root { size: c.size });
+    }
+    for h in leaves.iter().skip(covered) {
+        tree.push_hash(*h);
     }
     // Every record after it, from its bytes.
     let from = c.size.saturating_sub(1);
@@ -261,6 +265,7 @@ pub(crate) async fn ledger(store: &dyn Store, signer: &Signer) -> Result<Checked
     Ok(Checked {
         records,
         checkpoint: c.size,
+        tree,
     })
 }
 

@@ -144,6 +144,7 @@ impl Identity {
             partners,
             peer_tls,
             clock,
+            tree: None,
         })
         .await
         .map_err(|e| crate::error::chain(&e))
