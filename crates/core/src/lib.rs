@@ -39,6 +39,7 @@ pub mod decision;
 pub mod explain;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
+pub mod holding;
 pub mod ids;
 pub mod label;
 pub mod policy;

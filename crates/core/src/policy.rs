@@ -21,6 +21,31 @@ pub struct Level {
     pub aliases: Vec<String>,
     /// A remark (for example, a fact that could not be verified).
     pub note: Option<String>,
+    /// How items of this level are handled at this party (copies, destruction).
+    pub handling: Handling,
+}
+
+/// What a party's policy sets for handling items of one level (rules 12, 13;
+/// Arts 13–14 leave these to national policy).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Handling {
+    /// The most copies of one item a holder may make (`None`: no cap).
+    pub max_copies: Option<u32>,
+    /// What a destruction needs.
+    pub destruction: DestructionRule,
+}
+
+/// What destroying an item of a level needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DestructionRule {
+    /// How many witnesses besides the person destroying (0: none).
+    pub witnesses: u32,
+    /// The level (index in this policy) a witness's clearance must reach
+    /// (`None`: the item's own level).
+    pub witness_level: Option<u16>,
+    /// How many days the signed destruction record is kept (0: the policy
+    /// asks for no record; the ledger keeps its entry regardless).
+    pub record_days: u32,
 }
 
 /// A party's national classification policy.

@@ -151,6 +151,22 @@ struct RawLevel {
     aliases: Vec<Spanned<String>>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    handling: Option<RawHandling>,
+}
+
+/// `[level.handling]`: copies and destruction for one level.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHandling {
+    #[serde(default)]
+    max_copies: Option<u32>,
+    #[serde(default)]
+    destruction_witnesses: u32,
+    #[serde(default)]
+    witness_clearance: Option<Spanned<String>>,
+    #[serde(default)]
+    record_days: u32,
 }
 
 #[derive(Deserialize)]
@@ -500,9 +516,41 @@ fn compile_policy(src: &Source, raw: &RawPolicy, errors: &mut Vec<ProfileError>)
             classified: l.classified,
             aliases: l.aliases.iter().map(|a| a.get_ref().clone()).collect(),
             note: l.note.clone(),
+            handling: crate::policy::Handling::default(),
         });
     }
     lookup.sort();
+    // Handling names levels of this policy: resolved once every level is known.
+    for (l, level) in raw.level.iter().zip(levels.iter_mut()) {
+        let Some(h) = &l.handling else { continue };
+        let witness_level = match &h.witness_clearance {
+            None => None,
+            Some(name) => {
+                let key = normalize_level_name(name.get_ref());
+                match lookup.iter().find(|(k, _)| *k == key) {
+                    Some((_, ix)) => Some(*ix),
+                    None => {
+                        errors.push(src.error_at(
+                            name.span(),
+                            format!(
+                                "`witness_clearance` names `{}`, not a level of this policy",
+                                name.get_ref()
+                            ),
+                        ));
+                        None
+                    }
+                }
+            }
+        };
+        level.handling = crate::policy::Handling {
+            max_copies: h.max_copies,
+            destruction: crate::policy::DestructionRule {
+                witnesses: h.destruction_witnesses,
+                witness_level,
+                record_days: h.record_days,
+            },
+        };
+    }
     if errors.len() > before {
         return None;
     }

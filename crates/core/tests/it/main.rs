@@ -9,6 +9,7 @@
 
 mod common;
 mod decisions;
+mod holding;
 mod lifecycle;
 mod profiles;
 mod properties;

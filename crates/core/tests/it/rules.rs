@@ -147,6 +147,48 @@ fn every_refusal_cites_the_rule_documented_for_its_kind() {
         AccessRefusal::KINDS.into_iter().collect(),
         "every access refusal walked"
     );
+
+    use gsomia_core::holding::{Disposal, HoldingRefusal, WitnessFault};
+    let jl = reg.level(jpn, "極秘").unwrap();
+    let holding = [
+        HoldingRefusal::UnknownReference,
+        HoldingRefusal::Disposed {
+            how: Disposal::Returned,
+            at,
+        },
+        HoldingRefusal::CopyForbidden,
+        HoldingRefusal::CopyLimit {
+            limit: 1,
+            made: 1,
+            asked: 1,
+            by_originator: false,
+        },
+        HoldingRefusal::TooFewWitnesses {
+            level: jl,
+            needed: 2,
+            qualified: 1,
+        },
+        HoldingRefusal::WitnessNotCleared {
+            witness: 0,
+            needs: jl,
+            why: WitnessFault::Expired,
+        },
+    ];
+    let mut seen = BTreeSet::new();
+    for r in holding {
+        let kind = r.kind();
+        seen.insert(kind);
+        let reason = reg.explain_holding(&r, &zone);
+        let want = kinds
+            .get(kind)
+            .unwrap_or_else(|| panic!("`{kind}` is not in docs/rules.md"));
+        assert_eq!(&system(&reason.cites), want, "{kind}: {reason}");
+    }
+    assert_eq!(
+        seen,
+        HoldingRefusal::KINDS.into_iter().collect(),
+        "every holding refusal walked"
+    );
 }
 
 #[test]
