@@ -254,6 +254,46 @@ impl Client {
         self.post(&["v1", "items"], item).await
     }
 
+    /// `POST /v1/items/{id}/copies`.
+    pub async fn copy(&self, id: &str, req: &CopyItem) -> Result<Copied, ClientError> {
+        self.post(&["v1", "items", id, "copies"], req).await
+    }
+
+    /// `POST /v1/items/{id}/translations`.
+    pub async fn translate(&self, id: &str, req: &TranslateItem) -> Result<Made, ClientError> {
+        self.post(&["v1", "items", id, "translations"], req).await
+    }
+
+    /// `POST /v1/items/derived`.
+    pub async fn derive(&self, req: &DeriveItem) -> Result<Made, ClientError> {
+        self.post(&["v1", "items", "derived"], req).await
+    }
+
+    /// `POST /v1/items/{id}/destruction`.
+    pub async fn destroy(&self, id: &str, req: &DestroyItem) -> Result<Destroyed, ClientError> {
+        self.post(&["v1", "items", id, "destruction"], req).await
+    }
+
+    /// `POST /v1/items/{id}/return`.
+    pub async fn give_back(
+        &self,
+        id: &str,
+        req: &ReturnItem,
+    ) -> Result<ReleaseOutcome, ClientError> {
+        self.post(&["v1", "items", id, "return"], req).await
+    }
+
+    /// `GET /v1/items/{id}/history?…`.
+    pub async fn history(&self, id: &str, page: &Page) -> Result<ItemHistory, ClientError> {
+        self.get_query(&["v1", "items", id, "history"], page.pairs())
+            .await
+    }
+
+    /// `GET /v1/inventory?…`.
+    pub async fn inventory(&self, filter: &InventoryFilter) -> Result<Inventory, ClientError> {
+        self.get_query(&["v1", "inventory"], filter.pairs()).await
+    }
+
     /// `GET /v1/items`.
     pub async fn items(&self) -> Result<ItemList, ClientError> {
         self.get(&["v1", "items"]).await

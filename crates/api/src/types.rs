@@ -94,6 +94,20 @@ pub struct Label {
     pub topics: Vec<String>,
     /// REL TO parties; absent for an unmarked item.
     pub rel_to: Option<Vec<String>>,
+    /// Informative categories (handling markings such as `Reproduction`,
+    /// `Dispose-By`, `Contains-Information-Of`, `Language`, `Origin-Note`):
+    /// shown, never decided on except where the handling rules say.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub informative: Vec<Category>,
+}
+
+/// An informative category of a label: a tag and its values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Category {
+    /// The tag (`Reproduction`).
+    pub tag: String,
+    /// Its values (`COPIES 2`).
+    pub values: Vec<String>,
 }
 
 /// `POST /v1/items`: a new item from one of the party's officers.
@@ -114,6 +128,14 @@ pub struct SubmitItem {
         content_encoding = "base64"
     )]
     pub content: String,
+    /// The originator's limit on copies at each holder: `NO COPY` or
+    /// `COPIES n` (absent: none beyond the holder's own policy).
+    #[serde(default)]
+    pub reproduction: Option<String>,
+    /// The instant by which a holder returns or destroys the item (RFC 3339).
+    #[serde(default)]
+    #[schema(format = DateTime)]
+    pub dispose_by: Option<String>,
 }
 
 /// The answer to a submission.
@@ -446,6 +468,293 @@ pub struct ConsentList {
     pub consents: Vec<ConsentView>,
     /// The cursor of the next page; absent on the last one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+}
+
+// ------------------------------------------------------------- holdings
+
+/// `POST /v1/items/{id}/copies`: copies of an item, for an official need.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyItem {
+    /// How many copies (1 to 100; 1 when absent).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
+    pub count: Option<u32>,
+    /// The official need they serve.
+    #[schema(min_length = 1)]
+    pub reason: String,
+}
+
+/// One copy made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CopyMade {
+    /// The copy's id.
+    pub id: String,
+    /// Its number among the source's copies.
+    pub number: u32,
+    /// How many copies of the source there are with this one.
+    pub of: u32,
+}
+
+/// The answer to a copy request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Copied {
+    /// The source.
+    pub source: String,
+    /// The copies made.
+    pub copies: Vec<CopyMade>,
+}
+
+/// `POST /v1/items/{id}/translations`: a translation of an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TranslateItem {
+    /// The language (a BCP 47 tag such as `ko`, `ja`, `en`).
+    #[schema(min_length = 2, max_length = 35)]
+    pub language: String,
+    /// The translated text, base64 (standard alphabet, padded).
+    #[schema(
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+        content_encoding = "base64"
+    )]
+    pub content: String,
+    /// Why it is made.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/items/derived`: a document written from items held here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeriveItem {
+    /// The items it draws on (ids at this node).
+    #[schema(min_items = 1, max_items = 64)]
+    pub sources: Vec<String>,
+    /// The level of the author's own contribution, in the party's policy
+    /// (the document's level is the highest of it and every source's).
+    pub level: String,
+    /// The topics of the author's own contribution (the document's are the
+    /// union with every source's).
+    #[schema(min_items = 1)]
+    pub topics: Vec<String>,
+    /// REL TO for the author's own contribution (intersected with every source's).
+    #[serde(default)]
+    pub rel_to: Option<Vec<String>>,
+    /// The document, base64 (standard alphabet, padded).
+    #[schema(
+        pattern = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$",
+        content_encoding = "base64"
+    )]
+    pub content: String,
+    /// Why it is made.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One source of a translation or derived document, as it stood when
+/// the document was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SourceView {
+    /// Its id at this node.
+    pub item: String,
+    /// Its originator's id.
+    pub origin_item: String,
+    /// Its originator's label.
+    pub label: Label,
+    /// This party's equivalent label, for a received source.
+    pub equivalent_label: Option<Label>,
+}
+
+/// A translation or derived document made: its label (computed, sealed)
+/// and every source it names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Made {
+    /// The new item's id.
+    pub id: String,
+    /// `translation` or `derived`.
+    pub kind: String,
+    /// Its label, as sealed (originated by this party).
+    pub label: Label,
+    /// SHA-384 of the content, hex.
+    pub content_sha384: String,
+    /// What it was made from.
+    pub sources: Vec<SourceView>,
+}
+
+/// `POST /v1/items/{id}/destruction`: destroy an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestroyItem {
+    /// How (`shredded`, `burned`, `degaussed`, `crypto-erased`…).
+    #[schema(min_length = 1)]
+    pub method: String,
+    /// The witnesses (people of this party), as the policy for the item's level needs.
+    #[serde(default)]
+    pub witnesses: Vec<String>,
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Destroy every copy of it held here too, in the same record.
+    #[serde(default)]
+    pub with_copies: bool,
+}
+
+/// The answer to a destruction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Destroyed {
+    /// The items destroyed (the item, then its copies when asked).
+    pub items: Vec<String>,
+    /// How many witnesses the policy needed for the level.
+    pub witnesses_needed: u32,
+    /// Until when the policy keeps the record, if it asks for one.
+    pub keep_until: Option<String>,
+    /// Items made from it still held (copies, translations, derived
+    /// documents): the officer destroys or accounts for them.
+    pub still_held: Vec<String>,
+    /// Whether the erased bytes are gone from the database files already
+    /// (false: at the next full checkpoint).
+    pub erased: bool,
+}
+
+/// `POST /v1/items/{id}/return`: send an item back to its originator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReturnItem {
+    /// Why.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// One ledger record about an item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HistoryEntry {
+    /// Its index in the node's ledger.
+    pub index: u64,
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The kind of entry.
+    pub kind: String,
+    /// The item it is about (the item, or one made from it).
+    pub item: String,
+    /// Its fields.
+    pub fields: std::collections::BTreeMap<String, String>,
+}
+
+/// An item made from another here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MadeFrom {
+    /// Its id.
+    pub id: String,
+    /// `copy`, `translation` or `derived`.
+    pub kind: String,
+    /// "copy n of N", the language, or the sources.
+    pub detail: String,
+    /// `held`, `destroyed` or `returned`.
+    pub state: String,
+}
+
+/// `GET /v1/items/{id}/history`: the item's whole record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ItemHistory {
+    /// The item's id at this node.
+    pub id: String,
+    /// The originator's id.
+    pub origin_item: String,
+    /// The originator.
+    pub originator: String,
+    /// Where it is held: this node's party (the node keeps it sealed in its store).
+    pub location: String,
+    /// `held`, `destroyed` or `returned`.
+    pub state: String,
+    /// When it left custody, if it has.
+    pub disposed_at: Option<String>,
+    /// The originator's label.
+    pub label: Label,
+    /// This party's equivalent label, for a received item.
+    pub equivalent_label: Option<Label>,
+    /// How it was made here (`copy`, `translation`, `derived`), if it was.
+    pub made: Option<String>,
+    /// "copy n of N", the language, or the sources.
+    pub made_detail: Option<String>,
+    /// What it was made from.
+    pub sources: Vec<SourceView>,
+    /// Copies, translations and documents made from it.
+    pub derived: Vec<MadeFrom>,
+    /// A page of the ledger records about it and what was made from it.
+    pub entries: Vec<HistoryEntry>,
+    /// The cursor of the next page of entries.
+    pub next: Option<String>,
+}
+
+/// The query of `GET /v1/inventory`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InventoryFilter {
+    /// At most this many items (1 to 500; 50 when absent).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// The `next` cursor of the previous page.
+    pub next: Option<String>,
+    /// `true`: only items held whose originator's return-or-destroy date has passed.
+    pub due: Option<String>,
+    /// `true`: only items still held.
+    pub held: Option<String>,
+}
+
+impl InventoryFilter {
+    /// The filter as query pairs (the ones set).
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        query_pairs(
+            self.limit,
+            &[
+                ("next", &self.next),
+                ("due", &self.due),
+                ("held", &self.held),
+            ],
+        )
+    }
+}
+
+/// One line of the inventory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InventoryEntry {
+    /// The item's id at this node.
+    pub id: String,
+    /// The originator's id.
+    pub origin_item: String,
+    /// The originator.
+    pub originator: String,
+    /// The level it is held at here (its own, or the equivalent recorded at receipt).
+    pub level: String,
+    /// Its topics.
+    pub topics: Vec<String>,
+    /// The party it came from, for a received item.
+    pub received_from: Option<String>,
+    /// When stored here.
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// `held`, `destroyed`, `returned`, or `integrity` (its row failed its check).
+    pub state: String,
+    /// How it was made here, if it was (`copy 2 of 3`, `translation (ko)`, `derived`).
+    pub made: Option<String>,
+    /// The item it was made from.
+    pub source: Option<String>,
+    /// The originator's return-or-destroy date.
+    pub dispose_by: Option<String>,
+    /// Whether that date has passed while it is held.
+    pub overdue: bool,
+    /// When it left custody.
+    pub disposed_at: Option<String>,
+}
+
+/// `GET /v1/inventory`: every item held or once held here, in the order stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Inventory {
+    /// This page.
+    pub items: Vec<InventoryEntry>,
+    /// The cursor of the next page.
     pub next: Option<String>,
 }
 

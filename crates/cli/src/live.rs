@@ -205,6 +205,8 @@ impl World {
             topics: vec!["dprk.missile".into()],
             rel_to: Some(rel_to.iter().map(|s| (*s).to_owned()).collect()),
             content: B64.encode(text),
+            reproduction: None,
+            dispose_by: None,
         };
         let s = self
             .client(party, person)?

@@ -9,6 +9,7 @@
 mod agreement;
 mod decide;
 mod demo;
+mod holding;
 mod item;
 mod keys;
 mod ledger;
@@ -106,6 +107,8 @@ enum Command {
     /// What became of what your node sent: queued, sending, delivered, refused.
     #[command(subcommand)]
     Transfer(serve::TransferCmd),
+    /// Every item held or once held on your node, with its state (security officers, auditors).
+    Inventory(holding::InventoryArgs),
     /// A node's liveness and ledger size.
     Health {
         /// The node's API URL.
@@ -245,6 +248,37 @@ enum ItemCmd {
         node: serve::NodeArgs,
         /// The item id.
         id: String,
+    },
+    /// Copies of an item for an official need, numbered "copy n of N" (rule 12).
+    Copy(holding::CopyArgs),
+    /// A translation of an item: its level, both labels and the origin note (rule 12).
+    Translate(holding::TranslateArgs),
+    /// A document written from items held here: the aggregate label, every originator named.
+    Derive(holding::DeriveArgs),
+    /// Destroy an item under the policy for its level (witnesses, record); its bytes erased (rule 13).
+    Destroy(holding::DestroyArgs),
+    /// Send a received item back to its originator; erased here once the receipt arrives.
+    Return {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+        /// Why.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// An item's whole record: labels, location, copies and translations, every ledger entry.
+    History {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+        /// Entries per page (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        /// Continue from a page's `next` cursor.
+        #[arg(long)]
+        next: Option<String>,
     },
     /// An item's content, if you may read it (every read and refusal is ledgered).
     Read {
@@ -443,6 +477,20 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::List(a)) => serve::list(&a),
         Command::Item(ItemCmd::Show { node, id }) => serve::show(&node, &id),
         Command::Item(ItemCmd::Release(a)) => serve::release(&a),
+        Command::Item(ItemCmd::Copy(a)) => holding::copy(&a),
+        Command::Item(ItemCmd::Translate(a)) => holding::translate(&a),
+        Command::Item(ItemCmd::Derive(a)) => holding::derive(&a),
+        Command::Item(ItemCmd::Destroy(a)) => holding::destroy(&a),
+        Command::Item(ItemCmd::Return { node, id, reason }) => {
+            holding::give_back(&node, &id, reason.as_deref())
+        }
+        Command::Item(ItemCmd::History {
+            node,
+            id,
+            limit,
+            next,
+        }) => holding::history(&node, &id, limit, next.as_deref()),
+        Command::Inventory(a) => holding::inventory(&a),
         Command::Transfer(cmd) => serve::transfer(cmd),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Warn(cmd) => warn::run(cmd, json),

@@ -200,6 +200,12 @@ pub struct SubmitArgs {
     /// The content.
     #[arg(long = "in")]
     input: PathBuf,
+    /// Limit copies at every holder: `NO COPY` or `COPIES n` (a marking of the label).
+    #[arg(long)]
+    reproduction: Option<String>,
+    /// The instant by which holders return or destroy it (RFC 3339; a marking of the label).
+    #[arg(long)]
+    dispose_by: Option<String>,
 }
 
 /// `gsomia item submit`.
@@ -212,6 +218,8 @@ pub fn submit(a: &SubmitArgs) -> Result<Outcome> {
         topics: a.topics.clone(),
         rel_to: (!a.rel_to.is_empty()).then(|| a.rel_to.clone()),
         content: B64.encode(&content),
+        reproduction: a.reproduction.clone(),
+        dispose_by: a.dispose_by.clone(),
     };
     let c = client(&a.node)?;
     let s = block(c.submit(&req)).map_err(failed)?;

@@ -57,9 +57,9 @@ kinds! {
     ReadAllowed = "read_allowed" { required: ["person", "rules"], optional: [] },
     ReadDenied = "read_denied" { required: ["person", "reasons"], optional: [] },
     Consent = "consent" { required: ["originator", "recipient", "scope", "expires_at"], optional: ["holder", "revoked_at"] },
-    Copy = "copy" { required: ["copy", "copies"], optional: ["reason"] },
-    Translation = "translation" { required: ["translation", "language"], optional: ["translator"] },
-    Destruction = "destruction" { required: ["method", "witnesses"], optional: ["record"] },
+    Copy = "copy" { required: ["copy", "copies"], optional: ["reason", "source", "by"] },
+    Translation = "translation" { required: ["translation", "language"], optional: ["translator", "source", "label"] },
+    Destruction = "destruction" { required: ["method", "witnesses"], optional: ["record", "by", "level", "keep_until", "copies_held", "reason"] },
     LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified"] },
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },
     TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
@@ -73,6 +73,9 @@ kinds! {
     SubmitDenied = "submit_denied" { required: ["person", "reasons"], optional: ["level"] },
     CustodyTagged = "custody_tagged" { required: ["items", "people", "transfers"], optional: [] },
     PartnerChanged = "partner_changed" { required: ["party", "change"], optional: ["endpoint", "certificate_sha256"] },
+    Derived = "derived" { required: ["sources", "label"], optional: ["by", "originators", "reason"] },
+    HoldingRefused = "holding_refused" { required: ["person", "action", "reasons"], optional: [] },
+    Returned = "returned" { required: ["recipient", "transfer"], optional: ["by", "receipt_checkpoint"] },
 }
 
 /// Why an entry was refused.

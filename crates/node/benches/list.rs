@@ -186,6 +186,8 @@ async fn run(max: usize) {
                     origin_item: id,
                     binding: None,
                     custody: None,
+                    lineage: None,
+                    disposal: None,
                     index: None,
                 };
                 kit::tag_item(&node, &mut item);

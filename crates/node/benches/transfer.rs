@@ -110,6 +110,8 @@ async fn run(n: usize) {
             origin_item: id,
             binding: None,
             custody: None,
+            lineage: None,
+            disposal: None,
             index: None,
         };
         kit::tag_item(&jpn_node, &mut item);

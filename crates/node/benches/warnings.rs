@@ -509,6 +509,8 @@ async fn run(subscribers: usize, seconds: u64) {
                         origin_item: id,
                         binding: None,
                         custody: None,
+                        lineage: None,
+                        disposal: None,
                         index: None,
                     };
                     kit::tag_item(&kor_node, &mut item);

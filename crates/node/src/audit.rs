@@ -237,8 +237,11 @@ struct Entries {
     created: BTreeMap<String, (String, String)>,
     /// received: item → (sender, transfer).
     received: BTreeMap<String, (String, String)>,
-    /// Items whose destruction is recorded.
+    /// Items whose destruction or return is recorded.
     destroyed: BTreeSet<String>,
+    /// copy, translation, derived: item → its label hash (none for a copy,
+    /// which keeps its source's sealed bytes).
+    made: BTreeMap<String, Option<String>>,
     /// person_registered ids.
     registered: BTreeSet<String>,
     /// person_revoked ids.
@@ -269,8 +272,14 @@ impl Entries {
                 self.received
                     .insert(item, (field("sender"), field("transfer")));
             }
-            Kind::Destruction => {
+            Kind::Destruction | Kind::Returned => {
                 self.destroyed.insert(item);
+            }
+            Kind::Copy => {
+                self.made.insert(item, None);
+            }
+            Kind::Translation | Kind::Derived => {
+                self.made.insert(item, Some(field("label")));
             }
             Kind::PersonRegistered => {
                 self.registered.insert(field("person"));
@@ -335,6 +344,21 @@ async fn holdings(
         };
         held.insert(id.clone());
         let subject = format!("item {id}");
+        if item.disposal.is_some() {
+            // Destroyed or returned: no sealed bytes left to open; the
+            // record the tag covers must be one the ledger holds.
+            if let Err(b) = crate::custody::check_item_any(custody, &item) {
+                findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
+                continue;
+            }
+            if !entries.destroyed.contains(id) {
+                findings.push(finding(
+                    &subject,
+                    "it is recorded as destroyed or returned but no destruction or return is ledgered",
+                ));
+            }
+            continue;
+        }
         let header = match crate::custody::check_item(custody, &item) {
             Ok(h) => h,
             Err(b) => {
@@ -342,6 +366,12 @@ async fn holdings(
                 continue;
             }
         };
+        if entries.destroyed.contains(id) {
+            findings.push(finding(
+                &subject,
+                "the ledger records its destruction or return but it still holds its sealed bytes (an older row was restored)",
+            ));
+        }
         if let Err(e) = open(&item.sealed) {
             let b = crate::custody::unopened(id, &e);
             findings.push(finding(&subject, format!("{} ({})", b.detail, b.check)));
@@ -357,8 +387,12 @@ async fn holdings(
                 "its list indexes (level, topics, time) do not match its labels: it would be listed wrongly (label_index)",
             ));
         }
-        match (entries.created.get(id), entries.received.get(id)) {
-            (Some((label, digest)), _) => {
+        match (
+            entries.created.get(id),
+            entries.received.get(id),
+            entries.made.get(id),
+        ) {
+            (Some((label, digest)), _, _) => {
                 if *label != hex(&Sha256::digest(header.label.to_bytes()))
                     || *digest != hex(&header.content_digest)
                     || item.originator != party
@@ -369,7 +403,7 @@ async fn holdings(
                     ));
                 }
             }
-            (None, Some((sender, _))) => {
+            (None, Some((sender, _)), _) => {
                 if item.received_from.as_deref() != Some(sender.as_str()) {
                     findings.push(finding(
                         &subject,
@@ -377,13 +411,30 @@ async fn holdings(
                     ));
                 }
             }
-            (None, None) => findings.push(finding(
+            (None, None, Some(label)) => {
+                if item.lineage.is_none()
+                    || label
+                        .as_ref()
+                        .is_some_and(|l| *l != hex(&Sha256::digest(header.label.to_bytes())))
+                {
+                    findings.push(finding(
+                        &subject,
+                        "it is not the copy, translation or document its ledger entry records",
+                    ));
+                }
+            }
+            (None, None, None) => findings.push(finding(
                 &subject,
-                "no item_created or received entry records it: the row was inserted",
+                "no item_created, received, copy, translation or derived entry records it: the row was inserted",
             )),
         }
     }
-    for id in entries.created.keys().chain(entries.received.keys()) {
+    for id in entries
+        .created
+        .keys()
+        .chain(entries.received.keys())
+        .chain(entries.made.keys())
+    {
         if !held.contains(id) && !entries.destroyed.contains(id) {
             findings.push(finding(
                 format!("item {id}"),

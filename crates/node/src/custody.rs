@@ -88,6 +88,8 @@ struct ItemFacts<'a> {
     binding: &'a [u8],
     label: &'a [u8],
     equivalent_label: Option<&'a [u8]>,
+    lineage: Option<&'a [u8]>,
+    disposal: Option<&'a [u8]>,
 }
 
 impl ItemFacts<'_> {
@@ -104,6 +106,14 @@ impl ItemFacts<'_> {
             Some(l) => w.u8(1).bytes(l),
             None => w.u8(0),
         };
+        // Appended only when present, so tags made before these records
+        // existed still hold.
+        if let Some(l) = self.lineage {
+            w.str("lineage").bytes(l);
+        }
+        if let Some(d) = self.disposal {
+            w.str("disposal").bytes(d);
+        }
         w
     }
 }
@@ -118,6 +128,8 @@ fn facts_of(item: &Item) -> ItemFacts<'_> {
         binding: item.binding.as_deref().unwrap_or_default(),
         label: &item.label,
         equivalent_label: item.equivalent_label.as_deref(),
+        lineage: item.lineage.as_deref(),
+        disposal: item.disposal.as_deref(),
     }
 }
 
@@ -131,6 +143,8 @@ fn facts_of_row(row: &ItemRow) -> ItemFacts<'_> {
         binding: row.binding.as_deref().unwrap_or_default(),
         label: &row.label,
         equivalent_label: row.equivalent_label.as_deref(),
+        lineage: row.lineage.as_deref(),
+        disposal: row.disposal.as_deref(),
     }
 }
 
@@ -187,21 +201,80 @@ pub fn tag_item(key: &CustodyKey, item: &mut Item) -> Result<(), Breach> {
     Ok(())
 }
 
-/// The query indexes of an item (decoded from the labels it is stored
-/// with): the level a read is decided on, its topics, when it was stored.
+/// The query indexes of an item (decoded from the labels and records it
+/// is stored with): the level a read is decided on, its topics, when it
+/// was stored, what it was made from, the originator's dispose-by.
 pub fn index_of(item: &Item) -> Option<gsomia_store::ItemIndex> {
     let label = WireLabel::from_bytes(&item.label).ok()?;
     let access_level = match &item.equivalent_label {
         Some(eq) => WireLabel::from_bytes(eq).ok()?.level,
         None => label.level.clone(),
     };
+    let source = match &item.lineage {
+        Some(l) => crate::lineage::Lineage::from_bytes(l)
+            .ok()?
+            .sources
+            .first()
+            .map(|s| s.item.clone()),
+        None => None,
+    };
+    let dispose_by = label
+        .informative
+        .iter()
+        .filter(|(tag, _)| tag == gsomia_core::holding::DISPOSE_BY)
+        .flat_map(|(_, values)| values.iter())
+        .filter_map(|v| gsomia_core::time::parse_instant(v).ok())
+        .map(|t| t.as_second())
+        .min();
     Some(gsomia_store::ItemIndex {
         access_level,
         created_unix: gsomia_core::time::parse_instant(&item.created_at)
             .map(|t| t.as_second())
             .unwrap_or(0),
         topics: label.topics,
+        source,
+        dispose_by,
     })
+}
+
+/// The tag of an item's row once `disposal` is recorded on it (its sealed
+/// bytes erased; the binding id it had stays, covered as before).
+pub fn tag_disposed(key: &CustodyKey, item: &Item, disposal: &[u8]) -> Vec<u8> {
+    let mut facts = facts_of(item);
+    facts.disposal = Some(disposal);
+    key.tag(&facts.fields()).to_vec()
+}
+
+/// [`tag_disposed`] for an item known by its listed row.
+pub fn tag_disposed_row(key: &CustodyKey, row: &ItemRow, disposal: &[u8]) -> Vec<u8> {
+    let mut facts = facts_of_row(row);
+    facts.disposal = Some(disposal);
+    key.tag(&facts.fields()).to_vec()
+}
+
+/// Checks an item read back whole, held or disposed of: a held item as
+/// [`check_item`]; a disposed one (its sealed bytes erased) by its tag
+/// over the recorded facts, the label taken from its tagged label column.
+/// Returns the originator's label, checked.
+pub fn check_item_any(key: &CustodyKey, item: &Item) -> Result<WireLabel, Breach> {
+    if item.disposal.is_none() {
+        return check_item(key, item).map(|h| h.label);
+    }
+    let subject = || format!("item {}", item.id);
+    if !item.sealed.is_empty() {
+        return Err(breach(
+            subject(),
+            Check::Sealed,
+            "it is recorded as disposed of but still holds sealed bytes",
+        ));
+    }
+    check_tag(
+        key,
+        subject,
+        &facts_of(item).fields(),
+        item.custody.as_deref(),
+    )?;
+    label_of(subject, &item.label, &item.originator)
 }
 
 /// Tags a person about to be stored.

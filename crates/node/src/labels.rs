@@ -44,6 +44,14 @@ pub fn view(w: &WireLabel) -> gsomia_api::Label {
             .unwrap_or_default(),
         topics: w.topics.clone(),
         rel_to: w.rel_to.clone(),
+        informative: w
+            .informative
+            .iter()
+            .map(|(tag, values)| gsomia_api::Category {
+                tag: tag.clone(),
+                values: values.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -62,6 +62,7 @@ mod feed;
 mod ids;
 mod labels;
 mod lanes;
+mod lineage;
 mod metrics;
 mod node;
 mod pages;

@@ -220,6 +220,9 @@ pub struct Node {
     soon: Mutex<Vec<Entry>>,
     /// Unauthenticated requests since they were last summarised.
     auth_refusals: AuthRefusals,
+    /// Returns to originators waiting for their answer (the delivery
+    /// worker settles them when this is not zero).
+    returns_open: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Node {
@@ -258,6 +261,7 @@ impl Node {
             alarms: Alarms::default(),
             soon: Mutex::default(),
             auth_refusals: AuthRefusals::default(),
+            returns_open: std::sync::atomic::AtomicUsize::new(0),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -470,6 +474,18 @@ impl Node {
         {
             tracing::error!(error = %e, "cannot ledger queued refusals");
         }
+    }
+
+    /// This party's civil time zone (for instants shown to its people).
+    pub(crate) fn zone(&self) -> jiff::tz::TimeZone {
+        self.registry()
+            .policy(self.me())
+            .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone())
+    }
+
+    /// How many returns wait for their answer.
+    pub(crate) fn returns_open(&self) -> &std::sync::atomic::AtomicUsize {
+        &self.returns_open
     }
 
     /// A ledger entry by this party, now. The item id and every field are

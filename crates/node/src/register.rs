@@ -187,6 +187,16 @@ pub fn not_auditor(node: &Node, p: &Person, action: &'static str) -> Result<(), 
     }
 }
 
+/// Refuses officers: the records of every item (the inventory) are for
+/// security officers and auditors.
+pub fn keeper_of_records(node: &Node, p: &Person, action: &'static str) -> Result<(), RoleError> {
+    if p.role == Role::Officer {
+        Err(refuse(node, p, action, false))
+    } else {
+        Ok(())
+    }
+}
+
 /// Refuses anyone but security officers.
 pub fn security_officer(node: &Node, p: &Person, action: &'static str) -> Result<(), RoleError> {
     if p.role == Role::SecurityOfficer {

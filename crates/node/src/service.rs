@@ -226,6 +226,8 @@ pub async fn start(
         &settings.tls_key,
         node.pinned().clone(),
     )?;
+    // Returns answered while the node was down: their local copies erased.
+    crate::items::holding::resume_returns(&node).await;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![
         tokio::spawn(crate::items::outbox::deliver(node.clone())),

@@ -120,8 +120,56 @@ pub struct Item {
     pub binding: Option<Vec<u8>>,
     /// The node's custody tag over this row (`None` on rows kept before tags).
     pub custody: Option<Vec<u8>>,
+    /// What the item was made from here (a copy, a translation, a derived
+    /// document): canonical bytes the node recorded, covered by the tag.
+    pub lineage: Option<Vec<u8>>,
+    /// How it left custody (destroyed, returned): canonical bytes the node
+    /// recorded, covered by the tag. Its sealed bytes are empty from then on.
+    pub disposal: Option<Vec<u8>>,
     /// Query indexes to write with the item (not read back by [`Store::item`]).
     pub index: Option<ItemIndex>,
+}
+
+/// An item leaving custody: its sealed bytes erased, its disposal record
+/// and new custody tag written (a second disposal of one item fails the
+/// batch with [`StoreError::Duplicate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disposed {
+    /// The item.
+    pub id: String,
+    /// The disposal record (canonical bytes).
+    pub disposal: Vec<u8>,
+    /// The custody tag over the row as it will be.
+    pub custody: Vec<u8>,
+    /// When, Unix seconds (an index).
+    pub at_unix: i64,
+}
+
+/// A return to an originator waiting for its receipt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Return {
+    /// The transfer carrying it.
+    pub transfer: String,
+    /// The local item.
+    pub item: String,
+    /// Who asked.
+    pub requested_by: String,
+    /// When (RFC 3339).
+    pub requested_at: String,
+}
+
+/// A return whose transfer has been answered: delivered (with the
+/// receipt's checkpoint) or refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnAnswered {
+    /// The return.
+    pub ret: Return,
+    /// The originator's receipt checkpoint, when delivered.
+    pub receipt: Option<String>,
+    /// When delivered (RFC 3339).
+    pub delivered_at: Option<String>,
+    /// Why refused, when refused.
+    pub failure: Option<String>,
 }
 
 /// The indexes a paged item list filters on. Never a fact a decision reads.
@@ -134,6 +182,10 @@ pub struct ItemIndex {
     pub created_unix: i64,
     /// The label's topics.
     pub topics: Vec<String>,
+    /// The item it was copied, translated or derived from (the first source).
+    pub source: Option<String>,
+    /// The originator's "return or destroy by", Unix seconds.
+    pub dispose_by: Option<i64>,
 }
 
 /// An item without its sealed bytes: what a list reads.
@@ -159,6 +211,10 @@ pub struct ItemRow {
     pub binding: Option<Vec<u8>>,
     /// The node's custody tag over this row.
     pub custody: Option<Vec<u8>>,
+    /// What it was made from (see [`Item::lineage`]).
+    pub lineage: Option<Vec<u8>>,
+    /// How it left custody (see [`Item::disposal`]).
+    pub disposal: Option<Vec<u8>>,
 }
 
 /// Which items a page may hold (every filter optional).
@@ -178,6 +234,11 @@ pub struct ItemQuery {
     pub originator: Option<String>,
     /// Only items stored at or after this instant (Unix seconds).
     pub since: Option<i64>,
+    /// Only items still held (not destroyed or returned).
+    pub held_only: bool,
+    /// Only items still held whose originator's "dispose by" is at or
+    /// before this instant (Unix seconds).
+    pub due_by: Option<i64>,
 }
 
 /// What a message between nodes carries.
@@ -458,6 +519,12 @@ pub struct Batch {
     pub warnings_owed: Vec<(String, String, u32, String)>,
     /// Warning updates partners took: (party, flight, seq, when).
     pub warnings_taken: Vec<(String, String, u32, String)>,
+    /// Items leaving custody (sealed bytes erased).
+    pub disposals: Vec<Disposed>,
+    /// Returns to originators to follow.
+    pub returns: Vec<Return>,
+    /// Returns closed: (transfer, when).
+    pub returns_closed: Vec<(String, String)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -587,6 +654,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn transfers_page<'a>(&'a self, q: &'a TransferQuery) -> StoreFuture<'a, Vec<TransferRow>>;
     /// One queued transfer or message.
     fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>>;
+    /// The items made from `source` here (copies, translations, derived
+    /// documents whose first source it is), in the order made; metadata only.
+    fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>>;
+    /// Ledger records about any of `subjects` after index `after`, in
+    /// order, at most `limit`: (index, stored leaf hash, record bytes).
+    fn history<'a>(
+        &'a self,
+        subjects: &'a [String],
+        after: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<(u64, Hash, Vec<u8>)>>;
+    /// Open returns whose transfer has been delivered or refused.
+    fn returns_answered(&self) -> StoreFuture<'_, Vec<ReturnAnswered>>;
+    /// Open returns (waiting for their transfer's answer), in the order asked.
+    fn returns_open(&self) -> StoreFuture<'_, Vec<Return>>;
+    /// Copies every committed change from the write-ahead log into the
+    /// database and empties the log, so erased bytes survive nowhere in
+    /// the files (after a disposal); `false` when readers kept it from
+    /// completing (the next full checkpoint finishes it).
+    fn scrub(&self) -> StoreFuture<'_, bool>;
     /// The first answer kept under `person`'s idempotency `key`.
     fn idempotent<'a>(
         &'a self,

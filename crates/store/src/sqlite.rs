@@ -14,8 +14,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
     Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
-    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Role, Store, StoreError, StoreFuture,
-    TransferQuery, TransferRow, TransferState, WarningOwed, WarningRow,
+    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return, ReturnAnswered, Role, Store,
+    StoreError, StoreFuture, TransferQuery, TransferRow, TransferState, WarningOwed, WarningRow,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         8,
         include_str!("../migrations/sqlite/0008_transfers_and_pages.sql"),
     ),
+    (9, include_str!("../migrations/sqlite/0009_holdings.sql")),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -180,10 +181,37 @@ fn migrate(path: &Path) -> Result<(), StoreError> {
             .map_err(sql)?;
         if done.is_none() {
             tx.execute_batch(script).map_err(sql)?;
+            if *version == 9 {
+                subjects(&tx)?;
+            }
             tx.execute("INSERT INTO schema_version (version) VALUES (?)", [version])
                 .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
+    }
+    Ok(())
+}
+
+/// Fills the subject index of ledger records kept before it (migration 9),
+/// from each record's own entry.
+fn subjects(tx: &rusqlite::Transaction<'_>) -> Result<(), StoreError> {
+    let mut read = tx
+        .prepare("SELECT idx, record FROM ledger_record ORDER BY idx")
+        .map_err(sql)?;
+    let mut write = tx
+        .prepare("UPDATE ledger_record SET subject = ? WHERE idx = ?")
+        .map_err(sql)?;
+    let mut rows = read.query([]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let idx: i64 = r.get(0).map_err(sql)?;
+        let bytes: Vec<u8> = r.get(1).map_err(sql)?;
+        // A record that does not decode keeps no subject: `ledger verify`
+        // names it; the index is never a fact.
+        if let Ok(rec) = gsomia_ledger::entry::Record::from_bytes(&bytes)
+            && let Some(s) = rec.entry.item()
+        {
+            write.execute(params![s, idx]).map_err(sql)?;
+        }
     }
     Ok(())
 }
@@ -300,13 +328,15 @@ fn item(row: &Row<'_>) -> rusqlite::Result<Item> {
         origin_item: row.get::<_, Option<String>>("origin_item")?.unwrap_or(id),
         binding: row.get("binding")?,
         custody: row.get("custody")?,
+        lineage: row.get("lineage")?,
+        disposal: row.get("disposal")?,
         index: None,
     })
 }
 
 /// The columns of an item list (never the sealed bytes).
 const ITEM_ROW: &str = "rowid, id, originator, label, equivalent_label, received_from, \
-     COALESCE(origin_item, id) AS origin_item, created_at, binding, custody";
+     COALESCE(origin_item, id) AS origin_item, created_at, binding, custody, lineage, disposal";
 
 fn item_row(r: &Row<'_>) -> rusqlite::Result<Result<ItemRow, StoreError>> {
     Ok(Ok(ItemRow {
@@ -320,6 +350,8 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Result<ItemRow, StoreError>> {
         created_at: r.get("created_at")?,
         binding: r.get("binding")?,
         custody: r.get("custody")?,
+        lineage: r.get("lineage")?,
+        disposal: r.get("disposal")?,
     }))
 }
 
@@ -1010,13 +1042,14 @@ impl Store for SqliteStore {
             self.read(|c| {
                 let rows = all(
                     c,
-                    "SELECT id, access_level, created_unix FROM item ORDER BY rowid",
+                    "SELECT id, access_level, created_unix, source, dispose_by FROM item ORDER BY rowid",
                     [],
                     |r| {
                         let id: String = r.get(0)?;
                         let level: Option<String> = r.get(1)?;
                         let unix: Option<i64> = r.get(2)?;
-                        Ok(Ok((id, level, unix)))
+                        let extra: (Option<String>, Option<i64>) = (r.get(3)?, r.get(4)?);
+                        Ok(Ok((id, level, unix, extra)))
                     },
                 )?;
                 let mut topics: std::collections::HashMap<String, Vec<String>> =
@@ -1031,12 +1064,14 @@ impl Store for SqliteStore {
                 }
                 Ok(rows
                     .into_iter()
-                    .map(|(id, level, unix)| {
+                    .map(|(id, level, unix, (source, dispose_by))| {
                         let index = match (level, unix) {
                             (Some(access_level), Some(created_unix)) => Some(ItemIndex {
                                 access_level,
                                 created_unix,
                                 topics: topics.remove(&id).unwrap_or_default(),
+                                source,
+                                dispose_by,
                             }),
                             _ => None,
                         };
@@ -1105,6 +1140,13 @@ impl Store for SqliteStore {
                     sql.push_str(" AND +created_unix >= ?");
                     p.push(since.into());
                 }
+                if q.held_only {
+                    sql.push_str(" AND disposed_unix IS NULL");
+                }
+                if let Some(by) = q.due_by {
+                    sql.push_str(" AND dispose_by <= ? AND disposed_unix IS NULL");
+                    p.push(by.into());
+                }
                 sql.push_str(" ORDER BY rowid LIMIT ?");
                 p.push(i64::from(q.limit).into());
                 all(c, &sql, rusqlite::params_from_iter(p), item_row)
@@ -1164,6 +1206,125 @@ impl Store for SqliteStore {
                 )
             })
             .await
+        })
+    }
+
+    fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>> {
+        Box::pin(async move {
+            let source = source.to_owned();
+            self.read(move |c| {
+                all(
+                    c,
+                    &format!("SELECT {ITEM_ROW} FROM item WHERE source = ? ORDER BY rowid"),
+                    [&source],
+                    item_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn history<'a>(
+        &'a self,
+        subjects: &'a [String],
+        after: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<(u64, Hash, Vec<u8>)>> {
+        Box::pin(async move {
+            let subjects = subjects.to_vec();
+            let after = after.map(sql_int).transpose()?.unwrap_or(-1);
+            self.read(move |c| {
+                if subjects.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // One indexed range per subject, merged in index order.
+                let sql = format!(
+                    "SELECT idx, leaf_hash, record FROM ledger_record \
+                     WHERE subject IN ({}) AND idx > ? ORDER BY idx LIMIT ?",
+                    placeholders(subjects.len())
+                );
+                let mut p: Vec<rusqlite::types::Value> =
+                    subjects.iter().map(|s| s.clone().into()).collect();
+                p.push(after.into());
+                p.push(i64::from(limit).into());
+                all(c, &sql, rusqlite::params_from_iter(p), |r| {
+                    let idx: i64 = r.get(0)?;
+                    let h: Vec<u8> = r.get(1)?;
+                    let rec: Vec<u8> = r.get(2)?;
+                    Ok(hash32(h, "leaf hash").and_then(|h| {
+                        u64::try_from(idx)
+                            .map(|i| (i, h, rec))
+                            .map_err(|_| StoreError::Corrupt(format!("ledger index {idx}")))
+                    }))
+                })
+            })
+            .await
+        })
+    }
+
+    fn returns_answered(&self) -> StoreFuture<'_, Vec<ReturnAnswered>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT r.transfer, r.item, r.requested_by, r.requested_at, o.receipt, o.delivered_at, o.failure \
+                     FROM item_return r JOIN outbox o ON o.transfer = r.transfer \
+                     WHERE r.done_at IS NULL AND (o.delivered_at IS NOT NULL OR o.failed_at IS NOT NULL) \
+                     ORDER BY r.rowid",
+                    [],
+                    |r| {
+                        Ok(Ok(ReturnAnswered {
+                            ret: Return {
+                                transfer: r.get(0)?,
+                                item: r.get(1)?,
+                                requested_by: r.get(2)?,
+                                requested_at: r.get(3)?,
+                            },
+                            receipt: r.get(4)?,
+                            delivered_at: r.get(5)?,
+                            failure: r.get(6)?,
+                        }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn returns_open(&self) -> StoreFuture<'_, Vec<Return>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT transfer, item, requested_by, requested_at FROM item_return \
+                     WHERE done_at IS NULL ORDER BY rowid",
+                    [],
+                    |r| {
+                        Ok(Ok(Return {
+                            transfer: r.get(0)?,
+                            item: r.get(1)?,
+                            requested_by: r.get(2)?,
+                            requested_at: r.get(3)?,
+                        }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn scrub(&self) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            self.writer
+                .run(|conn| {
+                    // (busy, frames in the log, frames copied): complete
+                    // when not busy; TRUNCATE then empties the WAL file.
+                    let busy: i64 = conn
+                        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+                        .map_err(writer::sql)?;
+                    Ok(busy == 0)
+                })
+                .await
         })
     }
 

@@ -429,7 +429,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
         let mut st = conn
             .prepare_cached(
                 "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, \
-                 custody, binding, access_level, created_unix) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 custody, binding, access_level, created_unix, lineage, disposal, source, dispose_by) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for i in &batch.items {
@@ -445,7 +446,11 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 i.custody,
                 i.binding,
                 i.index.as_ref().map(|x| x.access_level.as_str()),
-                i.index.as_ref().map(|x| x.created_unix)
+                i.index.as_ref().map(|x| x.created_unix),
+                i.lineage,
+                i.disposal,
+                i.index.as_ref().and_then(|x| x.source.as_deref()),
+                i.index.as_ref().and_then(|x| x.dispose_by)
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
             if let Some(index) = &i.index {
@@ -572,11 +577,63 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             st.execute(params![at, receipt, transfer]).map_err(sql)?;
         }
     }
+    if !batch.disposals.is_empty() {
+        // Erased, not flagged: with secure_delete the old cell and any
+        // overflow pages the sealed bytes held are overwritten with zeros
+        // (the WAL frames that held them go with the next full checkpoint:
+        // `Store::scrub`).
+        conn.execute_batch("PRAGMA secure_delete = ON")
+            .map_err(sql)?;
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE item SET sealed = x'', disposal = ?, custody = ?, disposed_unix = ? \
+                 WHERE id = ? AND disposal IS NULL",
+            )
+            .map_err(sql)?;
+        let mut done = Ok(());
+        for d in &batch.disposals {
+            match st.execute(params![d.disposal, d.custody, d.at_unix, d.id]) {
+                Ok(1) => {}
+                Ok(_) => {
+                    done = Err(StoreError::Duplicate(d.id.clone()));
+                    break;
+                }
+                Err(e) => {
+                    done = Err(sql(e));
+                    break;
+                }
+            }
+        }
+        conn.execute_batch("PRAGMA secure_delete = OFF")
+            .map_err(sql)?;
+        done?;
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO item_return (transfer, item, requested_by, requested_at) VALUES (?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for r in &batch.returns {
+            st.execute(params![r.transfer, r.item, r.requested_by, r.requested_at])
+                .map_err(|e| unique_or(e, || StoreError::Exists(r.transfer.clone())))?;
+        }
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE item_return SET done_at = ? WHERE transfer = ? AND done_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (transfer, at) in &batch.returns_closed {
+            st.execute(params![at, transfer]).map_err(sql)?;
+        }
+    }
     // The ledger records, chained from the sequencer's position.
     let first_index = seq.next;
     let mut at = *seq;
     let mut st = conn
-        .prepare_cached("INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (?, ?, ?)")
+        .prepare_cached(
+            "INSERT INTO ledger_record (idx, leaf_hash, record, subject) VALUES (?, ?, ?, ?)",
+        )
         .map_err(sql)?;
     for entry in &batch.entries {
         let record = Record {
@@ -586,7 +643,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
         };
         let bytes = record.to_bytes();
         let leaf = gsomia_ledger::merkle::leaf_hash(&bytes);
-        st.execute(params![sql_int(at.next)?, &leaf.0[..], bytes])
+        st.execute(params![sql_int(at.next)?, &leaf.0[..], bytes, entry.item()])
             .map_err(sql)?;
         at = Seq {
             next: at.next + 1,

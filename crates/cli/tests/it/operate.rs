@@ -83,6 +83,8 @@ fn an_operator_sees_request_ids_metrics_readiness_json_logs_and_the_document() {
             topics: vec!["dprk.missile".into()],
             rel_to: None,
             content: "YXBvZ2VlIDU1MCBrbQ==".into(),
+            reproduction: None,
+            dispose_by: None,
         }))
         .unwrap();
     let released = rt.block_on(sato.release(&submitted.id, "KOR")).unwrap();

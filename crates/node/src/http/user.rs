@@ -13,10 +13,11 @@ use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use gsomia_api::{
-    AgreementList, AgreementStatus, Check, ConsentList, ConsentView, EnterEvent, EnteredEvent,
-    ErrorBody, GrantConsent, Health, Impact, ItemFilter, ItemList, ItemView, Launch, Page,
-    Published, Readiness, ReleaseItem, ReleaseOutcome, SubmitItem, Submitted, Track,
-    TransferFilter, TransferList, TransferView, WarningList,
+    AgreementList, AgreementStatus, Check, ConsentList, ConsentView, Copied, CopyItem, DeriveItem,
+    DestroyItem, Destroyed, EnterEvent, EnteredEvent, ErrorBody, GrantConsent, Health, Impact,
+    Inventory, InventoryFilter, ItemFilter, ItemHistory, ItemList, ItemView, Launch, Made, Page,
+    Published, Readiness, ReleaseItem, ReleaseOutcome, ReturnItem, SubmitItem, Submitted, Track,
+    TransferFilter, TransferList, TransferView, TranslateItem, WarningList,
 };
 use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
@@ -40,6 +41,13 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(show_item))
         .routes(routes!(read_item))
         .routes(routes!(release_item))
+        .routes(routes!(copy_item))
+        .routes(routes!(translate_item))
+        .routes(routes!(derive_item))
+        .routes(routes!(destroy_item))
+        .routes(routes!(return_item))
+        .routes(routes!(item_history))
+        .routes(routes!(inventory))
         .routes(routes!(list_transfers))
         .routes(routes!(show_transfer))
         .routes(routes!(list_agreements))
@@ -264,6 +272,160 @@ async fn release_item(
     Ok(Json(
         items::release::release_by(&node, &p, &id, &req.to, key).await?,
     ))
+}
+
+// -------------------------------------------------------------- holdings
+
+/// Copies of an item for an official need (rule 12): each an item of its
+/// own with both labels unchanged, numbered "copy n of N"; refused beyond
+/// the originator's marking or the party's policy for the level.
+#[utoipa::path(post, path = "/v1/items/{id}/copies", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = CopyItem,
+    responses(
+        (status = 201, description = "The copies made", body = Copied),
+        (status = 400, description = "A count or reason that does not hold", body = ErrorBody),
+        (status = 403, description = "The caller's role may not copy", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused by the handling rules, with reasons citing them", body = ErrorBody)))]
+async fn copy_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<CopyItem>,
+) -> Result<(StatusCode, Json<Copied>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(items::holding::copy(&node, &p, &id, &req).await?),
+    ))
+}
+
+/// A translation of an item, by a person who may read it (rules 7, 12):
+/// it carries the level, both labels and the origin note.
+#[utoipa::path(post, path = "/v1/items/{id}/translations", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = TranslateItem,
+    responses(
+        (status = 201, description = "The translation made", body = Made),
+        (status = 400, description = "A language or content that does not hold", body = ErrorBody),
+        (status = 403, description = "The caller's role may not translate", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused by the handling rules", body = ErrorBody)))]
+async fn translate_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<TranslateItem>,
+) -> Result<(StatusCode, Json<Made>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(items::holding::translate(&node, &p, &id, &req).await?),
+    ))
+}
+
+/// A document written from items held here (rule 7): its label by the
+/// aggregation rule, naming every originator; releasing it to a third
+/// party needs every originator's consent.
+#[utoipa::path(post, path = "/v1/items/derived", tag = "holdings", security(("bearer" = [])),
+    request_body = DeriveItem,
+    responses(
+        (status = 201, description = "The document made", body = Made),
+        (status = 400, description = "Sources, level, topics or content that do not hold", body = ErrorBody),
+        (status = 403, description = "The caller's role may not write documents", body = ErrorBody),
+        (status = 404, description = "A source that does not exist or is not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused by the rules (the author could not read what it becomes)", body = ErrorBody)))]
+async fn derive_item(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<DeriveItem>,
+) -> Result<(StatusCode, Json<Made>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(items::holding::derive(&node, &p, &req).await?),
+    ))
+}
+
+/// Destroys an item (rule 13): refused unless the party's policy for its
+/// level is met (witnesses and their clearance); its sealed bytes are
+/// erased and the destruction ledgered with its record.
+#[utoipa::path(post, path = "/v1/items/{id}/destruction", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = DestroyItem,
+    responses(
+        (status = 200, description = "Destroyed", body = Destroyed),
+        (status = 400, description = "A method or witness that does not hold", body = ErrorBody),
+        (status = 403, description = "The caller's role may not destroy", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused: the policy's witnesses are not met, or it was already destroyed or returned", body = ErrorBody)))]
+async fn destroy_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<DestroyItem>,
+) -> Result<Json<Destroyed>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::holding::destroy(&node, &p, &id, &req).await?))
+}
+
+/// Sends a received item back to its originator (rule 13); its local
+/// copy is erased once the originator's receipt arrives.
+#[utoipa::path(post, path = "/v1/items/{id}/return", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = ReturnItem,
+    responses(
+        (status = 200, description = "Decided: queued for the originator (or withheld, with reasons)", body = ReleaseOutcome),
+        (status = 400, description = "An item of this party's own, or one already being returned", body = ErrorBody),
+        (status = 403, description = "The caller's role may not return items", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+async fn return_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ReturnItem>,
+) -> Result<Json<ReleaseOutcome>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::holding::give_back(&node, &p, &id, &req).await?))
+}
+
+/// An item's whole record (rule 11): identification, location, state,
+/// what it was made from and what was made from it, and a page of every
+/// ledger record about them. Security officers and auditors see any
+/// item's; others only an item they may read.
+#[utoipa::path(get, path = "/v1/items/{id}/history", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node"), Page),
+    responses(
+        (status = 200, description = "The item's record", body = ItemHistory),
+        (status = 400, description = "A cursor that does not hold", body = ErrorBody),
+        (status = 404, description = "No such item, or not one the caller may see", body = ErrorBody)))]
+async fn item_history(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    QueryParams(page): QueryParams<Page>,
+) -> Result<Json<ItemHistory>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::history::history(&node, &p, &id, &page).await?))
+}
+
+/// The inventory (rule 11): every item held or once held here with its
+/// state, paged; `due=true` for those past their originator's
+/// return-or-destroy date. Security officers and auditors.
+#[utoipa::path(get, path = "/v1/inventory", tag = "holdings", security(("bearer" = [])),
+    params(InventoryFilter),
+    responses(
+        (status = 200, description = "A page of the inventory", body = Inventory),
+        (status = 400, description = "A filter or cursor that does not hold", body = ErrorBody),
+        (status = 403, description = "The caller's role may not see the inventory", body = ErrorBody)))]
+async fn inventory(
+    State(node): S,
+    bearer: Bearer,
+    QueryParams(filter): QueryParams<InventoryFilter>,
+) -> Result<Json<Inventory>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(items::history::inventory(&node, &p, &filter).await?))
 }
 
 // ------------------------------------------------------------- transfers

@@ -7,6 +7,8 @@
 //! "Not found" and "forbidden" are one answer for an item, so a reader
 //! learns nothing about items they may not read.
 
+pub mod history;
+pub mod holding;
 pub mod outbox;
 pub mod receive;
 pub mod release;
@@ -72,6 +74,15 @@ pub enum ItemError {
     /// A submission the person may not make (rule 10 applied to writing).
     #[error("submission refused: {}", .0.join(" | "))]
     Denied(Vec<String>),
+    /// An act on a held item the rules refuse (rules 11–13): a copy, a
+    /// translation, a derived document, a destruction, a return.
+    #[error("{action} refused: {}", .reasons.join(" | "))]
+    Refused {
+        /// What was asked.
+        action: &'static str,
+        /// Why not, each citing its rule.
+        reasons: Vec<String>,
+    },
 }
 
 impl Classified for ItemError {
@@ -81,6 +92,7 @@ impl Classified for ItemError {
             ItemError::NotFound => Class::NotFound,
             ItemError::Integrity(_) => Class::Refused,
             ItemError::Denied(_) => Class::Forbidden,
+            ItemError::Refused { .. } => Class::Refused,
             ItemError::Role(e) => e.class(),
             ItemError::Consents(e) => e.class(),
             ItemError::Reader(_)
@@ -126,9 +138,10 @@ pub async fn submit(
         .map(|r| r.iter().map(String::as_str).collect());
     let created = node.now();
     let reg = node.registry();
-    let label = reg
+    let mut label = reg
         .label(node.party(), &req.level, &topics, rel.as_deref(), created)
         .map_err(|e| ItemError::Invalid(e.to_string()))?;
+    label.informative = holding::markings(req.reproduction.as_deref(), req.dispose_by.as_deref())?;
     if !reg.level_info(label.level).is_some_and(|l| l.classified) {
         return Err(ItemError::Invalid(format!(
             "`{}` is not a classified level; gsomia holds classified information only",
@@ -193,6 +206,8 @@ pub async fn submit(
         origin_item: id.clone(),
         binding: None,
         custody: None,
+        lineage: None,
+        disposal: None,
         index: None,
     };
     crate::custody::tag_item(node.custody(), &mut item).map_err(|b| stored(&id, b))?;
@@ -227,13 +242,8 @@ pub(crate) struct Verified {
 /// sealed label) and resolves its labels. A breach raises an integrity
 /// alarm and refuses.
 pub(crate) async fn verified(node: &Node, item: &Item) -> Result<Verified, ItemError> {
-    match crate::custody::check_item(node.custody(), item) {
-        Ok(header) => resolve(
-            node,
-            &item.id,
-            item.equivalent_label.as_deref(),
-            header.label,
-        ),
+    match crate::custody::check_item_any(node.custody(), item) {
+        Ok(label) => resolve(node, &item.id, item.equivalent_label.as_deref(), label),
         Err(b) => {
             node.alarm(&b).await;
             Err(ItemError::Integrity(b))
@@ -242,7 +252,7 @@ pub(crate) async fn verified(node: &Node, item: &Item) -> Result<Verified, ItemE
 }
 
 /// Resolves an item's checked labels against the profiles.
-fn resolve(
+pub(crate) fn resolve(
     node: &Node,
     id: &str,
     equivalent: Option<&[u8]>,
@@ -285,6 +295,12 @@ pub(crate) async fn decide_read(
     let at = node.now();
     let outcome = match &item {
         None => Err(vec!["no such item".to_owned()]),
+        Some(item) if item.disposal.is_some() => {
+            // Checked first: a row that claims a disposal it never had is an alarm.
+            verified(node, item).await?;
+            let zone = node.zone();
+            Err(vec![holding::disposed_reason(node, item, &zone)])
+        }
         Some(item) => {
             let v = verified(node, item).await?;
             let reg = node.registry();
@@ -456,6 +472,8 @@ pub async fn list(
         topic,
         originator,
         since,
+        held_only: true,
+        due_by: None,
     };
     let started = std::time::Instant::now();
     let mut items = Vec::new();
@@ -480,6 +498,11 @@ pub async fn list(
                     continue;
                 }
             };
+            // Destroyed and returned items are no longer read (the record
+            // the tag covers says so, whatever the index column says).
+            if row.disposal.is_some() {
+                continue;
+            }
             let v = resolve(node, &row.id, row.equivalent_label.as_deref(), wire)?;
             if decide_access(&reg, &r, &v.labels, at).is_allow() {
                 items.push(ItemSummary {

@@ -38,6 +38,14 @@ pub async fn deliver(node: Arc<Node>) {
         while let Some(done) = flights.tasks.try_join_next() {
             flights.land(done, &held);
         }
+        // Returns whose answer has come: the local copies erased.
+        if node
+            .returns_open()
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            super::holding::settle_returns(&node).await;
+        }
         let due = match node
             .store()
             .due_except(node.now().as_second(), DUE_FETCH, &flights.ids)

@@ -205,6 +205,8 @@ fn check(
         origin_item: env.item,
         binding: None,
         custody: None,
+        lineage: None,
+        disposal: None,
         index: None,
     };
     crate::custody::tag_item(node.custody(), &mut item).map_err(|b| Refusal::internal(&t, b))?;

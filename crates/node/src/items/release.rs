@@ -126,6 +126,30 @@ pub async fn release(
     by: &str,
     once: Option<&Once>,
 ) -> Result<ReleaseOutcome, ItemError> {
+    decide_and_queue(node, item, to, by, once, None).await
+}
+
+/// [`release`] of an item going back to its originator, with the return
+/// to follow (its local copy erased on the originator's receipt) recorded
+/// in the same transaction.
+pub async fn release_returning(
+    node: &Node,
+    item: &Item,
+    to: &str,
+    by: &str,
+    ret: gsomia_store::Return,
+) -> Result<ReleaseOutcome, ItemError> {
+    decide_and_queue(node, item, to, by, None, Some(ret)).await
+}
+
+async fn decide_and_queue(
+    node: &Node,
+    item: &Item,
+    to: &str,
+    by: &str,
+    once: Option<&Once>,
+    ret: Option<gsomia_store::Return>,
+) -> Result<ReleaseOutcome, ItemError> {
     // The label decided on and sealed again is the one in the item's own
     // sealed bytes, checked with its custody tag (never the label column).
     let checked = super::verified(node, item).await?;
@@ -135,8 +159,11 @@ pub async fn release(
     let recipient = reg
         .party(to)
         .map_err(|e| ItemError::Invalid(e.to_string()))?;
+    // A document made here from others' information: each foreign part
+    // is decided as an onward release of its originator's item.
+    let parts = super::holding::parts_for_release(node, item)?;
     // Onward releases and relays rely on the originator's consents held here.
-    let held = if item.originator == node.party() {
+    let held = if item.originator == node.party() && parts.is_none() {
         Vec::new()
     } else {
         crate::consents::held(node, reg).await?
@@ -155,10 +182,65 @@ pub async fn release(
             consents: &consents,
         },
     );
-    let explained = reg.explain_decision(&decision, at);
+    let mut explained = reg.explain_decision(&decision, at);
+    let mut parts_withheld = false;
+    if let Some(parts) = &parts {
+        let ids: Vec<gsomia_core::ItemId> = parts
+            .iter()
+            .map(|(s, _)| gsomia_core::ItemId::new(s.origin_item.clone()))
+            .collect();
+        let source_parts: Vec<gsomia_core::holding::SourcePart<'_>> = parts
+            .iter()
+            .zip(&ids)
+            .map(|((_, l), id)| gsomia_core::holding::SourcePart { label: l, item: id })
+            .collect();
+        let d = gsomia_core::holding::decide_derived_release(
+            reg,
+            &label,
+            &source_parts,
+            node.me(),
+            recipient,
+            at,
+            &consents,
+        );
+        for (i, pd) in &d.parts {
+            let Some((s, _)) = parts.get(*i) else {
+                continue;
+            };
+            let withheld = !pd.is_release();
+            parts_withheld |= withheld;
+            for r in reg.explain_decision(pd, at) {
+                explained.push(gsomia_core::Reason {
+                    text: format!(
+                        "{}'s information in it (item {}): {}{}",
+                        s.originator,
+                        s.origin_item,
+                        if withheld { "" } else { "may go: " },
+                        r.text
+                    ),
+                    cites: r.cites,
+                });
+            }
+        }
+    }
     let reasons = gsomia_core::explain::texts(&explained);
     let partner = node.partner(reg.party_id(recipient));
     let (release, partner) = match (&decision, partner) {
+        (Decision::Release(_), _) if parts_withheld => {
+            let cites: Vec<String> = explained
+                .iter()
+                .flat_map(|r| r.cites.iter())
+                .map(ToString::to_string)
+                .collect();
+            // Only the refusals: the parts that may go are no reason to withhold.
+            let refusals: Vec<String> = reasons
+                .iter()
+                .filter(|r| r.contains("'s information in it") && !r.contains("may go: "))
+                .cloned()
+                .collect();
+            let rules = refusals.join(" | ");
+            return withhold(node, item, to, by, refusals, rules, cites, once).await;
+        }
         (Decision::Release(r), Some(p)) => (r, p),
         (Decision::Release(_), None) => {
             return withhold(
@@ -261,6 +343,13 @@ pub async fn release(
         released_by: Some(by.to_owned()),
     };
     crate::custody::tag_outgoing(node.custody(), &mut queued);
+    let returns: Vec<gsomia_store::Return> = ret
+        .map(|r| gsomia_store::Return {
+            transfer: transfer.clone(),
+            ..r
+        })
+        .into_iter()
+        .collect();
     let outcome = ReleaseOutcome::Release(Released {
         transfer,
         agreement,
@@ -278,6 +367,7 @@ pub async fn release(
             outgoing: vec![queued],
             entries: vec![e1, e2],
             idempotent: kept(node, once, &outcome)?,
+            returns,
             ..Batch::default()
         })
         .await?;

@@ -300,6 +300,8 @@ async fn a_transfer_the_recipient_refuses_is_not_retried_and_is_ledgered_at_the_
         origin_item: "jpn-1".into(),
         binding: None,
         custody: None,
+        lineage: None,
+        disposal: None,
         index: None,
     };
     kit::tag_item(&jpn_node, &mut item);
@@ -1195,6 +1197,8 @@ async fn a_received_item_is_read_under_the_equivalent_label_recorded_at_receipt(
         origin_item: "kor-2020".into(),
         binding: None,
         custody: None,
+        lineage: None,
+        disposal: None,
         index: None,
     };
     kit::tag_item(&kor_node, &mut item);

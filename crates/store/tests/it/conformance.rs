@@ -49,6 +49,8 @@ fn item(id: &str) -> Item {
         origin_item: format!("kor-{id}"),
         binding: Some(vec![7; 32]),
         custody: Some(id.as_bytes().to_vec()),
+        lineage: None,
+        disposal: None,
         index: None,
     }
 }
