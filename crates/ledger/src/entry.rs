@@ -58,7 +58,7 @@ kinds! {
     ReadDenied = "read_denied" { required: ["person", "reasons"], optional: [] },
     Consent = "consent" { required: ["originator", "recipient", "scope", "expires_at"], optional: ["holder", "revoked_at"] },
     Copy = "copy" { required: ["copy", "copies"], optional: ["reason", "source", "by"] },
-    Translation = "translation" { required: ["translation", "language"], optional: ["translator", "source", "label"] },
+    Translation = "translation" { required: ["translation", "language"], optional: ["translator", "source", "label", "by", "reason"] },
     Destruction = "destruction" { required: ["method", "witnesses"], optional: ["record", "by", "level", "keep_until", "copies_held", "reason"] },
     LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified"] },
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },

@@ -11,6 +11,7 @@
 mod cli;
 mod common;
 mod deliver;
+mod holding;
 mod item;
 mod ledger;
 mod node;

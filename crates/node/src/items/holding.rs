@@ -189,13 +189,51 @@ async fn held(
     id: &str,
     what: &str,
 ) -> Result<(Item, super::Verified, Option<Lineage>), ItemError> {
-    let (item, wire, _) = super::decide_read(node, person, id, what).await?;
+    let (item, wire, _) = match super::decide_read(node, person, id, what).await {
+        Ok(r) => r,
+        Err(ItemError::NotFound) => return Err(gone(node, person, id, what).await),
+        Err(e) => return Err(e),
+    };
     let v = resolve(node, &item.id, item.equivalent_label.as_deref(), wire)?;
     let lineage = lineage_of(&item.id, item.lineage.as_deref())?;
     Ok((item, v, lineage))
 }
 
 /// A copy's row: the source's sealed bytes and labels, unchanged.
+/// The answer for an act on an item that was refused as a read: a person
+/// who could read the item were it still held is told it was destroyed or
+/// returned (rule 13: nothing twice); anyone else, not found.
+async fn gone(node: &Node, person: &Person, id: &str, what: &str) -> ItemError {
+    let Ok(Some(item)) = node.store().item(id).await else {
+        return ItemError::NotFound;
+    };
+    if item.disposal.is_none() {
+        return ItemError::NotFound;
+    }
+    let Ok(v) = super::verified(node, &item).await else {
+        return ItemError::NotFound;
+    };
+    let Ok(reader) = crate::register::reader(node, person) else {
+        return ItemError::NotFound;
+    };
+    if !decide_access(&node.registry(), &reader, &v.labels, node.now()).is_allow() {
+        return ItemError::NotFound;
+    }
+    let reason = disposed_reason(node, &item, &node.zone());
+    let action = match what {
+        "copy" => "copy",
+        "translate" => "translate",
+        "derive" => "derive",
+        "destroy" => "destroy",
+        "return" => "return",
+        _ => "act on",
+    };
+    ItemError::Refused {
+        action,
+        reasons: vec![reason],
+    }
+}
+
 fn new_item(id: String, from: &Item, at: &str, lineage: &Lineage) -> Item {
     Item {
         id: id.clone(),
@@ -329,6 +367,7 @@ fn language_ok(l: &str) -> bool {
 #[allow(clippy::too_many_arguments, reason = "one document's parts")]
 async fn store_made(
     node: &Node,
+    id: String,
     person: &Person,
     label: &Label,
     content: &[u8],
@@ -345,7 +384,6 @@ async fn store_made(
         .map_err(|e| stored("new", e))?
         .header
         .content_digest;
-    let id = crate::ids::new_id(node.party(), at)?;
     let label_bytes = wire.to_bytes();
     let mut all_fields = fields;
     all_fields.push(("label", hex(&Sha256::digest(&label_bytes))));
@@ -466,16 +504,17 @@ pub async fn translate(
         .first()
         .map(|(i, _)| i.id.clone())
         .unwrap_or_default();
-    let id_field = source.clone();
+    let new = crate::ids::new_id(node.party(), at)?;
     store_made(
         node,
+        new.clone(),
         person,
         &label,
         &content,
         lineage,
         Kind::Translation,
         vec![
-            ("translation", id_field),
+            ("translation", new),
             ("language", req.language.clone()),
             ("source", source),
             ("translator", person.id.clone()),
@@ -560,6 +599,7 @@ pub async fn derive(node: &Node, person: &Person, req: &DeriveItem) -> Result<Ma
     };
     store_made(
         node,
+        crate::ids::new_id(node.party(), at)?,
         person,
         &label,
         &content,
