@@ -74,6 +74,8 @@ const PEOPLE: &[(&str, &str, &str, &[&str], &str)] = &[
         "officer",
     ),
     ("JPN", "Tanaka", "極秘", &["regional.maritime"], "officer"),
+    ("JPN", "Ito", "極秘", &["regional.maritime"], "officer"),
+    ("JPN", "Abe", "極秘", &["dprk"], "security-officer"),
     ("USA", "Smith", "SECRET", &["dprk"], "officer"),
 ];
 
@@ -812,7 +814,317 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     )
     .await?;
     launch(demo, w).await?;
+    holdings(demo, w, &j1).await?;
     Ok(w.witness().await)
+}
+
+impl Demo {
+    /// A step whose outcome the caller worked out.
+    fn note(
+        &mut self,
+        w: &World,
+        title: &str,
+        outcome: String,
+        expected: &'static str,
+        reasons: Vec<String>,
+        details: Value,
+    ) {
+        self.steps.push(Step {
+            at: w.clock.now(),
+            branch: "history",
+            title: title.to_owned(),
+            outcome,
+            expected,
+            reasons,
+            details,
+        });
+    }
+}
+
+/// The refusal's reasons in a 409 answer, or the error.
+fn refusal(e: &gsomia_api::ClientError) -> (String, Vec<String>) {
+    match e {
+        gsomia_api::ClientError::Status { status: 409, body } => (
+            "refused".into(),
+            body.error
+                .split_once(": ")
+                .map_or(body.error.as_str(), |(_, r)| r)
+                .split(" | ")
+                .map(str::to_owned)
+                .collect(),
+        ),
+        e => (format!("failed: {e}"), Vec::new()),
+    }
+}
+
+fn label_line(l: &gsomia_api::Label) -> String {
+    let mut s = format!("label {} ({}) by {}", l.level, l.policy, l.originator);
+    for c in &l.informative {
+        s.push_str(&format!("; {}: {}", c.tag, c.values.join(", ")));
+    }
+    s
+}
+
+/// An item's life at JPN (rules 11–13): a translation of KOR's 2017
+/// report, an assessment drawing on KOR's and the USA's reports that goes
+/// to the USA only once KOR consents, a copy destroyed under the policy
+/// for its level (refused with one witness), and the report returned home.
+async fn holdings(demo: &mut Demo, w: &World, j1: &str) -> Result<()> {
+    const H: &str = "history";
+    w.set(t("2024-03-04T10:00:00+09:00")?)?;
+    let sato = w.client("JPN", "Sato")?;
+    let made = sato
+        .translate(
+            j1,
+            &gsomia_api::TranslateItem {
+                language: "ja".into(),
+                content: B64.encode("2017年3月6日: 東倉里から弾道ミサイル4発"),
+                reason: Some("briefing for the minister".into()),
+            },
+        )
+        .await;
+    let (outcome, reasons, details) = match &made {
+        Ok(m) => ("translated".to_owned(), vec![label_line(&m.label)], doc(m)),
+        Err(e) => {
+            let (o, r) = refusal(e);
+            (o, r, Value::Null)
+        }
+    };
+    demo.note(
+        w,
+        "JPN translates KOR's 2017 report into Japanese: 極秘, KOR's label beside it, the origin note",
+        outcome,
+        "translated",
+        reasons,
+        details,
+    );
+
+    let usa_text = "USA assessment: Tongchang-ri launch site activity";
+    let u = w
+        .submit("USA", "Smith", "SECRET", &["JPN"], usa_text)
+        .await?;
+    let at_jpn = demo
+        .release(
+            w,
+            H,
+            ("USA", "Smith"),
+            &u,
+            &u,
+            ("JPN", "Sato"),
+            "The USA provides its own assessment to JPN under the US–Japan agreement",
+            "release",
+        )
+        .await?;
+    let derived = sato
+        .derive(&gsomia_api::DeriveItem {
+            sources: vec![j1.to_owned(), stored_id(at_jpn.as_ref())],
+            level: "極秘".into(),
+            topics: vec!["dprk.missile".into()],
+            rel_to: None,
+            content: B64.encode("JPN assessment drawing on KOR's and the USA's reports"),
+            reason: Some("joint assessment".into()),
+        })
+        .await;
+    let (outcome, reasons, details, assessment) = match &derived {
+        Ok(m) => (
+            "derived".to_owned(),
+            vec![label_line(&m.label)],
+            doc(m),
+            m.id.clone(),
+        ),
+        Err(e) => {
+            let (o, r) = refusal(e);
+            (o, r, Value::Null, String::new())
+        }
+    };
+    demo.note(
+        w,
+        "JPN writes an assessment from KOR's and the USA's reports: the aggregate label names both originators",
+        outcome,
+        "derived",
+        reasons,
+        details,
+    );
+    demo.release(
+        w,
+        H,
+        ("JPN", "Sato"),
+        &assessment,
+        &assessment,
+        ("USA", "Smith"),
+        "JPN tries to send the assessment to the USA: KOR's part needs KOR's written consent",
+        "withhold",
+    )
+    .await?;
+    // KOR consents for its 2017 report, held by JPN, going to the USA.
+    let kor_origin = at_origin(w, j1).await?;
+    let granted = w
+        .client("KOR", "Park")?
+        .grant(&GrantConsent {
+            holder: "JPN".into(),
+            recipient: "USA".into(),
+            item: Some(kor_origin.clone()),
+            topics: None,
+            expires_at: "2025-03-04T00:00:00+09:00".into(),
+        })
+        .await;
+    let id = granted.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+    let reached = granted.is_ok() && w.wait_consent("JPN", "Sato", &id).await?;
+    demo.note(
+        w,
+        "KOR's security officer consents in writing: JPN may pass KOR's 2017 report on to the USA",
+        if reached {
+            "consented".into()
+        } else {
+            "consent not held".into()
+        },
+        "consented",
+        vec![format!(
+            "consent {id} for item {kor_origin}, signed by KOR, held by JPN"
+        )],
+        Value::Null,
+    );
+    demo.release(
+        w,
+        H,
+        ("JPN", "Sato"),
+        &assessment,
+        &assessment,
+        ("USA", "Smith"),
+        "With KOR's consent (the USA's part goes home), the assessment goes to the USA",
+        "release",
+    )
+    .await?;
+
+    // A copy of the report, destroyed under JPN's policy for 極秘.
+    let copied = sato
+        .copy(
+            j1,
+            &gsomia_api::CopyItem {
+                count: Some(1),
+                reason: "exercise".into(),
+            },
+        )
+        .await?;
+    let copy = copied
+        .copies
+        .first()
+        .map(|c| c.id.clone())
+        .unwrap_or_default();
+    let destroy = |witnesses: &[&str]| gsomia_api::DestroyItem {
+        method: "cross-cut shredded".into(),
+        witnesses: witnesses.iter().map(|s| (*s).to_owned()).collect(),
+        reason: Some("exercise over".into()),
+        with_copies: false,
+    };
+    let ids = person_ids(w, "JPN", &["Ito", "Abe"]).await?;
+    let (ito, abe) = (ids[0].as_str(), ids[1].as_str());
+    let one = sato.destroy(&copy, &destroy(&[ito])).await;
+    let (outcome, reasons) = match &one {
+        Ok(d) => ("destroyed".to_owned(), vec![format!("{d:?}")]),
+        Err(e) => refusal(e),
+    };
+    demo.note(
+        w,
+        "JPN destroys copy 1 of the report with one witness",
+        outcome,
+        "refused",
+        reasons,
+        json!({ "item": copy }),
+    );
+    let two = sato.destroy(&copy, &destroy(&[ito, abe])).await;
+    let (outcome, reasons) = match &two {
+        Ok(d) => (
+            "destroyed".to_owned(),
+            vec![format!(
+                "bytes erased; {} witnesses needed; signed record kept until {} (rule 13)",
+                d.witnesses_needed,
+                d.keep_until.clone().unwrap_or_else(|| "—".into())
+            )],
+        ),
+        Err(e) => refusal(e),
+    };
+    demo.note(
+        w,
+        "… and with two witnesses cleared 極秘, as JPN's policy for 極秘 asks",
+        outcome,
+        "destroyed",
+        reasons,
+        json!({ "item": copy }),
+    );
+
+    // The report goes back to KOR; JPN's copy is erased on KOR's receipt.
+    let r = sato
+        .give_back(
+            j1,
+            &gsomia_api::ReturnItem {
+                reason: Some("no longer needed".into()),
+            },
+        )
+        .await?;
+    let returned = match &r {
+        ReleaseOutcome::Release(_) => wait_state(w, j1, "returned").await?,
+        ReleaseOutcome::Withhold(_) => false,
+    };
+    demo.note(
+        w,
+        "JPN returns KOR's 2017 report; its copy at JPN is erased once KOR's receipt arrives",
+        if returned {
+            "returned".into()
+        } else {
+            "not returned".into()
+        },
+        "returned",
+        vec![
+            "a return to the originator is never refused (rule 5); recorded as returned (rule 13)"
+                .into(),
+        ],
+        match &r {
+            ReleaseOutcome::Release(x) => {
+                json!({ "from": "JPN", "to": "KOR", "agreement": x.agreement,
+                "route": x.route, "transfer": x.transfer, "delivered": returned })
+            }
+            ReleaseOutcome::Withhold(_) => Value::Null,
+        },
+    );
+    Ok(())
+}
+
+/// The originator's id of an item held at JPN.
+async fn at_origin(w: &World, id: &str) -> Result<String> {
+    Ok(w.client("JPN", "Abe")?
+        .history(id, &gsomia_api::Page::default())
+        .await?
+        .origin_item)
+}
+
+/// The ids of people of a node, by name.
+async fn person_ids(w: &World, party: &str, names: &[&str]) -> Result<Vec<String>> {
+    let node = w.nodes.get(party).context("no such node")?;
+    let people = node.node().store().people().await?;
+    names
+        .iter()
+        .map(|n| {
+            people
+                .iter()
+                .find(|p| p.name == *n)
+                .map(|p| p.id.clone())
+                .with_context(|| format!("no {n} at {party}"))
+        })
+        .collect()
+}
+
+/// Waits until JPN's record of `id` is in `state`.
+async fn wait_state(w: &World, id: &str, state: &str) -> Result<bool> {
+    let c = w.client("JPN", "Abe")?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        if c.history(id, &gsomia_api::Page::default()).await?.state == state {
+            return Ok(true);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(false)
 }
 
 /// A 2024 launch: KOR publishes the warning, the USA hub relays it, a JPN

@@ -458,9 +458,23 @@ pub fn derived_label(
     originators: &[PartyRef],
     at: Timestamp,
 ) -> Result<Label, DeriveError> {
+    // A part's REL TO never excludes its own originator (an originator
+    // need not list itself), so it is added before intersecting.
+    let with_origin = |l: &Label| -> Label {
+        let mut l = l.clone();
+        if let Some(r) = &mut l.rel_to {
+            r.insert(l.originator);
+        }
+        l
+    };
+    let mut own = with_origin(own);
+    if let Some(r) = &mut own.rel_to {
+        r.insert(author);
+    }
+    let parts: Vec<Label> = parts.iter().map(|l| with_origin(l)).collect();
     let mut all: Vec<&Label> = Vec::with_capacity(parts.len() + 1);
-    all.push(own);
-    all.extend_from_slice(parts);
+    all.push(&own);
+    all.extend(parts.iter());
     let mut label = aggregate(&all, |l| reg.rank(l))?;
     label.originator = author;
     label.created_at = at;

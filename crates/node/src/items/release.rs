@@ -183,6 +183,7 @@ async fn decide_and_queue(
         },
     );
     let mut explained = reg.explain_decision(&decision, at);
+    let own_reasons = explained.len();
     let mut parts_withheld = false;
     if let Some(parts) = &parts {
         let ids: Vec<gsomia_core::ItemId> = parts
@@ -203,6 +204,7 @@ async fn decide_and_queue(
             at,
             &consents,
         );
+        let (mut allows, mut refusals) = (Vec::new(), Vec::new());
         for (i, pd) in &d.parts {
             let Some((s, _)) = parts.get(*i) else {
                 continue;
@@ -210,17 +212,25 @@ async fn decide_and_queue(
             let withheld = !pd.is_release();
             parts_withheld |= withheld;
             for r in reg.explain_decision(pd, at) {
-                explained.push(gsomia_core::Reason {
+                let reason = gsomia_core::Reason {
                     text: format!(
-                        "{}'s information in it (item {}): {}{}",
-                        s.originator,
-                        s.origin_item,
-                        if withheld { "" } else { "may go: " },
-                        r.text
+                        "{}'s information in it (item {}): {}",
+                        s.originator, s.origin_item, r.text
                     ),
                     cites: r.cites,
-                });
+                };
+                if withheld {
+                    refusals.push(reason);
+                } else {
+                    allows.push(reason);
+                }
             }
+        }
+        // A release explains every part; a refusal, only what refused.
+        if decision.is_release() && !parts_withheld {
+            explained.extend(allows);
+        } else {
+            explained.extend(refusals);
         }
     }
     let reasons = gsomia_core::explain::texts(&explained);
@@ -232,12 +242,8 @@ async fn decide_and_queue(
                 .flat_map(|r| r.cites.iter())
                 .map(ToString::to_string)
                 .collect();
-            // Only the refusals: the parts that may go are no reason to withhold.
-            let refusals: Vec<String> = reasons
-                .iter()
-                .filter(|r| r.contains("'s information in it") && !r.contains("may go: "))
-                .cloned()
-                .collect();
+            // Only what refused: the item's own label would have let it go.
+            let refusals: Vec<String> = reasons.get(own_reasons..).unwrap_or_default().to_vec();
             let rules = refusals.join(" | ");
             return withhold(node, item, to, by, refusals, rules, cites, once).await;
         }
@@ -263,8 +269,10 @@ async fn decide_and_queue(
                 .flat_map(|r| r.cites.iter())
                 .map(ToString::to_string)
                 .collect();
-            let rules = reasons.join(" | ");
-            return withhold(node, item, to, by, reasons, rules, cites, once).await;
+            // Only what refused: the item's own label would have let it go.
+            let refusals: Vec<String> = reasons.get(own_reasons..).unwrap_or_default().to_vec();
+            let rules = refusals.join(" | ");
+            return withhold(node, item, to, by, refusals, rules, cites, once).await;
         }
     };
     let transfer = crate::ids::new_id(&format!("{}-t", node.party()), at)?;

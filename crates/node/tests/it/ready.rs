@@ -172,6 +172,29 @@ impl Store for Flaky {
     fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>> {
         self.inner.transfer(id)
     }
+    fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>> {
+        self.inner.made_from(source)
+    }
+    fn history<'a>(
+        &'a self,
+        subjects: &'a [String],
+        after: Option<u64>,
+        limit: u32,
+    ) -> StoreFuture<'a, Vec<(u64, Hash, Vec<u8>)>> {
+        self.inner.history(subjects, after, limit)
+    }
+    fn returns_answered(&self) -> StoreFuture<'_, Vec<gsomia_store::ReturnAnswered>> {
+        self.inner.returns_answered()
+    }
+    fn returns_open(&self) -> StoreFuture<'_, Vec<gsomia_store::Return>> {
+        self.inner.returns_open()
+    }
+    fn scrub(&self) -> StoreFuture<'_, bool> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.scrub().await
+        })
+    }
     fn idempotent<'a>(
         &'a self,
         person: &'a str,
