@@ -464,7 +464,10 @@ fn the_demo_runs_three_real_nodes_and_verifies_their_cosigned_ledgers() {
     // The relay: refused without consent, delivered with it.
     let relay: Vec<_> = steps
         .iter()
-        .filter(|s| s["details"]["from"] == "USA")
+        .filter(|s| {
+            s["details"]["from"] == "USA"
+                && s["title"].as_str().is_some_and(|t| t.contains("relay"))
+        })
         .collect();
     assert_eq!(relay.len(), 2);
     assert_eq!(relay[0]["decision"], "withhold");

@@ -269,10 +269,8 @@ async fn decide_and_queue(
                 .flat_map(|r| r.cites.iter())
                 .map(ToString::to_string)
                 .collect();
-            // Only what refused: the item's own label would have let it go.
-            let refusals: Vec<String> = reasons.get(own_reasons..).unwrap_or_default().to_vec();
-            let rules = refusals.join(" | ");
-            return withhold(node, item, to, by, refusals, rules, cites, once).await;
+            let rules = reasons.join(" | ");
+            return withhold(node, item, to, by, reasons, rules, cites, once).await;
         }
     };
     let transfer = crate::ids::new_id(&format!("{}-t", node.party()), at)?;
