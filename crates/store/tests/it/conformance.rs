@@ -606,3 +606,145 @@ pub async fn a_failing_batch_among_concurrent_ones_fails_alone<S: Store + 'stati
     assert_eq!(s.item_ids().await.unwrap().len(), 23);
     assert_eq!(verify_ledger(&*s).await, 23);
 }
+
+/// An item's life: what was made from it, its history by subject, a
+/// disposal that erases and never happens twice, returns followed to
+/// their answer.
+pub async fn holdings_are_recorded_and_disposed_of_once<S: Store + ?Sized>(s: &S) {
+    use gsomia_store::{Disposed, ItemIndex, Return};
+    let mut copy = item("c1");
+    copy.lineage = Some(vec![9, 9]);
+    copy.index = Some(ItemIndex {
+        access_level: "極秘".into(),
+        created_unix: 1,
+        topics: vec!["dprk".into()],
+        source: Some("i1".into()),
+        dispose_by: Some(100),
+    });
+    s.commit(Batch {
+        items: vec![item("i1"), copy, item("other")],
+        entries: vec![entry(0), entry(1)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let made = s.made_from("i1").await.unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(made[0].id, "c1");
+    assert_eq!(made[0].lineage.as_deref(), Some(&[9u8, 9][..]));
+    assert!(s.made_from("other").await.unwrap().is_empty());
+    // History by subject: entry(i) is about `item-{i}`.
+    let h = s
+        .history(&["item-1".into(), "item-9".into()], None, 10)
+        .await
+        .unwrap();
+    assert_eq!(h.len(), 1);
+    assert_eq!(h[0].0, 1);
+    assert_eq!(h[0].1, leaf_hash(&h[0].2));
+    assert!(
+        s.history(&["item-1".into()], Some(1), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // The due index: only items still held.
+    let due = s
+        .items_page(&gsomia_store::ItemQuery {
+            limit: 10,
+            due_by: Some(100),
+            ..gsomia_store::ItemQuery::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        due.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        vec!["c1"]
+    );
+    let dispose = |id: &str| Disposed {
+        id: id.into(),
+        disposal: vec![1],
+        custody: vec![2],
+        at_unix: 50,
+    };
+    s.commit(Batch {
+        disposals: vec![dispose("c1")],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let gone = s.item("c1").await.unwrap().unwrap();
+    assert!(gone.sealed.is_empty(), "the sealed bytes are erased");
+    assert_eq!(
+        (gone.disposal, gone.custody),
+        (Some(vec![1]), Some(vec![2]))
+    );
+    let size = s.ledger_size().await.unwrap();
+    assert!(matches!(
+        s.commit(Batch {
+            disposals: vec![dispose("c1")],
+            entries: vec![entry(7)],
+            ..Batch::default()
+        })
+        .await,
+        Err(StoreError::Duplicate(id)) if id == "c1"
+    ));
+    assert_eq!(
+        s.ledger_size().await.unwrap(),
+        size,
+        "nothing of a second disposal is kept"
+    );
+    assert!(
+        s.items_page(&gsomia_store::ItemQuery {
+            limit: 10,
+            due_by: Some(100),
+            ..gsomia_store::ItemQuery::default()
+        })
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    assert!(s.scrub().await.unwrap());
+    // A return follows its transfer to its answer.
+    let o = Outgoing {
+        kind: MessageKind::Transfer,
+        transfer: "t1".into(),
+        item: "i1".into(),
+        recipient: "KOR".into(),
+        envelope: vec![1],
+        attempts: 0,
+        next_attempt_at: 5,
+        custody: Some(vec![3]),
+        released_by: Some("p".into()),
+    };
+    s.commit(Batch {
+        outgoing: vec![o],
+        returns: vec![Return {
+            transfer: "t1".into(),
+            item: "i1".into(),
+            requested_by: "p".into(),
+            requested_at: "2026-11-28T00:00:00Z".into(),
+        }],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.returns_open().await.unwrap().len(), 1);
+    assert!(s.returns_answered().await.unwrap().is_empty());
+    s.commit(Batch {
+        delivered: vec![("t1".into(), "2026-11-28T00:00:01Z".into(), "cp".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let a = s.returns_answered().await.unwrap();
+    assert_eq!(a.len(), 1);
+    assert_eq!(a[0].receipt.as_deref(), Some("cp"));
+    s.commit(Batch {
+        returns_closed: vec![("t1".into(), "2026-11-28T00:00:02Z".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert!(s.returns_open().await.unwrap().is_empty());
+    assert!(s.returns_answered().await.unwrap().is_empty());
+}

@@ -182,3 +182,8 @@ fn fresh_dir(before: &str, after: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+#[tokio::test]
+async fn holdings_are_recorded_and_disposed_of_once() {
+    c::holdings_are_recorded_and_disposed_of_once(&fresh().await).await;
+}
