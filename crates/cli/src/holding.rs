@@ -57,7 +57,7 @@ fn answered<T>(what: &str, id: &str, r: Result<T, ClientError>) -> Result<Result
     }
 }
 
-fn read(path: &PathBuf) -> Result<String> {
+fn read(path: &std::path::Path) -> Result<String> {
     let content = gsomia_node::files::read_bounded(path, CONTENT_LIMIT)
         .with_context(|| format!("cannot read `{}`", path.display()))?;
     Ok(B64.encode(content))
@@ -409,7 +409,7 @@ pub fn inventory(a: &InventoryArgs) -> Result<Outcome> {
         inv.items.extend(more.items);
         inv.next = more.next;
         pages += 1;
-        if pages % 20 == 0 {
+        if pages.is_multiple_of(20) {
             eprintln!("inventory: {} items read ({pages} pages)", inv.items.len());
             let _ = std::io::stderr().flush();
         }

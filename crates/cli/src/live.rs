@@ -1018,7 +1018,10 @@ async fn holdings(demo: &mut Demo, w: &World, j1: &str) -> Result<()> {
         with_copies: false,
     };
     let ids = person_ids(w, "JPN", &["Ito", "Abe"]).await?;
-    let (ito, abe) = (ids[0].as_str(), ids[1].as_str());
+    let [ito, abe] = ids.as_slice() else {
+        anyhow::bail!("JPN's witnesses are not registered");
+    };
+    let (ito, abe) = (ito.as_str(), abe.as_str());
     let one = sato.destroy(&copy, &destroy(&[ito])).await;
     let (outcome, reasons) = match &one {
         Ok(d) => ("destroyed".to_owned(), vec![format!("{d:?}")]),

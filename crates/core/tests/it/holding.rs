@@ -119,10 +119,10 @@ fn destroying_a_secret_item_needs_two_witnesses_cleared_to_its_level() {
     let low = reader(&reg, "JPN", "秘", "2030-01-01T00:00:00Z");
     let ended = reader(&reg, "JPN", "極秘", "2020-01-01T00:00:00Z");
     let foreign = reader(&reg, "KOR", "군사II급비밀", "2030-01-01T00:00:00Z");
-    let record = decide_destruction(&reg, &secret, jpn, &[ok.clone(), ok.clone()], at).unwrap();
+    let record = decide_destruction(&reg, &secret, jpn, &[ok, ok], at).unwrap();
     assert_eq!(record.witnesses_needed, 2);
     assert_eq!(record.keep_until, Some(t("2025-12-31T00:00:00Z")));
-    let refused = decide_destruction(&reg, &secret, jpn, &[ok.clone()], at).unwrap_err();
+    let refused = decide_destruction(&reg, &secret, jpn, &[ok], at).unwrap_err();
     assert_eq!(
         refused,
         vec![HoldingRefusal::TooFewWitnesses {
@@ -132,7 +132,7 @@ fn destroying_a_secret_item_needs_two_witnesses_cleared_to_its_level() {
         }]
     );
     let refused =
-        decide_destruction(&reg, &secret, jpn, &[ok.clone(), low, ended, foreign], at).unwrap_err();
+        decide_destruction(&reg, &secret, jpn, &[ok, low, ended, foreign], at).unwrap_err();
     let faults: Vec<_> = refused
         .iter()
         .filter_map(|r| match r {
