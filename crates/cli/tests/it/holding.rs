@@ -154,6 +154,7 @@ fn copies_translations_and_derived_documents_keep_both_labels_and_every_originat
     let (jpn, kor) = pair(&root);
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, ono) = person(&jpn, "Ono", "極秘", "dprk", "security-officer");
+    let (_, ito) = person(&jpn, "Ito", "秘", "dprk", "officer");
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
     let (js, ks) = (Server::start(&jpn), Server::start(&kor));
     let j = As {
@@ -215,6 +216,23 @@ fn copies_translations_and_derived_documents_keep_both_labels_and_every_originat
     assert_eq!(category(&t["label"], "Language"), vec!["ja"]);
     assert_eq!(t["sources"][0]["label"]["level"], "군사II급비밀");
     let translation = t["id"].as_str().unwrap().to_owned();
+    // Only a person cleared for the item may translate (or copy) it.
+    let low = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &ito,
+    };
+    let (code, r) = low.run(&[
+        "item",
+        "translate",
+        &rep,
+        "--language",
+        "ja",
+        "--in",
+        s(&file(&root, "ja2.txt", "x")),
+    ]);
+    assert_eq!((code, &r["found"]), (1, &Value::Bool(false)), "{r}");
+    assert_eq!(low.run(&["item", "copy", &rep, "--reason", "x"]).0, 1);
     let read = root.join("ja.out");
     j.ok(&["item", "read", &translation, "--out", s(&read)]);
     assert_eq!(std::fs::read_to_string(&read).unwrap(), "翻訳");
