@@ -294,6 +294,30 @@ impl Client {
         self.get_query(&["v1", "inventory"], filter.pairs()).await
     }
 
+    /// `POST /v1/incidents`.
+    pub async fn report_incident(&self, req: &ReportIncident) -> Result<IncidentView, ClientError> {
+        self.post(&["v1", "incidents"], req).await
+    }
+
+    /// `POST /v1/incidents/{id}/updates`.
+    pub async fn follow_up(
+        &self,
+        id: &str,
+        req: &FollowUpIncident,
+    ) -> Result<IncidentView, ClientError> {
+        self.post(&["v1", "incidents", id, "updates"], req).await
+    }
+
+    /// `GET /v1/incidents?…`.
+    pub async fn incidents(&self, page: &Page) -> Result<IncidentList, ClientError> {
+        self.get_query(&["v1", "incidents"], page.pairs()).await
+    }
+
+    /// `GET /v1/incidents/{id}`.
+    pub async fn incident(&self, id: &str) -> Result<IncidentView, ClientError> {
+        self.get(&["v1", "incidents", id]).await
+    }
+
     /// `GET /v1/items`.
     pub async fn items(&self) -> Result<ItemList, ClientError> {
         self.get(&["v1", "items"]).await
@@ -461,9 +485,27 @@ impl Client {
     pub async fn subscribe(
         &self,
     ) -> Result<impl Stream<Item = Result<WarningEvent, ClientError>> + use<>, ClientError> {
+        let (resp, base) = self.open_stream(&["v1", "warnings", "stream"]).await?;
+        Ok(sse(resp, base, warning_event))
+    }
+
+    /// `GET /v1/incidents/stream`: incidents as this node receives or
+    /// updates them, live (server-sent events), until the stream is dropped.
+    pub async fn incident_stream(
+        &self,
+    ) -> Result<impl Stream<Item = Result<IncidentView, ClientError>> + use<>, ClientError> {
+        let (resp, base) = self.open_stream(&["v1", "incidents", "stream"]).await?;
+        Ok(sse(resp, base, incident_event))
+    }
+
+    /// Opens a server-sent event stream: its answer, once it is a success.
+    async fn open_stream(
+        &self,
+        segments: &[&str],
+    ) -> Result<(reqwest::Response, String), ClientError> {
         // No overall timeout: the feed lasts as long as the subscriber wants.
         let req = self
-            .request(Method::GET, &["v1", "warnings", "stream"])
+            .request(Method::GET, segments)
             .timeout(Duration::from_secs(u64::from(u32::MAX)));
         let base = self.base().to_owned();
         let resp = req
@@ -478,22 +520,25 @@ impl Client {
             let body = resp.bytes().await.unwrap_or_default();
             return Err(error(status, &body));
         }
-        Ok(sse(resp, base))
+        Ok((resp, base))
     }
 }
 
-/// The events of a server-sent event stream, parsed as they arrive.
-fn sse(
+/// The events of a server-sent event stream, parsed as they arrive:
+/// `parse(event, data)` gives each event, and whether the stream ends there.
+fn sse<E: 'static>(
     resp: reqwest::Response,
     base: String,
-) -> impl Stream<Item = Result<WarningEvent, ClientError>> {
-    struct St {
+    parse: fn(&str, &str) -> (Result<E, ClientError>, bool),
+) -> impl Stream<Item = Result<E, ClientError>> {
+    struct St<E> {
         resp: reqwest::Response,
         base: String,
         buf: String,
         event: String,
-        ready: std::collections::VecDeque<Result<WarningEvent, ClientError>>,
+        ready: std::collections::VecDeque<Result<E, ClientError>>,
         done: bool,
+        parse: fn(&str, &str) -> (Result<E, ClientError>, bool),
     }
     let st = St {
         resp,
@@ -502,6 +547,7 @@ fn sse(
         event: String::new(),
         ready: std::collections::VecDeque::new(),
         done: false,
+        parse,
     };
     futures_util::stream::unfold(st, |mut st| async move {
         loop {
@@ -528,23 +574,47 @@ fn sse(
                 if let Some(e) = line.strip_prefix("event:") {
                     st.event = e.trim().to_owned();
                 } else if let Some(d) = line.strip_prefix("data:") {
-                    let d = d.trim();
-                    let parsed = if st.event == "cutoff" {
-                        st.done = true;
-                        Ok(WarningEvent::Cutoff(d.to_owned()))
-                    } else {
-                        serde_json::from_str(d)
-                            .map(WarningEvent::Update)
-                            .map_err(|e| ClientError::Decode {
-                                status: 200,
-                                what: format!("warning event: {e}"),
-                            })
-                    };
+                    let (parsed, last) = (st.parse)(&st.event, d.trim());
+                    st.done |= last;
                     st.ready.push_back(parsed);
                 }
             }
         }
     })
+}
+
+fn warning_event(event: &str, data: &str) -> (Result<WarningEvent, ClientError>, bool) {
+    if event == "cutoff" {
+        return (Ok(WarningEvent::Cutoff(data.to_owned())), true);
+    }
+    (
+        serde_json::from_str(data)
+            .map(WarningEvent::Update)
+            .map_err(|e| ClientError::Decode {
+                status: 200,
+                what: format!("warning event: {e}"),
+            }),
+        false,
+    )
+}
+
+fn incident_event(event: &str, data: &str) -> (Result<IncidentView, ClientError>, bool) {
+    if event == "cutoff" {
+        return (
+            Err(ClientError::Decode {
+                status: 200,
+                what: format!("cut off: {data}"),
+            }),
+            true,
+        );
+    }
+    (
+        serde_json::from_str(data).map_err(|e| ClientError::Decode {
+            status: 200,
+            what: format!("incident event: {e}"),
+        }),
+        false,
+    )
 }
 
 /// A 2xx body as `T`, or the error the status and body say.

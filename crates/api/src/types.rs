@@ -758,6 +758,87 @@ pub struct Inventory {
     pub next: Option<String>,
 }
 
+// ------------------------------------------------------------- incidents
+
+/// `POST /v1/incidents`: report an actual or possible loss or compromise
+/// of an item held here to its originator (Art 17, rule 14).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportIncident {
+    /// The item (its id at this node; received from its originator).
+    pub item: String,
+    /// Whether the loss or compromise is actual (else possible).
+    pub actual: bool,
+    /// What happened.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub description: String,
+}
+
+/// `POST /v1/incidents/{id}/updates`: the investigation's findings, or
+/// (with `close`) its results and the measures against recurrence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FollowUpIncident {
+    /// The findings, or the remedy when closing.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub text: String,
+    /// Close the incident with this remedy.
+    #[serde(default)]
+    pub close: bool,
+}
+
+/// One message of an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentMessage {
+    /// Its place (0 is the report).
+    pub seq: u32,
+    /// `report`, `update` or `close`.
+    pub kind: String,
+    /// The description, findings or remedy.
+    pub text: String,
+    /// Who wrote it (a person of the holder).
+    pub by: String,
+    /// When it was written.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// When the originator acknowledged it (absent: pending, retried).
+    pub acknowledged_at: Option<String>,
+}
+
+/// An incident as this node knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentView {
+    /// Its id.
+    pub id: String,
+    /// `reported` (this node holds the item) or `received` (this node is its originator).
+    pub direction: String,
+    /// The party holding the item.
+    pub holder: String,
+    /// The item's originator, notified.
+    pub originator: String,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// This node's id of the item, when it holds it.
+    pub item: Option<String>,
+    /// Actual (else possible).
+    pub actual: bool,
+    /// `open` or `closed`.
+    pub state: String,
+    /// Messages not yet acknowledged by the originator.
+    pub pending: u32,
+    /// Every message, in order.
+    pub messages: Vec<IncidentMessage>,
+}
+
+/// `GET /v1/incidents`: a page of incidents, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct IncidentList {
+    /// This page.
+    pub incidents: Vec<IncidentView>,
+    /// The cursor of the next page.
+    pub next: Option<String>,
+}
+
 /// A page of a list: `GET …?limit=&next=`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

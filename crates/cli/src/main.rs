@@ -10,6 +10,7 @@ mod agreement;
 mod decide;
 mod demo;
 mod holding;
+mod incident;
 mod item;
 mod keys;
 mod ledger;
@@ -109,6 +110,9 @@ enum Command {
     Transfer(serve::TransferCmd),
     /// Every item held or once held on your node, with its state (security officers, auditors).
     Inventory(holding::InventoryArgs),
+    /// Loss and compromise reports to an item's originator: report, update, close, list, watch.
+    #[command(subcommand)]
+    Incident(incident::IncidentCmd),
     /// A node's liveness and ledger size.
     Health {
         /// The node's API URL.
@@ -491,6 +495,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             next,
         }) => holding::history(&node, &id, limit, next.as_deref()),
         Command::Inventory(a) => holding::inventory(&a),
+        Command::Incident(cmd) => incident::run(cmd),
         Command::Transfer(cmd) => serve::transfer(cmd),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Warn(cmd) => warn::run(cmd, json),

@@ -60,7 +60,7 @@ kinds! {
     Copy = "copy" { required: ["copy", "copies"], optional: ["reason", "source", "by"] },
     Translation = "translation" { required: ["translation", "language"], optional: ["translator", "source", "label", "by", "reason"] },
     Destruction = "destruction" { required: ["method", "witnesses"], optional: ["record", "by", "level", "keep_until", "copies_held", "reason"] },
-    LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified"] },
+    LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified", "incident", "by", "originator"] },
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },
     TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
     PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know"] },
@@ -76,6 +76,9 @@ kinds! {
     Derived = "derived" { required: ["sources", "label"], optional: ["by", "originators", "reason"] },
     HoldingRefused = "holding_refused" { required: ["person", "action", "reasons"], optional: [] },
     Returned = "returned" { required: ["recipient", "transfer"], optional: ["by", "receipt_checkpoint"] },
+    IncidentFollowUp = "incident_followup" { required: ["incident", "kind", "text"], optional: ["by", "seq"] },
+    IncidentReceived = "incident_received" { required: ["incident", "from", "kind"], optional: ["seq", "actual_or_possible", "text"] },
+    IncidentAcknowledged = "incident_acknowledged" { required: ["incident", "by"], optional: ["seq"] },
 }
 
 /// Why an entry was refused.

@@ -45,6 +45,7 @@ pub mod ledger_dir {
 mod agreements;
 mod consents;
 mod http;
+mod incidents;
 mod items;
 mod observe;
 mod service;

@@ -223,6 +223,8 @@ pub struct Node {
     /// Returns to originators waiting for their answer (the delivery
     /// worker settles them when this is not zero).
     returns_open: std::sync::atomic::AtomicUsize,
+    /// Loss and compromise reports: the live feed and the sender's wake-up.
+    incidents: crate::incidents::Incidents,
 }
 
 impl std::fmt::Debug for Node {
@@ -262,6 +264,7 @@ impl Node {
             soon: Mutex::default(),
             auth_refusals: AuthRefusals::default(),
             returns_open: std::sync::atomic::AtomicUsize::new(0),
+            incidents: crate::incidents::Incidents::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -481,6 +484,11 @@ impl Node {
         self.registry()
             .policy(self.me())
             .map_or(jiff::tz::TimeZone::UTC, |p| p.zone().clone())
+    }
+
+    /// The incident feed and its sender's wake-up.
+    pub(crate) fn incidents(&self) -> &crate::incidents::Incidents {
+        &self.incidents
     }
 
     /// How many returns wait for their answer.

@@ -247,6 +247,11 @@ pub async fn start(
         Err(e) => tracing::error!(error = %e, "warning feed: cannot read the store"),
     }
     tasks.extend(crate::warnings::start(&node));
+    tasks.push(
+        node.lanes()
+            .warning
+            .spawn(crate::incidents::deliver(node.clone())),
+    );
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };

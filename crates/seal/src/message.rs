@@ -16,6 +16,7 @@ const EVENT_TAG: &str = "gsomia/v1/agreement-event-body";
 const CONSENT_TAG: &str = "gsomia/v1/consent-body";
 const REVOCATION_TAG: &str = "gsomia/v1/consent-revocation-body";
 const WARNING_TAG: &str = "gsomia/v1/warning-update-body";
+const INCIDENT_TAG: &str = "gsomia/v1/incident-body";
 /// The largest message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -164,6 +165,98 @@ impl WarningUpdate {
     pub fn open(bytes: &[u8], key: &PublicKey) -> Result<WarningUpdate, TransferError> {
         let (body, sig) = split(bytes)?;
         verify(Context::Warning, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
+/// A message about an actual or possible loss or compromise of an item
+/// (Art 17, rule 14): the holder's report to the item's originator and its
+/// follow-ups (investigation findings, closing with the remedies), each
+/// signed by the holder; and the originator's acknowledgement of each,
+/// signed by the originator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentNotice {
+    /// The incident's id (made by the reporting holder).
+    pub id: String,
+    /// The message's place in the incident (0 is the report).
+    pub seq: u32,
+    /// `report`, `update`, `close`, or `ack` (an acknowledgement of `seq`).
+    pub kind: String,
+    /// The party holding the item, which reports.
+    pub holder: String,
+    /// The item's originator, which is notified.
+    pub originator: String,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// Whether the loss or compromise is actual (else possible).
+    pub actual: bool,
+    /// The description, findings or remedy.
+    pub text: String,
+    /// The person who wrote it.
+    pub by: String,
+    /// When.
+    pub at: Instant,
+}
+
+impl IncidentNotice {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(INCIDENT_TAG);
+        w.str(&self.id)
+            .u32(self.seq)
+            .str(&self.kind)
+            .str(&self.holder)
+            .str(&self.originator)
+            .str(&self.origin_item)
+            .u8(u8::from(self.actual))
+            .str(&self.text)
+            .str(&self.by)
+            .i64(self.at.0)
+            .u32(self.at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Incident, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn who claims to have signed).
+    pub fn decode(bytes: &[u8]) -> Result<IncidentNotice, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(INCIDENT_TAG)?;
+        let id = b.str()?.to_owned();
+        let seq = b.u32()?;
+        let kind = b.str()?.to_owned();
+        let holder = b.str()?.to_owned();
+        let originator = b.str()?.to_owned();
+        let origin_item = b.str()?.to_owned();
+        let at_flag = b.position();
+        let actual = match b.u8()? {
+            0 => false,
+            1 => true,
+            tag => return Err(DecodeError::Tag { at: at_flag, tag }.into()),
+        };
+        let n = IncidentNotice {
+            id,
+            seq,
+            kind,
+            holder,
+            originator,
+            origin_item,
+            actual,
+            text: b.str()?.to_owned(),
+            by: b.str()?.to_owned(),
+            at: instant(&mut b)?,
+        };
+        b.finish()?;
+        Ok(n)
+    }
+
+    /// Decodes and verifies with the signer's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<IncidentNotice, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Incident, body, &sig, key)?;
         Self::decode(bytes)
     }
 }

@@ -27,6 +27,8 @@ pub enum Context {
     TransferBatch,
     /// A missile-warning update, signed by its originator.
     Warning,
+    /// A loss or compromise report, its follow-ups and their acknowledgements.
+    Incident,
 }
 
 impl Context {
@@ -40,6 +42,7 @@ impl Context {
             Context::Transfer => "gsomia/v1/transfer",
             Context::TransferBatch => "gsomia/v1/transfer-batch",
             Context::Warning => "gsomia/v1/warning",
+            Context::Incident => "gsomia/v1/incident",
         }
     }
 }

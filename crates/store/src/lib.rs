@@ -15,10 +15,10 @@ mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
-    Batch, Committed, Disposed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
-    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return, ReturnAnswered, Role, Store,
-    StoreError, StoreFuture, Tagged, TransferQuery, TransferRow, TransferState, WarningOwed,
-    WarningRow,
+    Batch, Committed, Disposed, Idempotent, IncidentRow, Incoming, Item, ItemIndex, ItemQuery,
+    ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
+    ReturnAnswered, Role, Store, StoreError, StoreFuture, Tagged, TransferQuery, TransferRow,
+    TransferState, WarningOwed, WarningRow,
 };
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

@@ -145,6 +145,31 @@ pub struct Disposed {
     pub at_unix: i64,
 }
 
+/// One message of a loss or compromise report, as sent or received here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentRow {
+    /// Its position in the order stored (a paging cursor for reports).
+    pub position: i64,
+    /// The incident.
+    pub incident: String,
+    /// Its place in the incident (0 is the report).
+    pub seq: u32,
+    /// Sent by this node (else received).
+    pub sent: bool,
+    /// The other party: the originator notified, or the holder reporting.
+    pub party: String,
+    /// The item: this node's id of it (holder), or the originator's id (originator).
+    pub item: String,
+    /// The signed message.
+    pub bytes: Vec<u8>,
+    /// When stored (RFC 3339).
+    pub at: String,
+    /// When acknowledged (sent) or acknowledged by this node (received).
+    pub acked_at: Option<String>,
+    /// The signed acknowledgement.
+    pub ack: Option<Vec<u8>>,
+}
+
 /// A return to an originator waiting for its receipt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Return {
@@ -525,6 +550,11 @@ pub struct Batch {
     pub returns: Vec<Return>,
     /// Returns closed: (transfer, when).
     pub returns_closed: Vec<(String, String)>,
+    /// Incident messages to keep (one already kept fails the batch with
+    /// [`StoreError::Duplicate`]).
+    pub incidents: Vec<IncidentRow>,
+    /// Incident messages acknowledged: (incident, seq, when, the signed acknowledgement).
+    pub incidents_acked: Vec<(String, u32, String, Vec<u8>)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }
@@ -669,6 +699,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn returns_answered(&self) -> StoreFuture<'_, Vec<ReturnAnswered>>;
     /// Open returns (waiting for their transfer's answer), in the order asked.
     fn returns_open(&self) -> StoreFuture<'_, Vec<Return>>;
+    /// A page of incident reports (their first message), in the order stored.
+    fn incidents_page(&self, after: Option<i64>, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>>;
+    /// Every message of one incident, by place.
+    fn incident_messages<'a>(&'a self, incident: &'a str) -> StoreFuture<'a, Vec<IncidentRow>>;
+    /// The messages this node sent that wait for acknowledgement, in order.
+    fn incidents_unacked(&self) -> StoreFuture<'_, Vec<IncidentRow>>;
     /// Copies every committed change from the write-ahead log into the
     /// database and empties the log, so erased bytes survive nowhere in
     /// the files (after a disposal); `false` when readers kept it from

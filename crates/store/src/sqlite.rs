@@ -13,9 +13,10 @@ use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
-    Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
-    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return, ReturnAnswered, Role, Store,
-    StoreError, StoreFuture, TransferQuery, TransferRow, TransferState, WarningOwed, WarningRow,
+    Batch, Committed, Idempotent, IncidentRow, Incoming, Item, ItemIndex, ItemQuery, ItemRow,
+    Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return, ReturnAnswered, Role,
+    Store, StoreError, StoreFuture, TransferQuery, TransferRow, TransferState, WarningOwed,
+    WarningRow,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -42,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_transfers_and_pages.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_holdings.sql")),
+    (10, include_str!("../migrations/sqlite/0010_incidents.sql")),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -352,6 +354,26 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Result<ItemRow, StoreError>> {
         custody: r.get("custody")?,
         lineage: r.get("lineage")?,
         disposal: r.get("disposal")?,
+    }))
+}
+
+/// The columns of an incident message.
+const INCIDENT_ROW: &str = "rowid, incident, seq, direction, party, item, bytes, at, acked_at, ack";
+
+fn incident_row(r: &Row<'_>) -> rusqlite::Result<Result<IncidentRow, StoreError>> {
+    let direction: String = r.get("direction")?;
+    let seq: i64 = r.get("seq")?;
+    Ok(Ok(IncidentRow {
+        position: r.get("rowid")?,
+        incident: r.get("incident")?,
+        seq: u32::try_from(seq).unwrap_or(u32::MAX),
+        sent: direction == "sent",
+        party: r.get("party")?,
+        item: r.get("item")?,
+        bytes: r.get("bytes")?,
+        at: r.get("at")?,
+        acked_at: r.get("acked_at")?,
+        ack: r.get("ack")?,
     }))
 }
 
@@ -1203,6 +1225,56 @@ impl Store for SqliteStore {
                     &format!("SELECT {TRANSFER_ROW} FROM outbox WHERE transfer = ?"),
                     [&id],
                     transfer_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn incidents_page(&self, after: Option<i64>, limit: u32) -> StoreFuture<'_, Vec<IncidentRow>> {
+        Box::pin(async move {
+            self.read(move |c| {
+                all(
+                    c,
+                    &format!(
+                        "SELECT {INCIDENT_ROW} FROM incident_message WHERE seq = 0 AND rowid > ? ORDER BY rowid LIMIT ?"
+                    ),
+                    params![after.unwrap_or(0), i64::from(limit)],
+                    incident_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn incident_messages<'a>(&'a self, incident: &'a str) -> StoreFuture<'a, Vec<IncidentRow>> {
+        Box::pin(async move {
+            let incident = incident.to_owned();
+            self.read(move |c| {
+                all(
+                    c,
+                    &format!(
+                        "SELECT {INCIDENT_ROW} FROM incident_message WHERE incident = ? ORDER BY seq, direction"
+                    ),
+                    [&incident],
+                    incident_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn incidents_unacked(&self) -> StoreFuture<'_, Vec<IncidentRow>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    &format!(
+                        "SELECT {INCIDENT_ROW} FROM incident_message \
+                         WHERE direction = 'sent' AND acked_at IS NULL ORDER BY rowid"
+                    ),
+                    [],
+                    incident_row,
                 )
             })
             .await

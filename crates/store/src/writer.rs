@@ -627,6 +627,42 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             st.execute(params![at, transfer]).map_err(sql)?;
         }
     }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO incident_message (incident, seq, direction, party, item, bytes, at, acked_at, ack) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for m in &batch.incidents {
+            st.execute(params![
+                m.incident,
+                m.seq,
+                if m.sent { "sent" } else { "received" },
+                m.party,
+                m.item,
+                m.bytes,
+                m.at,
+                m.acked_at,
+                m.ack
+            ])
+            .map_err(|e| {
+                unique_or(e, || {
+                    StoreError::Duplicate(format!("{} #{}", m.incident, m.seq))
+                })
+            })?;
+        }
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE incident_message SET acked_at = ?, ack = ? \
+                 WHERE incident = ? AND seq = ? AND direction = 'sent' AND acked_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (incident, seq_no, at, ack) in &batch.incidents_acked {
+            st.execute(params![at, ack, incident, seq_no])
+                .map_err(sql)?;
+        }
+    }
     // The ledger records, chained from the sequencer's position.
     let first_index = seq.next;
     let mut at = *seq;

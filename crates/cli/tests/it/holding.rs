@@ -13,7 +13,13 @@ use crate::common::{json, s, tmp};
 use crate::serve::{Server, with_token};
 
 /// A person registered on a node: (id, token).
-fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> (String, String) {
+pub(crate) fn person(
+    dir: &Path,
+    name: &str,
+    clearance: &str,
+    ntk: &str,
+    role: &str,
+) -> (String, String) {
     let (code, d) = json(&[
         "person",
         "add",
@@ -38,34 +44,34 @@ fn person(dir: &Path, name: &str, clearance: &str, ntk: &str, role: &str) -> (St
 }
 
 /// A node's caller: its URL, CA and one person's token.
-struct As<'a> {
-    url: &'a str,
-    ca: String,
-    token: &'a str,
+pub(crate) struct As<'a> {
+    pub url: &'a str,
+    pub ca: String,
+    pub token: &'a str,
 }
 
 impl As<'_> {
-    fn run(&self, args: &[&str]) -> (i32, Value) {
+    pub fn run(&self, args: &[&str]) -> (i32, Value) {
         json(&with_token(args, self.url, &self.ca, self.token))
     }
-    fn ok(&self, args: &[&str]) -> Value {
+    pub fn ok(&self, args: &[&str]) -> Value {
         let (code, d) = self.run(args);
         assert_eq!(code, 0, "{args:?}: {d}");
         d
     }
 }
 
-fn ca(dir: &Path) -> String {
+pub(crate) fn ca(dir: &Path) -> String {
     s(&dir.join("tls/ca.pem")).to_owned()
 }
 
-fn file(root: &Path, name: &str, text: &str) -> PathBuf {
+pub(crate) fn file(root: &Path, name: &str, text: &str) -> PathBuf {
     let f = root.join(name);
     std::fs::write(&f, text).unwrap();
     f
 }
 
-fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+pub(crate) fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
     // Waiting for delivery between processes (bounded), never for readiness.
     for _ in 0..400 {
         if let Some(x) = f() {
@@ -77,7 +83,7 @@ fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// KOR and JPN, each pinning the other, both peer endpoints on fixed ports.
-fn pair(root: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn pair(root: &Path) -> (PathBuf, PathBuf) {
     let (jpn, kor) = (root.join("jpn"), root.join("kor"));
     for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
         assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
@@ -104,7 +110,12 @@ fn pair(root: &Path) -> (PathBuf, PathBuf) {
 
 /// KOR submits an item marked `COPIES 2` and due for disposal in the past,
 /// releases it to JPN, and JPN's id for it once received.
-fn kor_item_at_jpn(root: &Path, kor: &As<'_>, jpn: &As<'_>, text: &str) -> (String, String) {
+pub(crate) fn kor_item_at_jpn(
+    root: &Path,
+    kor: &As<'_>,
+    jpn: &As<'_>,
+    text: &str,
+) -> (String, String) {
     let f = file(root, &format!("{text}.txt"), text);
     let d = kor.ok(&[
         "item",

@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod deliver;
 mod holding;
+mod incident;
 mod item;
 mod ledger;
 mod node;

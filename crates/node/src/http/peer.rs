@@ -36,12 +36,24 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/peer/v1/cosignatures", post(cosignature));
     let warnings = axum::Router::new()
         .route("/peer/v1/warnings", post(receive_warning))
-        .route("/peer/v1/warnings/batch", post(receive_warnings));
+        .route("/peer/v1/warnings/batch", post(receive_warnings))
+        .route("/peer/v1/incidents", post(receive_incident));
     crate::lanes::split(&node.lanes().item, items, warnings)
         .layer(axum::extract::DefaultBodyLimit::max(
             gsomia_seal::transfer::MAX_ENVELOPE,
         ))
         .with_state(node)
+}
+
+/// A partner's loss or compromise report or follow-up: kept once,
+/// ledgered, shown, and answered with the signed acknowledgement.
+async fn receive_incident(
+    State(node): S,
+    Extension(peer): Peer,
+    body: axum::body::Bytes,
+) -> Response {
+    let r = crate::incidents::receive(&node, &peer.0, &body).await;
+    answer(&node, &peer.0, r).await
 }
 
 /// A receipt, or the refusal ledgered and answered.

@@ -19,6 +19,7 @@ use gsomia_api::{
     Published, Readiness, ReleaseItem, ReleaseOutcome, ReturnItem, SubmitItem, Submitted, Track,
     TransferFilter, TransferList, TransferView, TranslateItem, WarningList,
 };
+use gsomia_api::{FollowUpIncident, IncidentList, IncidentView, ReportIncident};
 use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -61,6 +62,10 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(readyz))
         .routes(routes!(list_warnings, launch))
         .routes(routes!(stream))
+        .routes(routes!(list_incidents, report_incident))
+        .routes(routes!(show_incident))
+        .routes(routes!(follow_up_incident))
+        .routes(routes!(incident_stream))
         .routes(routes!(track))
         .routes(routes!(impact));
     let (items, mut doc) = item_lane.split_for_parts();
@@ -426,6 +431,117 @@ async fn inventory(
 ) -> Result<Json<Inventory>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(items::history::inventory(&node, &p, &filter).await?))
+}
+
+// ------------------------------------------------------------- incidents
+
+/// Reports an actual or possible loss or compromise of a held item to its
+/// originator (rule 14): signed, kept and ledgered, then sent at once on
+/// the warning lane and retried until the originator acknowledges it.
+#[utoipa::path(post, path = "/v1/incidents", tag = "incidents", security(("bearer" = [])),
+    request_body = ReportIncident,
+    responses(
+        (status = 201, description = "Reported (pending until the originator acknowledges)", body = IncidentView),
+        (status = 400, description = "A description that does not hold, or this party's own item", body = ErrorBody),
+        (status = 403, description = "The caller's role may not report", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+async fn report_incident(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<ReportIncident>,
+) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::incidents::report(&node, &p, &req).await?),
+    ))
+}
+
+/// A page of the incidents the caller may see (security officers and
+/// auditors: all; officers: those they reported), oldest first.
+#[utoipa::path(get, path = "/v1/incidents", tag = "incidents", security(("bearer" = [])),
+    params(Page),
+    responses(
+        (status = 200, description = "A page of incidents", body = IncidentList),
+        (status = 400, description = "A cursor that does not hold", body = ErrorBody)))]
+async fn list_incidents(
+    State(node): S,
+    bearer: Bearer,
+    QueryParams(page): QueryParams<Page>,
+) -> Result<Json<IncidentList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::incidents::list(&node, &p, &page).await?))
+}
+
+/// One incident with every message and its acknowledgement.
+#[utoipa::path(get, path = "/v1/incidents/{id}", tag = "incidents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The incident's id")),
+    responses(
+        (status = 200, description = "The incident", body = IncidentView),
+        (status = 404, description = "No such incident, or not one the caller may see", body = ErrorBody)))]
+async fn show_incident(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<IncidentView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::incidents::show(&node, &p, &id).await?))
+}
+
+/// The investigation's findings, or (`close`) its results and remedies,
+/// sent to the originator after what was sent before.
+#[utoipa::path(post, path = "/v1/incidents/{id}/updates", tag = "incidents", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The incident's id")),
+    request_body = FollowUpIncident,
+    responses(
+        (status = 201, description = "Written (pending until the originator acknowledges)", body = IncidentView),
+        (status = 400, description = "A text that does not hold, or a closed incident", body = ErrorBody),
+        (status = 403, description = "The caller's role may not follow incidents up", body = ErrorBody),
+        (status = 404, description = "No such incident reported here, or not the caller's", body = ErrorBody)))]
+async fn follow_up_incident(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<FollowUpIncident>,
+) -> Result<(StatusCode, Json<IncidentView>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::incidents::follow_up(&node, &p, &id, &req).await?),
+    ))
+}
+
+/// Incidents live (server-sent events `incident`, each the incident as it
+/// now stands): reported, followed up, received, acknowledged. Security
+/// officers and auditors.
+#[utoipa::path(get, path = "/v1/incidents/stream", tag = "incidents", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "An event stream", content_type = "text/event-stream", body = String),
+        (status = 403, description = "The caller's role may not follow incidents live", body = ErrorBody)))]
+async fn incident_stream(State(node): S, bearer: Bearer) -> Result<Response, ApiError> {
+    let p = person(&node, bearer).await?;
+    let rx = crate::incidents::subscribe(&node, &p)?;
+    let events = futures_util::stream::unfold((rx, false), |(mut rx, done)| async move {
+        if done {
+            return None;
+        }
+        match rx.recv().await {
+            Ok(json) => {
+                let e = Event::default().event("incident").data(json.as_str());
+                Some((Ok::<Event, Infallible>(e), (rx, false)))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                let e = Event::default()
+                    .event("cutoff")
+                    .data(format!("{n} events behind: cut off; subscribe again"));
+                Some((Ok(e), (rx, true)))
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => None,
+        }
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        .into_response())
 }
 
 // ------------------------------------------------------------- transfers

@@ -189,6 +189,22 @@ impl Store for Flaky {
     fn returns_open(&self) -> StoreFuture<'_, Vec<gsomia_store::Return>> {
         self.inner.returns_open()
     }
+    fn incidents_page(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<gsomia_store::IncidentRow>> {
+        self.inner.incidents_page(after, limit)
+    }
+    fn incident_messages<'a>(
+        &'a self,
+        incident: &'a str,
+    ) -> StoreFuture<'a, Vec<gsomia_store::IncidentRow>> {
+        self.inner.incident_messages(incident)
+    }
+    fn incidents_unacked(&self) -> StoreFuture<'_, Vec<gsomia_store::IncidentRow>> {
+        self.inner.incidents_unacked()
+    }
     fn scrub(&self) -> StoreFuture<'_, bool> {
         Box::pin(async move {
             self.refuse()?;

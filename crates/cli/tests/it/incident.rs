@@ -1,0 +1,161 @@
+//! Loss and compromise reports (rule 14) between real node processes: a
+//! report reaches the originator's officers live; a follow-up written
+//! while the originator is down stays pending and arrives when it is back;
+//! the incident closes with its remedy; both ledgers verify.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use crate::common::{json, s, tmp};
+use crate::holding::{As, ca, kor_item_at_jpn, pair, person, until};
+use crate::serve::{Server, with_token};
+
+#[test]
+fn a_report_reaches_the_originator_live_and_follow_ups_outlast_its_absence() {
+    let root = tmp("incident");
+    let (jpn, kor) = pair(&root);
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (_, park) = person(&kor, "Park", "군사II급비밀", "dprk", "security-officer");
+    let js = Server::start(&jpn);
+    let mut ks = Some(Server::start(&kor));
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let kor_url = ks.as_ref().unwrap().url.clone();
+    let k = As {
+        url: &kor_url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let (origin, rep) = kor_item_at_jpn(&root, &k, &j, "kor-incident-item");
+
+    // KOR's security officer follows incidents live.
+    let kca = ca(&kor);
+    let mut watch = Command::new(env!("CARGO_BIN_EXE_gsomia"))
+        .args(with_token(
+            &["incident", "watch", "--count", "1"],
+            &kor_url,
+            &kca,
+            &park,
+        ))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let ko = As {
+        url: &kor_url,
+        ca: kca.clone(),
+        token: &park,
+    };
+    // The watch says when it is subscribed.
+    let mut subscribed = String::new();
+    BufReader::new(watch.stderr.as_mut().unwrap())
+        .read_line(&mut subscribed)
+        .unwrap();
+    assert!(subscribed.contains("subscribed"), "{subscribed}");
+    let started = Instant::now();
+    let r = j.ok(&[
+        "incident",
+        "report",
+        &rep,
+        "--possible",
+        "--description",
+        "a laptop holding it was left unattended in a meeting room",
+    ]);
+    let id = r["id"].as_str().unwrap().to_owned();
+    assert_eq!(r["direction"], "reported");
+    assert_eq!(r["originator"], "KOR");
+    let mut line = String::new();
+    BufReader::new(watch.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let latency = started.elapsed();
+    assert!(line.contains(&id) && line.contains("received"), "{line}");
+    assert!(watch.wait().unwrap().success());
+    println!("report → originator's live feed: {latency:?} (including the CLI's own start)");
+    let seen = ko.ok(&["incident", "show", &id]);
+    assert_eq!(seen["origin_item"], origin.as_str());
+    assert_eq!(seen["messages"][0]["kind"], "report");
+    // Acknowledged at JPN.
+    until("the acknowledgement", || {
+        let v = j.ok(&["incident", "show", &id]);
+        (v["pending"] == 0).then_some(())
+    });
+
+    // KOR is away: the findings stay pending, then arrive when it is back.
+    drop(ks.take());
+    let v = j.ok(&[
+        "incident",
+        "update",
+        &id,
+        "--findings",
+        "the room was locked; no one else entered",
+    ]);
+    assert_eq!(v["pending"], 1, "{v}");
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(j.ok(&["incident", "show", &id])["pending"], 1);
+    let ks2 = Server::start(&kor);
+    let ko2 = As {
+        url: &ks2.url,
+        ca: kca.clone(),
+        token: &park,
+    };
+    until("the findings at KOR", || {
+        let v = ko2.ok(&["incident", "show", &id]);
+        (v["messages"].as_array().unwrap().len() == 2).then_some(())
+    });
+    let v = j.ok(&[
+        "incident",
+        "close",
+        &id,
+        "--remedy",
+        "laptops are now chained; staff briefed",
+    ]);
+    assert_eq!(v["state"], "closed");
+    let closed = until("the close at KOR", || {
+        let v = ko2.ok(&["incident", "show", &id]);
+        (v["state"] == "closed").then_some(v)
+    });
+    assert_eq!(
+        closed["messages"][2]["text"],
+        "laptops are now chained; staff briefed"
+    );
+    // Closed means closed; an officer of KOR sees nothing (security officers only).
+    let (code, _) = j.run(&["incident", "update", &id, "--findings", "more"]);
+    assert_eq!(code, 2);
+    let kim_sees = As {
+        url: &ks2.url,
+        ca: kca,
+        token: &kim,
+    }
+    .ok(&["incident", "list"]);
+    assert!(kim_sees["incidents"].as_array().unwrap().is_empty());
+    // Its own items are not reported to a partner.
+    let own = j.ok(&[
+        "item",
+        "submit",
+        "--level",
+        "秘",
+        "--topic",
+        "dprk",
+        "--in",
+        s(&crate::holding::file(&root, "own.txt", "own")),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        j.run(&["incident", "report", &own, "--actual", "--description", "x"])
+            .0,
+        2
+    );
+    drop((js, ks2));
+    for d in [&jpn, &kor] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(d)]);
+        assert_eq!(code, 0, "{v}");
+    }
+}

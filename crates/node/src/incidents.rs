@@ -1,0 +1,645 @@
+//! Loss and compromise reports (rule 14; Art 17): the holder of an item
+//! reports an actual or possible loss or compromise to the item's
+//! originator at once, then the investigation's findings, then the results
+//! and the measures against recurrence. Each message is signed by the
+//! holder, kept, ledgered and sent on the warning lane (never behind bulk
+//! transfers), in order, until the originator's signed acknowledgement
+//! comes back; an unacknowledged message stays pending and is retried. At
+//! the originator each message is checked (the sender is the holder that
+//! signed it, the item is one of the originator's own), kept once,
+//! ledgered, shown live to its officers, and acknowledged.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gsomia_api::{
+    FollowUpIncident, IncidentList, IncidentMessage, IncidentView, Page, ReportIncident,
+};
+use gsomia_ledger::entry::Kind;
+use gsomia_seal::message::IncidentNotice;
+use gsomia_store::{Batch, IncidentRow, Person, Role, StoreError};
+use tokio::sync::broadcast;
+
+use crate::error::{Class, Classified};
+use crate::node::Node;
+use crate::refusals::{Reason, Refusal};
+
+/// How many incident events a live subscriber may fall behind.
+pub const SUBSCRIBER_BACKLOG: usize = 256;
+/// The longest wait between two delivery rounds while messages are pending.
+const RETRY_EVERY: Duration = Duration::from_millis(500);
+/// The longest text of a message.
+pub const MAX_TEXT: usize = 2000;
+
+/// Why an incident request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum IncidentError {
+    /// A request that does not hold together.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such incident or item, or not one the caller may see.
+    #[error("no such incident or item")]
+    NotFound,
+    /// A role that may not do this.
+    #[error(transparent)]
+    Role(#[from] crate::register::RoleError),
+    /// The item could not be read for the caller.
+    #[error(transparent)]
+    Item(#[from] crate::items::ItemError),
+    /// A stored message that does not verify.
+    #[error("stored incident message {0}: {1}")]
+    Stored(String, String),
+    /// A ledger entry could not be made.
+    #[error(transparent)]
+    Entry(#[from] gsomia_ledger::entry::EntryError),
+    /// No randomness for an id.
+    #[error(transparent)]
+    Entropy(#[from] crate::ids::EntropyError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Classified for IncidentError {
+    fn class(&self) -> Class {
+        match self {
+            IncidentError::Invalid(_) => Class::BadRequest,
+            IncidentError::NotFound => Class::NotFound,
+            IncidentError::Role(e) => e.class(),
+            IncidentError::Item(e) => e.class(),
+            IncidentError::Stored(..)
+            | IncidentError::Entry(_)
+            | IncidentError::Entropy(_)
+            | IncidentError::Store(_) => Class::Internal,
+        }
+    }
+}
+
+/// The live incident feed of a node and the wake-up of its sender.
+#[derive(Debug)]
+pub struct Incidents {
+    feed: broadcast::Sender<Arc<String>>,
+    wake: tokio::sync::Notify,
+}
+
+impl Default for Incidents {
+    fn default() -> Self {
+        Incidents {
+            feed: broadcast::channel(SUBSCRIBER_BACKLOG).0,
+            wake: tokio::sync::Notify::new(),
+        }
+    }
+}
+
+impl Incidents {
+    /// A new live subscriber.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<String>> {
+        self.feed.subscribe()
+    }
+    fn show(&self, view: &IncidentView) {
+        if let Ok(json) = serde_json::to_string(view) {
+            let _ = self.feed.send(Arc::new(json));
+        }
+    }
+}
+
+fn text_ok(t: &str, what: &str) -> Result<(), IncidentError> {
+    if t.trim().is_empty() || t.len() > MAX_TEXT {
+        return Err(IncidentError::Invalid(format!(
+            "`{what}` is 1 to {MAX_TEXT} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The incident's view from its messages (each verified: this node's own
+/// signature on what it sent, the holder's on what it received).
+fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError> {
+    let mut out: Option<IncidentView> = None;
+    for r in rows {
+        let key = if r.sent {
+            Some(node.signer().key.public())
+        } else {
+            node.partner(&r.party).map(|p| *p.key())
+        };
+        let n = key
+            .ok_or_else(|| {
+                IncidentError::Stored(
+                    r.incident.clone(),
+                    format!("{} is no longer a partner", r.party),
+                )
+            })
+            .and_then(|k| {
+                IncidentNotice::open(&r.bytes, &k)
+                    .map_err(|e| IncidentError::Stored(r.incident.clone(), e.to_string()))
+            })?;
+        if n.id != r.incident || n.seq != r.seq {
+            return Err(IncidentError::Stored(
+                r.incident.clone(),
+                "its signed id or place is not the row's".into(),
+            ));
+        }
+        let v = out.get_or_insert_with(|| IncidentView {
+            id: n.id.clone(),
+            direction: if r.sent { "reported" } else { "received" }.into(),
+            holder: n.holder.clone(),
+            originator: n.originator.clone(),
+            origin_item: n.origin_item.clone(),
+            item: r.sent.then(|| r.item.clone()),
+            actual: n.actual,
+            state: "open".into(),
+            pending: 0,
+            messages: Vec::new(),
+        });
+        if n.kind == "close" {
+            v.state = "closed".into();
+        }
+        if r.sent && r.acked_at.is_none() {
+            v.pending += 1;
+        }
+        v.messages.push(IncidentMessage {
+            seq: n.seq,
+            kind: n.kind.clone(),
+            text: n.text.clone(),
+            by: n.by.clone(),
+            at: gsomia_core::time::from_wire(n.at)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            acknowledged_at: r.acked_at.clone(),
+        });
+    }
+    out.ok_or(IncidentError::NotFound)
+}
+
+/// Whether `person` may see an incident: security officers and auditors
+/// all; an officer those they reported.
+fn may_see(person: &Person, v: &IncidentView) -> bool {
+    matches!(person.role, Role::SecurityOfficer | Role::Auditor)
+        || (v.direction == "reported" && v.messages.first().is_some_and(|m| m.by == person.id))
+}
+
+/// Reports an actual or possible loss or compromise of a held item to its
+/// originator: signed, kept and ledgered (`loss_report`) before it is
+/// answered, and sent at once on the warning lane. Officers report on
+/// items they may read; security officers on any item held.
+pub async fn report(
+    node: &Node,
+    person: &Person,
+    req: &ReportIncident,
+) -> Result<IncidentView, IncidentError> {
+    crate::register::not_auditor(node, person, "report incidents")?;
+    text_ok(&req.description, "description")?;
+    let item = match person.role {
+        Role::SecurityOfficer => {
+            let item = node
+                .store()
+                .item(&req.item)
+                .await?
+                .ok_or(IncidentError::NotFound)?;
+            crate::items::verified(node, &item).await?;
+            item
+        }
+        _ => {
+            crate::items::decide_read(node, person, &req.item, "incident report")
+                .await?
+                .0
+        }
+    };
+    if item.originator == node.party() {
+        return Err(IncidentError::Invalid(format!(
+            "item {} is {}'s own: a loss of it is handled under this party's own rules, not reported to a partner",
+            req.item,
+            node.party()
+        )));
+    }
+    let at = node.now();
+    let id = crate::ids::new_id(&format!("{}-i", node.party()), at)?;
+    let notice = IncidentNotice {
+        id: id.clone(),
+        seq: 0,
+        kind: "report".into(),
+        holder: node.party().to_owned(),
+        originator: item.originator.clone(),
+        origin_item: item.origin_item.clone(),
+        actual: req.actual,
+        text: req.description.clone(),
+        by: person.id.clone(),
+        at: gsomia_core::time::to_wire(at),
+    };
+    let row = IncidentRow {
+        position: 0,
+        incident: id.clone(),
+        seq: 0,
+        sent: true,
+        party: item.originator.clone(),
+        item: item.id.clone(),
+        bytes: notice.seal(&node.signer().key),
+        at: at.to_string(),
+        acked_at: None,
+        ack: None,
+    };
+    let e = node.entry(
+        Kind::LossReport,
+        Some(&item.id),
+        vec![
+            ("description", req.description.clone()),
+            (
+                "actual_or_possible",
+                if req.actual { "actual" } else { "possible" }.into(),
+            ),
+            ("notified", format!("queued for {}", item.originator)),
+            ("incident", id.clone()),
+            ("by", person.id.clone()),
+            ("originator", item.originator.clone()),
+        ],
+    )?;
+    node.store()
+        .commit(Batch {
+            incidents: vec![row.clone()],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await?;
+    node.incidents().wake.notify_one();
+    let v = view(node, &[row])?;
+    node.incidents().show(&v);
+    Ok(v)
+}
+
+/// The investigation's findings, or the incident closed with its remedy:
+/// the next signed message of an incident this node reported, sent after
+/// the ones before it. By the officer who reported it or a security officer.
+pub async fn follow_up(
+    node: &Node,
+    person: &Person,
+    id: &str,
+    req: &FollowUpIncident,
+) -> Result<IncidentView, IncidentError> {
+    crate::register::not_auditor(node, person, "follow incidents up")?;
+    text_ok(&req.text, "text")?;
+    let rows = node.store().incident_messages(id).await?;
+    let v = view(node, &rows)?;
+    if v.direction != "reported" || !may_see(person, &v) {
+        return Err(IncidentError::NotFound);
+    }
+    if v.state == "closed" {
+        return Err(IncidentError::Invalid(format!(
+            "incident {id} is closed; report a new one"
+        )));
+    }
+    let last = rows.iter().map(|r| r.seq).max().unwrap_or(0);
+    let kind = if req.close { "close" } else { "update" };
+    let at = node.now();
+    let first = rows.first().ok_or(IncidentError::NotFound)?;
+    let notice = IncidentNotice {
+        id: id.to_owned(),
+        seq: last + 1,
+        kind: kind.into(),
+        holder: node.party().to_owned(),
+        originator: v.originator.clone(),
+        origin_item: v.origin_item.clone(),
+        actual: v.actual,
+        text: req.text.clone(),
+        by: person.id.clone(),
+        at: gsomia_core::time::to_wire(at),
+    };
+    let row = IncidentRow {
+        position: 0,
+        incident: id.to_owned(),
+        seq: last + 1,
+        sent: true,
+        party: v.originator.clone(),
+        item: first.item.clone(),
+        bytes: notice.seal(&node.signer().key),
+        at: at.to_string(),
+        acked_at: None,
+        ack: None,
+    };
+    let e = node.entry(
+        Kind::IncidentFollowUp,
+        Some(&first.item),
+        vec![
+            ("incident", id.to_owned()),
+            ("kind", kind.to_owned()),
+            ("text", req.text.clone()),
+            ("by", person.id.clone()),
+            ("seq", (last + 1).to_string()),
+        ],
+    )?;
+    match node
+        .store()
+        .commit(Batch {
+            incidents: vec![row],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await
+    {
+        Ok(_) => {}
+        Err(StoreError::Duplicate(_)) => {
+            return Err(IncidentError::Invalid(format!(
+                "another follow-up of incident {id} was written at the same moment; look again"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    node.incidents().wake.notify_one();
+    let v = view(node, &node.store().incident_messages(id).await?)?;
+    node.incidents().show(&v);
+    Ok(v)
+}
+
+/// A page of the incidents the person may see, oldest first.
+pub async fn list(
+    node: &Node,
+    person: &Person,
+    page: &Page,
+) -> Result<IncidentList, IncidentError> {
+    let limit = crate::pages::limit(page.limit).map_err(IncidentError::Invalid)?;
+    let mut after = crate::pages::cursor(&page.next).map_err(IncidentError::Invalid)?;
+    let mut out = Vec::new();
+    loop {
+        let reports = node.store().incidents_page(after, limit).await?;
+        let full = reports.len() == limit as usize;
+        for r in &reports {
+            after = Some(r.position);
+            let v = view(node, &node.store().incident_messages(&r.incident).await?)?;
+            if may_see(person, &v) {
+                out.push(v);
+                if out.len() == limit as usize {
+                    return Ok(IncidentList {
+                        incidents: out,
+                        next: after.map(|a| a.to_string()),
+                    });
+                }
+            }
+        }
+        if !full {
+            return Ok(IncidentList {
+                incidents: out,
+                next: None,
+            });
+        }
+    }
+}
+
+/// One incident, if the person may see it.
+pub async fn show(node: &Node, person: &Person, id: &str) -> Result<IncidentView, IncidentError> {
+    let v = view(node, &node.store().incident_messages(id).await?)?;
+    if may_see(person, &v) {
+        Ok(v)
+    } else {
+        Err(IncidentError::NotFound)
+    }
+}
+
+/// A live subscription for a security officer or auditor: every incident
+/// as it is reported, updated or acknowledged here.
+pub fn subscribe(
+    node: &Node,
+    person: &Person,
+) -> Result<broadcast::Receiver<Arc<String>>, IncidentError> {
+    crate::register::keeper_of_records(node, person, "follow incidents live")?;
+    Ok(node.incidents().subscribe())
+}
+
+/// The delivery worker (on the warning lane): sends every unacknowledged
+/// message in order, per originator, until acknowledged; a message whose
+/// predecessor is unacknowledged waits for it.
+pub async fn deliver(node: Arc<Node>) {
+    loop {
+        let pending = match node.store().incidents_unacked().await {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::error!(error = %e, "incidents: cannot read the pending messages");
+                Vec::new()
+            }
+        };
+        let mut blocked: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for row in &pending {
+            if blocked.contains(&row.party) {
+                continue;
+            }
+            if let Err(e) = send(&node, row).await {
+                tracing::info!(incident = %row.incident, seq = row.seq, partner = %row.party, error = %e, "incident message not acknowledged yet; will retry");
+                blocked.insert(row.party.clone());
+            }
+        }
+        let wait = if pending.is_empty() {
+            Duration::from_secs(3600)
+        } else {
+            RETRY_EVERY
+        };
+        tokio::select! {
+            () = node.incidents().wake.notified() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+async fn send(node: &Node, row: &IncidentRow) -> Result<(), String> {
+    let partner = node
+        .partner(&row.party)
+        .ok_or_else(|| format!("{} is not a configured partner", row.party))?;
+    let client = node
+        .peer_client(&row.party)
+        .ok_or_else(|| format!("{} is not a configured partner", row.party))?;
+    let url = format!(
+        "{}/peer/v1/incidents",
+        partner.endpoint.trim_end_matches('/')
+    );
+    let resp = client
+        .post(url)
+        .header("content-type", "application/octet-stream")
+        .body(row.bytes.clone())
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let body = resp.bytes().await.map_err(|e| e.to_string())?;
+    if !status.is_success() {
+        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+    }
+    let ack = IncidentNotice::open(&body, partner.key()).map_err(|e| e.to_string())?;
+    if ack.kind != "ack"
+        || ack.id != row.incident
+        || ack.seq != row.seq
+        || ack.originator != row.party
+    {
+        return Err("an acknowledgement of another message".into());
+    }
+    let now = node.now().to_string();
+    let e = node
+        .entry(
+            Kind::IncidentAcknowledged,
+            Some(&row.item),
+            vec![
+                ("incident", row.incident.clone()),
+                ("by", row.party.clone()),
+                ("seq", row.seq.to_string()),
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+    node.store()
+        .commit(Batch {
+            incidents_acked: vec![(row.incident.clone(), row.seq, now, body.to_vec())],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
+    if let Ok(rows) = node.store().incident_messages(&row.incident).await
+        && let Ok(v) = view(node, &rows)
+    {
+        node.incidents().show(&v);
+    }
+    Ok(())
+}
+
+/// A partner's incident message, at the originator: checked, kept once,
+/// ledgered, shown live, and acknowledged (the signed acknowledgement is
+/// the answer; a replay is answered with the same one and has no second
+/// effect).
+pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Refusal> {
+    let claimed = IncidentNotice::decode(body).map_err(|e| {
+        Refusal::unnamed(Reason::Malformed {
+            what: "incident message",
+            detail: e.to_string(),
+        })
+    })?;
+    let t = format!("{} #{}", claimed.id, claimed.seq);
+    let bad = |reason: Reason| Refusal::new(&t, reason);
+    if claimed.holder != peer {
+        return Err(bad(Reason::WrongSender {
+            claimed: claimed.holder.clone(),
+            peer: peer.to_owned(),
+        }));
+    }
+    let partner = node
+        .partner(peer)
+        .ok_or_else(|| bad(Reason::NotPartner(peer.to_owned())))?;
+    let n = IncidentNotice::open(body, partner.key()).map_err(|e| {
+        bad(Reason::Signature {
+            what: "incident message",
+            detail: e.to_string(),
+        })
+    })?;
+    if n.originator != node.party() {
+        return Err(bad(Reason::NotForUs {
+            what: "incident message",
+            to: n.originator.clone(),
+            me: node.party().to_owned(),
+        }));
+    }
+    if !matches!(n.kind.as_str(), "report" | "update" | "close")
+        || (n.kind == "report") != (n.seq == 0)
+    {
+        return Err(bad(Reason::Malformed {
+            what: "incident message",
+            detail: format!("`{}` at place {}", n.kind, n.seq),
+        }));
+    }
+    let known = node
+        .store()
+        .incident_messages(&n.id)
+        .await
+        .map_err(|e| Refusal::internal(&t, e))?;
+    // Exactly once: the same message again gets the same acknowledgement.
+    if let Some(r) = known.iter().find(|r| !r.sent && r.seq == n.seq) {
+        return r
+            .ack
+            .clone()
+            .ok_or_else(|| Refusal::internal(&t, "a kept message without its acknowledgement"));
+    }
+    if n.seq > 0 && !known.iter().any(|r| !r.sent && r.seq == n.seq - 1) {
+        return Err(bad(Reason::Malformed {
+            what: "incident message",
+            detail: format!("place {} before place {}", n.seq, n.seq - 1),
+        }));
+    }
+    // The item must be one this party originated (and still knows).
+    let ours = node
+        .store()
+        .item(&n.origin_item)
+        .await
+        .map_err(|e| Refusal::internal(&t, e))?
+        .is_some_and(|i| i.originator == node.party());
+    if !ours {
+        return Err(bad(Reason::NotAllowed(vec![format!(
+            "item {} is not one {} originated (rule 14: reports go to the originator)",
+            n.origin_item,
+            node.party()
+        )])));
+    }
+    let now = node.now();
+    let ack = IncidentNotice {
+        kind: "ack".into(),
+        text: String::new(),
+        by: node.party().to_owned(),
+        at: gsomia_core::time::to_wire(now),
+        ..n.clone()
+    }
+    .seal(&node.signer().key);
+    let row = IncidentRow {
+        position: 0,
+        incident: n.id.clone(),
+        seq: n.seq,
+        sent: false,
+        party: peer.to_owned(),
+        item: n.origin_item.clone(),
+        bytes: body.to_vec(),
+        at: now.to_string(),
+        acked_at: Some(now.to_string()),
+        ack: Some(ack.clone()),
+    };
+    let e = node
+        .entry(
+            Kind::IncidentReceived,
+            Some(&n.origin_item),
+            vec![
+                ("incident", n.id.clone()),
+                ("from", peer.to_owned()),
+                ("kind", n.kind.clone()),
+                ("seq", n.seq.to_string()),
+                (
+                    "actual_or_possible",
+                    if n.actual { "actual" } else { "possible" }.into(),
+                ),
+                ("text", n.text.clone()),
+            ],
+        )
+        .map_err(|e| Refusal::internal(&t, e))?;
+    match node
+        .store()
+        .commit(Batch {
+            incidents: vec![row],
+            entries: vec![e],
+            ..Batch::default()
+        })
+        .await
+    {
+        Ok(_) => {}
+        // A concurrent replay stored it first: its acknowledgement.
+        Err(StoreError::Duplicate(_)) => {
+            let rows = node
+                .store()
+                .incident_messages(&n.id)
+                .await
+                .map_err(|e| Refusal::internal(&t, e))?;
+            return rows
+                .into_iter()
+                .find(|r| !r.sent && r.seq == n.seq)
+                .and_then(|r| r.ack)
+                .ok_or_else(|| {
+                    Refusal::internal(&t, "a kept message without its acknowledgement")
+                });
+        }
+        Err(e) => return Err(Refusal::internal(&t, e)),
+    }
+    if let Ok(rows) = node.store().incident_messages(&n.id).await
+        && let Ok(v) = view(node, &rows)
+    {
+        node.incidents().show(&v);
+    }
+    Ok(ack)
+}
