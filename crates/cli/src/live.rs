@@ -711,15 +711,16 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     )
     .await?;
     w.set(t("2019-11-23T00:00:00+09:00")?)?;
-    demo.kor_to_jpn(
-        w,
-        H,
-        &["JPN"],
-        "2019-11-28: super-large rocket launcher test",
-        "Midnight of 23 November: still in force, the release goes through",
-        "release",
-    )
-    .await?;
+    let j3 = demo
+        .kor_to_jpn(
+            w,
+            H,
+            &["JPN"],
+            "2019-11-28: super-large rocket launcher test",
+            "Midnight of 23 November: still in force, the release goes through",
+            "release",
+        )
+        .await?;
 
     // TISA: KOR → USA, then the hub relays to JPN only with KOR's consent.
     w.set(t("2019-11-25T10:00:00+09:00")?)?;
@@ -815,6 +816,7 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     .await?;
     launch(demo, w).await?;
     holdings(demo, w, &j1).await?;
+    incident(demo, w, &j3).await?;
     Ok(w.witness().await)
 }
 
@@ -1089,6 +1091,86 @@ async fn holdings(demo: &mut Demo, w: &World, j1: &str) -> Result<()> {
             }
             ReleaseOutcome::Withhold(_) => Value::Null,
         },
+    );
+    Ok(())
+}
+
+/// A possible compromise at JPN of a KOR report: reported to KOR's
+/// security officer live (the latency shown), investigated, closed with
+/// its remedy (rule 14).
+async fn incident(demo: &mut Demo, w: &World, item: &str) -> Result<()> {
+    use futures_util::StreamExt as _;
+    w.set(t("2024-03-05T09:00:00+09:00")?)?;
+    let feed = w.client("KOR", "Park")?.incident_stream().await?;
+    futures_util::pin_mut!(feed);
+    let sato = w.client("JPN", "Sato")?;
+    let started = std::time::Instant::now();
+    let r = sato
+        .report_incident(&gsomia_api::ReportIncident {
+            item: item.to_owned(),
+            actual: false,
+            description: "a briefing copy was found in an unlocked cabinet".into(),
+        })
+        .await?;
+    let seen = tokio::time::timeout(WAIT, async {
+        while let Some(e) = feed.next().await {
+            if let Ok(v) = e
+                && v.id == r.id
+                && v.direction == "received"
+            {
+                return Some(v);
+            }
+        }
+        None
+    })
+    .await
+    .ok()
+    .flatten();
+    let latency = started.elapsed();
+    demo.note(
+        w,
+        "JPN finds a possible compromise of KOR's 2019 report and reports it to KOR at once",
+        if seen.is_some() { "reported".into() } else { "not seen at KOR".into() },
+        "reported",
+        vec![format!(
+            "signed by JPN, seen live by KOR's security officer {:.1} ms after the report was made (rule 14)",
+            latency.as_secs_f64() * 1000.0
+        )],
+        doc(&r),
+    );
+    sato.follow_up(
+        &r.id,
+        &gsomia_api::FollowUpIncident {
+            text: "the cabinet's room was locked all night; the access log shows no entry".into(),
+            close: false,
+        },
+    )
+    .await?;
+    sato.follow_up(
+        &r.id,
+        &gsomia_api::FollowUpIncident {
+            text: "cabinets are now checked at every shift change; staff re-briefed".into(),
+            close: true,
+        },
+    )
+    .await?;
+    let park = w.client("KOR", "Park")?;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut state = String::new();
+    while tokio::time::Instant::now() < deadline {
+        state = park.incident(&r.id).await?.state;
+        if state == "closed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    demo.note(
+        w,
+        "JPN investigates and closes the incident with its remedy; KOR holds all three messages",
+        state,
+        "closed",
+        vec!["each message acknowledged by KOR, signed; both ledgers record them".into()],
+        Value::Null,
     );
     Ok(())
 }
