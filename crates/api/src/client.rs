@@ -524,12 +524,16 @@ impl Client {
     }
 }
 
+/// How an event stream's `(event, data)` becomes an item, and whether
+/// the stream ends with it.
+type ParseEvent<E> = fn(&str, &str) -> (Result<E, ClientError>, bool);
+
 /// The events of a server-sent event stream, parsed as they arrive:
 /// `parse(event, data)` gives each event, and whether the stream ends there.
 fn sse<E: 'static>(
     resp: reqwest::Response,
     base: String,
-    parse: fn(&str, &str) -> (Result<E, ClientError>, bool),
+    parse: ParseEvent<E>,
 ) -> impl Stream<Item = Result<E, ClientError>> {
     struct St<E> {
         resp: reqwest::Response,
@@ -538,7 +542,7 @@ fn sse<E: 'static>(
         event: String,
         ready: std::collections::VecDeque<Result<E, ClientError>>,
         done: bool,
-        parse: fn(&str, &str) -> (Result<E, ClientError>, bool),
+        parse: ParseEvent<E>,
     }
     let st = St {
         resp,
