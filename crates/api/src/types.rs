@@ -131,6 +131,7 @@ pub struct SubmitItem {
     /// The originator's limit on copies at each holder: `NO COPY` or
     /// `COPIES n` (absent: none beyond the holder's own policy).
     #[serde(default)]
+    #[schema(pattern = "^(?:[Nn][Oo] [Cc][Oo][Pp][Yy]|[Cc][Oo][Pp][Ii][Ee][Ss] [0-9]{1,9})$")]
     pub reproduction: Option<String>,
     /// The instant by which a holder returns or destroys the item (RFC 3339).
     #[serde(default)]
@@ -478,12 +479,26 @@ pub struct ConsentList {
 #[serde(deny_unknown_fields)]
 pub struct CopyItem {
     /// How many copies (1 to 100; 1 when absent).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
     /// The official need they serve.
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub reason: String,
+}
+
+/// A count as JSON numbers write it: `3` or `3.0` (the same integer).
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    let n: Option<f64> = Deserialize::deserialize(d)?;
+    match n {
+        None => Ok(None),
+        Some(x) if x.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(&x) => {
+            Ok(Some(x as u32))
+        }
+        Some(x) => Err(serde::de::Error::custom(format!(
+            "`{x}` is not a whole number of copies"
+        ))),
+    }
 }
 
 /// One copy made.
@@ -511,7 +526,11 @@ pub struct Copied {
 #[serde(deny_unknown_fields)]
 pub struct TranslateItem {
     /// The language (a BCP 47 tag such as `ko`, `ja`, `en`).
-    #[schema(min_length = 2, max_length = 35)]
+    #[schema(
+        min_length = 2,
+        max_length = 35,
+        pattern = "^[A-Za-z0-9]{1,8}(?:-[A-Za-z0-9]{1,8})*$"
+    )]
     pub language: String,
     /// The translated text, base64 (standard alphabet, padded).
     #[schema(
@@ -587,7 +606,7 @@ pub struct Made {
 #[serde(deny_unknown_fields)]
 pub struct DestroyItem {
     /// How (`shredded`, `burned`, `degaussed`, `crypto-erased`…).
-    #[schema(min_length = 1)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub method: String,
     /// The witnesses (people of this party), as the policy for the item's level needs.
     #[serde(default)]
@@ -697,23 +716,22 @@ pub struct InventoryFilter {
     pub limit: Option<u32>,
     /// The `next` cursor of the previous page.
     pub next: Option<String>,
-    /// `true`: only items held whose originator's return-or-destroy date has passed.
-    pub due: Option<String>,
-    /// `true`: only items still held.
-    pub held: Option<String>,
+    /// Only items held whose originator's return-or-destroy date has passed.
+    pub due: Option<bool>,
+    /// Only items still held.
+    pub held: Option<bool>,
 }
 
 impl InventoryFilter {
     /// The filter as query pairs (the ones set).
     pub fn pairs(&self) -> Vec<(&'static str, String)> {
-        query_pairs(
-            self.limit,
-            &[
-                ("next", &self.next),
-                ("due", &self.due),
-                ("held", &self.held),
-            ],
-        )
+        let mut p = query_pairs(self.limit, &[("next", &self.next)]);
+        for (k, v) in [("due", self.due), ("held", self.held)] {
+            if let Some(v) = v {
+                p.push((k, v.to_string()));
+            }
+        }
+        p
     }
 }
 
@@ -770,7 +788,7 @@ pub struct ReportIncident {
     /// Whether the loss or compromise is actual (else possible).
     pub actual: bool,
     /// What happened.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub description: String,
 }
 
@@ -780,7 +798,7 @@ pub struct ReportIncident {
 #[serde(deny_unknown_fields)]
 pub struct FollowUpIncident {
     /// The findings, or the remedy when closing.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
     pub text: String,
     /// Close the incident with this remedy.
     #[serde(default)]

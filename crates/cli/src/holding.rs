@@ -398,8 +398,8 @@ pub fn inventory(a: &InventoryArgs) -> Result<Outcome> {
     let mut filter = InventoryFilter {
         limit: Some(a.limit),
         next: a.next.clone(),
-        due: a.due.then(|| "true".to_owned()),
-        held: a.held.then(|| "true".to_owned()),
+        due: a.due.then_some(true),
+        held: a.held.then_some(true),
     };
     let mut inv = block(c.inventory(&filter)).map_err(failed)?;
     let mut pages = 1u64;

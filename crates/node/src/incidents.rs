@@ -37,6 +37,9 @@ pub enum IncidentError {
     /// A request that does not hold together.
     #[error("{0}")]
     Invalid(String),
+    /// Refused under the rules (an item of this party's own, a closed incident).
+    #[error("{0}")]
+    Refused(String),
     /// No such incident or item, or not one the caller may see.
     #[error("no such incident or item")]
     NotFound,
@@ -64,6 +67,7 @@ impl Classified for IncidentError {
     fn class(&self) -> Class {
         match self {
             IncidentError::Invalid(_) => Class::BadRequest,
+            IncidentError::Refused(_) => Class::Refused,
             IncidentError::NotFound => Class::NotFound,
             IncidentError::Role(e) => e.class(),
             IncidentError::Item(e) => e.class(),
@@ -104,7 +108,7 @@ impl Incidents {
 }
 
 fn text_ok(t: &str, what: &str) -> Result<(), IncidentError> {
-    if t.trim().is_empty() || t.len() > MAX_TEXT {
+    if t.trim().is_empty() || t.chars().count() > MAX_TEXT {
         return Err(IncidentError::Invalid(format!(
             "`{what}` is 1 to {MAX_TEXT} bytes"
         )));
@@ -206,8 +210,8 @@ pub async fn report(
         }
     };
     if item.originator == node.party() {
-        return Err(IncidentError::Invalid(format!(
-            "item {} is {}'s own: a loss of it is handled under this party's own rules, not reported to a partner",
+        return Err(IncidentError::Refused(format!(
+            "item {} is {}'s own: a loss of it is handled under this party's own rules, not reported to a partner (rule 14)",
             req.item,
             node.party()
         )));
@@ -283,7 +287,7 @@ pub async fn follow_up(
         return Err(IncidentError::NotFound);
     }
     if v.state == "closed" {
-        return Err(IncidentError::Invalid(format!(
+        return Err(IncidentError::Refused(format!(
             "incident {id} is closed; report a new one"
         )));
     }
@@ -337,7 +341,7 @@ pub async fn follow_up(
     {
         Ok(_) => {}
         Err(StoreError::Duplicate(_)) => {
-            return Err(IncidentError::Invalid(format!(
+            return Err(IncidentError::Refused(format!(
                 "another follow-up of incident {id} was written at the same moment; look again"
             )));
         }

@@ -125,6 +125,20 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
             "Impact",
             json!({ "impact_point": { "lat": 40.1, "lon": 133.2 } }),
         ),
+        ("CopyItem", json!({ "count": 1, "reason": "a briefing" })),
+        (
+            "TranslateItem",
+            json!({ "language": "ko", "content": "bGF1bmNoIGF0IDA2OjMwIEtTVA==" }),
+        ),
+        (
+            "DestroyItem",
+            json!({ "method": "shredded", "witnesses": [] }),
+        ),
+        ("ReturnItem", json!({ "reason": "no longer needed" })),
+        (
+            "FollowUpIncident",
+            json!({ "text": "the room was locked; no one entered" }),
+        ),
     ];
     if let Some(schemas) = v.pointer_mut("/components/schemas") {
         for (name, example) in examples {
@@ -135,6 +149,15 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
         restrict(property(schemas, "SubmitItem", "level"), &levels);
         restrict(property(schemas, "SubmitItem", "topics"), &topics);
         restrict(property(schemas, "SubmitItem", "rel_to"), &parties);
+        restrict(property(schemas, "DeriveItem", "level"), &levels);
+        restrict(property(schemas, "DeriveItem", "topics"), &topics);
+        restrict(property(schemas, "DeriveItem", "rel_to"), &parties);
+        // Named once each (a source or witness twice is refused).
+        for (schema, field) in [("DeriveItem", "sources"), ("DestroyItem", "witnesses")] {
+            if let Some(o) = property(schemas, schema, field).and_then(Value::as_object_mut) {
+                o.insert("uniqueItems".into(), json!(true));
+            }
+        }
         restrict(property(schemas, "ReleaseItem", "to"), &parties);
         restrict(property(schemas, "GrantConsent", "holder"), &parties);
         restrict(property(schemas, "GrantConsent", "recipient"), &parties);
@@ -247,6 +270,10 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
                 ("show_item", "id"),
                 ("read_item", "id"),
                 ("release_item", "id"),
+                ("copy_item", "id"),
+                ("translate_item", "id"),
+                ("item_history", "id"),
+                ("destroy_item", "id"),
             ][..],
         ),
         (

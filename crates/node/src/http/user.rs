@@ -382,9 +382,9 @@ async fn destroy_item(
     request_body = ReturnItem,
     responses(
         (status = 200, description = "Decided: queued for the originator (or withheld, with reasons)", body = ReleaseOutcome),
-        (status = 400, description = "An item of this party's own, or one already being returned", body = ErrorBody),
         (status = 403, description = "The caller's role may not return items", body = ErrorBody),
-        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused: an item of this party's own, one already being returned, or one destroyed", body = ErrorBody)))]
 async fn return_item(
     State(node): S,
     bearer: Bearer,
@@ -442,7 +442,8 @@ async fn inventory(
     request_body = ReportIncident,
     responses(
         (status = 201, description = "Reported (pending until the originator acknowledges)", body = IncidentView),
-        (status = 400, description = "A description that does not hold, or this party's own item", body = ErrorBody),
+        (status = 400, description = "A description that does not hold", body = ErrorBody),
+        (status = 409, description = "Refused: an item of this party's own is not reported to a partner (rule 14)", body = ErrorBody),
         (status = 403, description = "The caller's role may not report", body = ErrorBody),
         (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
 async fn report_incident(
@@ -495,7 +496,8 @@ async fn show_incident(
     request_body = FollowUpIncident,
     responses(
         (status = 201, description = "Written (pending until the originator acknowledges)", body = IncidentView),
-        (status = 400, description = "A text that does not hold, or a closed incident", body = ErrorBody),
+        (status = 400, description = "A text that does not hold", body = ErrorBody),
+        (status = 409, description = "Refused: the incident is closed", body = ErrorBody),
         (status = 403, description = "The caller's role may not follow incidents up", body = ErrorBody),
         (status = 404, description = "No such incident reported here, or not the caller's", body = ErrorBody)))]
 async fn follow_up_incident(

@@ -243,17 +243,6 @@ pub async fn history(
     })
 }
 
-fn flag(v: &Option<String>, name: &str) -> Result<bool, ItemError> {
-    match crate::pages::param(v, name).map_err(ItemError::Invalid)? {
-        None => Ok(false),
-        Some("true") => Ok(true),
-        Some("false") => Ok(false),
-        Some(other) => Err(ItemError::Invalid(format!(
-            "`{name}` is `true` or `false`, not `{other}`"
-        ))),
-    }
-}
-
 fn entry_of(node: &Node, row: &ItemRow, now: i64) -> InventoryEntry {
     let mut e = InventoryEntry {
         id: row.id.clone(),
@@ -317,8 +306,8 @@ pub async fn inventory(
     crate::register::keeper_of_records(node, person, "see the inventory")?;
     let limit = crate::pages::limit(filter.limit).map_err(ItemError::Invalid)?;
     let after = crate::pages::cursor(&filter.next).map_err(ItemError::Invalid)?;
-    let due = flag(&filter.due, "due")?;
-    let held = flag(&filter.held, "held")?;
+    let due = filter.due.unwrap_or(false);
+    let held = filter.held.unwrap_or(false);
     let now = node.now().as_second();
     let rows = node
         .store()

@@ -30,6 +30,8 @@ use crate::node::Node;
 pub const MAX_COPIES_AT_ONCE: u32 = 100;
 /// The most sources one derived document names.
 pub const MAX_SOURCES: usize = 64;
+/// The longest reason or method recorded.
+pub const MAX_TEXT: usize = 2000;
 
 /// The originator's handling markings for a new item's label, checked.
 pub fn markings(
@@ -291,10 +293,10 @@ pub async fn copy(
             "`count` is 1 to {MAX_COPIES_AT_ONCE}"
         )));
     }
-    if req.reason.trim().is_empty() {
-        return Err(ItemError::Invalid(
-            "a copy needs a `reason`: the official need it serves (Art 14)".into(),
-        ));
+    if req.reason.trim().is_empty() || req.reason.chars().count() > MAX_TEXT {
+        return Err(ItemError::Invalid(format!(
+            "a copy needs a `reason` of 1 to {MAX_TEXT} characters: the official need it serves (Art 14)"
+        )));
     }
     let (item, v, lineage) = held(node, person, id, "copy").await?;
     let (made, highest) = copies_made(node, id).await?;
@@ -619,14 +621,18 @@ pub async fn derive(node: &Node, person: &Person, req: &DeriveItem) -> Result<Ma
 /// their custody tag; a revoked person's clearance ends at the revocation.
 async fn witnesses(node: &Node, person: &Person, ids: &[String]) -> Result<Vec<Reader>, ItemError> {
     let mut seen = std::collections::BTreeSet::new();
+    let refused = |why: String| ItemError::Refused {
+        action: "destroy",
+        reasons: vec![format!("{why} (rule 13)")],
+    };
     for w in ids {
         if w == &person.id {
-            return Err(ItemError::Invalid(format!(
+            return Err(refused(format!(
                 "`{w}` destroys the item and cannot also witness it"
             )));
         }
         if !seen.insert(w.as_str()) {
-            return Err(ItemError::Invalid(format!("witness `{w}` is named twice")));
+            return Err(refused(format!("witness `{w}` is named twice")));
         }
     }
     if ids.is_empty() {
@@ -636,9 +642,12 @@ async fn witnesses(node: &Node, person: &Person, ids: &[String]) -> Result<Vec<R
     let mut out = Vec::with_capacity(ids.len());
     for w in ids {
         let Some(p) = people.iter().find(|p| &p.id == w) else {
-            return Err(ItemError::Invalid(format!(
-                "witness `{w}` is not in the register (gsomia person list)"
-            )));
+            return Err(ItemError::Refused {
+                action: "destroy",
+                reasons: vec![format!(
+                    "witness `{w}` is not in the register (gsomia person list) (rule 13)"
+                )],
+            });
         };
         if let Err(b) = crate::custody::check_person(node.custody(), p) {
             node.alarm(&b).await;
@@ -684,10 +693,10 @@ pub async fn destroy(
     req: &DestroyItem,
 ) -> Result<Destroyed, ItemError> {
     crate::register::not_auditor(node, person, "destroy items")?;
-    if req.method.trim().is_empty() {
-        return Err(ItemError::Invalid(
-            "a destruction names its `method` (shredded, burned, crypto-erased…)".into(),
-        ));
+    if req.method.trim().is_empty() || req.method.chars().count() > MAX_TEXT {
+        return Err(ItemError::Invalid(format!(
+            "a destruction names its `method` in 1 to {MAX_TEXT} characters (shredded, burned, crypto-erased…)"
+        )));
     }
     let readers = witnesses(node, person, &req.witnesses).await?;
     let (item, v, _) = held(node, person, id, "destroy").await?;
@@ -813,10 +822,13 @@ pub async fn give_back(
     crate::register::not_auditor(node, person, "return items")?;
     let (item, _, _) = held(node, person, id, "return").await?;
     if item.originator == node.party() {
-        return Err(ItemError::Invalid(format!(
-            "item {id} is {}'s own: only received items are returned (destroy it instead)",
-            node.party()
-        )));
+        return Err(ItemError::Refused {
+            action: "return",
+            reasons: vec![format!(
+                "item {id} is {}'s own: only received items are returned to their originator; destroy it instead (rule 13)",
+                node.party()
+            )],
+        });
     }
     if let Some(r) = node
         .store()
@@ -825,10 +837,13 @@ pub async fn give_back(
         .into_iter()
         .find(|r| r.item == item.id)
     {
-        return Err(ItemError::Invalid(format!(
-            "item {id} is already being returned (transfer {}); see `gsomia transfer show {}`",
-            r.transfer, r.transfer
-        )));
+        return Err(ItemError::Refused {
+            action: "return",
+            reasons: vec![format!(
+                "item {id} is already being returned (transfer {}); see `gsomia transfer show {}`",
+                r.transfer, r.transfer
+            )],
+        });
     }
     let to = item.originator.clone();
     let ret = Return {
