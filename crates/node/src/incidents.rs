@@ -24,8 +24,6 @@ use crate::error::{Class, Classified};
 use crate::node::Node;
 use crate::refusals::{Reason, Refusal};
 
-/// How many incident events a live subscriber may fall behind.
-pub const SUBSCRIBER_BACKLOG: usize = 256;
 /// The longest wait between two delivery rounds while messages are pending.
 const RETRY_EVERY: Duration = Duration::from_millis(500);
 /// The longest text of a message.
@@ -75,34 +73,6 @@ impl Classified for IncidentError {
             | IncidentError::Entry(_)
             | IncidentError::Entropy(_)
             | IncidentError::Store(_) => Class::Internal,
-        }
-    }
-}
-
-/// The live incident feed of a node and the wake-up of its sender.
-#[derive(Debug)]
-pub struct Incidents {
-    feed: broadcast::Sender<Arc<String>>,
-    wake: tokio::sync::Notify,
-}
-
-impl Default for Incidents {
-    fn default() -> Self {
-        Incidents {
-            feed: broadcast::channel(SUBSCRIBER_BACKLOG).0,
-            wake: tokio::sync::Notify::new(),
-        }
-    }
-}
-
-impl Incidents {
-    /// A new live subscriber.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<String>> {
-        self.feed.subscribe()
-    }
-    fn show(&self, view: &IncidentView) {
-        if let Ok(json) = serde_json::to_string(view) {
-            let _ = self.feed.send(Arc::new(json));
         }
     }
 }

@@ -55,6 +55,7 @@ mod warnings;
 mod witness;
 
 // The node's state and the plumbing under everything.
+mod alerts;
 mod checkpoints;
 mod clock;
 mod custody;

@@ -224,7 +224,7 @@ pub struct Node {
     /// worker settles them when this is not zero).
     returns_open: std::sync::atomic::AtomicUsize,
     /// Loss and compromise reports: the live feed and the sender's wake-up.
-    incidents: crate::incidents::Incidents,
+    incidents: crate::alerts::Incidents,
 }
 
 impl std::fmt::Debug for Node {
@@ -264,7 +264,7 @@ impl Node {
             soon: Mutex::default(),
             auth_refusals: AuthRefusals::default(),
             returns_open: std::sync::atomic::AtomicUsize::new(0),
-            incidents: crate::incidents::Incidents::default(),
+            incidents: crate::alerts::Incidents::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -487,7 +487,7 @@ impl Node {
     }
 
     /// The incident feed and its sender's wake-up.
-    pub(crate) fn incidents(&self) -> &crate::incidents::Incidents {
+    pub(crate) fn incidents(&self) -> &crate::alerts::Incidents {
         &self.incidents
     }
 
