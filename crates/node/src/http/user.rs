@@ -217,7 +217,8 @@ async fn submit_item(
     params(("id" = String, Path, description = "The item's id at this node")),
     responses(
         (status = 200, description = "The item's labels", body = ItemView),
-        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Destroyed or returned (rule 13): its history stays", body = ErrorBody)))]
 async fn show_item(
     State(node): S,
     bearer: Bearer,
@@ -232,7 +233,8 @@ async fn show_item(
     params(("id" = String, Path, description = "The item's id at this node")),
     responses(
         (status = 200, description = "The content", content_type = "application/octet-stream", body = Vec<u8>),
-        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Destroyed or returned (rule 13): its history stays", body = ErrorBody)))]
 async fn read_item(
     State(node): S,
     bearer: Bearer,
@@ -256,7 +258,8 @@ async fn read_item(
         (status = 200, description = "Decided: released (queued) or withheld, with reasons; with an `Idempotency-Key` already used for this request, its first answer", body = ReleaseOutcome),
         (status = 400, description = "An unknown recipient, or an idempotency key used for another request", body = ErrorBody),
         (status = 403, description = "The caller's role may not release", body = ErrorBody),
-        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody)))]
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Destroyed or returned (rule 13): its history stays", body = ErrorBody)))]
 async fn release_item(
     State(node): S,
     bearer: Bearer,

@@ -191,11 +191,7 @@ async fn held(
     id: &str,
     what: &str,
 ) -> Result<(Item, super::Verified, Option<Lineage>), ItemError> {
-    let (item, wire, _) = match super::decide_read(node, person, id, what).await {
-        Ok(r) => r,
-        Err(ItemError::NotFound) => return Err(gone(node, person, id, what).await),
-        Err(e) => return Err(e),
-    };
+    let (item, wire, _) = super::decide_read_held(node, person, id, what).await?;
     let v = resolve(node, &item.id, item.equivalent_label.as_deref(), wire)?;
     let lineage = lineage_of(&item.id, item.lineage.as_deref())?;
     Ok((item, v, lineage))
@@ -205,7 +201,7 @@ async fn held(
 /// The answer for an act on an item that was refused as a read: a person
 /// who could read the item were it still held is told it was destroyed or
 /// returned (rule 13: nothing twice); anyone else, not found.
-async fn gone(node: &Node, person: &Person, id: &str, what: &str) -> ItemError {
+pub(crate) async fn gone(node: &Node, person: &Person, id: &str, what: &str) -> ItemError {
     let Ok(Some(item)) = node.store().item(id).await else {
         return ItemError::NotFound;
     };
@@ -228,6 +224,8 @@ async fn gone(node: &Node, person: &Person, id: &str, what: &str) -> ItemError {
         "derive" => "derive",
         "destroy" => "destroy",
         "return" => "return",
+        "release" => "release",
+        "labels" | "content" => "read",
         _ => "act on",
     };
     ItemError::Refused {

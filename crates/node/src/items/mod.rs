@@ -352,9 +352,24 @@ pub(crate) async fn decide_read(
     }
 }
 
+/// [`decide_read`], and for an item destroyed or returned that the person
+/// could read were it held, a refusal saying so (rule 13) instead of "not
+/// found".
+pub(crate) async fn decide_read_held(
+    node: &Node,
+    person: &Person,
+    id: &str,
+    what: &str,
+) -> Result<(Item, WireLabel, Option<WireLabel>), ItemError> {
+    match decide_read(node, person, id, what).await {
+        Err(ItemError::NotFound) => Err(holding::gone(node, person, id, what).await),
+        r => r,
+    }
+}
+
 /// One item's labels, if the person may read it.
 pub async fn show(node: &Node, person: &Person, id: &str) -> Result<ItemView, ItemError> {
-    let (item, wire, eq) = decide_read(node, person, id, "labels").await?;
+    let (item, wire, eq) = decide_read_held(node, person, id, "labels").await?;
     Ok(ItemView {
         id: item.id,
         origin_item: item.origin_item,
@@ -368,7 +383,7 @@ pub async fn show(node: &Node, person: &Person, id: &str) -> Result<ItemView, It
 
 /// One item's content, if the person may read it.
 pub async fn read(node: &Node, person: &Person, id: &str) -> Result<Vec<u8>, ItemError> {
-    let (item, _, _) = decide_read(node, person, id, "content").await?;
+    let (item, _, _) = decide_read_held(node, person, id, "content").await?;
     let opened = crate::lanes::compute(item.sealed.len(), || {
         node.sealing().open(&item.sealed, None)
     });

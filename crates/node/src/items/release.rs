@@ -71,7 +71,7 @@ pub async fn release_by(
     {
         return replay(o, &prior);
     }
-    let (item, _, _) = super::decide_read(node, person, id, "release").await?;
+    let (item, _, _) = super::decide_read_held(node, person, id, "release").await?;
     match release(node, &item, to, &person.id, once.as_ref()).await {
         // The same key, in a request that committed first: its answer.
         Err(ItemError::Store(gsomia_store::StoreError::Duplicate(_))) if once.is_some() => {
