@@ -483,8 +483,15 @@ pub struct CopyItem {
     #[schema(minimum = 1, maximum = 100)]
     pub count: Option<u32>,
     /// The official need they serve.
-    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub reason: String,
+}
+
+/// Whether a text says something: a character other than the ASCII
+/// spaces (the schema's `[^ \t\n\r\f\v]`, the same in every regex dialect).
+pub fn has_text(t: &str) -> bool {
+    t.chars()
+        .any(|c| !matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'))
 }
 
 /// A count as JSON numbers write it: `3` or `3.0` (the same integer).
@@ -606,7 +613,7 @@ pub struct Made {
 #[serde(deny_unknown_fields)]
 pub struct DestroyItem {
     /// How (`shredded`, `burned`, `degaussed`, `crypto-erased`…).
-    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub method: String,
     /// The witnesses (people of this party), as the policy for the item's level needs.
     #[serde(default)]
@@ -788,7 +795,7 @@ pub struct ReportIncident {
     /// Whether the loss or compromise is actual (else possible).
     pub actual: bool,
     /// What happened.
-    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub description: String,
 }
 
@@ -798,7 +805,7 @@ pub struct ReportIncident {
 #[serde(deny_unknown_fields)]
 pub struct FollowUpIncident {
     /// The findings, or the remedy when closing.
-    #[schema(min_length = 1, max_length = 2000, pattern = "\\S")]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub text: String,
     /// Close the incident with this remedy.
     #[serde(default)]

@@ -78,9 +78,9 @@ impl Classified for IncidentError {
 }
 
 fn text_ok(t: &str, what: &str) -> Result<(), IncidentError> {
-    if t.trim().is_empty() || t.chars().count() > MAX_TEXT {
+    if !gsomia_api::has_text(t) || t.chars().count() > MAX_TEXT {
         return Err(IncidentError::Invalid(format!(
-            "`{what}` is 1 to {MAX_TEXT} bytes"
+            "`{what}` is 1 to {MAX_TEXT} characters, not only spaces"
         )));
     }
     Ok(())

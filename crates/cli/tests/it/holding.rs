@@ -500,7 +500,10 @@ fn a_destruction_needs_the_policys_witnesses_erases_the_bytes_and_never_happens_
     // Never read, copied or destroyed again; its history stays.
     let (code, r) = j.run(&["item", "read", &id, "--out", s(&root.join("x"))]);
     assert_eq!(code, 1, "{r}");
-    assert!(r.to_string().contains("was destroyed"), "a reader is told why: {r}");
+    assert!(
+        r.to_string().contains("was destroyed"),
+        "a reader is told why: {r}"
+    );
     let (code, r) = j.run(&[
         "item",
         "destroy",

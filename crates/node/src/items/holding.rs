@@ -291,7 +291,7 @@ pub async fn copy(
             "`count` is 1 to {MAX_COPIES_AT_ONCE}"
         )));
     }
-    if req.reason.trim().is_empty() || req.reason.chars().count() > MAX_TEXT {
+    if !gsomia_api::has_text(&req.reason) || req.reason.chars().count() > MAX_TEXT {
         return Err(ItemError::Invalid(format!(
             "a copy needs a `reason` of 1 to {MAX_TEXT} characters: the official need it serves (Art 14)"
         )));
@@ -691,7 +691,7 @@ pub async fn destroy(
     req: &DestroyItem,
 ) -> Result<Destroyed, ItemError> {
     crate::register::not_auditor(node, person, "destroy items")?;
-    if req.method.trim().is_empty() || req.method.chars().count() > MAX_TEXT {
+    if !gsomia_api::has_text(&req.method) || req.method.chars().count() > MAX_TEXT {
         return Err(ItemError::Invalid(format!(
             "a destruction names its `method` in 1 to {MAX_TEXT} characters (shredded, burned, crypto-erased…)"
         )));
