@@ -795,7 +795,7 @@ pub async fn destroy(
         }
         Err(e) => return Err(e.into()),
     }
-    let erased = node.store().scrub().await.unwrap_or(false);
+    let erased = scrub(node).await;
     Ok(Destroyed {
         items: targets.into_iter().map(|(t, _)| t).collect(),
         witnesses_needed: record.witnesses_needed,
@@ -946,8 +946,27 @@ async fn settle_one(node: &Node, a: &gsomia_store::ReturnAnswered) -> Result<(),
         }
         Err(e) => return Err(e.into()),
     }
-    let _ = node.store().scrub().await;
+    scrub(node).await;
     Ok(())
+}
+
+/// Empties the write-ahead log so erased bytes survive nowhere in the
+/// database files. A checkpoint running at the same moment (the store's
+/// own, every few milliseconds after commits) makes one attempt give up
+/// at once, so it is tried again, for up to a second; whether it
+/// completed.
+async fn scrub(node: &Node) -> bool {
+    for _ in 0..50 {
+        match node.store().scrub().await {
+            Ok(true) => return true,
+            Ok(false) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot empty the write-ahead log after an erasure");
+                return false;
+            }
+        }
+    }
+    false
 }
 
 /// At start: counts the returns still open and settles those answered
