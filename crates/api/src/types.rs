@@ -828,6 +828,10 @@ pub struct IncidentMessage {
     pub at: String,
     /// When the originator acknowledged it (absent: pending, retried).
     pub acknowledged_at: Option<String>,
+    /// The originator's reasons, when it refused it by decision (final,
+    /// not retried).
+    #[serde(default)]
+    pub refused: Option<String>,
 }
 
 /// An incident as this node knows it.
@@ -847,9 +851,9 @@ pub struct IncidentView {
     pub item: Option<String>,
     /// Actual (else possible).
     pub actual: bool,
-    /// `open` or `closed`.
+    /// `open`, `closed`, or `refused` (the originator refused the report).
     pub state: String,
-    /// Messages not yet acknowledged by the originator.
+    /// Messages neither acknowledged nor refused by the originator.
     pub pending: u32,
     /// Every message, in order.
     pub messages: Vec<IncidentMessage>,

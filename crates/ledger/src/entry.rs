@@ -79,6 +79,7 @@ kinds! {
     IncidentFollowUp = "incident_followup" { required: ["incident", "kind", "text"], optional: ["by", "seq"] },
     IncidentReceived = "incident_received" { required: ["incident", "from", "kind"], optional: ["seq", "actual_or_possible", "text"] },
     IncidentAcknowledged = "incident_acknowledged" { required: ["incident", "by"], optional: ["seq"] },
+    IncidentRefused = "incident_refused" { required: ["incident", "by", "reasons"], optional: ["seq"] },
 }
 
 /// Why an entry was refused.

@@ -125,7 +125,10 @@ fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError
         if n.kind == "close" {
             v.state = "closed".into();
         }
-        if r.sent && r.acked_at.is_none() {
+        if r.failed_at.is_some() && n.seq == 0 {
+            v.state = "refused".into();
+        }
+        if r.sent && r.acked_at.is_none() && r.failed_at.is_none() {
             v.pending += 1;
         }
         v.messages.push(IncidentMessage {
@@ -137,6 +140,7 @@ fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
             acknowledged_at: r.acked_at.clone(),
+            refused: r.failure.clone(),
         });
     }
     out.ok_or(IncidentError::NotFound)
@@ -208,6 +212,8 @@ pub async fn report(
         at: at.to_string(),
         acked_at: None,
         ack: None,
+        failed_at: None,
+        failure: None,
     };
     let e = node.entry(
         Kind::LossReport,
@@ -253,9 +259,10 @@ pub async fn follow_up(
     if v.direction != "reported" || !may_see(person, &v) {
         return Err(IncidentError::NotFound);
     }
-    if v.state == "closed" {
+    if v.state != "open" {
         return Err(IncidentError::Refused(format!(
-            "incident {id} is closed; report a new one"
+            "incident {id} is {}; report a new one",
+            v.state
         )));
     }
     let last = rows.iter().map(|r| r.seq).max().unwrap_or(0);
@@ -285,6 +292,8 @@ pub async fn follow_up(
         at: at.to_string(),
         acked_at: None,
         ack: None,
+        failed_at: None,
+        failure: None,
     };
     let e = node.entry(
         Kind::IncidentFollowUp,
@@ -399,9 +408,13 @@ pub async fn deliver(node: Arc<Node>) {
             if blocked.contains(&row.party) {
                 continue;
             }
-            if let Err(e) = send(&node, row).await {
-                tracing::info!(incident = %row.incident, seq = row.seq, partner = %row.party, error = %e, "incident message not acknowledged yet; will retry");
-                blocked.insert(row.party.clone());
+            match send(&node, row).await {
+                Ok(()) => {}
+                Err(Sent::Refused(why)) => refused(&node, row, &why).await,
+                Err(Sent::Retry(e)) => {
+                    tracing::info!(incident = %row.incident, seq = row.seq, partner = %row.party, error = %e, "incident message not acknowledged yet; will retry");
+                    blocked.insert(row.party.clone());
+                }
             }
         }
         let wait = if pending.is_empty() {
@@ -416,7 +429,63 @@ pub async fn deliver(node: Arc<Node>) {
     }
 }
 
-async fn send(node: &Node, row: &IncidentRow) -> Result<(), String> {
+/// Why a message was not acknowledged.
+enum Sent {
+    /// The originator refused it by decision: final, never retried.
+    Refused(String),
+    /// Anything else: tried again.
+    Retry(String),
+}
+
+impl From<String> for Sent {
+    fn from(s: String) -> Self {
+        Sent::Retry(s)
+    }
+}
+
+/// Records the originator's final refusal of a message (ledgered, shown).
+async fn refused(node: &Node, row: &IncidentRow, why: &str) {
+    tracing::warn!(incident = %row.incident, seq = row.seq, partner = %row.party, reason = %why, "incident message refused by the originator");
+    let why = crate::node::bounded(why, crate::node::MAX_ENTRY_FIELD);
+    let e = node.entry(
+        Kind::IncidentRefused,
+        Some(&row.item),
+        vec![
+            ("incident", row.incident.clone()),
+            ("by", row.party.clone()),
+            ("reasons", why.clone()),
+            ("seq", row.seq.to_string()),
+        ],
+    );
+    let committed = match e {
+        Ok(e) => node
+            .store()
+            .commit(Batch {
+                incidents_refused: vec![(
+                    row.incident.clone(),
+                    row.seq,
+                    node.now().to_string(),
+                    why,
+                )],
+                entries: vec![e],
+                ..Batch::default()
+            })
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = committed {
+        tracing::error!(error = %e, "incidents: cannot record a refusal");
+        return;
+    }
+    if let Ok(rows) = node.store().incident_messages(&row.incident).await
+        && let Ok(v) = view(node, &rows)
+    {
+        node.incidents().show(&v);
+    }
+}
+
+async fn send(node: &Node, row: &IncidentRow) -> Result<(), Sent> {
     let partner = node
         .partner(&row.party)
         .ok_or_else(|| format!("{} is not a configured partner", row.party))?;
@@ -435,9 +504,20 @@ async fn send(node: &Node, row: &IncidentRow) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     let status = resp.status();
+    let decided = resp
+        .headers()
+        .get(crate::refusals::DECISION_HEADER)
+        .is_some_and(|v| v == "decision");
     let body = resp.bytes().await.map_err(|e| e.to_string())?;
     if !status.is_success() {
-        return Err(format!("{status}: {}", String::from_utf8_lossy(&body)));
+        let text = serde_json::from_slice::<gsomia_api::ErrorBody>(&body)
+            .map(|b| b.error)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
+        return Err(if status.is_client_error() && decided {
+            Sent::Refused(text)
+        } else {
+            Sent::Retry(format!("{status}: {text}"))
+        });
     }
     let ack = IncidentNotice::open(&body, partner.key()).map_err(|e| e.to_string())?;
     if ack.kind != "ack"
@@ -445,7 +525,7 @@ async fn send(node: &Node, row: &IncidentRow) -> Result<(), String> {
         || ack.seq != row.seq
         || ack.originator != row.party
     {
-        return Err("an acknowledgement of another message".into());
+        return Err(Sent::Retry("an acknowledgement of another message".into()));
     }
     let now = node.now().to_string();
     let e = node
@@ -570,6 +650,8 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         at: now.to_string(),
         acked_at: Some(now.to_string()),
         ack: Some(ack.clone()),
+        failed_at: None,
+        failure: None,
     };
     let e = node
         .entry(

@@ -168,6 +168,10 @@ pub struct IncidentRow {
     pub acked_at: Option<String>,
     /// The signed acknowledgement.
     pub ack: Option<Vec<u8>>,
+    /// When the originator refused it by decision (sent messages; final).
+    pub failed_at: Option<String>,
+    /// The originator's reasons.
+    pub failure: Option<String>,
 }
 
 /// A return to an originator waiting for its receipt.
@@ -555,6 +559,8 @@ pub struct Batch {
     pub incidents: Vec<IncidentRow>,
     /// Incident messages acknowledged: (incident, seq, when, the signed acknowledgement).
     pub incidents_acked: Vec<(String, u32, String, Vec<u8>)>,
+    /// Incident messages the originator refused by decision: (incident, seq, when, why).
+    pub incidents_refused: Vec<(String, u32, String, String)>,
     /// Ledger entries recording all of the above (and decisions, reads, refusals).
     pub entries: Vec<Entry>,
 }

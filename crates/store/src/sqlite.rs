@@ -358,7 +358,8 @@ fn item_row(r: &Row<'_>) -> rusqlite::Result<Result<ItemRow, StoreError>> {
 }
 
 /// The columns of an incident message.
-const INCIDENT_ROW: &str = "rowid, incident, seq, direction, party, item, bytes, at, acked_at, ack";
+const INCIDENT_ROW: &str =
+    "rowid, incident, seq, direction, party, item, bytes, at, acked_at, ack, failed_at, failure";
 
 fn incident_row(r: &Row<'_>) -> rusqlite::Result<Result<IncidentRow, StoreError>> {
     let direction: String = r.get("direction")?;
@@ -374,6 +375,8 @@ fn incident_row(r: &Row<'_>) -> rusqlite::Result<Result<IncidentRow, StoreError>
         at: r.get("at")?,
         acked_at: r.get("acked_at")?,
         ack: r.get("ack")?,
+        failed_at: r.get("failed_at")?,
+        failure: r.get("failure")?,
     }))
 }
 
@@ -1271,7 +1274,7 @@ impl Store for SqliteStore {
                     c,
                     &format!(
                         "SELECT {INCIDENT_ROW} FROM incident_message \
-                         WHERE direction = 'sent' AND acked_at IS NULL ORDER BY rowid"
+                         WHERE direction = 'sent' AND acked_at IS NULL AND failed_at IS NULL ORDER BY rowid"
                     ),
                     [],
                     incident_row,

@@ -662,6 +662,16 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             st.execute(params![at, ack, incident, seq_no])
                 .map_err(sql)?;
         }
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE incident_message SET failed_at = ?, failure = ? \
+                 WHERE incident = ? AND seq = ? AND direction = 'sent' AND acked_at IS NULL AND failed_at IS NULL",
+            )
+            .map_err(sql)?;
+        for (incident, seq_no, at, why) in &batch.incidents_refused {
+            st.execute(params![at, why, incident, seq_no])
+                .map_err(sql)?;
+        }
     }
     // The ledger records, chained from the sequencer's position.
     let first_index = seq.next;

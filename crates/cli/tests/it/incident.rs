@@ -159,3 +159,55 @@ fn a_report_reaches_the_originator_live_and_follow_ups_outlast_its_absence() {
         assert_eq!(code, 0, "{v}");
     }
 }
+
+#[test]
+fn a_report_the_originator_refuses_by_decision_ends_refused_and_is_not_retried() {
+    let root = tmp("incident-refused");
+    let (jpn, kor) = pair(&root);
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let js = Server::start(&jpn);
+    let ks = Server::start(&kor);
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let (origin, rep) = kor_item_at_jpn(&root, &k, &j, "kor-gone-item");
+    // KOR no longer holds the item it originated (its row removed).
+    drop(ks);
+    let db = rusqlite::Connection::open(kor.join("node.db")).unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM item WHERE id = ?", [&origin])
+            .unwrap(),
+        1
+    );
+    drop(db);
+    let _ks = Server::start(&kor);
+    let r = j.ok(&[
+        "incident",
+        "report",
+        &rep,
+        "--actual",
+        "--description",
+        "the courier bag was opened in transit",
+    ]);
+    let id = r["id"].as_str().unwrap().to_owned();
+    let v = until("KOR's decision", || {
+        let v = j.ok(&["incident", "show", &id]);
+        (v["state"] == "refused").then_some(v)
+    });
+    assert_eq!(v["pending"], 0, "a decision is final: {v}");
+    let why = v["messages"][0]["refused"].as_str().unwrap();
+    assert!(why.contains("not one KOR originated"), "{why}");
+    // Nothing more goes on a refused incident.
+    assert_eq!(
+        j.run(&["incident", "update", &id, "--findings", "more"]).0,
+        1
+    );
+}

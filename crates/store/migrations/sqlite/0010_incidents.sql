@@ -12,7 +12,12 @@ CREATE TABLE incident_message (
     at        TEXT NOT NULL,
     acked_at  TEXT,
     ack       BLOB,
+    failed_at TEXT,
+    failure   TEXT,
     PRIMARY KEY (incident, seq, direction)
 ) STRICT;
-CREATE INDEX incident_unacked ON incident_message (party) WHERE direction = 'sent' AND acked_at IS NULL;
+-- What waits to be sent: neither acknowledged nor refused by the
+-- originator's decision (a refusal is final, its reasons kept).
+CREATE INDEX incident_unacked ON incident_message (party)
+    WHERE direction = 'sent' AND acked_at IS NULL AND failed_at IS NULL;
 CREATE INDEX incident_reports ON incident_message (seq, incident) WHERE seq = 0;

@@ -748,3 +748,78 @@ pub async fn holdings_are_recorded_and_disposed_of_once<S: Store + ?Sized>(s: &S
     assert!(s.returns_open().await.unwrap().is_empty());
     assert!(s.returns_answered().await.unwrap().is_empty());
 }
+
+/// Incident messages: kept once each, pending until acknowledged or
+/// refused, listed by report.
+pub async fn incident_messages_wait_until_answered<S: Store + ?Sized>(s: &S) {
+    use gsomia_store::IncidentRow;
+    let row = |incident: &str, seq: u32, sent: bool| IncidentRow {
+        position: 0,
+        incident: incident.into(),
+        seq,
+        sent,
+        party: "KOR".into(),
+        item: "i1".into(),
+        bytes: vec![seq as u8],
+        at: "2026-11-28T00:00:00Z".into(),
+        acked_at: None,
+        ack: None,
+        failed_at: None,
+        failure: None,
+    };
+    s.commit(Batch {
+        incidents: vec![row("a", 0, true), row("a", 1, true), row("b", 0, true)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.commit(Batch {
+            incidents: vec![row("a", 1, true)],
+            ..Batch::default()
+        })
+        .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    // The same place received is another row.
+    s.commit(Batch {
+        incidents: vec![row("a", 1, false)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.incidents_unacked().await.unwrap().len(), 3);
+    s.commit(Batch {
+        incidents_acked: vec![("a".into(), 0, "t".into(), vec![9])],
+        incidents_refused: vec![("b".into(), 0, "t".into(), "not ours".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let pending = s.incidents_unacked().await.unwrap();
+    assert_eq!(
+        pending
+            .iter()
+            .map(|r| (r.incident.as_str(), r.seq))
+            .collect::<Vec<_>>(),
+        vec![("a", 1)]
+    );
+    let a = s.incident_messages("a").await.unwrap();
+    assert_eq!(a.len(), 3);
+    assert_eq!(a[0].ack.as_deref(), Some(&[9u8][..]));
+    let b = s.incident_messages("b").await.unwrap();
+    assert_eq!(b[0].failure.as_deref(), Some("not ours"));
+    let reports = s.incidents_page(None, 10).await.unwrap();
+    assert_eq!(
+        reports
+            .iter()
+            .map(|r| r.incident.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a", "b"]
+    );
+    let after = s
+        .incidents_page(Some(reports[0].position), 10)
+        .await
+        .unwrap();
+    assert_eq!(after.len(), 1);
+}

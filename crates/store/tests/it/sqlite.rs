@@ -187,3 +187,8 @@ fn fresh_dir(before: &str, after: &str) -> std::path::PathBuf {
 async fn holdings_are_recorded_and_disposed_of_once() {
     c::holdings_are_recorded_and_disposed_of_once(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn incident_messages_wait_until_answered() {
+    c::incident_messages_wait_until_answered(&fresh().await).await;
+}
