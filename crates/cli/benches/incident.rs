@@ -1,0 +1,284 @@
+//! Incident report → the originator's security officer, with real node
+//! processes (`gsomia serve`, JPN holding a KOR item, KOR's officer
+//! following `/v1/incidents/stream` over TLS): the time from the report
+//! request leaving JPN's client to the incident arriving on KOR's live
+//! feed, first with the nodes idle, then while JPN releases items to KOR
+//! flat out (16 releases in flight). The baseline, in the same run and
+//! the same conditions: one item's labels read at JPN (`GET
+//! /v1/items/{id}`, decided and ledgered).
+//!
+//! Run: `cargo bench -p gsomia --bench incident --locked -- [REPORTS]` (default 200).
+#![allow(
+    missing_docs,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+use gsomia_api::{Client, ReportIncident, SubmitItem};
+
+const BIN: &str = env!("CARGO_BIN_EXE_gsomia");
+
+fn gsomia(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(BIN).arg("--json").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+struct Served {
+    child: Child,
+    api: String,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(dir: &Path) -> Served {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--dir", s(dir)])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let api = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
+    Served { child, api }
+}
+
+fn token(dir: &Path, name: &str, clearance: &str, role: &str) -> String {
+    gsomia(&[
+        "person",
+        "add",
+        "--dir",
+        s(dir),
+        "--name",
+        name,
+        "--clearance",
+        clearance,
+        "--until",
+        "2099-12-31",
+        "--need-to-know",
+        "dprk",
+        "--role",
+        role,
+    ])["token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A fixed port for a node's peer endpoint, so its partner can be told it first.
+fn peer_port(dir: &Path) -> u16 {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let toml = dir.join("node.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("peer_listen") {
+            out.push_str(&format!("peer_listen = \"127.0.0.1:{port}\"\n"));
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    std::fs::write(&toml, out).unwrap();
+    port
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn summary(name: &str, mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let p99 = pct(&v, 0.99);
+    println!(
+        "  {name}: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} samples)",
+        pct(&v, 0.5),
+        p99,
+        v[v.len() - 1],
+        v.len()
+    );
+    p99
+}
+
+fn main() {
+    let reports: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(200);
+    let root: PathBuf =
+        std::env::temp_dir().join(format!("gsomia-bench-incident-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
+    gsomia(&["init", "--party", "JPN", "--dir", s(&jpn)]);
+    gsomia(&["init", "--party", "KOR", "--dir", s(&kor)]);
+    let (jp, kp) = (peer_port(&jpn), peer_port(&kor));
+    for (dir, other, port) in [(&jpn, &kor, kp), (&kor, &jpn, jp)] {
+        let bundle = root.join(format!(
+            "{}.bundle",
+            other.file_name().unwrap().to_str().unwrap()
+        ));
+        let doc = gsomia(&["identity", "export", "--dir", s(other)]);
+        std::fs::write(&bundle, doc["bundle"].as_str().unwrap()).unwrap();
+        gsomia(&[
+            "partner",
+            "add",
+            "--dir",
+            s(dir),
+            s(&bundle),
+            "--endpoint",
+            &format!("https://127.0.0.1:{port}"),
+        ]);
+    }
+    let sato = token(&jpn, "Sato", "極秘", "officer");
+    let kim = token(&kor, "Kim", "군사II급비밀", "officer");
+    let park = token(&kor, "Park", "군사II급비밀", "security-officer");
+    let (js, ks) = (serve(&jpn), serve(&kor));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let j = Arc::new(Client::new(&js.api, &jpn.join("tls/ca.pem"), Some(&sato)).unwrap());
+        let k = Client::new(&ks.api, &kor.join("tls/ca.pem"), Some(&kim)).unwrap();
+        let so = Client::new(&ks.api, &kor.join("tls/ca.pem"), Some(&park)).unwrap();
+        let b64 = |t: &str| base64::engine::general_purpose::STANDARD.encode(t);
+        // KOR's item at JPN.
+        let origin = k
+            .submit(&SubmitItem {
+                level: "군사II급비밀".into(),
+                topics: vec!["dprk.missile".into()],
+                rel_to: Some(vec!["JPN".into()]),
+                content: b64("report"),
+                reproduction: None,
+                dispose_by: None,
+            })
+            .await
+            .unwrap()
+            .id;
+        k.release(&origin, "JPN").await.unwrap();
+        let held = loop {
+            if let Some(i) = j
+                .items()
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .find(|i| i.origin_item == origin)
+            {
+                break i.id;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        // JPN's own items for the bulk releases.
+        let mut own = Vec::new();
+        for n in 0..2000 {
+            own.push(
+                j.submit(&SubmitItem {
+                    level: "極秘".into(),
+                    topics: vec!["dprk.missile".into()],
+                    rel_to: Some(vec!["KOR".into()]),
+                    content: b64(&format!("bulk {n} {}", "x".repeat(1000))),
+                    reproduction: None,
+                    dispose_by: None,
+                })
+                .await
+                .unwrap()
+                .id,
+            );
+        }
+        let feed = so.incident_stream().await.unwrap();
+        let mut feed = Box::pin(feed);
+        let mut measure = async |phase: &str| {
+            let (mut base, mut lat) = (Vec::new(), Vec::new());
+            for n in 0..reports {
+                let t = Instant::now();
+                j.item(&held).await.unwrap();
+                base.push(t.elapsed().as_secs_f64() * 1000.0);
+                let t = Instant::now();
+                let r = j
+                    .report_incident(&ReportIncident {
+                        item: held.clone(),
+                        actual: false,
+                        description: format!("{phase} {n}"),
+                    })
+                    .await
+                    .unwrap();
+                loop {
+                    let v = feed.next().await.unwrap().unwrap();
+                    if v.id == r.id && v.direction == "received" {
+                        break;
+                    }
+                }
+                lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            println!("{phase}:");
+            let b = summary("baseline: one item's labels at JPN", base);
+            let l = summary("report → KOR's live feed", lat);
+            println!("  p99 against the baseline: {:.2}×", l / b);
+        };
+        println!("{reports} reports, JPN → KOR, each awaited on KOR's feed before the next");
+        measure("idle").await;
+        // Bulk: 16 releases in flight, JPN → KOR, until the measure ends.
+        let stop = Arc::new(AtomicBool::new(false));
+        let released = Arc::new(AtomicU64::new(0));
+        let own = Arc::new(own);
+        let mut tasks = Vec::new();
+        for w in 0..16usize {
+            let (j, stop, released, own) = (j.clone(), stop.clone(), released.clone(), own.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut n = w;
+                while !stop.load(Ordering::Relaxed) {
+                    let _ = j.release(&own[n % own.len()], "KOR").await;
+                    released.fetch_add(1, Ordering::Relaxed);
+                    n += 16;
+                }
+            }));
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let t = Instant::now();
+        measure("while JPN releases to KOR flat out").await;
+        let rate = released.load(Ordering::Relaxed) as f64 / (t.elapsed().as_secs_f64() + 1.0);
+        stop.store(true, Ordering::Relaxed);
+        for t in tasks {
+            let _ = t.await;
+        }
+        println!("  (bulk: about {rate:.0} releases/s decided, sealed and queued meanwhile)");
+    });
+    drop((js, ks));
+    let _ = std::fs::remove_dir_all(&root);
+}
