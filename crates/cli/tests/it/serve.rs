@@ -52,7 +52,10 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // Killed and reaped, so its ports are free when the next process
+        // binds them (a restart on the same ports).
         let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
