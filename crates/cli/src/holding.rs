@@ -15,13 +15,20 @@ use gsomia_api::{
 use serde_json::json;
 
 use crate::out::Outcome;
-use crate::serve::{NodeArgs, block, client, failed};
+use crate::serve::{NodeArgs, block, client, doc, failed, not_found};
 
 /// The most content a translation or derived document sends.
 const CONTENT_LIMIT: u64 = 12 * 1024 * 1024;
 
-fn doc(v: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
+/// The reasons of a refusal under the rules, from its error text
+/// (`ACTION refused: REASON | REASON`).
+pub(crate) fn refusal_reasons(error: &str) -> Vec<String> {
+    error
+        .split_once(": ")
+        .map_or(error, |(_, r)| r)
+        .split(" | ")
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The node's answer, or: a refusal under the rules (409) as a refused
@@ -31,13 +38,7 @@ fn answered<T>(what: &str, id: &str, r: Result<T, ClientError>) -> Result<Result
     match r {
         Ok(v) => Ok(Ok(v)),
         Err(ClientError::Status { status: 409, body }) => {
-            let reasons: Vec<String> = body
-                .error
-                .split_once(": ")
-                .map_or(body.error.as_str(), |(_, r)| r)
-                .split(" | ")
-                .map(str::to_owned)
-                .collect();
+            let reasons = refusal_reasons(&body.error);
             let mut text = format!("REFUSED  {what} {id}\n");
             for r in &reasons {
                 text.push_str(&format!("  - {r}\n"));
@@ -48,11 +49,7 @@ fn answered<T>(what: &str, id: &str, r: Result<T, ClientError>) -> Result<Result
                 true,
             )))
         }
-        Err(e) if e.status() == Some(404) => Ok(Err(Outcome::answer(
-            json!({ "id": id, "found": false }),
-            format!("NOT FOUND {id} (or not readable by you)\n"),
-            true,
-        ))),
+        Err(e) if e.status() == Some(404) => Ok(Err(not_found(id))),
         Err(e) => Err(failed(e)),
     }
 }

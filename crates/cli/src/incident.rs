@@ -7,7 +7,7 @@ use futures_util::StreamExt as _;
 use gsomia_api::{FollowUpIncident, IncidentView, Page, ReportIncident};
 
 use crate::out::Outcome;
-use crate::serve::{NodeArgs, block, client, failed};
+use crate::serve::{NodeArgs, block, client, doc, failed};
 
 /// `gsomia incident …`.
 #[derive(Subcommand)]
@@ -82,10 +82,6 @@ pub struct ReportArgs {
     /// What happened.
     #[arg(long)]
     description: String,
-}
-
-fn doc(v: &impl serde::Serialize) -> serde_json::Value {
-    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 fn line(v: &IncidentView) -> String {

@@ -848,12 +848,7 @@ fn refusal(e: &gsomia_api::ClientError) -> (String, Vec<String>) {
     match e {
         gsomia_api::ClientError::Status { status: 409, body } => (
             "refused".into(),
-            body.error
-                .split_once(": ")
-                .map_or(body.error.as_str(), |(_, r)| r)
-                .split(" | ")
-                .map(str::to_owned)
-                .collect(),
+            crate::holding::refusal_reasons(&body.error),
         ),
         e => (format!("failed: {e}"), Vec::new()),
     }

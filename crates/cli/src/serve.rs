@@ -159,7 +159,7 @@ pub(crate) fn failed(e: ClientError) -> anyhow::Error {
 }
 
 /// The answer for an item that does not exist or that the caller may not read (one answer for both).
-fn not_found(id: &str) -> Outcome {
+pub(crate) fn not_found(id: &str) -> Outcome {
     Outcome::answer(
         json!({ "id": id, "found": false }),
         format!("NOT FOUND {id} (or not readable by you)\n"),
@@ -176,7 +176,7 @@ fn about_item<T>(id: &str, r: Result<T, ClientError>) -> Result<Result<T, Outcom
     }
 }
 
-fn doc(v: &impl serde::Serialize) -> serde_json::Value {
+pub(crate) fn doc(v: &impl serde::Serialize) -> serde_json::Value {
     serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 

@@ -218,14 +218,7 @@ pub fn index_of(item: &Item) -> Option<gsomia_store::ItemIndex> {
             .map(|s| s.item.clone()),
         None => None,
     };
-    let dispose_by = label
-        .informative
-        .iter()
-        .filter(|(tag, _)| tag == gsomia_core::holding::DISPOSE_BY)
-        .flat_map(|(_, values)| values.iter())
-        .filter_map(|v| gsomia_core::time::parse_instant(v).ok())
-        .map(|t| t.as_second())
-        .min();
+    let dispose_by = crate::labels::dispose_by(&label).map(|t| t.as_second());
     Some(gsomia_store::ItemIndex {
         access_level,
         created_unix: gsomia_core::time::parse_instant(&item.created_at)

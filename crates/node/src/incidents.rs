@@ -21,6 +21,7 @@ use gsomia_store::{Batch, IncidentRow, Person, Role, StoreError};
 use tokio::sync::broadcast;
 
 use crate::error::{Class, Classified};
+use crate::items::outbox::{Failure, Retry, post_to};
 use crate::node::Node;
 use crate::refusals::{Reason, Refusal};
 
@@ -410,8 +411,8 @@ pub async fn deliver(node: Arc<Node>) {
             }
             match send(&node, row).await {
                 Ok(()) => {}
-                Err(Sent::Refused(why)) => refused(&node, row, &why).await,
-                Err(Sent::Retry(e)) => {
+                Err(Failure::Refused(why)) => refused(&node, row, &why).await,
+                Err(Failure::Retry(e)) => {
                     tracing::info!(incident = %row.incident, seq = row.seq, partner = %row.party, error = %e, "incident message not acknowledged yet; will retry");
                     blocked.insert(row.party.clone());
                 }
@@ -426,20 +427,6 @@ pub async fn deliver(node: Arc<Node>) {
             () = node.incidents().wake.notified() => {}
             () = tokio::time::sleep(wait) => {}
         }
-    }
-}
-
-/// Why a message was not acknowledged.
-enum Sent {
-    /// The originator refused it by decision: final, never retried.
-    Refused(String),
-    /// Anything else: tried again.
-    Retry(String),
-}
-
-impl From<String> for Sent {
-    fn from(s: String) -> Self {
-        Sent::Retry(s)
     }
 }
 
@@ -478,54 +465,31 @@ async fn refused(node: &Node, row: &IncidentRow, why: &str) {
         tracing::error!(error = %e, "incidents: cannot record a refusal");
         return;
     }
-    if let Ok(rows) = node.store().incident_messages(&row.incident).await
+    show_now(node, &row.incident).await;
+}
+
+/// Shows an incident as it now stands to the live subscribers.
+async fn show_now(node: &Node, id: &str) {
+    if let Ok(rows) = node.store().incident_messages(id).await
         && let Ok(v) = view(node, &rows)
     {
         node.incidents().show(&v);
     }
 }
 
-async fn send(node: &Node, row: &IncidentRow) -> Result<(), Sent> {
-    let partner = node
-        .partner(&row.party)
-        .ok_or_else(|| format!("{} is not a configured partner", row.party))?;
-    let client = node
-        .peer_client(&row.party)
-        .ok_or_else(|| format!("{} is not a configured partner", row.party))?;
-    let url = format!(
-        "{}/peer/v1/incidents",
-        partner.endpoint.trim_end_matches('/')
-    );
-    let resp = client
-        .post(url)
-        .header("content-type", "application/octet-stream")
-        .body(row.bytes.clone())
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = resp.status();
-    let decided = resp
-        .headers()
-        .get(crate::refusals::DECISION_HEADER)
-        .is_some_and(|v| v == "decision");
-    let body = resp.bytes().await.map_err(|e| e.to_string())?;
-    if !status.is_success() {
-        let text = serde_json::from_slice::<gsomia_api::ErrorBody>(&body)
-            .map(|b| b.error)
-            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-        return Err(if status.is_client_error() && decided {
-            Sent::Refused(text)
-        } else {
-            Sent::Retry(format!("{status}: {text}"))
-        });
-    }
-    let ack = IncidentNotice::open(&body, partner.key()).map_err(|e| e.to_string())?;
+/// Sends one message to the originator (the peer channel the outbox uses:
+/// only the originator's decision is a final refusal) and records its
+/// acknowledgement.
+async fn send(node: &Node, row: &IncidentRow) -> Result<(), Failure> {
+    let (partner, body) = post_to(node, &row.party, "incidents", row.bytes.clone()).await?;
+    let receipt = |what: String| Failure::Retry(Retry::Receipt(what));
+    let ack = IncidentNotice::open(&body, partner.key()).map_err(|e| receipt(e.to_string()))?;
     if ack.kind != "ack"
         || ack.id != row.incident
         || ack.seq != row.seq
         || ack.originator != row.party
     {
-        return Err(Sent::Retry("an acknowledgement of another message".into()));
+        return Err(receipt("an acknowledgement of another message".into()));
     }
     let now = node.now().to_string();
     let e = node
@@ -538,20 +502,16 @@ async fn send(node: &Node, row: &IncidentRow) -> Result<(), Sent> {
                 ("seq", row.seq.to_string()),
             ],
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Retry::Record(e.to_string()))?;
     node.store()
         .commit(Batch {
-            incidents_acked: vec![(row.incident.clone(), row.seq, now, body.to_vec())],
+            incidents_acked: vec![(row.incident.clone(), row.seq, now, body)],
             entries: vec![e],
             ..Batch::default()
         })
         .await
-        .map_err(|e| e.to_string())?;
-    if let Ok(rows) = node.store().incident_messages(&row.incident).await
-        && let Ok(v) = view(node, &rows)
-    {
-        node.incidents().show(&v);
-    }
+        .map_err(|e| Retry::Record(e.to_string()))?;
+    show_now(node, &row.incident).await;
     Ok(())
 }
 
@@ -697,10 +657,6 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         }
         Err(e) => return Err(Refusal::internal(&t, e)),
     }
-    if let Ok(rows) = node.store().incident_messages(&n.id).await
-        && let Ok(v) = view(node, &rows)
-    {
-        node.incidents().show(&v);
-    }
+    show_now(node, &n.id).await;
     Ok(ack)
 }

@@ -55,6 +55,17 @@ pub fn view(w: &WireLabel) -> gsomia_api::Label {
     }
 }
 
+/// The earliest "return or destroy by" instant a label's `Dispose-By`
+/// marking sets (a value that is no instant sets none).
+pub fn dispose_by(w: &WireLabel) -> Option<jiff::Timestamp> {
+    w.informative
+        .iter()
+        .filter(|(tag, _)| tag == gsomia_core::holding::DISPOSE_BY)
+        .flat_map(|(_, values)| values.iter())
+        .filter_map(|v| gsomia_core::time::parse_instant(v).ok())
+        .min()
+}
+
 /// The label as names, for sealing and storing.
 pub fn to_wire(reg: &Registry, l: &Label) -> WireLabel {
     WireLabel {

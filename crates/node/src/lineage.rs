@@ -32,6 +32,15 @@ pub enum Made {
 }
 
 impl Made {
+    /// How it is shown: `copy 2 of 3`, `translation (ko)`, `derived`.
+    pub fn describe(&self) -> String {
+        match self {
+            Made::Copy { number, of } => format!("copy {number} of {of}"),
+            Made::Translation { language } => format!("translation ({language})"),
+            Made::Derived => "derived".into(),
+        }
+    }
+
     /// The name shown and recorded.
     pub fn kind(&self) -> &'static str {
         match self {

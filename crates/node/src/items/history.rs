@@ -8,7 +8,7 @@
 
 use gsomia_api::{HistoryEntry, InventoryEntry, InventoryFilter, ItemHistory, MadeFrom, Page};
 use gsomia_core::{AccessDecision, decide_access};
-use gsomia_ledger::entry::{Kind, Record};
+use gsomia_ledger::entry::Record;
 use gsomia_seal::item::WireLabel;
 use gsomia_store::{Item, ItemRow, Person};
 
@@ -21,8 +21,6 @@ use crate::node::Node;
 
 fn made_detail(l: &Lineage) -> String {
     match &l.made {
-        Made::Copy { number, of } => format!("copy {number} of {of}"),
-        Made::Translation { language } => format!("translation ({language})"),
         Made::Derived => format!(
             "derived from {}",
             l.sources
@@ -31,6 +29,7 @@ fn made_detail(l: &Lineage) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+        m => m.describe(),
     }
 }
 
@@ -76,21 +75,11 @@ async fn may_see(node: &Node, person: &Person, item: &Item) -> Result<WireLabel,
             )),
         }
     };
-    let e = match &allowed {
-        Ok(rules) => node.entry(
-            Kind::ReadAllowed,
-            Some(&item.id),
-            vec![("person", person.id.clone()), ("rules", rules.clone())],
-        )?,
-        Err(reasons) => node.entry(
-            Kind::ReadDenied,
-            Some(&item.id),
-            vec![
-                ("person", person.id.clone()),
-                ("reasons", reasons.join(" | ")),
-            ],
-        )?,
+    let outcome = match &allowed {
+        Ok(rules) => Ok(rules.clone()),
+        Err(reasons) => Err(reasons),
     };
+    let e = super::read_entry(node, person, &item.id, outcome)?;
     node.ledger(vec![e]).await?;
     match allowed {
         Ok(_) => Ok(label),
@@ -207,21 +196,7 @@ pub async fn history(
         Some(l) => l
             .sources
             .iter()
-            .map(|s| -> Result<gsomia_api::SourceView, ItemError> {
-                let w = WireLabel::from_bytes(&s.label).map_err(|e| stored(id, e))?;
-                let e = s
-                    .equivalent
-                    .as_deref()
-                    .map(WireLabel::from_bytes)
-                    .transpose()
-                    .map_err(|e| stored(id, e))?;
-                Ok(gsomia_api::SourceView {
-                    item: s.item.clone(),
-                    origin_item: s.origin_item.clone(),
-                    label: view(&w),
-                    equivalent_label: e.as_ref().map(view),
-                })
-            })
+            .map(super::holding::source_view)
             .collect::<Result<Vec<_>, _>>()?,
         None => Vec::new(),
     };
@@ -272,21 +247,10 @@ fn entry_of(node: &Node, row: &ItemRow, now: i64) -> InventoryEntry {
     e.state = state;
     e.disposed_at = disposed_at;
     if let Ok(Some(l)) = lineage_of(&row.id, row.lineage.as_deref()) {
-        e.made = Some(match &l.made {
-            Made::Copy { number, of } => format!("copy {number} of {of}"),
-            Made::Translation { language } => format!("translation ({language})"),
-            Made::Derived => "derived".into(),
-        });
+        e.made = Some(l.made.describe());
         e.source = l.sources.first().map(|s| s.item.clone());
     }
-    let by = label
-        .informative
-        .iter()
-        .filter(|(t, _)| t == gsomia_core::holding::DISPOSE_BY)
-        .flat_map(|(_, v)| v.iter())
-        .filter_map(|v| gsomia_core::time::parse_instant(v).ok())
-        .min();
-    if let Some(by) = by {
+    if let Some(by) = crate::labels::dispose_by(&label) {
         e.dispose_by = Some(by.to_string());
         e.overdue = e.state == "held" && by.as_second() <= now;
     }

@@ -129,7 +129,7 @@ fn source_of(item: &Item) -> Source {
     }
 }
 
-fn source_view(s: &Source) -> Result<SourceView, ItemError> {
+pub(crate) fn source_view(s: &Source) -> Result<SourceView, ItemError> {
     let label = WireLabel::from_bytes(&s.label).map_err(|e| stored(&s.item, e))?;
     let eq = s
         .equivalent
@@ -257,11 +257,7 @@ fn new_item(id: String, from: &Item, at: &str, lineage: &Lineage) -> Item {
 async fn copies_made(node: &Node, id: &str) -> Result<(u32, u32), ItemError> {
     let mut count = 0u32;
     let mut highest = 0u32;
-    for row in node.store().made_from(id).await? {
-        if let Err(b) = crate::custody::check_item_row(node.custody(), &row) {
-            node.alarm(&b).await;
-            return Err(ItemError::Integrity(b));
-        }
+    for row in made_from_checked(node, id).await? {
         if let Some(Lineage {
             made: How::Copy { number, .. },
             ..

@@ -326,15 +326,34 @@ pub(crate) async fn decide_read(
             }
         }
     };
-    let e = match &outcome {
-        Ok(_) => node.entry(
+    let e = read_entry(
+        node,
+        person,
+        id,
+        outcome.as_ref().map(|_| format!("rule 10; {what}")),
+    )?;
+    // Durable before answered: the ledger entry commits first.
+    node.ledger(vec![e]).await?;
+    match (outcome, item) {
+        (Ok((wire, eq)), Some(item)) => Ok((item, wire, eq)),
+        _ => Err(ItemError::NotFound),
+    }
+}
+
+/// The ledger entry of a read decided for `person`: allowed under
+/// `rules`, or denied for these reasons.
+pub(crate) fn read_entry(
+    node: &Node,
+    person: &Person,
+    id: &str,
+    outcome: Result<String, &Vec<String>>,
+) -> Result<gsomia_ledger::entry::Entry, EntryError> {
+    match outcome {
+        Ok(rules) => node.entry(
             Kind::ReadAllowed,
             Some(id),
-            vec![
-                ("person", person.id.clone()),
-                ("rules", format!("rule 10; {what}")),
-            ],
-        )?,
+            vec![("person", person.id.clone()), ("rules", rules)],
+        ),
         Err(reasons) => node.entry(
             Kind::ReadDenied,
             Some(id),
@@ -342,13 +361,7 @@ pub(crate) async fn decide_read(
                 ("person", person.id.clone()),
                 ("reasons", reasons.join(" | ")),
             ],
-        )?,
-    };
-    // Durable before answered: the ledger entry commits first.
-    node.ledger(vec![e]).await?;
-    match (outcome, item) {
-        (Ok((wire, eq)), Some(item)) => Ok((item, wire, eq)),
-        _ => Err(ItemError::NotFound),
+        ),
     }
 }
 

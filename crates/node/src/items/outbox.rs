@@ -339,7 +339,7 @@ fn delivered_entry(
 
 /// Posts `body` to a partner's `/peer/v1/{path}` over mutual TLS: the answer
 /// on success; a 4xx is the partner's final refusal, anything else is retried.
-async fn post_to(
+pub(crate) async fn post_to(
     node: &Node,
     to: &str,
     path: &str,
@@ -499,7 +499,7 @@ pub enum Retry {
 }
 
 /// Why a delivery attempt did not complete.
-enum Failure {
+pub(crate) enum Failure {
     /// Worth retrying.
     Retry(Retry),
     /// The recipient refused the transfer (4xx), with its reason: final.
