@@ -35,6 +35,10 @@ pub enum StoreError {
     /// A row to update that does not exist.
     #[error("`{0}` does not exist")]
     Missing(String),
+    /// An item the batch acts on is no longer held here: destroyed or
+    /// returned (by another request that committed first), or not stored.
+    #[error("item `{0}` is no longer held")]
+    Gone(String),
     /// The database file is not there (only `gsomia init` makes one).
     #[error("`{0}` does not exist (only `gsomia init` creates a node's database)")]
     NoDatabase(String),
@@ -516,6 +520,11 @@ pub struct WarningOwed {
 /// Everything one state change writes, in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
+    /// Items the batch acts on, which must still be held when it commits
+    /// (stored and not disposed of): one that is not fails the whole batch
+    /// with [`StoreError::Gone`], so nothing is released, copied or
+    /// returned from an item destroyed or returned meanwhile.
+    pub held: Vec<String>,
     /// People to register (an id or token already registered fails the whole batch with [`StoreError::Exists`]).
     pub people: Vec<Person>,
     /// Items to store.
@@ -548,9 +557,11 @@ pub struct Batch {
     pub warnings_owed: Vec<(String, String, u32, String)>,
     /// Warning updates partners took: (party, flight, seq, when).
     pub warnings_taken: Vec<(String, String, u32, String)>,
-    /// Items leaving custody (sealed bytes erased).
+    /// Items leaving custody (sealed bytes erased; one already disposed of
+    /// fails the whole batch with [`StoreError::Gone`]).
     pub disposals: Vec<Disposed>,
-    /// Returns to originators to follow.
+    /// Returns to originators to follow (a second open return of one item
+    /// fails the whole batch with [`StoreError::Exists`]).
     pub returns: Vec<Return>,
     /// Returns closed: (transfer, when).
     pub returns_closed: Vec<(String, String)>,

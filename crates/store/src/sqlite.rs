@@ -44,6 +44,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     ),
     (9, include_str!("../migrations/sqlite/0009_holdings.sql")),
     (10, include_str!("../migrations/sqlite/0010_incidents.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_one_open_return.sql"),
+    ),
 ];
 
 /// Read connections kept open (more are opened while many reads run at

@@ -336,6 +336,19 @@ fn topics(conn: &Connection, item: &str, topics: &[String]) -> Result<(), StoreE
 /// Writes one batch inside the open transaction; `seq` is the ledger
 /// sequencer, advanced only on success.
 fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, StoreError> {
+    if !batch.held.is_empty() {
+        // Checked inside the transaction: a destruction or return that
+        // committed after the request read the item wins.
+        let mut st = conn
+            .prepare_cached("SELECT disposal IS NULL FROM item WHERE id = ?")
+            .map_err(sql)?;
+        for id in &batch.held {
+            let held: Option<bool> = st.query_row([id], |r| r.get(0)).optional().map_err(sql)?;
+            if held != Some(true) {
+                return Err(StoreError::Gone(id.clone()));
+            }
+        }
+    }
     {
         let mut st = conn
             .prepare_cached(
@@ -595,7 +608,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             match st.execute(params![d.disposal, d.custody, d.at_unix, d.id]) {
                 Ok(1) => {}
                 Ok(_) => {
-                    done = Err(StoreError::Duplicate(d.id.clone()));
+                    done = Err(StoreError::Gone(d.id.clone()));
                     break;
                 }
                 Err(e) => {
@@ -616,7 +629,11 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             .map_err(sql)?;
         for r in &batch.returns {
             st.execute(params![r.transfer, r.item, r.requested_by, r.requested_at])
-                .map_err(|e| unique_or(e, || StoreError::Exists(r.transfer.clone())))?;
+                .map_err(|e| {
+                    unique_or(e, || {
+                        StoreError::Exists(format!("an open return of item {}", r.item))
+                    })
+                })?;
         }
         let mut st = conn
             .prepare_cached(

@@ -583,7 +583,14 @@ fn a_returned_item_goes_home_and_is_erased_on_the_originators_receipt() {
     assert_eq!(r["route"], "return", "{r}");
     // A second return while the first is under way is refused (or, once
     // it has settled, the item is gone).
-    assert_eq!(j.run(&["item", "return", &rep]).0, 1);
+    let (code, again) = j.run(&["item", "return", &rep]);
+    assert_eq!(
+        code,
+        1,
+        "{again}\nJPN's log:\n{}\nKOR's log:\n{}",
+        js.log(),
+        ks.log()
+    );
     let h = until("the return settled", || {
         let (_, h) = j.run(&["item", "history", &rep, "--limit", "500"]);
         (h["state"] == "returned").then_some(h)

@@ -9,6 +9,7 @@ use crate::common::{gsomia, json, s, tmp};
 
 pub struct Server {
     child: Child,
+    dir: PathBuf,
     pub url: String,
     pub peer: String,
 }
@@ -40,7 +41,17 @@ impl Server {
         let url = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
         let peer = words[words.iter().position(|w| *w == "peer").unwrap() + 1].to_owned();
         assert!(url.starts_with("https://127.0.0.1:"), "{line}");
-        Server { child, url, peer }
+        Server {
+            child,
+            dir: dir.to_owned(),
+            url,
+            peer,
+        }
+    }
+
+    /// What the node has logged so far (for a failing assertion's message).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
     }
 
     pub fn stop(mut self) -> i32 {

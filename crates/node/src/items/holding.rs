@@ -312,7 +312,10 @@ pub async fn copy(
         })
         .unwrap_or_default();
     let of = highest + count;
-    let mut batch = Batch::default();
+    let mut batch = Batch {
+        held: vec![item.id.clone()],
+        ..Batch::default()
+    };
     let mut copies = Vec::new();
     for k in 1..=count {
         let number = highest + k;
@@ -345,11 +348,19 @@ pub async fn copy(
             of,
         });
     }
-    node.store().commit(batch).await?;
+    super::commit_held(node, batch, "copy").await?;
     Ok(Copied {
         source: item.id,
         copies,
     })
+}
+
+/// The act a made document's kind names, for a refusal.
+fn lineage_action(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Translation => "translate",
+        _ => "derive",
+    }
 }
 
 fn language_ok(l: &str) -> bool {
@@ -358,8 +369,9 @@ fn language_ok(l: &str) -> bool {
             .all(|p| !p.is_empty() && p.len() <= 8 && p.bytes().all(|b| b.is_ascii_alphanumeric()))
 }
 
-/// Seals and stores a document this party made from held items, with its
-/// lineage and entry; answers what was made.
+/// Seals and stores a document this party made from held items (`held`:
+/// the ones it was made from directly, still held when it commits), with
+/// its lineage and entry; answers what was made.
 #[allow(clippy::too_many_arguments, reason = "one document's parts")]
 async fn store_made(
     node: &Node,
@@ -368,6 +380,7 @@ async fn store_made(
     label: &Label,
     content: &[u8],
     lineage: Lineage,
+    held: Vec<String>,
     kind: Kind,
     fields: Vec<(&str, String)>,
 ) -> Result<Made, ItemError> {
@@ -407,13 +420,17 @@ async fn store_made(
         index: None,
     };
     crate::custody::tag_item(node.custody(), &mut item).map_err(|b| stored(&id, b))?;
-    node.store()
-        .commit(Batch {
+    super::commit_held(
+        node,
+        Batch {
+            held,
             items: vec![item],
             entries: vec![e],
             ..Batch::default()
-        })
-        .await?;
+        },
+        lineage_action(kind),
+    )
+    .await?;
     Ok(Made {
         id,
         kind: made,
@@ -508,6 +525,7 @@ pub async fn translate(
         &label,
         &content,
         lineage,
+        direct.iter().map(|(i, _)| i.id.clone()).collect(),
         Kind::Translation,
         vec![
             ("translation", new),
@@ -600,6 +618,7 @@ pub async fn derive(node: &Node, person: &Person, req: &DeriveItem) -> Result<Ma
         &label,
         &content,
         lineage,
+        direct.iter().map(|(i, _)| i.id.clone()).collect(),
         Kind::Derived,
         vec![
             ("sources", req.sources.join(",")),
@@ -775,22 +794,8 @@ pub async fn destroy(
             .entries
             .push(node.entry(Kind::Destruction, Some(tid), fields)?);
     }
-    match node.store().commit(batch).await {
-        Ok(_) => {}
-        // Another destruction or return committed first: nothing twice.
-        Err(StoreError::Duplicate(d)) => {
-            let zone = node.zone();
-            let reason = match node.store().item(&d).await? {
-                Some(i) => disposed_reason(node, &i, &zone),
-                None => format!("item {d} is gone"),
-            };
-            return Err(ItemError::Refused {
-                action: "destroy",
-                reasons: vec![reason],
-            });
-        }
-        Err(e) => return Err(e.into()),
-    }
+    // Another destruction or return committed first: nothing twice.
+    super::commit_held(node, batch, "destroy").await?;
     let erased = scrub(node).await;
     Ok(Destroyed {
         items: targets.into_iter().map(|(t, _)| t).collect(),
@@ -931,7 +936,7 @@ async fn settle_one(node: &Node, a: &gsomia_store::ReturnAnswered) -> Result<(),
     }
     match node.store().commit(batch).await {
         Ok(_) => {}
-        Err(StoreError::Duplicate(_)) => {
+        Err(StoreError::Gone(_)) => {
             // Destroyed meanwhile: close the return alone.
             node.store()
                 .commit(Batch {

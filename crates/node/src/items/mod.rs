@@ -106,6 +106,29 @@ impl Classified for ItemError {
     }
 }
 
+/// Commits a batch that acts on held items (named in `batch.held`): one
+/// destroyed or returned by a request that committed first refuses this
+/// act, citing its disposal (rule 13), and nothing of the batch is written.
+pub(crate) async fn commit_held(
+    node: &Node,
+    batch: Batch,
+    action: &'static str,
+) -> Result<gsomia_store::Committed, ItemError> {
+    match node.store().commit(batch).await {
+        Err(StoreError::Gone(id)) => {
+            let reason = match node.store().item(&id).await? {
+                Some(i) if i.disposal.is_some() => holding::disposed_reason(node, &i, &node.zone()),
+                _ => format!("item {id} is no longer held here"),
+            };
+            Err(ItemError::Refused {
+                action,
+                reasons: vec![reason],
+            })
+        }
+        r => Ok(r?),
+    }
+}
+
 fn stored(id: &str, what: impl std::fmt::Display) -> ItemError {
     ItemError::Stored {
         id: id.to_owned(),

@@ -6,7 +6,7 @@ use gsomia_api::{ReleaseOutcome, Released, Route, Withheld};
 use gsomia_core::{Decision, ReleaseRequest, decide_release};
 use gsomia_ledger::entry::Kind;
 use gsomia_seal::transfer::Envelope;
-use gsomia_store::{Batch, Item, MessageKind, Outgoing, Person};
+use gsomia_store::{Batch, Item, MessageKind, Outgoing, Person, StoreError};
 
 use super::ItemError;
 use crate::labels::from_wire;
@@ -74,7 +74,7 @@ pub async fn release_by(
     let (item, _, _) = super::decide_read_held(node, person, id, "release").await?;
     match release(node, &item, to, &person.id, once.as_ref()).await {
         // The same key, in a request that committed first: its answer.
-        Err(ItemError::Store(gsomia_store::StoreError::Duplicate(_))) if once.is_some() => {
+        Err(ItemError::Store(StoreError::Duplicate(_))) if once.is_some() => {
             let o = once.as_ref().ok_or(ItemError::NotFound)?;
             match node.store().idempotent(&o.person, &o.key).await? {
                 Some(prior) => replay(o, &prior),
@@ -368,15 +368,33 @@ async fn decide_and_queue(
         },
         reasons,
     });
-    node.store()
-        .commit(Batch {
+    let returning = !returns.is_empty();
+    let committed = super::commit_held(
+        node,
+        Batch {
+            // The sealed bytes were read before: nothing leaves if the item
+            // was destroyed or returned since.
+            held: vec![item.id.clone()],
             outgoing: vec![queued],
             entries: vec![e1, e2],
             idempotent: kept(node, once, &outcome)?,
             returns,
             ..Batch::default()
-        })
-        .await?;
+        },
+        if returning { "return" } else { "release" },
+    )
+    .await;
+    match committed {
+        Ok(_) => {}
+        // Another return of the item committed first.
+        Err(ItemError::Store(StoreError::Exists(_))) if returning => {
+            return Err(ItemError::Refused {
+                action: "return",
+                reasons: vec![format!("item {} is already being returned", item.id)],
+            });
+        }
+        Err(e) => return Err(e),
+    }
     node.metrics().transfer(&partner.party, "sent", 1);
     node.wake_outbox();
     Ok(outcome)

@@ -1253,3 +1253,78 @@ async fn a_received_item_is_read_under_the_equivalent_label_recorded_at_receipt(
     assert_eq!(read("t-tokutei").await, 200);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A release that read an item just before a destruction (or a return)
+/// of it committed queues nothing: the commit finds the item no longer
+/// held, the release is refused citing the disposal, and no transfer,
+/// `sent` record or decision is kept. (Found as a flaky CLI test: a second
+/// `item return` slipped between the first one's settlement and its own
+/// check, and sent an erased item home again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_of_an_item_disposed_of_after_it_was_read_queues_nothing() {
+    let dir = fresh_dir("gsomia-node-gone-", "");
+    let (jpn, kor) = (identity(&dir, "JPN", 1), identity(&dir, "KOR", 2));
+    let node = kor_node(&kor, vec![partner(&jpn, "https://unused")]).await;
+    let reg = node.registry();
+    let label = reg
+        .label(
+            "KOR",
+            "군사II급비밀",
+            &["dprk.missile"],
+            Some(&["JPN"]),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+    let wire = gsomia_node::label_to_wire(&reg, &label);
+    let mut item = gsomia_store::Item {
+        id: "kor-gone".into(),
+        originator: "KOR".into(),
+        sealed: kit::seal_at_rest(&node, &wire, b"about to be destroyed").unwrap(),
+        label: wire.to_bytes(),
+        equivalent_label: None,
+        received_from: None,
+        created_at: jiff::Timestamp::now().to_string(),
+        origin_item: "kor-gone".into(),
+        binding: None,
+        custody: None,
+        lineage: None,
+        disposal: None,
+        index: None,
+    };
+    kit::tag_item(&node, &mut item);
+    node.store()
+        .commit(gsomia_store::Batch {
+            items: vec![item.clone()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    // Read (`item` is what the release request holds), then destroyed by
+    // another request before the release commits.
+    let size = node.store().ledger_size().await.unwrap();
+    node.store()
+        .commit(gsomia_store::Batch {
+            disposals: vec![gsomia_store::Disposed {
+                id: item.id.clone(),
+                disposal: b"destroyed meanwhile".to_vec(),
+                custody: vec![0; 32],
+                at_unix: jiff::Timestamp::now().as_second(),
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let refused = kit::release(&node, &item, "JPN", "tester")
+        .await
+        .unwrap_err();
+    assert!(refused.starts_with("release refused"), "{refused}");
+    assert!(
+        node.store().outbox_stats().await.unwrap().is_empty(),
+        "nothing queued for an item no longer held"
+    );
+    assert_eq!(
+        node.store().ledger_size().await.unwrap(),
+        size,
+        "no decision or `sent` record for what was not sent"
+    );
+}

@@ -686,13 +686,41 @@ pub async fn holdings_are_recorded_and_disposed_of_once<S: Store + ?Sized>(s: &S
             ..Batch::default()
         })
         .await,
-        Err(StoreError::Duplicate(id)) if id == "c1"
+        Err(StoreError::Gone(id)) if id == "c1"
     ));
     assert_eq!(
         s.ledger_size().await.unwrap(),
         size,
         "nothing of a second disposal is kept"
     );
+    // An act on an item read before its disposal committed (a release, a
+    // copy) fails whole: nothing queued, nothing ledgered.
+    let late = Outgoing {
+        kind: MessageKind::Transfer,
+        transfer: "t-late".into(),
+        item: "c1".into(),
+        recipient: "KOR".into(),
+        envelope: vec![1],
+        attempts: 0,
+        next_attempt_at: 5,
+        custody: Some(vec![3]),
+        released_by: Some("p".into()),
+    };
+    for held in [vec!["c1".to_owned()], vec!["i1".into(), "nowhere".into()]] {
+        let gone = held.last().cloned().unwrap();
+        assert!(matches!(
+            s.commit(Batch {
+                held,
+                outgoing: vec![late.clone()],
+                entries: vec![entry(7)],
+                ..Batch::default()
+            })
+            .await,
+            Err(StoreError::Gone(id)) if id == gone
+        ));
+    }
+    assert_eq!(s.ledger_size().await.unwrap(), size);
+    assert!(s.outbox_stats().await.unwrap().is_empty(), "nothing queued");
     assert!(
         s.items_page(&gsomia_store::ItemQuery {
             limit: 10,
@@ -717,7 +745,7 @@ pub async fn holdings_are_recorded_and_disposed_of_once<S: Store + ?Sized>(s: &S
         released_by: Some("p".into()),
     };
     s.commit(Batch {
-        outgoing: vec![o],
+        outgoing: vec![o.clone()],
         returns: vec![Return {
             transfer: "t1".into(),
             item: "i1".into(),
@@ -730,6 +758,25 @@ pub async fn holdings_are_recorded_and_disposed_of_once<S: Store + ?Sized>(s: &S
     .unwrap();
     assert_eq!(s.returns_open().await.unwrap().len(), 1);
     assert!(s.returns_answered().await.unwrap().is_empty());
+    // A second return of the item while the first is open fails whole.
+    let mut again = o.clone();
+    again.transfer = "t2".into();
+    assert!(matches!(
+        s.commit(Batch {
+            held: vec!["i1".into()],
+            outgoing: vec![again],
+            returns: vec![Return {
+                transfer: "t2".into(),
+                item: "i1".into(),
+                requested_by: "p".into(),
+                requested_at: "2026-11-28T00:00:00Z".into(),
+            }],
+            ..Batch::default()
+        })
+        .await,
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(s.returns_open().await.unwrap().len(), 1);
     s.commit(Batch {
         delivered: vec![("t1".into(), "2026-11-28T00:00:01Z".into(), "cp".into())],
         ..Batch::default()
