@@ -283,6 +283,20 @@ impl Client {
         self.post(&["v1", "items", id, "return"], req).await
     }
 
+    /// `POST /v1/items/{id}/reclassify`.
+    pub async fn reclassify(
+        &self,
+        id: &str,
+        req: &ReclassifyItem,
+    ) -> Result<Reclassification, ClientError> {
+        self.post(&["v1", "items", id, "reclassify"], req).await
+    }
+
+    /// `GET /v1/items/{id}/reclassifications`.
+    pub async fn reclassifications(&self, id: &str) -> Result<ReclassificationList, ClientError> {
+        self.get(&["v1", "items", id, "reclassifications"]).await
+    }
+
     /// `GET /v1/items/{id}/history?…`.
     pub async fn history(&self, id: &str, page: &Page) -> Result<ItemHistory, ClientError> {
         self.get_query(&["v1", "items", id, "history"], page.pairs())

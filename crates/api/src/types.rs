@@ -652,6 +652,74 @@ pub struct ReturnItem {
     pub reason: Option<String>,
 }
 
+/// `POST /v1/items/{id}/reclassify`: the originator changes the item's
+/// classification (rule 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReclassifyItem {
+    /// The new level, in the originator's policy (`군사III급비밀`, `秘`).
+    #[schema(min_length = 1, max_length = 64)]
+    pub level: String,
+    /// Why (the written notice's reason).
+    #[schema(min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+/// An originator's reclassification notice as this node holds it: what
+/// changed, which rows here follow it, and (where this node sent it) each
+/// party's acknowledgement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reclassification {
+    /// The notice's id.
+    pub id: String,
+    /// The originator, which signed it.
+    pub originator: String,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// Its number for the item (1 for the first change).
+    pub seq: u32,
+    /// The new level, in the originator's policy.
+    pub level: String,
+    /// The level it replaced.
+    pub previous: String,
+    /// Why.
+    pub reason: String,
+    /// Who changed it.
+    pub by: String,
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Where it came from (absent at the originator).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_from: Option<String>,
+    /// The rows here that carry it now (the item, its copies, documents
+    /// made from it), each with the level it is held at.
+    pub applied: Vec<AppliedRow>,
+    /// The parties this node sent it to, each with where it stands.
+    pub sent_to: Vec<TransferView>,
+}
+
+/// One row that follows a reclassification.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AppliedRow {
+    /// The item's id here.
+    pub id: String,
+    /// `item`, `copy`, `translation` or `derived`.
+    pub kind: String,
+    /// The level this party holds it at now.
+    pub level: String,
+    /// Whether an agreement covers the new level (if not, the item is
+    /// held at this party's highest level and goes no further).
+    pub covered: bool,
+}
+
+/// The reclassifications of one item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ReclassificationList {
+    /// Oldest first.
+    pub items: Vec<Reclassification>,
+}
+
 /// One ledger record about an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {

@@ -34,7 +34,11 @@ pub(crate) fn refusal_reasons(error: &str) -> Vec<String> {
 /// The node's answer, or: a refusal under the rules (409) as a refused
 /// outcome with its reasons; an item that is not there or not readable
 /// (404) as one answer for both.
-fn answered<T>(what: &str, id: &str, r: Result<T, ClientError>) -> Result<Result<T, Outcome>> {
+pub(crate) fn answered<T>(
+    what: &str,
+    id: &str,
+    r: Result<T, ClientError>,
+) -> Result<Result<T, Outcome>> {
     match r {
         Ok(v) => Ok(Ok(v)),
         Err(ClientError::Status { status: 409, body }) => {

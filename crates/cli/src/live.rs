@@ -817,6 +817,7 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     launch(demo, w).await?;
     holdings(demo, w, &j1).await?;
     incident(demo, w, &j3).await?;
+    reclassification(demo, w, &k4).await?;
     Ok(w.witness().await)
 }
 
@@ -1166,6 +1167,97 @@ async fn incident(demo: &mut Demo, w: &World, item: &str) -> Result<()> {
         "closed",
         vec!["each message acknowledged by KOR, signed; both ledgers record them".into()],
         Value::Null,
+    );
+    Ok(())
+}
+
+/// KOR downgrades the report that reached JPN through the hub (and now
+/// directly too): JPN may not, and every row at JPN follows KOR's notice.
+async fn reclassification(demo: &mut Demo, w: &World, k4: &str) -> Result<()> {
+    w.set(t("2024-03-06T09:00:00+09:00")?)?;
+    let kim = w.client("KOR", "Kim")?;
+    kim.release(k4, "JPN").await?;
+    let sato = w.client("JPN", "Sato")?;
+    let rows = || async {
+        let l = sato.items().await?;
+        anyhow::Ok(
+            l.items
+                .into_iter()
+                .filter(|i| i.origin_item == k4)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut held = rows().await?;
+    while held.len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        held = rows().await?;
+    }
+    let first = held.first().map(|i| i.id.clone()).unwrap_or_default();
+    let refused = sato
+        .reclassify(
+            &first,
+            &gsomia_api::ReclassifyItem {
+                level: "秘".into(),
+                reason: "JPN thinks it is less sensitive now".into(),
+            },
+        )
+        .await;
+    let (outcome, reasons) = match &refused {
+        Ok(_) => ("reclassified".to_owned(), Vec::new()),
+        Err(e) => refusal(e),
+    };
+    demo.note(
+        w,
+        "JPN, holding KOR's report by two routes, tries to downgrade it",
+        outcome,
+        "refused",
+        reasons,
+        Value::Null,
+    );
+    let started = std::time::Instant::now();
+    let notice = kim
+        .reclassify(
+            k4,
+            &gsomia_api::ReclassifyItem {
+                level: "군사III급비밀".into(),
+                reason: "the track data has since been published".into(),
+            },
+        )
+        .await?;
+    let mut followed = false;
+    while tokio::time::Instant::now() < deadline {
+        let l = kim.reclassifications(k4).await?;
+        let acked = l.items.last().is_some_and(|n| {
+            n.sent_to.len() == 2
+                && n.sent_to
+                    .iter()
+                    .all(|t| t.state == gsomia_api::TransferState::Delivered)
+        });
+        let here = rows().await?;
+        if acked
+            && here.len() == held.len()
+            && here
+                .iter()
+                .all(|i| i.equivalent_label.as_ref().is_some_and(|l| l.level == "秘"))
+        {
+            followed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    demo.note(
+        w,
+        "KOR downgrades it to 군사III급비밀: its notice reaches JPN directly and through the USA hub",
+        if followed { "applied".into() } else { "not applied everywhere".into() },
+        "applied",
+        vec![format!(
+            "notice {} signed by KOR; the USA and JPN acknowledged it, and JPN's {} rows moved from 極秘 to 秘 within {:.1} ms (rule 8)",
+            notice.id,
+            held.len(),
+            started.elapsed().as_secs_f64() * 1000.0
+        )],
+        doc(&notice),
     );
     Ok(())
 }

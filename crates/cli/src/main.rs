@@ -20,6 +20,7 @@ mod manage;
 mod narrate;
 mod node;
 mod out;
+mod reclassify;
 mod serve;
 mod warn;
 
@@ -271,6 +272,27 @@ enum ItemCmd {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Change the classification of one of your party's items (its originator only, rule 8);
+    /// every copy here follows and a signed notice reaches every party it went to.
+    Reclassify {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+        /// The new level, in your party's policy.
+        #[arg(long)]
+        level: String,
+        /// Why (the written notice's reason).
+        #[arg(long)]
+        reason: String,
+    },
+    /// An item's reclassification notices: the rows here that follow each, and who acknowledged.
+    Reclassifications {
+        #[command(flatten)]
+        node: serve::NodeArgs,
+        /// The item id.
+        id: String,
+    },
     /// An item's whole record: labels, location, copies and translations, every ledger entry.
     History {
         #[command(flatten)]
@@ -488,6 +510,13 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Item(ItemCmd::Return { node, id, reason }) => {
             holding::give_back(&node, &id, reason.as_deref())
         }
+        Command::Item(ItemCmd::Reclassify {
+            node,
+            id,
+            level,
+            reason,
+        }) => reclassify::reclassify(&node, &id, &level, &reason),
+        Command::Item(ItemCmd::Reclassifications { node, id }) => reclassify::list(&node, &id),
         Command::Item(ItemCmd::History {
             node,
             id,

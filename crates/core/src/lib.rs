@@ -45,6 +45,7 @@ pub mod label;
 pub mod policy;
 pub mod profile;
 pub mod reason;
+pub mod reclassification;
 pub mod registry;
 pub mod shipped;
 pub mod time;

@@ -80,6 +80,9 @@ kinds! {
     IncidentReceived = "incident_received" { required: ["incident", "from", "kind"], optional: ["seq", "actual_or_possible", "text"] },
     IncidentAcknowledged = "incident_acknowledged" { required: ["incident", "by"], optional: ["seq"] },
     IncidentRefused = "incident_refused" { required: ["incident", "by", "reasons"], optional: ["seq"] },
+    Reclassified = "reclassified" { required: ["notice", "originator", "from", "to"], optional: ["seq", "label", "equivalent", "covered", "source", "reason", "by"] },
+    Facility = "facility" { required: ["facility", "change"], optional: ["by", "clearance", "responsible", "valid_until", "detail"] },
+    Visit = "visit" { required: ["visit", "state"], optional: ["visitor", "host", "highest_level", "from", "until", "purpose", "item", "by", "reason"] },
 }
 
 /// Why an entry was refused.

@@ -278,6 +278,16 @@ impl Entries {
             Kind::Copy => {
                 self.made.insert(item, None);
             }
+            // The originator's label changed (rule 8): the label the row
+            // carries from now on.
+            Kind::Reclassified => {
+                let label = field("label");
+                if let Some((l, _)) = self.created.get_mut(&item) {
+                    *l = label;
+                } else if let Some(Some(l)) = self.made.get_mut(&item) {
+                    *l = label;
+                }
+            }
             Kind::Translation | Kind::Derived => {
                 self.made.insert(item, Some(field("label")));
             }

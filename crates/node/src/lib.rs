@@ -48,6 +48,7 @@ mod http;
 mod incidents;
 mod items;
 mod observe;
+mod reclassification;
 mod service;
 pub mod startup;
 mod transfers;

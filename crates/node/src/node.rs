@@ -225,6 +225,8 @@ pub struct Node {
     returns_open: std::sync::atomic::AtomicUsize,
     /// Loss and compromise reports: the live feed and the sender's wake-up.
     incidents: crate::alerts::Incidents,
+    /// The latest reclassification notice kept for each originator's item.
+    notices: crate::reclassification::Notices,
 }
 
 impl std::fmt::Debug for Node {
@@ -265,6 +267,7 @@ impl Node {
             auth_refusals: AuthRefusals::default(),
             returns_open: std::sync::atomic::AtomicUsize::new(0),
             incidents: crate::alerts::Incidents::default(),
+            notices: crate::reclassification::Notices::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -492,6 +495,11 @@ impl Node {
     }
 
     /// How many returns wait for their answer.
+    /// The reclassification notices kept here.
+    pub(crate) fn notices(&self) -> &crate::reclassification::Notices {
+        &self.notices
+    }
+
     pub(crate) fn returns_open(&self) -> &std::sync::atomic::AtomicUsize {
         &self.returns_open
     }

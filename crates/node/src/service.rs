@@ -228,6 +228,8 @@ pub async fn start(
     )?;
     // Returns answered while the node was down: their local copies erased.
     crate::items::holding::resume_returns(&node).await;
+    // Reclassifications kept but not yet applied to every row.
+    crate::reclassification::resume(&node).await;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![
         tokio::spawn(crate::items::outbox::deliver(node.clone())),

@@ -17,6 +17,7 @@ const CONSENT_TAG: &str = "gsomia/v1/consent-body";
 const REVOCATION_TAG: &str = "gsomia/v1/consent-revocation-body";
 const WARNING_TAG: &str = "gsomia/v1/warning-update-body";
 const INCIDENT_TAG: &str = "gsomia/v1/incident-body";
+const RECLASSIFICATION_TAG: &str = "gsomia/v1/reclassification-body";
 /// The largest message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -257,6 +258,80 @@ impl IncidentNotice {
     pub fn open(bytes: &[u8], key: &PublicKey) -> Result<IncidentNotice, TransferError> {
         let (body, sig) = split(bytes)?;
         verify(Context::Incident, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
+/// An originator's written notice that one of its items is classified
+/// anew (rule 8; Art 6), signed by the originator. It reaches every party
+/// the item went to, directly or through the hub, unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReclassificationNotice {
+    /// The notice's id (made by the originator).
+    pub id: String,
+    /// The originator, which signs.
+    pub originator: String,
+    /// The originator's id of the item.
+    pub origin_item: String,
+    /// The notice's number for this item (1 for the first change).
+    pub seq: u32,
+    /// The new level, in the originator's policy.
+    pub level: String,
+    /// The level it replaces.
+    pub previous: String,
+    /// Why.
+    pub reason: String,
+    /// The person who changed it.
+    pub by: String,
+    /// When.
+    pub at: Instant,
+}
+
+impl ReclassificationNotice {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(RECLASSIFICATION_TAG);
+        w.str(&self.id)
+            .str(&self.originator)
+            .str(&self.origin_item)
+            .u32(self.seq)
+            .str(&self.level)
+            .str(&self.previous)
+            .str(&self.reason)
+            .str(&self.by)
+            .i64(self.at.0)
+            .u32(self.at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Reclassification, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn who claims to have signed).
+    pub fn decode(bytes: &[u8]) -> Result<ReclassificationNotice, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(RECLASSIFICATION_TAG)?;
+        let n = ReclassificationNotice {
+            id: b.str()?.to_owned(),
+            originator: b.str()?.to_owned(),
+            origin_item: b.str()?.to_owned(),
+            seq: b.u32()?,
+            level: b.str()?.to_owned(),
+            previous: b.str()?.to_owned(),
+            reason: b.str()?.to_owned(),
+            by: b.str()?.to_owned(),
+            at: instant(&mut b)?,
+        };
+        b.finish()?;
+        Ok(n)
+    }
+
+    /// Decodes and verifies with the originator's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<ReclassificationNotice, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Reclassification, body, &sig, key)?;
         Self::decode(bytes)
     }
 }
@@ -534,6 +609,29 @@ mod tests {
             },
             w
         );
+        let n = ReclassificationNotice {
+            id: "kor-r-1".into(),
+            originator: "KOR".into(),
+            origin_item: "kor-1".into(),
+            seq: 2,
+            level: "군사III급비밀".into(),
+            previous: "군사II급비밀".into(),
+            reason: "sources declassified".into(),
+            by: "kor-officer".into(),
+            at: (1_800_000_000, 9),
+        };
+        let nb = n.seal(&k);
+        assert_eq!(ReclassificationNotice::open(&nb, &k.public()).unwrap(), n);
+        assert!(ReclassificationNotice::open(&nb, &other.public()).is_err());
+        assert!(ReclassificationNotice::open(&gb, &k.public()).is_err());
+        for i in 0..nb.len() {
+            let mut t = nb.clone();
+            t[i] ^= 1;
+            assert!(
+                ReclassificationNotice::open(&t, &k.public()).is_err(),
+                "byte {i}"
+            );
+        }
         assert!(WarningUpdate::open(&wb, &other.public()).is_err());
         assert!(WarningUpdate::open(&eb, &k.public()).is_err());
         for i in 0..wb.len() {

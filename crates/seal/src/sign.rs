@@ -29,6 +29,8 @@ pub enum Context {
     Warning,
     /// A loss or compromise report, its follow-ups and their acknowledgements.
     Incident,
+    /// An originator's notice that an item's classification changed.
+    Reclassification,
 }
 
 impl Context {
@@ -43,6 +45,7 @@ impl Context {
             Context::TransferBatch => "gsomia/v1/transfer-batch",
             Context::Warning => "gsomia/v1/warning",
             Context::Incident => "gsomia/v1/incident",
+            Context::Reclassification => "gsomia/v1/reclassification",
         }
     }
 }

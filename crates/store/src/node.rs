@@ -285,6 +285,10 @@ pub enum MessageKind {
     Consent,
     /// The revocation of a consent.
     Revocation,
+    /// An originator's notice that an item is classified anew.
+    Reclassification,
+    /// A visit request or its answer.
+    Visit,
 }
 
 impl MessageKind {
@@ -295,6 +299,8 @@ impl MessageKind {
             MessageKind::Event => "event",
             MessageKind::Consent => "consent",
             MessageKind::Revocation => "revocation",
+            MessageKind::Reclassification => "reclassification",
+            MessageKind::Visit => "visit",
         }
     }
     /// Parses a stored name.
@@ -304,6 +310,8 @@ impl MessageKind {
             "event" => Some(MessageKind::Event),
             "consent" => Some(MessageKind::Consent),
             "revocation" => Some(MessageKind::Revocation),
+            "reclassification" => Some(MessageKind::Reclassification),
+            "visit" => Some(MessageKind::Visit),
             _ => None,
         }
     }
@@ -557,6 +565,11 @@ pub struct Batch {
     pub warnings_owed: Vec<(String, String, u32, String)>,
     /// Warning updates partners took: (party, flight, seq, when).
     pub warnings_taken: Vec<(String, String, u32, String)>,
+    /// Held items sealed anew under a changed label (a reclassification):
+    /// their sealed bytes, labels, binding, tag, lineage and level index
+    /// replaced by id; one no longer held fails the whole batch with
+    /// [`StoreError::Gone`].
+    pub relabelled: Vec<Item>,
     /// Items leaving custody (sealed bytes erased; one already disposed of
     /// fails the whole batch with [`StoreError::Gone`]).
     pub disposals: Vec<Disposed>,
@@ -701,6 +714,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn transfers_page<'a>(&'a self, q: &'a TransferQuery) -> StoreFuture<'a, Vec<TransferRow>>;
     /// One queued transfer or message.
     fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>>;
+    /// Every row of one originator's item here, held or disposed of (the
+    /// item, its copies, the item received by more than one route), in
+    /// the order stored.
+    fn items_of_origin<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<Item>>;
+    /// The documents made here from others (translations and derived
+    /// documents: items with a lineage that are their own origin), still
+    /// held, whole.
+    fn documents_made(&self) -> StoreFuture<'_, Vec<Item>>;
+    /// The distribution record of one originator's item: every party a row
+    /// of it was released to here (queued or delivered, not refused).
+    fn distribution<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<String>>;
     /// The items made from `source` here (copies, translations, derived
     /// documents whose first source it is), in the order made; metadata only.
     fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>>;

@@ -48,6 +48,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_one_open_return.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_notice_kinds.sql"),
+    ),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -1282,6 +1286,53 @@ impl Store for SqliteStore {
                     ),
                     [],
                     incident_row,
+                )
+            })
+            .await
+        })
+    }
+
+    fn items_of_origin<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<Item>> {
+        Box::pin(async move {
+            let origin = origin_item.to_owned();
+            self.read(move |c| {
+                all(
+                    c,
+                    "SELECT * FROM item WHERE COALESCE(origin_item, id) = ? ORDER BY rowid",
+                    [&origin],
+                    |r| item(r).map(Ok),
+                )
+            })
+            .await
+        })
+    }
+
+    fn documents_made(&self) -> StoreFuture<'_, Vec<Item>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT * FROM item WHERE lineage IS NOT NULL AND disposal IS NULL \
+                     AND COALESCE(origin_item, id) = id ORDER BY rowid",
+                    [],
+                    |r| item(r).map(Ok),
+                )
+            })
+            .await
+        })
+    }
+
+    fn distribution<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<String>> {
+        Box::pin(async move {
+            let origin = origin_item.to_owned();
+            self.read(move |c| {
+                all(
+                    c,
+                    "SELECT DISTINCT o.recipient FROM outbox o JOIN item i ON i.id = o.item \
+                     WHERE COALESCE(i.origin_item, i.id) = ? AND o.kind = 'transfer' \
+                     AND o.failed_at IS NULL ORDER BY o.recipient",
+                    [&origin],
+                    |r| Ok(Ok(r.get(0)?)),
                 )
             })
             .await

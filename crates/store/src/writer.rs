@@ -590,6 +590,31 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             st.execute(params![at, receipt, transfer]).map_err(sql)?;
         }
     }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "UPDATE item SET sealed = ?, label = ?, equivalent_label = ?, binding = ?, custody = ?, \
+                 lineage = ?, access_level = COALESCE(?, access_level) WHERE id = ? AND disposal IS NULL",
+            )
+            .map_err(sql)?;
+        for i in &batch.relabelled {
+            let n = st
+                .execute(params![
+                    i.sealed,
+                    i.label,
+                    i.equivalent_label,
+                    i.binding,
+                    i.custody,
+                    i.lineage,
+                    i.index.as_ref().map(|x| x.access_level.as_str()),
+                    i.id
+                ])
+                .map_err(sql)?;
+            if n != 1 {
+                return Err(StoreError::Gone(i.id.clone()));
+            }
+        }
+    }
     if !batch.disposals.is_empty() {
         // Erased, not flagged: with secure_delete the old cell and any
         // overflow pages the sealed bytes held are overwritten with zeros

@@ -17,6 +17,7 @@ mod item;
 mod ledger;
 mod node;
 mod operate;
+mod reclassify;
 mod serve;
 mod tamper;
 mod tamper_random;

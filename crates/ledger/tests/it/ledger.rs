@@ -202,7 +202,7 @@ fn entries_are_typed_by_kind() {
         ],
     );
     assert!(e.unwrap_err().to_string().contains("no field `colour`"));
-    assert_eq!(Kind::ALL.len(), 31);
+    assert_eq!(Kind::ALL.len(), 34);
 }
 
 proptest! {

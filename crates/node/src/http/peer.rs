@@ -32,6 +32,7 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/peer/v1/events", post(receive_event))
         .route("/peer/v1/consents", post(receive_consent))
         .route("/peer/v1/revocations", post(receive_revocation))
+        .route("/peer/v1/reclassifications", post(receive_reclassification))
         .route("/peer/v1/checkpoint", get(checkpoint))
         .route("/peer/v1/cosignatures", post(cosignature));
     let warnings = axum::Router::new()
@@ -121,6 +122,16 @@ async fn receive_revocation(
     body: axum::body::Bytes,
 ) -> Response {
     let r = consents::receive_revocation(&node, &peer.0, &body).await;
+    answer(&node, &peer.0, r).await
+}
+
+/// An originator's reclassification notice, directly or through the hub.
+async fn receive_reclassification(
+    State(node): S,
+    Extension(peer): Peer,
+    body: axum::body::Bytes,
+) -> Response {
+    let r = crate::reclassification::receive(&node, &peer.0, &body).await;
     answer(&node, &peer.0, r).await
 }
 

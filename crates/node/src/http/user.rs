@@ -16,8 +16,9 @@ use gsomia_api::{
     AgreementList, AgreementStatus, Check, ConsentList, ConsentView, Copied, CopyItem, DeriveItem,
     DestroyItem, Destroyed, EnterEvent, EnteredEvent, ErrorBody, GrantConsent, Health, Impact,
     Inventory, InventoryFilter, ItemFilter, ItemHistory, ItemList, ItemView, Launch, Made, Page,
-    Published, Readiness, ReleaseItem, ReleaseOutcome, ReturnItem, SubmitItem, Submitted, Track,
-    TransferFilter, TransferList, TransferView, TranslateItem, WarningList,
+    Published, Readiness, Reclassification, ReclassificationList, ReclassifyItem, ReleaseItem,
+    ReleaseOutcome, ReturnItem, SubmitItem, Submitted, Track, TransferFilter, TransferList,
+    TransferView, TranslateItem, WarningList,
 };
 use gsomia_api::{FollowUpIncident, IncidentList, IncidentView, ReportIncident};
 use gsomia_store::Person;
@@ -47,6 +48,8 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(derive_item))
         .routes(routes!(destroy_item))
         .routes(routes!(return_item))
+        .routes(routes!(reclassify_item))
+        .routes(routes!(item_reclassifications))
         .routes(routes!(item_history))
         .routes(routes!(inventory))
         .routes(routes!(list_transfers))
@@ -396,6 +399,46 @@ async fn return_item(
 ) -> Result<Json<ReleaseOutcome>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(items::holding::give_back(&node, &p, &id, &req).await?))
+}
+
+/// Changes the classification of one of this party's own items (rule 8):
+/// every row here follows at once, and a signed notice goes to every
+/// party the item went to (and through the hub, onward).
+#[utoipa::path(post, path = "/v1/items/{id}/reclassify", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    request_body = ReclassifyItem,
+    responses(
+        (status = 200, description = "Reclassified: the notice, the rows here and where it was sent", body = Reclassification),
+        (status = 400, description = "A level this party's policy does not have, or no reason", body = ErrorBody),
+        (status = 403, description = "The caller's role may not reclassify", body = ErrorBody),
+        (status = 404, description = "No such item, or not readable by the caller", body = ErrorBody),
+        (status = 409, description = "Refused: not this party's item (rule 8), not a classified level, or unchanged", body = ErrorBody)))]
+async fn reclassify_item(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<ReclassifyItem>,
+) -> Result<Json<Reclassification>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(
+        crate::reclassification::reclassify(&node, &p, &id, &req).await?,
+    ))
+}
+
+/// The reclassification notices about an item, with the rows here that
+/// follow each and, where this node sent it, each party's acknowledgement.
+#[utoipa::path(get, path = "/v1/items/{id}/reclassifications", tag = "holdings", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The item's id at this node")),
+    responses(
+        (status = 200, description = "Its notices, oldest first", body = ReclassificationList),
+        (status = 404, description = "No such item, or not one the caller may see", body = ErrorBody)))]
+async fn item_reclassifications(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<ReclassificationList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::reclassification::list(&node, &p, &id).await?))
 }
 
 /// An item's whole record (rule 11): identification, location, state,

@@ -74,7 +74,7 @@ pub(crate) fn disposed_reason(node: &Node, item: &Item, zone: &jiff::tz::TimeZon
 }
 
 /// Ledgers a refused act and answers with its reasons (each citing its rule).
-async fn refuse(
+pub(crate) async fn refuse(
     node: &Node,
     person: &Person,
     action: &'static str,

@@ -518,6 +518,8 @@ async fn deliver_one(node: &Node, o: &Outgoing) -> Result<(), Failure> {
         MessageKind::Event => "events",
         MessageKind::Consent => "consents",
         MessageKind::Revocation => "revocations",
+        MessageKind::Reclassification => "reclassifications",
+        MessageKind::Visit => "visits",
     };
     let message = match o.kind {
         // Queued unsigned: stamped with this attempt's instant and signed

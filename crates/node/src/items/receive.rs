@@ -38,8 +38,9 @@ enum Checked {
         transfer: String,
         /// The item as this party stores it (both labels).
         item: Box<Item>,
-        /// The `received` entry.
-        entry: Entry,
+        /// The `received` entry (and a `reclassified` one when a notice
+        /// kept here reached it first).
+        entries: Vec<Entry>,
     },
 }
 
@@ -128,7 +129,7 @@ fn check(
         });
     }
     // The binding, with the sender's known key; decrypted with ours.
-    let (header, _content) = node
+    let (header, content) = node
         .sealing()
         .open(&env.sealed, Some((peer, partner.key())))
         .map_err(|e| bad(Reason::Sealed(e)))?;
@@ -178,8 +179,22 @@ fn check(
         level: release.recipient_level,
         ..label.clone()
     };
-    let eq_wire = to_wire(reg, &equivalent);
+    let mut eq_wire = to_wire(reg, &equivalent);
     let id = crate::ids::new_id(node.party(), at).map_err(|e| Refusal::internal(&t, e))?;
+    // A reclassification kept here before the item arrived (it overtook
+    // the transfer, or the transfer was queued before it): the item is
+    // stored under the new label, never served under the old one.
+    let (mut sealed, mut wire) = (env.sealed, header.label.clone());
+    let mut entries = Vec::with_capacity(2);
+    if let Some(r) = crate::reclassification::arriving(node, reg, &env.item, &label, &content, &id)
+    {
+        let a = r.map_err(|e| Refusal::internal(&t, e))?;
+        (sealed, wire) = (a.sealed, a.label);
+        if let Some(eq) = a.equivalent {
+            eq_wire = eq;
+        }
+        entries.push(a.entry);
+    }
     let e = node
         .entry(
             Kind::Received,
@@ -194,11 +209,12 @@ fn check(
             ],
         )
         .map_err(|e| Refusal::internal(&t, e))?;
+    entries.insert(0, e);
     let mut item = Item {
         id,
         originator: header.label.originator.clone(),
-        sealed: env.sealed,
-        label: header.label.to_bytes(),
+        sealed,
+        label: wire.to_bytes(),
         equivalent_label: Some(eq_wire.to_bytes()),
         received_from: Some(peer.to_owned()),
         created_at: at.to_string(),
@@ -213,7 +229,7 @@ fn check(
     Ok(Checked::New {
         transfer: env.transfer.clone(),
         item: Box::new(item),
-        entry: e,
+        entries,
     })
 }
 
@@ -233,7 +249,7 @@ async fn store_one(
     peer: &str,
     transfer: &str,
     item: Item,
-    e: Entry,
+    entries: Vec<Entry>,
 ) -> Result<Option<String>, StoreError> {
     let at = item.created_at.clone();
     let committed = node
@@ -241,7 +257,7 @@ async fn store_one(
         .commit(Batch {
             incoming: vec![incoming(peer, transfer, &item, &at)],
             items: vec![item],
-            entries: vec![e],
+            entries,
             ..Batch::default()
         })
         .await;
@@ -279,10 +295,10 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         Checked::New {
             transfer,
             item,
-            entry,
+            entries,
         } => {
             let id = item.id.clone();
-            match store_one(node, peer, &transfer, *item, entry).await {
+            match store_one(node, peer, &transfer, *item, entries).await {
                 Ok(None) => (transfer, id, false),
                 Ok(Some(previous)) => (transfer, previous, true),
                 Err(e) => return Err(Refusal::internal(&transfer, e)),
@@ -360,7 +376,7 @@ pub async fn receive_batch(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u
             Ok(Checked::New {
                 transfer,
                 item,
-                entry,
+                entries,
             }) => {
                 if !seen.insert(transfer.clone()) {
                     // The same transfer twice in one batch: the first one counts.
@@ -380,7 +396,7 @@ pub async fn receive_batch(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u
                     .push(incoming(peer, &transfer, &item, &stamp));
                 outcomes.push((transfer, Outcome::Stored(item.id.clone())));
                 batch.items.push(*item);
-                batch.entries.push(entry);
+                batch.entries.extend(entries);
             }
             Err(r) => {
                 if let Reason::Internal(_) = r.reason {
@@ -420,16 +436,14 @@ pub async fn receive_batch(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u
                 .cloned()
                 .collect();
             node.ledger(refusals).await.map_err(|e| internal(&e))?;
-            let received_entries = batch
-                .entries
-                .into_iter()
-                .filter(|e| e.kind() == Kind::Received);
-            for ((item, inc), e) in batch
-                .items
-                .into_iter()
-                .zip(batch.incoming)
-                .zip(received_entries)
-            {
+            for (item, inc) in batch.items.into_iter().zip(batch.incoming) {
+                // Its `received` entry (and `reclassified`, if any).
+                let e: Vec<Entry> = batch
+                    .entries
+                    .iter()
+                    .filter(|e| e.kind() != Kind::TransferRefused && e.item() == Some(&item.id))
+                    .cloned()
+                    .collect();
                 if let Some(previous) = store_one(node, peer, &inc.transfer, item, e)
                     .await
                     .map_err(|e| internal(&e))?

@@ -172,6 +172,15 @@ impl Store for Flaky {
     fn transfer<'a>(&'a self, id: &'a str) -> StoreFuture<'a, Option<TransferRow>> {
         self.inner.transfer(id)
     }
+    fn items_of_origin<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<Item>> {
+        self.inner.items_of_origin(origin_item)
+    }
+    fn documents_made(&self) -> StoreFuture<'_, Vec<Item>> {
+        self.inner.documents_made()
+    }
+    fn distribution<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<String>> {
+        self.inner.distribution(origin_item)
+    }
     fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>> {
         self.inner.made_from(source)
     }

@@ -870,3 +870,131 @@ pub async fn incident_messages_wait_until_answered<S: Store + ?Sized>(s: &S) {
         .unwrap();
     assert_eq!(after.len(), 1);
 }
+
+/// A reclassification's reach: every row of one originator's item, the
+/// documents made here, where the item went; rows sealed anew in place,
+/// one no longer held failing the batch whole; notices kept as messages.
+pub async fn reclassified_rows_are_found_and_sealed_anew<S: Store + ?Sized>(s: &S) {
+    // Two rows of kor-a (received twice), one of kor-b, a translation.
+    let mut twice = item("a2");
+    twice.origin_item = "kor-a1".into();
+    let mut made = item("t1");
+    made.originator = "JPN".into();
+    made.origin_item = "t1".into();
+    made.lineage = Some(vec![1]);
+    let mut copy_of_made = item("t1c");
+    copy_of_made.origin_item = "t1".into();
+    copy_of_made.lineage = Some(vec![2]);
+    s.commit(Batch {
+        items: vec![item("a1"), twice, item("b1"), made, copy_of_made],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let rows = s.items_of_origin("kor-a1").await.unwrap();
+    assert_eq!(
+        rows.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(),
+        vec!["a1", "a2"]
+    );
+    let made: Vec<String> = s
+        .documents_made()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id)
+        .collect();
+    assert_eq!(made, vec!["t1".to_owned()], "copies are reached by origin");
+    // Where kor-a1 went: a row delivered to USA, one queued to KOR; one
+    // refused by CAN is not in the record.
+    let out = |t: &str, item: &str, to: &str| Outgoing {
+        kind: MessageKind::Transfer,
+        transfer: t.into(),
+        item: item.into(),
+        recipient: to.into(),
+        envelope: vec![1],
+        attempts: 0,
+        next_attempt_at: 5,
+        custody: Some(vec![3]),
+        released_by: Some("p".into()),
+    };
+    s.commit(Batch {
+        outgoing: vec![
+            out("x1", "a1", "USA"),
+            out("x2", "a2", "KOR"),
+            out("x3", "a2", "CAN"),
+            out("x4", "b1", "NZL"),
+        ],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    s.commit(Batch {
+        failed: vec![("x3".into(), "t".into(), "refused".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.distribution("kor-a1").await.unwrap(), vec!["KOR", "USA"]);
+    // Sealed anew in place.
+    let mut a1 = s.item("a1").await.unwrap().unwrap();
+    a1.sealed = vec![9, 9, 9];
+    a1.label = vec![8];
+    a1.equivalent_label = Some(vec![7]);
+    a1.custody = Some(vec![6]);
+    s.commit(Batch {
+        relabelled: vec![a1.clone()],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let back = s.item("a1").await.unwrap().unwrap();
+    assert_eq!(
+        (back.sealed, back.label, back.equivalent_label, back.custody),
+        (vec![9, 9, 9], vec![8], Some(vec![7]), Some(vec![6]))
+    );
+    // A row disposed of meanwhile fails the batch: the other row is unchanged.
+    s.commit(Batch {
+        disposals: vec![gsomia_store::Disposed {
+            id: "a2".into(),
+            disposal: vec![1],
+            custody: vec![2],
+            at_unix: 1,
+        }],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let mut b1 = s.item("b1").await.unwrap().unwrap();
+    b1.label = vec![0];
+    let mut a2 = item("a2");
+    a2.label = vec![0];
+    assert!(matches!(
+        s.commit(Batch {
+            relabelled: vec![b1, a2],
+            ..Batch::default()
+        })
+        .await,
+        Err(StoreError::Gone(id)) if id == "a2"
+    ));
+    assert_eq!(s.item("b1").await.unwrap().unwrap().label, vec![4, 5]);
+    // Notices are kept as messages of their own kind.
+    s.commit(Batch {
+        messages: vec![gsomia_store::Message {
+            kind: MessageKind::Reclassification,
+            id: "kor-r-1".into(),
+            party: "KOR".into(),
+            body: vec![1],
+            stored_at: "t".into(),
+        }],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.messages(MessageKind::Reclassification)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -192,3 +192,8 @@ async fn holdings_are_recorded_and_disposed_of_once() {
 async fn incident_messages_wait_until_answered() {
     c::incident_messages_wait_until_answered(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn reclassified_rows_are_found_and_sealed_anew() {
+    c::reclassified_rows_are_found_and_sealed_anew(&fresh().await).await;
+}
