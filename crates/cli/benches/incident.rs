@@ -17,9 +17,6 @@
     clippy::panic
 )]
 
-use std::io::{BufRead as _, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -28,97 +25,8 @@ use base64::Engine as _;
 use futures_util::StreamExt as _;
 use gsomia_api::{Client, ReportIncident, SubmitItem};
 
-const BIN: &str = env!("CARGO_BIN_EXE_gsomia");
-
-fn gsomia(args: &[&str]) -> serde_json::Value {
-    let out = Command::new(BIN).arg("--json").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-struct Served {
-    child: Child,
-    api: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(dir: &Path) -> Served {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--dir", s(dir)])
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let api = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
-    Served { child, api }
-}
-
-fn token(dir: &Path, name: &str, clearance: &str, role: &str) -> String {
-    gsomia(&[
-        "person",
-        "add",
-        "--dir",
-        s(dir),
-        "--name",
-        name,
-        "--clearance",
-        clearance,
-        "--until",
-        "2099-12-31",
-        "--need-to-know",
-        "dprk",
-        "--role",
-        role,
-    ])["token"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A fixed port for a node's peer endpoint, so its partner can be told it first.
-fn peer_port(dir: &Path) -> u16 {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let toml = dir.join("node.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let mut out = String::new();
-    for line in text.lines() {
-        if line.trim_start().starts_with("peer_listen") {
-            out.push_str(&format!("peer_listen = \"127.0.0.1:{port}\"\n"));
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    std::fs::write(&toml, out).unwrap();
-    port
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
-}
+mod common;
+use common::{nodes, pct, scratch, serve, token};
 
 fn summary(name: &str, mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -138,31 +46,8 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
-    let root: PathBuf =
-        std::env::temp_dir().join(format!("gsomia-bench-incident-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    std::fs::create_dir_all(&root).unwrap();
-    let (jpn, kor) = (root.join("jpn"), root.join("kor"));
-    gsomia(&["init", "--party", "JPN", "--dir", s(&jpn)]);
-    gsomia(&["init", "--party", "KOR", "--dir", s(&kor)]);
-    let (jp, kp) = (peer_port(&jpn), peer_port(&kor));
-    for (dir, other, port) in [(&jpn, &kor, kp), (&kor, &jpn, jp)] {
-        let bundle = root.join(format!(
-            "{}.bundle",
-            other.file_name().unwrap().to_str().unwrap()
-        ));
-        let doc = gsomia(&["identity", "export", "--dir", s(other)]);
-        std::fs::write(&bundle, doc["bundle"].as_str().unwrap()).unwrap();
-        gsomia(&[
-            "partner",
-            "add",
-            "--dir",
-            s(dir),
-            s(&bundle),
-            "--endpoint",
-            &format!("https://127.0.0.1:{port}"),
-        ]);
-    }
+    let root = scratch("incident");
+    let [jpn, kor] = <[_; 2]>::try_from(nodes(&root, &["JPN", "KOR"])).unwrap();
     let sato = token(&jpn, "Sato", "極秘", "officer");
     let kim = token(&kor, "Kim", "군사II급비밀", "officer");
     let park = token(&kor, "Park", "군사II급비밀", "security-officer");
