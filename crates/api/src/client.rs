@@ -297,6 +297,36 @@ impl Client {
         self.get(&["v1", "items", id, "reclassifications"]).await
     }
 
+    /// `POST /v1/facilities`.
+    pub async fn add_facility(&self, req: &AddFacility) -> Result<FacilityView, ClientError> {
+        self.post(&["v1", "facilities"], req).await
+    }
+
+    /// `GET /v1/facilities`.
+    pub async fn facilities(&self) -> Result<FacilityList, ClientError> {
+        self.get(&["v1", "facilities"]).await
+    }
+
+    /// `GET /v1/facilities/{id}`.
+    pub async fn facility(&self, id: &str) -> Result<FacilityView, ClientError> {
+        self.get(&["v1", "facilities", id]).await
+    }
+
+    /// `POST /v1/facilities/{id}/inspections`.
+    pub async fn inspect_facility(
+        &self,
+        id: &str,
+        req: &InspectFacility,
+    ) -> Result<FacilityView, ClientError> {
+        self.post(&["v1", "facilities", id, "inspections"], req)
+            .await
+    }
+
+    /// `POST /v1/facilities/{id}/briefings`.
+    pub async fn brief(&self, id: &str, req: &BriefPerson) -> Result<FacilityView, ClientError> {
+        self.post(&["v1", "facilities", id, "briefings"], req).await
+    }
+
     /// `GET /v1/items/{id}/history?…`.
     pub async fn history(&self, id: &str, page: &Page) -> Result<ItemHistory, ClientError> {
         self.get_query(&["v1", "items", id, "history"], page.pairs())

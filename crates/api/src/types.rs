@@ -720,6 +720,106 @@ pub struct ReclassificationList {
     pub items: Vec<Reclassification>,
 }
 
+/// `POST /v1/facilities`: a contractor facility enters the register
+/// (Art 16), with its facility security clearance and responsible person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddFacility {
+    /// Its name.
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// Its facility security clearance: a classified level of this party's policy.
+    #[schema(min_length = 1, max_length = 64)]
+    pub clearance: String,
+    /// When the clearance ends: an instant, or a date meaning that whole day
+    /// in the party's zone.
+    #[schema(min_length = 1, max_length = 64, example = "2027-12-31")]
+    pub cleared_until: String,
+    /// The person responsible for security there (a registered person's id).
+    #[schema(min_length = 1, max_length = 64)]
+    pub responsible: String,
+}
+
+/// `POST /v1/facilities/{id}/inspections`: an inspection's outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InspectFacility {
+    /// Whether the facility passed.
+    pub passed: bool,
+    /// What the inspectors found.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub findings: String,
+}
+
+/// `POST /v1/facilities/{id}/briefings`: a person of the facility was given
+/// a security briefing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BriefPerson {
+    /// The person (one registered as of this facility).
+    #[schema(min_length = 1, max_length = 64)]
+    pub person: String,
+}
+
+/// One inspection of a facility.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InspectionView {
+    /// When it was recorded.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// Whether the facility passed.
+    pub passed: bool,
+    /// The findings.
+    pub findings: String,
+    /// Who recorded it.
+    pub by: String,
+}
+
+/// One briefing of a person of a facility.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BriefingView {
+    /// The person.
+    pub person: String,
+    /// When they were last briefed.
+    #[schema(format = DateTime)]
+    pub at: String,
+}
+
+/// A contractor facility and where it stands against Art 16.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FacilityView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its facility security clearance.
+    pub clearance: String,
+    /// When the clearance ends.
+    #[schema(format = DateTime)]
+    pub cleared_until: String,
+    /// Its responsible person.
+    pub responsible: String,
+    /// Its inspections, oldest first.
+    pub inspections: Vec<InspectionView>,
+    /// Its people's latest briefings.
+    pub briefings: Vec<BriefingView>,
+    /// The people registered as of this facility.
+    pub people: Vec<String>,
+    /// The facility's conditions that fail now, at its own clearance level
+    /// (empty: its people may be given items up to that level, each once
+    /// briefed).
+    pub failing: Vec<String>,
+    /// Whether its records verified.
+    pub verified: bool,
+}
+
+/// `GET /v1/facilities`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FacilityList {
+    /// Every facility, by id.
+    pub facilities: Vec<FacilityView>,
+}
+
 /// One ledger record about an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {

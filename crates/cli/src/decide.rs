@@ -311,6 +311,7 @@ pub fn access(dir: Option<PathBuf>, a: &AccessArgs) -> Result<Outcome> {
         need_to_know: reg
             .need_to_know(strs(&a.need_to_know))
             .context("invalid `--need-to-know`")?,
+        contractor: None,
     };
     let rel_to = (!a.rel_to.is_empty()).then(|| strs(&a.rel_to));
     let label = reg

@@ -223,6 +223,7 @@ pub fn run(dir: Option<PathBuf>, _json: bool) -> Result<Outcome> {
         clearance: reg.level(jpn, "極秘")?,
         clearance_until: kst("2027-04-01T00:00:00+09:00")?,
         need_to_know: reg.need_to_know(["dprk.missile"])?,
+        contractor: None,
     };
     demo.read(&reg, main, &analyst, &at_jpn, kst("2017-05-14T08:00:00+09:00")?, "A JPN analyst with 極秘 clearance and need-to-know reads it (marked 極秘 beside the Korean label)", "allow");
     let clerk = Reader {

@@ -818,6 +818,7 @@ async fn script(demo: &mut Demo, w: &World) -> Result<Vec<String>> {
     holdings(demo, w, &j1).await?;
     incident(demo, w, &j3).await?;
     reclassification(demo, w, &k4).await?;
+    contractor(demo, w, &j3).await?;
     Ok(w.witness().await)
 }
 
@@ -1258,6 +1259,90 @@ async fn reclassification(demo: &mut Demo, w: &World, k4: &str) -> Result<()> {
             started.elapsed().as_secs_f64() * 1000.0
         )],
         doc(&notice),
+    );
+    Ok(())
+}
+
+/// A contractor at JPN (Art 16): given nothing until the facility is
+/// inspected and the person briefed, then reading KOR's report.
+async fn contractor(demo: &mut Demo, w: &World, item: &str) -> Result<()> {
+    w.set(t("2024-03-07T09:00:00+09:00")?)?;
+    let abe = w.client("JPN", "Abe")?;
+    let ids = person_ids(w, "JPN", &["Abe"]).await?;
+    let responsible = ids.first().cloned().unwrap_or_default();
+    let f = abe
+        .add_facility(&gsomia_api::AddFacility {
+            name: "Nagoya works (missile components)".into(),
+            clearance: "極秘".into(),
+            cleared_until: "2030-12-31".into(),
+            responsible,
+        })
+        .await?;
+    let dir = w.dirs.get("JPN").context("no JPN")?;
+    let mut args = PersonArgs::new(
+        dir,
+        "Ono",
+        "極秘",
+        "2030-12-31",
+        &["dprk.missile"],
+        "officer",
+    );
+    args.facility = Some(f.id.clone());
+    let node = w.nodes.get("JPN").context("no JPN")?;
+    let r = gsomia_node::register::register_at(
+        &Settings::load(dir)?,
+        &node.node().registry(),
+        &args.new_person()?,
+        w.clock.now(),
+    )
+    .await?;
+    let (who, token) = crate::node::registered(&r);
+    let ono = Client::new(&node.api, &dir.join("tls/ca.pem"), Some(&token))?;
+    let before = ono.item(item).await;
+    let failing = abe.facility(&f.id).await?.failing;
+    demo.note(
+        w,
+        "A contractor of a newly registered facility asks for KOR's report",
+        if before.is_ok() {
+            "allow".into()
+        } else {
+            "deny".into()
+        },
+        "deny",
+        failing
+            .into_iter()
+            .chain(std::iter::once(
+                "the contractor has not been given a security briefing (rule 15)".to_owned(),
+            ))
+            .collect(),
+        Value::Null,
+    );
+    abe.inspect_facility(
+        &f.id,
+        &gsomia_api::InspectFacility {
+            passed: true,
+            findings: "storage, register and access control as required".into(),
+        },
+    )
+    .await?;
+    let ono_id = member(&who, "id").as_str().unwrap_or_default().to_owned();
+    abe.brief(&f.id, &gsomia_api::BriefPerson { person: ono_id })
+        .await?;
+    let after = ono.item(item).await;
+    demo.note(
+        w,
+        "Once the facility is inspected and the contractor briefed, the same request",
+        if after.is_ok() {
+            "allow".into()
+        } else {
+            "deny".into()
+        },
+        "allow",
+        vec![
+            "every Art 16 condition holds; clearance and need-to-know as for staff (rules 10, 15)"
+                .into(),
+        ],
+        Value::Null,
     );
     Ok(())
 }

@@ -9,6 +9,7 @@
 mod agreement;
 mod decide;
 mod demo;
+mod facility;
 mod holding;
 mod incident;
 mod item;
@@ -114,6 +115,9 @@ enum Command {
     /// Loss and compromise reports to an item's originator: report, update, close, list, watch.
     #[command(subcommand)]
     Incident(incident::IncidentCmd),
+    /// Contractor facilities (Art 16): add, inspect, brief, list, show.
+    #[command(subcommand)]
+    Facility(facility::FacilityCmd),
     /// A node's liveness and ledger size.
     Health {
         /// The node's API URL.
@@ -525,6 +529,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }) => holding::history(&node, &id, limit, next.as_deref()),
         Command::Inventory(a) => holding::inventory(&a),
         Command::Incident(cmd) => incident::run(cmd),
+        Command::Facility(cmd) => facility::run(cmd),
         Command::Transfer(cmd) => serve::transfer(cmd),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Warn(cmd) => warn::run(cmd, json),

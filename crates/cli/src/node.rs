@@ -55,9 +55,25 @@ pub struct PersonArgs {
     /// officer, security-officer or auditor.
     #[arg(long, value_parser = ["officer", "security-officer", "auditor"])]
     role: String,
+    /// The contractor facility the person belongs to (Art 16: they read nothing
+    /// until its conditions hold and they are briefed; `gsomia facility`).
+    #[arg(long)]
+    pub facility: Option<String>,
 }
 
 impl PersonArgs {
+    /// The person to register.
+    pub fn new_person(&self) -> Result<NewPerson> {
+        Ok(NewPerson {
+            name: self.name.clone(),
+            clearance: self.clearance.clone(),
+            until: self.until.clone(),
+            need_to_know: self.need_to_know.clone(),
+            role: Role::parse(&self.role).context("invalid `--role`")?,
+            facility: self.facility.clone(),
+        })
+    }
+
     /// Arguments for registering a person programmatically (the demo).
     pub fn new(
         dir: &Path,
@@ -74,6 +90,7 @@ impl PersonArgs {
             until: until.to_owned(),
             need_to_know: need_to_know.iter().map(|s| (*s).to_owned()).collect(),
             role: role.to_owned(),
+            facility: None,
         }
     }
 }
@@ -83,21 +100,22 @@ impl PersonArgs {
 pub fn register(a: &PersonArgs, now: jiff::Timestamp) -> Result<(Value, String)> {
     let settings = Settings::load(&a.dir)?;
     let reg = load::registry(None)?;
-    let new = NewPerson {
-        name: a.name.clone(),
-        clearance: a.clearance.clone(),
-        until: a.until.clone(),
-        need_to_know: a.need_to_know.clone(),
-        role: Role::parse(&a.role).context("invalid `--role`")?,
-    };
     let r = runtime()?.block_on(gsomia_node::register::register_at(
-        &settings, &reg, &new, now,
+        &settings,
+        &reg,
+        &a.new_person()?,
+        now,
     ))?;
+    Ok(registered(&r))
+}
+
+/// A registration's answer and the token.
+pub fn registered(r: &gsomia_node::register::Registered) -> (Value, String) {
     let p = &r.person;
-    Ok((
-        json!({ "id": p.id, "name": p.name, "role": p.role.as_str(), "clearance": p.clearance, "clearance_until": p.clearance_until, "need_to_know": p.need_to_know, "token": r.token }),
+    (
+        json!({ "id": p.id, "name": p.name, "role": p.role.as_str(), "clearance": p.clearance, "clearance_until": p.clearance_until, "need_to_know": p.need_to_know, "facility": p.facility, "token": r.token }),
         r.token.clone(),
-    ))
+    )
 }
 
 /// `gsomia person add`: registers a person, prints their token once.

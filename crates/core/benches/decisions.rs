@@ -215,6 +215,7 @@ fn access(bencher: Bencher) {
                 clearance: reg.level(party, &clearance.native).unwrap(),
                 clearance_until: until,
                 need_to_know: reg.need_to_know(["dprk"]).unwrap(),
+                contractor: None,
             },
             *at,
         ));

@@ -485,6 +485,9 @@ pub struct Reader {
     pub clearance_until: Timestamp,
     /// Topics the person needs to know (subtopics included).
     pub need_to_know: TopicSet,
+    /// For a person of a contractor facility: the facility's standing and
+    /// their briefing (Art 16; rule 15). `None` for the party's own staff.
+    pub contractor: Option<crate::contractor::Contractor>,
 }
 
 /// Why a read is denied.
@@ -521,11 +524,13 @@ pub enum AccessRefusal {
         /// The reader's party.
         party: PartyRef,
     },
+    /// A contractor's facility or briefing fails an Art 16 condition.
+    Contractor(crate::contractor::ContractorRefusal),
 }
 
 impl AccessRefusal {
     /// Every kind of access refusal, by the name docs/rules.md lists it under.
-    pub const KINDS: [&'static str; 7] = [
+    pub const KINDS: [&'static str; 17] = [
         "access_unknown_reference",
         "no_label_in_policy",
         "foreign_clearance",
@@ -533,6 +538,16 @@ impl AccessRefusal {
         "below_level",
         "no_need_to_know",
         "not_releasable_to_party",
+        "facility_records_unverified",
+        "no_facility_clearance",
+        "facility_below_level",
+        "facility_clearance_expired",
+        "no_responsible_person",
+        "never_inspected",
+        "inspection_failed",
+        "inspection_overdue",
+        "not_briefed",
+        "briefing_overdue",
     ];
 
     /// The name of this kind of refusal (one of [`AccessRefusal::KINDS`]).
@@ -545,6 +560,7 @@ impl AccessRefusal {
             AccessRefusal::BelowLevel { .. } => "below_level",
             AccessRefusal::NoNeedToKnow { .. } => "no_need_to_know",
             AccessRefusal::NotReleasableToParty { .. } => "not_releasable_to_party",
+            AccessRefusal::Contractor(c) => c.kind(),
         }
     }
 }
@@ -627,6 +643,13 @@ pub fn decide_access(
         refusals.push(AccessRefusal::NotReleasableToParty {
             party: reader.party,
         });
+    }
+    if let Some(c) = &reader.contractor {
+        refusals.extend(
+            crate::contractor::check_contractor(reg, c, label.level, at)
+                .into_iter()
+                .map(AccessRefusal::Contractor),
+        );
     }
     if refusals.is_empty() {
         AccessDecision::Allow {

@@ -376,6 +376,7 @@ impl Registry {
                         ),
                         cites: vec![Citation::System(9)],
                     },
+                    AccessRefusal::Contractor(c) => self.explain_contractor(&c, reader_zone),
                 })
                 .collect(),
         }

@@ -35,6 +35,7 @@
 
 pub mod agreement;
 pub mod consent;
+pub mod contractor;
 pub mod decision;
 pub mod explain;
 #[cfg(feature = "fuzzing")]

@@ -58,12 +58,18 @@ pub struct Policy {
     pub(crate) levels: Vec<Level>,
     /// Normalised spelling → level index, sorted by spelling.
     pub(crate) lookup: Vec<(String, u16)>,
+    /// What the party asks of contractor facilities (`[contractors]`).
+    pub(crate) contractors: crate::contractor::ContractorRule,
 }
 
 impl Policy {
     /// The party whose policy this is.
     pub fn party(&self) -> &PartyId {
         &self.party
+    }
+    /// What the party asks of contractor facilities (Art 16).
+    pub fn contractors(&self) -> crate::contractor::ContractorRule {
+        self.contractors
     }
     /// The policy's title.
     pub fn name(&self) -> &str {

@@ -137,6 +137,16 @@ struct RawPolicy {
     name: String,
     zone: Spanned<String>,
     level: Vec<RawLevel>,
+    #[serde(default)]
+    contractors: Option<RawContractors>,
+}
+
+/// `[contractors]`: the periods Art 16's conditions hold for.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawContractors {
+    inspection_days: Spanned<u32>,
+    briefing_days: Spanned<u32>,
 }
 
 #[derive(Deserialize)]
@@ -551,10 +561,25 @@ fn compile_policy(src: &Source, raw: &RawPolicy, errors: &mut Vec<ProfileError>)
             },
         };
     }
+    let contractors = match &raw.contractors {
+        None => crate::contractor::ContractorRule::default(),
+        Some(c) => {
+            for d in [&c.inspection_days, &c.briefing_days] {
+                if *d.get_ref() == 0 || *d.get_ref() > 3650 {
+                    errors.push(src.error_at(d.span(), "a period is 1 to 3650 days"));
+                }
+            }
+            crate::contractor::ContractorRule {
+                inspection_days: *c.inspection_days.get_ref(),
+                briefing_days: *c.briefing_days.get_ref(),
+            }
+        }
+    };
     if errors.len() > before {
         return None;
     }
     Some(Policy {
+        contractors,
         party: PartyId::new(party),
         name: raw.name.clone(),
         zone_name: raw.zone.get_ref().clone(),

@@ -55,6 +55,7 @@ fn person(node: &gsomia_node::Node, id: &str, role: Role, token: &str) -> Person
         token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
         created_at: "bench".into(),
         revoked_at: None,
+        facility: None,
         custody: None,
     };
     kit::tag_person(node, &mut p);

@@ -376,6 +376,7 @@ async fn run(subscribers: usize, seconds: u64) {
         token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
         created_at: "bench".into(),
         revoked_at: None,
+        facility: None,
         custody: None,
     };
     kit::tag_person(&jpn_node, &mut sato);

@@ -44,6 +44,7 @@ pub mod ledger_dir {
 // Capabilities (over the node's state), and the transport above them.
 mod agreements;
 mod consents;
+pub mod facilities;
 mod http;
 mod incidents;
 mod items;

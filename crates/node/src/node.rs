@@ -227,6 +227,8 @@ pub struct Node {
     incidents: crate::alerts::Incidents,
     /// The latest reclassification notice kept for each originator's item.
     notices: crate::reclassification::Notices,
+    /// Contractor facilities, as their checked files stand.
+    facilities: crate::facilities::Facilities,
 }
 
 impl std::fmt::Debug for Node {
@@ -268,6 +270,7 @@ impl Node {
             returns_open: std::sync::atomic::AtomicUsize::new(0),
             incidents: crate::alerts::Incidents::default(),
             notices: crate::reclassification::Notices::default(),
+            facilities: crate::facilities::Facilities::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -495,6 +498,11 @@ impl Node {
     }
 
     /// How many returns wait for their answer.
+    /// The contractor facilities.
+    pub(crate) fn facilities(&self) -> &crate::facilities::Facilities {
+        &self.facilities
+    }
+
     /// The reclassification notices kept here.
     pub(crate) fn notices(&self) -> &crate::reclassification::Notices {
         &self.notices

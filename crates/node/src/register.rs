@@ -239,6 +239,10 @@ pub fn reader(node: &Node, p: &Person) -> Result<Reader, ReaderError> {
         need_to_know: reg
             .need_to_know(p.need_to_know.iter().map(String::as_str))
             .map_err(|e| err(e.to_string()))?,
+        contractor: p
+            .facility
+            .as_deref()
+            .map(|f| crate::facilities::contractor(node, f, &p.id)),
     })
 }
 
@@ -255,6 +259,8 @@ pub struct NewPerson {
     pub need_to_know: Vec<String>,
     /// Their role.
     pub role: Role,
+    /// The contractor facility they belong to (Art 16), if any.
+    pub facility: Option<String>,
 }
 
 /// Why a person could not be registered.
@@ -272,6 +278,9 @@ pub enum RegisterError {
     /// The party is not in the profiles.
     #[error("the node's party is not in the profiles")]
     Party(#[source] gsomia_core::LookupError),
+    /// A facility that is not registered here.
+    #[error("no contractor facility `{0}` is registered here (gsomia facility add)")]
+    Facility(String),
     /// No randomness for the token.
     #[error(transparent)]
     Entropy(#[from] crate::ids::EntropyError),
@@ -318,6 +327,11 @@ pub async fn register(
     for t in &new.need_to_know {
         registry.topic(t).map_err(RegisterError::Topic)?;
     }
+    if let Some(f) = &new.facility
+        && !crate::facilities::exists(store, f).await?
+    {
+        return Err(RegisterError::Facility(f.clone()));
+    }
     let token = new_token()?;
     let token_hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
     let id = format!(
@@ -335,6 +349,7 @@ pub async fn register(
         token_hash,
         created_at: now.to_string(),
         revoked_at: None,
+        facility: new.facility.clone(),
         custody: None,
     };
     crate::custody::tag_person(key, &mut person);
@@ -345,13 +360,16 @@ pub async fn register(
         n,
         party,
         None,
-        vec![
+        [
             ("person".into(), id),
             ("role".into(), new.role.as_str().into()),
             ("clearance".into(), person.clearance.clone()),
             ("until".into(), person.clearance_until.clone()),
             ("need_to_know".into(), new.need_to_know.join(",")),
-        ],
+        ]
+        .into_iter()
+        .chain(new.facility.iter().map(|f| ("facility".into(), f.clone())))
+        .collect(),
     )?;
     store
         .commit(Batch {

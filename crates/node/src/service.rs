@@ -228,6 +228,10 @@ pub async fn start(
     )?;
     // Returns answered while the node was down: their local copies erased.
     crate::items::holding::resume_returns(&node).await;
+    // Contractor facilities: their files checked and held for decisions.
+    if let Err(e) = crate::facilities::load(&node).await {
+        tracing::error!(error = %e, "cannot read the contractor facilities; their people read nothing");
+    }
     // Reclassifications kept but not yet applied to every row.
     crate::reclassification::resume(&node).await;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

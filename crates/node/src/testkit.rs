@@ -332,6 +332,7 @@ pub async fn person(
         token_hash: sha2::Sha256::digest(token.as_bytes()).into(),
         created_at: "test".into(),
         revoked_at: None,
+        facility: None,
         custody: None,
     };
     crate::custody::tag_person(node.custody(), &mut p);

@@ -15,8 +15,8 @@ mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
-    Batch, Committed, Disposed, Idempotent, IncidentRow, Incoming, Item, ItemIndex, ItemQuery,
-    ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
+    Batch, Committed, Disposed, FacilityRecord, Idempotent, IncidentRow, Incoming, Item, ItemIndex,
+    ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
     ReturnAnswered, Role, Store, StoreError, StoreFuture, Tagged, TransferQuery, TransferRow,
     TransferState, WarningOwed, WarningRow,
 };

@@ -96,8 +96,26 @@ pub struct Person {
     pub created_at: String,
     /// When the person's access ended (RFC 3339), if it has.
     pub revoked_at: Option<String>,
+    /// The contractor facility the person belongs to (Art 16), if any.
+    pub facility: Option<String>,
     /// The node's custody tag over this row (`None` on rows kept before tags).
     pub custody: Option<Vec<u8>>,
+}
+
+/// One record of a contractor facility's file (Art 16): its registration,
+/// an inspection, a person's briefing; appended, never changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FacilityRecord {
+    /// The facility's id.
+    pub facility: String,
+    /// Its place in the facility's file (0 is the registration).
+    pub seq: u32,
+    /// The record (the node's canonical encoding).
+    pub body: Vec<u8>,
+    /// When it was recorded (RFC 3339).
+    pub at: String,
+    /// The node's custody tag over it.
+    pub custody: Vec<u8>,
 }
 
 /// An item held by the node.
@@ -578,6 +596,9 @@ pub struct Batch {
     pub returns: Vec<Return>,
     /// Returns closed: (transfer, when).
     pub returns_closed: Vec<(String, String)>,
+    /// Facility records to append (a (facility, seq) already kept fails the
+    /// whole batch with [`StoreError::Duplicate`]).
+    pub facility_records: Vec<FacilityRecord>,
     /// Incident messages to keep (one already kept fails the batch with
     /// [`StoreError::Duplicate`]).
     pub incidents: Vec<IncidentRow>,
@@ -725,6 +746,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The distribution record of one originator's item: every party a row
     /// of it was released to here (queued or delivered, not refused).
     fn distribution<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<String>>;
+    /// Every contractor facility's records, by facility then place.
+    fn facility_records(&self) -> StoreFuture<'_, Vec<FacilityRecord>>;
     /// The items made from `source` here (copies, translations, derived
     /// documents whose first source it is), in the order made; metadata only.
     fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>>;

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_notice_kinds.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_contractors.sql"),
+    ),
 ];
 
 /// Read connections kept open (more are opened while many reads run at
@@ -273,7 +277,11 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
         row.get("clearance_until")?,
         row.get("created_at")?,
     );
-    let (revoked_at, custody) = (row.get("revoked_at")?, row.get("custody")?);
+    let (revoked_at, custody, facility) = (
+        row.get("revoked_at")?,
+        row.get("custody")?,
+        row.get("facility")?,
+    );
     Ok((|| {
         Ok(Person {
             id,
@@ -292,6 +300,7 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
                 .map_err(|_| StoreError::Corrupt("token hash".into()))?,
             created_at,
             revoked_at,
+            facility,
             custody,
         })
     })())
@@ -1333,6 +1342,28 @@ impl Store for SqliteStore {
                      AND o.failed_at IS NULL ORDER BY o.recipient",
                     [&origin],
                     |r| Ok(Ok(r.get(0)?)),
+                )
+            })
+            .await
+        })
+    }
+
+    fn facility_records(&self) -> StoreFuture<'_, Vec<crate::FacilityRecord>> {
+        Box::pin(async move {
+            self.read(|c| {
+                all(
+                    c,
+                    "SELECT facility, seq, body, at, custody FROM facility_record ORDER BY facility, seq",
+                    [],
+                    |r| {
+                        Ok(Ok(crate::FacilityRecord {
+                            facility: r.get(0)?,
+                            seq: r.get(1)?,
+                            body: r.get(2)?,
+                            at: r.get(3)?,
+                            custody: r.get(4)?,
+                        }))
+                    },
                 )
             })
             .await

@@ -352,8 +352,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at, revoked_at, custody) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at, revoked_at, custody, facility) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for p in &batch.people {
@@ -373,7 +373,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 &p.token_hash[..],
                 p.created_at,
                 p.revoked_at,
-                p.custody
+                p.custody,
+                p.facility
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
         }
@@ -382,7 +383,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
         let mut st = conn
             .prepare_cached(
                 "UPDATE person SET name = ?, role = ?, clearance = ?, clearance_until = ?, need_to_know = ?, \
-                 token_hash = ?, created_at = ?, revoked_at = ?, custody = ? WHERE id = ?",
+                 token_hash = ?, created_at = ?, revoked_at = ?, custody = ?, facility = ? WHERE id = ?",
             )
             .map_err(sql)?;
         for p in &batch.person_updates {
@@ -403,6 +404,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                     p.created_at,
                     p.revoked_at,
                     p.custody,
+                    p.facility,
                     p.id
                 ])
                 .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
@@ -667,6 +669,21 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
             .map_err(sql)?;
         for (transfer, at) in &batch.returns_closed {
             st.execute(params![at, transfer]).map_err(sql)?;
+        }
+    }
+    {
+        let mut st = conn
+            .prepare_cached(
+                "INSERT INTO facility_record (facility, seq, body, at, custody) VALUES (?, ?, ?, ?, ?)",
+            )
+            .map_err(sql)?;
+        for r in &batch.facility_records {
+            st.execute(params![r.facility, r.seq, r.body, r.at, r.custody])
+                .map_err(|e| {
+                    unique_or(e, || {
+                        StoreError::Duplicate(format!("{} #{}", r.facility, r.seq))
+                    })
+                })?;
         }
     }
     {

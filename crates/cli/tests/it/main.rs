@@ -10,6 +10,7 @@
 
 mod cli;
 mod common;
+mod contractor;
 mod deliver;
 mod holding;
 mod incident;

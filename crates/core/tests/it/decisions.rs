@@ -121,6 +121,7 @@ fn after_termination_release_is_withheld_and_cites_survival() {
         clearance: reg.level(reg.party("JPN").unwrap(), "極秘").unwrap(),
         clearance_until: t("2030-01-01T00:00:00+09:00"),
         need_to_know: reg.need_to_know(["dprk"]).unwrap(),
+        contractor: None,
     };
     assert!(decide_access(&reg, &reader, &labels, t("2020-01-01T00:00:00+09:00")).is_allow());
 }
@@ -430,6 +431,7 @@ fn reader(reg: &Registry, party: &str, clearance: &str, until: Timestamp, ntk: &
         clearance: reg.level(p, clearance).unwrap(),
         clearance_until: until,
         need_to_know: reg.need_to_know(ntk.iter().copied()).unwrap(),
+        contractor: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn reader(reg: &gsomia_core::Registry, party: &str, clearance: &str, until: &str
         clearance: reg.level(p, clearance).unwrap(),
         clearance_until: t(until),
         need_to_know: reg.need_to_know(["dprk"]).unwrap(),
+        contractor: None,
     }
 }
 

@@ -266,7 +266,7 @@ proptest! {
         let labels = ItemLabels::new(label);
         let until = at.checked_add(SignedDuration::from_hours(24 * valid_days)).unwrap();
         let need = if ntk { reg.need_to_know(["dprk"]).unwrap() } else { reg.need_to_know(["regional"]).unwrap() };
-        let mk = |c: usize| Reader { party: p, clearance: reg.level(p, &levels[c].native).unwrap(), clearance_until: until, need_to_know: need };
+        let mk = |c: usize| Reader { party: p, clearance: reg.level(p, &levels[c].native).unwrap(), clearance_until: until, need_to_know: need, contractor: None };
         let c = clearance % levels.len();
         let allowed = decide_access(&reg, &mk(c), &labels, at).is_allow();
         if allowed {

@@ -132,6 +132,32 @@ fn every_refusal_cites_the_rule_documented_for_its_kind() {
         AccessRefusal::NoNeedToKnow { topics },
         AccessRefusal::NotReleasableToParty { party: jpn },
     ];
+    use gsomia_core::contractor::ContractorRefusal as C;
+    let contractor = [
+        C::RecordsUnverified,
+        C::NoFacilityClearance,
+        C::FacilityBelowLevel {
+            clearance: level,
+            level,
+        },
+        C::FacilityClearanceExpired { until: at },
+        C::NoResponsiblePerson,
+        C::NeverInspected,
+        C::InspectionFailed { at },
+        C::InspectionOverdue {
+            last: at,
+            every_days: 365,
+        },
+        C::NotBriefed,
+        C::BriefingOverdue {
+            last: at,
+            every_days: 365,
+        },
+    ];
+    let access: Vec<AccessRefusal> = access
+        .into_iter()
+        .chain(contractor.into_iter().map(AccessRefusal::Contractor))
+        .collect();
     let mut seen = BTreeSet::new();
     for r in access {
         let kind = r.kind();
@@ -188,6 +214,32 @@ fn every_refusal_cites_the_rule_documented_for_its_kind() {
         seen,
         HoldingRefusal::KINDS.into_iter().collect(),
         "every holding refusal walked"
+    );
+
+    use gsomia_core::reclassification::ReclassRefusal;
+    let reclass = [
+        ReclassRefusal::NotOriginator {
+            originator: jpn,
+            by: jpn,
+        },
+        ReclassRefusal::NotClassified { level: jl },
+        ReclassRefusal::ForeignLevel { level: jl },
+        ReclassRefusal::Unchanged { level: jl },
+    ];
+    let mut seen = BTreeSet::new();
+    for r in reclass {
+        let kind = r.kind();
+        seen.insert(kind);
+        let reason = reg.explain_reclassification(&r);
+        let want = kinds
+            .get(kind)
+            .unwrap_or_else(|| panic!("`{kind}` is not in docs/rules.md"));
+        assert_eq!(&system(&reason.cites), want, "{kind}: {reason}");
+    }
+    assert_eq!(
+        seen,
+        ReclassRefusal::KINDS.into_iter().collect(),
+        "every reclassification refusal walked"
     );
 }
 

@@ -12,6 +12,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
+use gsomia_api::{AddFacility, BriefPerson, FacilityList, FacilityView, InspectFacility};
 use gsomia_api::{
     AgreementList, AgreementStatus, Check, ConsentList, ConsentView, Copied, CopyItem, DeriveItem,
     DestroyItem, Destroyed, EnterEvent, EnteredEvent, ErrorBody, GrantConsent, Health, Impact,
@@ -50,6 +51,10 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(return_item))
         .routes(routes!(reclassify_item))
         .routes(routes!(item_reclassifications))
+        .routes(routes!(list_facilities, add_facility))
+        .routes(routes!(show_facility))
+        .routes(routes!(inspect_facility))
+        .routes(routes!(brief_person))
         .routes(routes!(item_history))
         .routes(routes!(inventory))
         .routes(routes!(list_transfers))
@@ -439,6 +444,96 @@ async fn item_reclassifications(
 ) -> Result<Json<ReclassificationList>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(crate::reclassification::list(&node, &p, &id).await?))
+}
+
+// ------------------------------------------------------------ contractors
+
+/// Every contractor facility (Art 16), with what fails now. Security
+/// officers and auditors.
+#[utoipa::path(get, path = "/v1/facilities", tag = "contractors", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The facilities", body = FacilityList),
+        (status = 403, description = "The caller's role may not see them", body = ErrorBody)))]
+async fn list_facilities(State(node): S, bearer: Bearer) -> Result<Json<FacilityList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::facilities::list(&node, &p).await?))
+}
+
+/// Enters a contractor facility in the register, with its facility
+/// security clearance and its responsible person (security officers).
+/// Its people read nothing until it is inspected and they are briefed.
+#[utoipa::path(post, path = "/v1/facilities", tag = "contractors", security(("bearer" = [])),
+    request_body = AddFacility,
+    responses(
+        (status = 201, description = "Registered", body = FacilityView),
+        (status = 400, description = "Not a classified level, no such responsible person, or a bad date", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody)))]
+async fn add_facility(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<AddFacility>,
+) -> Result<(StatusCode, Json<FacilityView>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::facilities::add(&node, &p, &req).await?),
+    ))
+}
+
+/// One contractor facility, with what fails now.
+#[utoipa::path(get, path = "/v1/facilities/{id}", tag = "contractors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The facility's id")),
+    responses(
+        (status = 200, description = "The facility", body = FacilityView),
+        (status = 403, description = "The caller's role may not see it", body = ErrorBody),
+        (status = 404, description = "No such facility", body = ErrorBody)))]
+async fn show_facility(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<FacilityView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::facilities::show(&node, &p, &id).await?))
+}
+
+/// Records an inspection of a facility, passed or failed (security officers).
+#[utoipa::path(post, path = "/v1/facilities/{id}/inspections", tag = "contractors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The facility's id")),
+    request_body = InspectFacility,
+    responses(
+        (status = 200, description = "Recorded", body = FacilityView),
+        (status = 400, description = "No findings", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 404, description = "No such facility", body = ErrorBody)))]
+async fn inspect_facility(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<InspectFacility>,
+) -> Result<Json<FacilityView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(
+        crate::facilities::inspect(&node, &p, &id, &req).await?,
+    ))
+}
+
+/// Records the security briefing of a person of the facility (security officers).
+#[utoipa::path(post, path = "/v1/facilities/{id}/briefings", tag = "contractors", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The facility's id")),
+    request_body = BriefPerson,
+    responses(
+        (status = 200, description = "Recorded", body = FacilityView),
+        (status = 400, description = "Not a person of this facility", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 404, description = "No such facility", body = ErrorBody)))]
+async fn brief_person(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<BriefPerson>,
+) -> Result<Json<FacilityView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::facilities::brief(&node, &p, &id, &req).await?))
 }
 
 /// An item's whole record (rule 11): identification, location, state,

@@ -927,6 +927,7 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         token_hash: sha2::Sha256::digest(b"t").into(),
         created_at: "test".into(),
         revoked_at: None,
+        facility: None,
         custody: None,
     };
     kit::tag_person(&node, &mut sato);

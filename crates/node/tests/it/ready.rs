@@ -181,6 +181,9 @@ impl Store for Flaky {
     fn distribution<'a>(&'a self, origin_item: &'a str) -> StoreFuture<'a, Vec<String>> {
         self.inner.distribution(origin_item)
     }
+    fn facility_records(&self) -> StoreFuture<'_, Vec<gsomia_store::FacilityRecord>> {
+        self.inner.facility_records()
+    }
     fn made_from<'a>(&'a self, source: &'a str) -> StoreFuture<'a, Vec<ItemRow>> {
         self.inner.made_from(source)
     }

@@ -33,6 +33,7 @@ fn person(id: &str, token: u8) -> Person {
         token_hash: [token; 32],
         created_at: "2026-11-28T00:00:00Z".into(),
         revoked_at: None,
+        facility: None,
         custody: Some(vec![token; 32]),
     }
 }
@@ -996,5 +997,65 @@ pub async fn reclassified_rows_are_found_and_sealed_anew<S: Store + ?Sized>(s: &
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// Contractor facilities: each file appended record by record, a place
+/// kept once; a person's facility kept and changed with the person.
+pub async fn facility_files_append_once<S: Store + ?Sized>(s: &S) {
+    use gsomia_store::FacilityRecord;
+    let rec = |f: &str, seq: u32| FacilityRecord {
+        facility: f.into(),
+        seq,
+        body: vec![seq as u8],
+        at: "2026-11-30T00:00:00Z".into(),
+        custody: vec![9; 32],
+    };
+    s.commit(Batch {
+        facility_records: vec![rec("f-b", 0), rec("f-a", 0), rec("f-a", 1)],
+        entries: vec![entry(0)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.commit(Batch {
+            facility_records: vec![rec("f-a", 1)],
+            entries: vec![entry(1)],
+            ..Batch::default()
+        })
+        .await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        s.ledger_size().await.unwrap(),
+        1,
+        "nothing of the second kept"
+    );
+    let all = s.facility_records().await.unwrap();
+    assert_eq!(
+        all.iter()
+            .map(|r| (r.facility.as_str(), r.seq))
+            .collect::<Vec<_>>(),
+        vec![("f-a", 0), ("f-a", 1), ("f-b", 0)]
+    );
+    assert_eq!(all[1], rec("f-a", 1));
+    let mut p = person("c1", 7);
+    p.facility = Some("f-a".into());
+    s.commit(register(p.clone(), 2)).await.unwrap();
+    assert_eq!(
+        s.person_by_token(&[7; 32]).await.unwrap().unwrap().facility,
+        Some("f-a".into())
+    );
+    p.facility = None;
+    s.commit(Batch {
+        person_updates: vec![p],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.person_by_token(&[7; 32]).await.unwrap().unwrap().facility,
+        None
     );
 }

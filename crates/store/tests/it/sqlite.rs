@@ -197,3 +197,8 @@ async fn incident_messages_wait_until_answered() {
 async fn reclassified_rows_are_found_and_sealed_anew() {
     c::reclassified_rows_are_found_and_sealed_anew(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn facility_files_append_once() {
+    c::facility_files_append_once(&fresh().await).await;
+}
