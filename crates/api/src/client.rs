@@ -327,6 +327,36 @@ impl Client {
         self.post(&["v1", "facilities", id, "briefings"], req).await
     }
 
+    /// `POST /v1/visits`.
+    pub async fn request_visit(&self, req: &RequestVisit) -> Result<VisitView, ClientError> {
+        self.post(&["v1", "visits"], req).await
+    }
+
+    /// `GET /v1/visits`.
+    pub async fn visits(&self) -> Result<VisitList, ClientError> {
+        self.get(&["v1", "visits"]).await
+    }
+
+    /// `GET /v1/visits/{id}`.
+    pub async fn visit(&self, id: &str) -> Result<VisitView, ClientError> {
+        self.get(&["v1", "visits", id]).await
+    }
+
+    /// `POST /v1/visits/{id}/approve`.
+    pub async fn approve_visit(&self, id: &str) -> Result<VisitApproved, ClientError> {
+        self.post(&["v1", "visits", id, "approve"], &serde_json::json!({}))
+            .await
+    }
+
+    /// `POST /v1/visits/{id}/refuse`.
+    pub async fn refuse_visit(
+        &self,
+        id: &str,
+        req: &RefuseVisit,
+    ) -> Result<VisitView, ClientError> {
+        self.post(&["v1", "visits", id, "refuse"], req).await
+    }
+
     /// `GET /v1/items/{id}/history?…`.
     pub async fn history(&self, id: &str, page: &Page) -> Result<ItemHistory, ClientError> {
         self.get_query(&["v1", "items", id, "history"], page.pairs())

@@ -820,6 +820,110 @@ pub struct FacilityList {
     pub facilities: Vec<FacilityView>,
 }
 
+/// `POST /v1/visits`: the visiting party asks a partner to host one of its
+/// people (Art 8), naming the purpose and the highest level that may be
+/// furnished.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequestVisit {
+    /// The host party.
+    #[schema(min_length = 3, max_length = 3, example = "KOR")]
+    pub to: String,
+    /// The visitor: a person registered here, cleared at least to `highest_level`.
+    #[schema(min_length = 1, max_length = 64)]
+    pub visitor: String,
+    /// The official purpose.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub purpose: String,
+    /// The highest level that may be furnished, in this party's policy.
+    #[schema(min_length = 1, max_length = 64)]
+    pub highest_level: String,
+    /// The topics the visit concerns (the visitor's need-to-know there).
+    #[schema(min_items = 1)]
+    pub topics: Vec<String>,
+    /// The first day or instant of the visit.
+    #[schema(min_length = 1, max_length = 64, example = "2027-03-01")]
+    pub from: String,
+    /// The last day of the visit, or the first instant after it.
+    #[schema(min_length = 1, max_length = 64, example = "2027-03-05")]
+    pub until: String,
+}
+
+/// `POST /v1/visits/{id}/refuse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefuseVisit {
+    /// Why.
+    #[schema(min_length = 1, max_length = 2000)]
+    pub reason: String,
+}
+
+/// One access a visitor was given at the host (or refused), as reported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VisitAccess {
+    /// When.
+    #[schema(format = DateTime)]
+    pub at: String,
+    /// The item (its originator's id).
+    pub item: String,
+    /// `allowed`, or `refused: …`.
+    pub outcome: String,
+}
+
+/// A visit, as this party knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VisitView {
+    /// Its id.
+    pub id: String,
+    /// The visiting party.
+    pub visitor_party: String,
+    /// The host.
+    pub host: String,
+    /// The visitor, as the visiting party registers them.
+    pub visitor: String,
+    /// Their name.
+    pub visitor_name: String,
+    /// The official purpose.
+    pub purpose: String,
+    /// The highest level that may be furnished (the visiting party's).
+    pub highest_level: String,
+    /// The topics.
+    pub topics: Vec<String>,
+    /// First instant.
+    #[schema(format = DateTime)]
+    pub from: String,
+    /// First instant after it.
+    #[schema(format = DateTime)]
+    pub until: String,
+    /// `requested`, `approved` or `refused`.
+    pub state: String,
+    /// The host's reason for a refusal, or its note on an approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+    /// At the host: the visitor's register entry there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_person: Option<String>,
+    /// Every access reported, oldest first.
+    pub accesses: Vec<VisitAccess>,
+}
+
+/// `GET /v1/visits`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VisitList {
+    /// Every visit, requested or hosted, by id.
+    pub visits: Vec<VisitView>,
+}
+
+/// `POST /v1/visits/{id}/approve`: the approval, and the visitor's
+/// credential at the host (shown once; handed to the visitor on arrival).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct VisitApproved {
+    /// The visit.
+    pub visit: VisitView,
+    /// The visitor's bearer token at this node, valid only during the visit.
+    pub token: String,
+}
+
 /// One ledger record about an item.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct HistoryEntry {

@@ -23,6 +23,7 @@ mod node;
 mod out;
 mod reclassify;
 mod serve;
+mod visit;
 mod warn;
 
 use std::path::PathBuf;
@@ -118,6 +119,9 @@ enum Command {
     /// Contractor facilities (Art 16): add, inspect, brief, list, show.
     #[command(subcommand)]
     Facility(facility::FacilityCmd),
+    /// Visits between parties (Art 8): request, approve, refuse, list, show.
+    #[command(subcommand)]
+    Visit(visit::VisitCmd),
     /// A node's liveness and ledger size.
     Health {
         /// The node's API URL.
@@ -530,6 +534,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Inventory(a) => holding::inventory(&a),
         Command::Incident(cmd) => incident::run(cmd),
         Command::Facility(cmd) => facility::run(cmd),
+        Command::Visit(cmd) => visit::run(cmd),
         Command::Transfer(cmd) => serve::transfer(cmd),
         Command::Item(ItemCmd::Read { node, id, out }) => serve::read(&node, &id, &out),
         Command::Warn(cmd) => warn::run(cmd, json),

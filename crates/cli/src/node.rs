@@ -71,6 +71,7 @@ impl PersonArgs {
             need_to_know: self.need_to_know.clone(),
             role: Role::parse(&self.role).context("invalid `--role`")?,
             facility: self.facility.clone(),
+            visit: None,
         })
     }
 

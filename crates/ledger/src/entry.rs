@@ -63,7 +63,7 @@ kinds! {
     LossReport = "loss_report" { required: ["description", "actual_or_possible"], optional: ["notified", "incident", "by", "originator"] },
     AgreementEvent = "agreement_event" { required: ["agreement", "event", "by"], optional: ["summary"] },
     TransferRefused = "transfer_refused" { required: ["sender", "transfer", "reasons"], optional: [] },
-    PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know", "facility"] },
+    PersonRegistered = "person_registered" { required: ["person", "role", "clearance", "until"], optional: ["need_to_know", "facility", "visit"] },
     Warning = "warning" { required: ["originator", "updates"], optional: ["sender", "relayed_to"] },
     IntegrityAlarm = "integrity_alarm" { required: ["subject", "check"], optional: ["detail"] },
     PersonRevoked = "person_revoked" { required: ["person", "by"], optional: ["reason"] },

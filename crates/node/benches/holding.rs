@@ -56,6 +56,7 @@ fn person(node: &gsomia_node::Node, id: &str, role: Role, token: &str) -> Person
         created_at: "bench".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: None,
     };
     kit::tag_person(node, &mut p);

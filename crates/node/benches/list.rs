@@ -67,6 +67,7 @@ fn person(node: &gsomia_node::Node, id: &str, until: &str, ntk: &[&str], token: 
         created_at: "bench".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: None,
     };
     kit::tag_person(node, &mut p);

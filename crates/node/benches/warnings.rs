@@ -377,6 +377,7 @@ async fn run(subscribers: usize, seconds: u64) {
         created_at: "bench".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: None,
     };
     kit::tag_person(&jpn_node, &mut sato);

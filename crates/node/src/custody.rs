@@ -167,6 +167,9 @@ fn person_fields(p: &Person) -> Writer {
     if let Some(f) = &p.facility {
         w.str("facility").str(f);
     }
+    if let Some(v) = &p.visit {
+        w.str("visit").str(v);
+    }
     w
 }
 
@@ -498,6 +501,7 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             revoked_at: None,
             facility: None,
+            visit: None,
             custody: None,
         }
     }

@@ -53,6 +53,7 @@ mod reclassification;
 mod service;
 pub mod startup;
 mod transfers;
+mod visits;
 mod warnings;
 mod witness;
 

@@ -229,6 +229,8 @@ pub struct Node {
     notices: crate::reclassification::Notices,
     /// Contractor facilities, as their checked files stand.
     facilities: crate::facilities::Facilities,
+    /// Visits requested or hosted, as their verified messages stand.
+    visits: crate::visits::Visits,
 }
 
 impl std::fmt::Debug for Node {
@@ -271,6 +273,7 @@ impl Node {
             incidents: crate::alerts::Incidents::default(),
             notices: crate::reclassification::Notices::default(),
             facilities: crate::facilities::Facilities::default(),
+            visits: crate::visits::Visits::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -498,6 +501,11 @@ impl Node {
     }
 
     /// How many returns wait for their answer.
+    /// The visits.
+    pub(crate) fn visits(&self) -> &crate::visits::Visits {
+        &self.visits
+    }
+
     /// The contractor facilities.
     pub(crate) fn facilities(&self) -> &crate::facilities::Facilities {
         &self.facilities

@@ -31,6 +31,9 @@ pub enum AuthError {
     /// The holder's register entry failed its integrity check.
     #[error("your register entry failed its integrity check; ask your security officer")]
     Integrity(crate::custody::Breach),
+    /// A visitor's token outside an approved visit (Art 8).
+    #[error("{0}")]
+    Visit(String),
     /// The register could not be read.
     #[error("reading the register")]
     Store(#[from] StoreError),
@@ -40,7 +43,7 @@ impl Classified for AuthError {
     fn class(&self) -> Class {
         match self {
             AuthError::Missing | AuthError::Unknown | AuthError::Revoked(_) => Class::Unauthorized,
-            AuthError::Integrity(_) => Class::Forbidden,
+            AuthError::Integrity(_) | AuthError::Visit(_) => Class::Forbidden,
             AuthError::Store(_) => Class::Internal,
         }
     }
@@ -75,6 +78,10 @@ pub async fn authenticate(node: &Node, token: Option<&str>) -> Result<Person, Au
         node.metrics().unauthenticated.inc();
         counts.revoked.fetch_add(1, Relaxed);
         return Err(AuthError::Revoked(at.clone()));
+    }
+    // A visitor's credential holds only during their approved visit.
+    if let Some(v) = &p.visit {
+        crate::visits::in_progress(node, v).map_err(AuthError::Visit)?;
     }
     Ok(p)
 }
@@ -172,7 +179,11 @@ fn refuse(
         Err(e) => tracing::error!(error = %e, "role refusal entry"),
     }
     RoleError {
-        role: p.role.as_str(),
+        role: if p.visit.is_some() {
+            "visitor"
+        } else {
+            p.role.as_str()
+        },
         action,
         only_security_officers,
     }
@@ -180,7 +191,8 @@ fn refuse(
 
 /// Refuses auditors (`action` says what they may not do).
 pub fn not_auditor(node: &Node, p: &Person, action: &'static str) -> Result<(), RoleError> {
-    if p.role == Role::Auditor {
+    // A visitor is given access to items, nothing more (Art 8).
+    if p.role == Role::Auditor || p.visit.is_some() {
         Err(refuse(node, p, action, false))
     } else {
         Ok(())
@@ -261,6 +273,8 @@ pub struct NewPerson {
     pub role: Role,
     /// The contractor facility they belong to (Art 16), if any.
     pub facility: Option<String>,
+    /// For a visitor from a partner (Art 8): the visit.
+    pub visit: Option<String>,
 }
 
 /// Why a person could not be registered.
@@ -350,6 +364,7 @@ pub async fn register(
         created_at: now.to_string(),
         revoked_at: None,
         facility: new.facility.clone(),
+        visit: new.visit.clone(),
         custody: None,
     };
     crate::custody::tag_person(key, &mut person);
@@ -369,6 +384,7 @@ pub async fn register(
         ]
         .into_iter()
         .chain(new.facility.iter().map(|f| ("facility".into(), f.clone())))
+        .chain(new.visit.iter().map(|v| ("visit".into(), v.clone())))
         .collect(),
     )?;
     store

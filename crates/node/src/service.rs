@@ -232,6 +232,10 @@ pub async fn start(
     if let Err(e) = crate::facilities::load(&node).await {
         tracing::error!(error = %e, "cannot read the contractor facilities; their people read nothing");
     }
+    // Visits: their messages verified and held (visitors' credentials).
+    if let Err(e) = crate::visits::load(&node).await {
+        tracing::error!(error = %e, "cannot read the visits; visitors' credentials hold nowhere");
+    }
     // Reclassifications kept but not yet applied to every row.
     crate::reclassification::resume(&node).await;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);

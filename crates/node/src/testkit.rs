@@ -333,6 +333,7 @@ pub async fn person(
         created_at: "test".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: None,
     };
     crate::custody::tag_person(node.custody(), &mut p);

@@ -18,6 +18,7 @@ const REVOCATION_TAG: &str = "gsomia/v1/consent-revocation-body";
 const WARNING_TAG: &str = "gsomia/v1/warning-update-body";
 const INCIDENT_TAG: &str = "gsomia/v1/incident-body";
 const RECLASSIFICATION_TAG: &str = "gsomia/v1/reclassification-body";
+const VISIT_TAG: &str = "gsomia/v1/visit-body";
 /// The largest message accepted (bytes).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 
@@ -336,6 +337,128 @@ impl ReclassificationNotice {
     }
 }
 
+/// A message about a visit (Art 8), signed by its sender: the visiting
+/// party's request (purpose, the highest level that may be furnished, the
+/// period), the host's approval or refusal, and each access the visitor
+/// was given at the host, reported to the visiting party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VisitNotice {
+    /// This message's id.
+    pub id: String,
+    /// The visit's id (made by the visiting party).
+    pub visit: String,
+    /// `request`, `approved`, `refused` or `access`.
+    pub kind: String,
+    /// The visiting party.
+    pub visitor_party: String,
+    /// The host party.
+    pub host: String,
+    /// The visitor, as the visiting party registers them.
+    pub visitor: String,
+    /// The visitor's name.
+    pub visitor_name: String,
+    /// The official purpose.
+    pub purpose: String,
+    /// The highest level that may be furnished, in the visiting party's policy.
+    pub highest_level: String,
+    /// The topics the visit concerns (need-to-know at the host).
+    pub topics: Vec<String>,
+    /// The first instant of the visit.
+    pub from: Instant,
+    /// The first instant after it.
+    pub until: Instant,
+    /// For an access: the item (the originator's id) and the outcome.
+    pub item: String,
+    /// A refusal's reason, an access's outcome, an approval's note.
+    pub text: String,
+    /// The person who sent it.
+    pub by: String,
+    /// When.
+    pub at: Instant,
+}
+
+impl VisitNotice {
+    fn body(&self) -> Vec<u8> {
+        let mut w = Writer::tagged(VISIT_TAG);
+        w.str(&self.id)
+            .str(&self.visit)
+            .str(&self.kind)
+            .str(&self.visitor_party)
+            .str(&self.host)
+            .str(&self.visitor)
+            .str(&self.visitor_name)
+            .str(&self.purpose)
+            .str(&self.highest_level)
+            .count(self.topics.len());
+        for t in &self.topics {
+            w.str(t);
+        }
+        w.i64(self.from.0)
+            .u32(self.from.1)
+            .i64(self.until.0)
+            .u32(self.until.1)
+            .str(&self.item)
+            .str(&self.text)
+            .str(&self.by)
+            .i64(self.at.0)
+            .u32(self.at.1);
+        w.finish()
+    }
+
+    /// Signs and encodes.
+    pub fn seal(&self, key: &SecretKey) -> Vec<u8> {
+        seal(Context::Visit, &self.body(), key)
+    }
+
+    /// Decodes without verifying (to learn who claims to have signed).
+    pub fn decode(bytes: &[u8]) -> Result<VisitNotice, TransferError> {
+        let (body, _) = split(bytes)?;
+        let mut b = Reader::new(body, MAX_MESSAGE);
+        b.expect_tag(VISIT_TAG)?;
+        let id = b.str()?.to_owned();
+        let visit = b.str()?.to_owned();
+        let kind = b.str()?.to_owned();
+        let visitor_party = b.str()?.to_owned();
+        let host = b.str()?.to_owned();
+        let visitor = b.str()?.to_owned();
+        let visitor_name = b.str()?.to_owned();
+        let purpose = b.str()?.to_owned();
+        let highest_level = b.str()?.to_owned();
+        let n = b.count(4)?;
+        let mut topics = Vec::with_capacity(n);
+        for _ in 0..n {
+            topics.push(b.str()?.to_owned());
+        }
+        let v = VisitNotice {
+            id,
+            visit,
+            kind,
+            visitor_party,
+            host,
+            visitor,
+            visitor_name,
+            purpose,
+            highest_level,
+            topics,
+            from: instant(&mut b)?,
+            until: instant(&mut b)?,
+            item: b.str()?.to_owned(),
+            text: b.str()?.to_owned(),
+            by: b.str()?.to_owned(),
+            at: instant(&mut b)?,
+        };
+        b.finish()?;
+        Ok(v)
+    }
+
+    /// Decodes and verifies with the sender's key.
+    pub fn open(bytes: &[u8], key: &PublicKey) -> Result<VisitNotice, TransferError> {
+        let (body, sig) = split(bytes)?;
+        verify(Context::Visit, body, &sig, key)?;
+        Self::decode(bytes)
+    }
+}
+
 fn seal(ctx: Context, body: &[u8], key: &SecretKey) -> Vec<u8> {
     crate::transfer::signed(ctx, body, key)
 }
@@ -631,6 +754,33 @@ mod tests {
                 ReclassificationNotice::open(&t, &k.public()).is_err(),
                 "byte {i}"
             );
+        }
+        let v = VisitNotice {
+            id: "jpn-v-1".into(),
+            visit: "jpn-v-1".into(),
+            kind: "request".into(),
+            visitor_party: "JPN".into(),
+            host: "KOR".into(),
+            visitor: "jpn-1".into(),
+            visitor_name: "Sato".into(),
+            purpose: "liaison on launch data".into(),
+            highest_level: "極秘".into(),
+            topics: vec!["dprk.missile".into(), "dprk.nuclear".into()],
+            from: (1_800_000_000, 0),
+            until: (1_800_086_400, 0),
+            item: String::new(),
+            text: String::new(),
+            by: "jpn-2".into(),
+            at: (1_799_000_000, 7),
+        };
+        let vb = v.seal(&k);
+        assert_eq!(VisitNotice::open(&vb, &k.public()).unwrap(), v);
+        assert!(VisitNotice::open(&vb, &other.public()).is_err());
+        assert!(VisitNotice::open(&nb, &k.public()).is_err());
+        for i in 0..vb.len() {
+            let mut t = vb.clone();
+            t[i] ^= 1;
+            assert!(VisitNotice::open(&t, &k.public()).is_err(), "byte {i}");
         }
         assert!(WarningUpdate::open(&wb, &other.public()).is_err());
         assert!(WarningUpdate::open(&eb, &k.public()).is_err());

@@ -31,6 +31,8 @@ pub enum Context {
     Incident,
     /// An originator's notice that an item's classification changed.
     Reclassification,
+    /// A visit request, its answer, or an access during the visit.
+    Visit,
 }
 
 impl Context {
@@ -46,6 +48,7 @@ impl Context {
             Context::Warning => "gsomia/v1/warning",
             Context::Incident => "gsomia/v1/incident",
             Context::Reclassification => "gsomia/v1/reclassification",
+            Context::Visit => "gsomia/v1/visit",
         }
     }
 }

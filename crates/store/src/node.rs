@@ -98,6 +98,8 @@ pub struct Person {
     pub revoked_at: Option<String>,
     /// The contractor facility the person belongs to (Art 16), if any.
     pub facility: Option<String>,
+    /// For a visitor from a partner (Art 8): the visit they are here for.
+    pub visit: Option<String>,
     /// The node's custody tag over this row (`None` on rows kept before tags).
     pub custody: Option<Vec<u8>>,
 }

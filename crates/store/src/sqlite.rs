@@ -277,10 +277,11 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
         row.get("clearance_until")?,
         row.get("created_at")?,
     );
-    let (revoked_at, custody, facility) = (
+    let (revoked_at, custody, facility, visit) = (
         row.get("revoked_at")?,
         row.get("custody")?,
         row.get("facility")?,
+        row.get("visit")?,
     );
     Ok((|| {
         Ok(Person {
@@ -301,6 +302,7 @@ fn person(row: &Row<'_>) -> rusqlite::Result<Result<Person, StoreError>> {
             created_at,
             revoked_at,
             facility,
+            visit,
             custody,
         })
     })())

@@ -352,8 +352,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     {
         let mut st = conn
             .prepare_cached(
-                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at, revoked_at, custody, facility) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, created_at, revoked_at, custody, facility, visit) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .map_err(sql)?;
         for p in &batch.people {
@@ -374,7 +374,8 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 p.created_at,
                 p.revoked_at,
                 p.custody,
-                p.facility
+                p.facility,
+                p.visit
             ])
             .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
         }
@@ -383,7 +384,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
         let mut st = conn
             .prepare_cached(
                 "UPDATE person SET name = ?, role = ?, clearance = ?, clearance_until = ?, need_to_know = ?, \
-                 token_hash = ?, created_at = ?, revoked_at = ?, custody = ?, facility = ? WHERE id = ?",
+                 token_hash = ?, created_at = ?, revoked_at = ?, custody = ?, facility = ?, visit = ? WHERE id = ?",
             )
             .map_err(sql)?;
         for p in &batch.person_updates {
@@ -405,6 +406,7 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                     p.revoked_at,
                     p.custody,
                     p.facility,
+                    p.visit,
                     p.id
                 ])
                 .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;

@@ -22,4 +22,5 @@ mod reclassify;
 mod serve;
 mod tamper;
 mod tamper_random;
+mod visit;
 mod warn;

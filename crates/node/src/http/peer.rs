@@ -33,6 +33,7 @@ pub fn router(node: Arc<Node>) -> axum::Router {
         .route("/peer/v1/consents", post(receive_consent))
         .route("/peer/v1/revocations", post(receive_revocation))
         .route("/peer/v1/reclassifications", post(receive_reclassification))
+        .route("/peer/v1/visits", post(receive_visit))
         .route("/peer/v1/checkpoint", get(checkpoint))
         .route("/peer/v1/cosignatures", post(cosignature));
     let warnings = axum::Router::new()
@@ -132,6 +133,12 @@ async fn receive_reclassification(
     body: axum::body::Bytes,
 ) -> Response {
     let r = crate::reclassification::receive(&node, &peer.0, &body).await;
+    answer(&node, &peer.0, r).await
+}
+
+/// A visit request, its answer, or a visitor's access reported.
+async fn receive_visit(State(node): S, Extension(peer): Peer, body: axum::body::Bytes) -> Response {
+    let r = crate::visits::receive(&node, &peer.0, &body).await;
     answer(&node, &peer.0, r).await
 }
 

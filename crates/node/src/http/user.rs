@@ -22,6 +22,7 @@ use gsomia_api::{
     TransferView, TranslateItem, WarningList,
 };
 use gsomia_api::{FollowUpIncident, IncidentList, IncidentView, ReportIncident};
+use gsomia_api::{RefuseVisit, RequestVisit, VisitApproved, VisitList, VisitView};
 use gsomia_store::Person;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -55,6 +56,10 @@ pub fn routes(node: &Arc<Node>) -> (axum::Router<Arc<Node>>, utoipa::openapi::Op
         .routes(routes!(show_facility))
         .routes(routes!(inspect_facility))
         .routes(routes!(brief_person))
+        .routes(routes!(list_visits, request_visit))
+        .routes(routes!(show_visit))
+        .routes(routes!(approve_visit))
+        .routes(routes!(refuse_visit))
         .routes(routes!(item_history))
         .routes(routes!(inventory))
         .routes(routes!(list_transfers))
@@ -444,6 +449,95 @@ async fn item_reclassifications(
 ) -> Result<Json<ReclassificationList>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(crate::reclassification::list(&node, &p, &id).await?))
+}
+
+// ----------------------------------------------------------------- visits
+
+/// Every visit this party requested or hosts, with each access reported.
+/// Security officers and auditors.
+#[utoipa::path(get, path = "/v1/visits", tag = "visits", security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The visits", body = VisitList),
+        (status = 403, description = "The caller's role may not see them", body = ErrorBody)))]
+async fn list_visits(State(node): S, bearer: Bearer) -> Result<Json<VisitList>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::visits::list(&node, &p).await?))
+}
+
+/// Asks a partner to host one of this party's people (Art 8): purpose,
+/// highest level, topics and period (security officers).
+#[utoipa::path(post, path = "/v1/visits", tag = "visits", security(("bearer" = [])),
+    request_body = RequestVisit,
+    responses(
+        (status = 201, description = "Requested: signed and sent to the host", body = VisitView),
+        (status = 400, description = "Not a partner, a level, a topic, a visitor or a period that holds", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 409, description = "Refused: the visitor's clearance does not reach the level, or no agreement covers it", body = ErrorBody)))]
+async fn request_visit(
+    State(node): S,
+    bearer: Bearer,
+    JsonBody(req): JsonBody<RequestVisit>,
+) -> Result<(StatusCode, Json<VisitView>), ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(crate::visits::request(&node, &p, &req).await?),
+    ))
+}
+
+/// One visit.
+#[utoipa::path(get, path = "/v1/visits/{id}", tag = "visits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The visit's id")),
+    responses(
+        (status = 200, description = "The visit", body = VisitView),
+        (status = 403, description = "The caller's role may not see it", body = ErrorBody),
+        (status = 404, description = "No such visit", body = ErrorBody)))]
+async fn show_visit(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<VisitView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::visits::show(&node, &p, &id).await?))
+}
+
+/// Approves a visit hosted here: the visitor is registered, cleared to
+/// this party's equivalent of the level for the visit's topics and period,
+/// and their credential is answered once (security officers).
+#[utoipa::path(post, path = "/v1/visits/{id}/approve", tag = "visits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The visit's id")),
+    responses(
+        (status = 200, description = "Approved: the visit and the visitor's credential here", body = VisitApproved),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 404, description = "No such visit", body = ErrorBody),
+        (status = 409, description = "Refused: not hosted here, answered already, over, or no agreement covers the level", body = ErrorBody)))]
+async fn approve_visit(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+) -> Result<Json<VisitApproved>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::visits::approve(&node, &p, &id).await?))
+}
+
+/// Refuses a visit hosted here, with the reason (security officers).
+#[utoipa::path(post, path = "/v1/visits/{id}/refuse", tag = "visits", security(("bearer" = [])),
+    params(("id" = String, Path, description = "The visit's id")),
+    request_body = RefuseVisit,
+    responses(
+        (status = 200, description = "Refused", body = VisitView),
+        (status = 400, description = "No reason", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 404, description = "No such visit", body = ErrorBody),
+        (status = 409, description = "Not hosted here, or answered already", body = ErrorBody)))]
+async fn refuse_visit(
+    State(node): S,
+    bearer: Bearer,
+    Path(id): Path<String>,
+    JsonBody(req): JsonBody<RefuseVisit>,
+) -> Result<Json<VisitView>, ApiError> {
+    let p = person(&node, bearer).await?;
+    Ok(Json(crate::visits::refuse(&node, &p, &id, &req).await?))
 }
 
 // ------------------------------------------------------------ contractors

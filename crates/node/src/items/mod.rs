@@ -357,6 +357,15 @@ pub(crate) async fn decide_read(
     )?;
     // Durable before answered: the ledger entry commits first.
     node.ledger(vec![e]).await?;
+    // A visitor's every access is reported to their own party (Art 8).
+    if person.visit.is_some() {
+        let about = item.as_ref().map_or(id, |i| i.origin_item.as_str());
+        let said = match &outcome {
+            Ok(_) => format!("allowed ({what})"),
+            Err(r) => format!("refused ({what}): {}", r.join(" | ")),
+        };
+        crate::visits::report_access(node, person, about, &said).await;
+    }
     match (outcome, item) {
         (Ok((wire, eq)), Some(item)) => Ok((item, wire, eq)),
         _ => Err(ItemError::NotFound),

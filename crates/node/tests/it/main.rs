@@ -928,6 +928,7 @@ async fn a_stalled_subscriber_is_cut_off_while_an_active_one_gets_every_update_i
         created_at: "test".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: None,
     };
     kit::tag_person(&node, &mut sato);

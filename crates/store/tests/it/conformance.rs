@@ -34,6 +34,7 @@ fn person(id: &str, token: u8) -> Person {
         created_at: "2026-11-28T00:00:00Z".into(),
         revoked_at: None,
         facility: None,
+        visit: None,
         custody: Some(vec![token; 32]),
     }
 }
@@ -1046,6 +1047,13 @@ pub async fn facility_files_append_once<S: Store + ?Sized>(s: &S) {
     assert_eq!(
         s.person_by_token(&[7; 32]).await.unwrap().unwrap().facility,
         Some("f-a".into())
+    );
+    let mut v = person("v1", 8);
+    v.visit = Some("jpn-v-1".into());
+    s.commit(register(v, 3)).await.unwrap();
+    assert_eq!(
+        s.person_by_token(&[8; 32]).await.unwrap().unwrap().visit,
+        Some("jpn-v-1".into())
     );
     p.facility = None;
     s.commit(Batch {
