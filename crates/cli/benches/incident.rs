@@ -7,7 +7,10 @@
 //! the same conditions: one item's labels read at JPN (`GET
 //! /v1/items/{id}`, decided and ledgered).
 //!
-//! Run: `cargo bench -p gsomia --bench incident --locked -- [REPORTS]` (default 200).
+//! With `--hub`, KOR's item reaches JPN through the USA (a TISA relay, with
+//! KOR's consent) and every report goes back the same way.
+//!
+//! Run: `cargo bench -p gsomia --bench incident --locked -- [REPORTS] [--hub]` (default 200).
 #![allow(
     missing_docs,
     clippy::unwrap_used,
@@ -46,12 +49,15 @@ fn main() {
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(200);
+    // `--hub`: the item reaches JPN through the USA, and so do the reports.
+    let hub = std::env::args().any(|a| a == "--hub");
     let root = scratch("incident");
-    let [jpn, kor] = <[_; 2]>::try_from(nodes(&root, &["JPN", "KOR"])).unwrap();
+    let [jpn, usa, kor] = <[_; 3]>::try_from(nodes(&root, &["JPN", "USA", "KOR"])).unwrap();
     let sato = token(&jpn, "Sato", "極秘", "officer");
     let kim = token(&kor, "Kim", "군사II급비밀", "officer");
     let park = token(&kor, "Park", "군사II급비밀", "security-officer");
-    let (js, ks) = (serve(&jpn), serve(&kor));
+    let smith = token(&usa, "Smith", "SECRET", "officer");
+    let (js, ks, us) = (serve(&jpn), serve(&kor), serve(&usa));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -67,7 +73,7 @@ fn main() {
             .submit(&SubmitItem {
                 level: "군사II급비밀".into(),
                 topics: vec!["dprk.missile".into()],
-                rel_to: Some(vec!["JPN".into()]),
+                rel_to: Some(vec!["JPN".into(), "USA".into()]),
                 content: b64("report"),
                 reproduction: None,
                 dispose_by: None,
@@ -75,7 +81,38 @@ fn main() {
             .await
             .unwrap()
             .id;
-        k.release(&origin, "JPN").await.unwrap();
+        if hub {
+            // KOR → the USA, and the USA relays it with KOR's consent.
+            let u = Client::new(&us.api, &usa.join("tls/ca.pem"), Some(&smith)).unwrap();
+            k.release(&origin, "USA").await.unwrap();
+            so.grant(&gsomia_api::GrantConsent {
+                holder: "USA".into(),
+                recipient: "JPN".into(),
+                item: Some(origin.clone()),
+                topics: None,
+                expires_at: "2099-01-01T00:00:00+09:00".into(),
+            })
+            .await
+            .unwrap();
+            loop {
+                let held = u.items().await.unwrap().items;
+                let consents = u.consents().await.unwrap().consents;
+                if let Some(i) = held.into_iter().find(|i| i.origin_item == origin)
+                    && consents
+                        .iter()
+                        .any(|c| c.item.as_deref() == Some(origin.as_str()))
+                    && matches!(
+                        u.release(&i.id, "JPN").await,
+                        Ok(gsomia_api::ReleaseOutcome::Release(_))
+                    )
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        } else {
+            k.release(&origin, "JPN").await.unwrap();
+        }
         let held = loop {
             if let Some(i) = j
                 .items()
@@ -136,7 +173,10 @@ fn main() {
             let l = summary("report → KOR's live feed", lat);
             println!("  p99 against the baseline: {:.2}×", l / b);
         };
-        println!("{reports} reports, JPN → KOR, each awaited on KOR's feed before the next");
+        println!(
+            "{reports} reports, JPN → KOR{}, each awaited on KOR's feed before the next",
+            if hub { " through the USA hub" } else { "" }
+        );
         measure("idle").await;
         // Bulk: 16 releases in flight, JPN → KOR, until the measure ends.
         let stop = Arc::new(AtomicBool::new(false));
@@ -164,6 +204,6 @@ fn main() {
         }
         println!("  (bulk: about {rate:.0} releases/s decided, sealed and queued meanwhile)");
     });
-    drop((js, ks));
+    drop((js, ks, us));
     let _ = std::fs::remove_dir_all(&root);
 }

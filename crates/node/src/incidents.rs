@@ -147,6 +147,15 @@ fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError
     out.ok_or(IncidentError::NotFound)
 }
 
+/// The party a report about `item` goes to: the originator, or the hub
+/// the item came through.
+fn route_of(item: &gsomia_store::Item) -> String {
+    match &item.received_from {
+        Some(from) if *from != item.originator => from.clone(),
+        _ => item.originator.clone(),
+    }
+}
+
 /// Whether `person` may see an incident: security officers and auditors
 /// all; an officer those they reported.
 fn may_see(person: &Person, v: &IncidentView) -> bool {
@@ -190,6 +199,9 @@ pub async fn report(
     }
     let at = node.now();
     let id = crate::ids::new_id(&format!("{}-i", node.party()), at)?;
+    // An item that came through a hub: the report goes back the same way,
+    // and the hub passes it on to the originator.
+    let route = route_of(&item);
     let notice = IncidentNotice {
         id: id.clone(),
         seq: 0,
@@ -207,7 +219,7 @@ pub async fn report(
         incident: id.clone(),
         seq: 0,
         sent: true,
-        party: item.originator.clone(),
+        party: route.clone(),
         item: item.id.clone(),
         bytes: notice.seal(&node.signer().key),
         at: at.to_string(),
@@ -225,7 +237,14 @@ pub async fn report(
                 "actual_or_possible",
                 if req.actual { "actual" } else { "possible" }.into(),
             ),
-            ("notified", format!("queued for {}", item.originator)),
+            (
+                "notified",
+                if route == item.originator {
+                    format!("queued for {}", item.originator)
+                } else {
+                    format!("queued for {} through {route}", item.originator)
+                },
+            ),
             ("incident", id.clone()),
             ("by", person.id.clone()),
             ("originator", item.originator.clone()),
@@ -287,7 +306,8 @@ pub async fn follow_up(
         incident: id.to_owned(),
         seq: last + 1,
         sent: true,
-        party: v.originator.clone(),
+        // The same way as the report.
+        party: first.party.clone(),
         item: first.item.clone(),
         bytes: notice.seal(&node.signer().key),
         at: at.to_string(),
@@ -481,24 +501,37 @@ async fn show_now(node: &Node, id: &str) {
 /// only the originator's decision is a final refusal) and records its
 /// acknowledgement.
 async fn send(node: &Node, row: &IncidentRow) -> Result<(), Failure> {
-    let (partner, body) = post_to(node, &row.party, "incidents", row.bytes.clone()).await?;
     let receipt = |what: String| Failure::Retry(Retry::Receipt(what));
-    let ack = IncidentNotice::open(&body, partner.key()).map_err(|e| receipt(e.to_string()))?;
+    let originator = IncidentNotice::decode(&row.bytes)
+        .map_err(|e| Failure::Retry(Retry::Queued(e.to_string())))?
+        .originator;
+    // The acknowledgement is the originator's, whichever way it came back.
+    let key = node
+        .partner(&originator)
+        .map(|p| *p.key())
+        .ok_or_else(|| receipt(format!("{originator}'s key is not known here")))?;
+    let (_, body) = post_to(node, &row.party, "incidents", row.bytes.clone()).await?;
+    let ack = IncidentNotice::open(&body, &key).map_err(|e| receipt(e.to_string()))?;
     if ack.kind != "ack"
         || ack.id != row.incident
         || ack.seq != row.seq
-        || ack.originator != row.party
+        || ack.originator != originator
     {
         return Err(receipt("an acknowledgement of another message".into()));
     }
     let now = node.now().to_string();
+    let by = if row.party == originator {
+        originator.clone()
+    } else {
+        format!("{originator} (through {})", row.party)
+    };
     let e = node
         .entry(
             Kind::IncidentAcknowledged,
             Some(&row.item),
             vec![
                 ("incident", row.incident.clone()),
-                ("by", row.party.clone()),
+                ("by", by),
                 ("seq", row.seq.to_string()),
             ],
         )
@@ -528,27 +561,42 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
     })?;
     let t = format!("{} #{}", claimed.id, claimed.seq);
     let bad = |reason: Reason| Refusal::new(&t, reason);
-    if claimed.holder != peer {
-        return Err(bad(Reason::WrongSender {
-            claimed: claimed.holder.clone(),
-            peer: peer.to_owned(),
-        }));
+    if node.partner(peer).is_none() {
+        return Err(bad(Reason::NotPartner(peer.to_owned())));
     }
-    let partner = node
-        .partner(peer)
-        .ok_or_else(|| bad(Reason::NotPartner(peer.to_owned())))?;
-    let n = IncidentNotice::open(body, partner.key()).map_err(|e| {
+    // Signed by the holder, whoever passed it on.
+    let holder = node
+        .partner(&claimed.holder)
+        .ok_or_else(|| bad(Reason::NotPartner(claimed.holder.clone())))?;
+    let n = IncidentNotice::open(body, holder.key()).map_err(|e| {
         bad(Reason::Signature {
             what: "incident message",
             detail: e.to_string(),
         })
     })?;
     if n.originator != node.party() {
-        return Err(bad(Reason::NotForUs {
-            what: "incident message",
-            to: n.originator.clone(),
-            me: node.party().to_owned(),
-        }));
+        // A hub: passes on a report about an item it relayed to the holder.
+        if n.holder != peer {
+            return Err(bad(Reason::WrongSender {
+                claimed: n.holder.clone(),
+                peer: peer.to_owned(),
+            }));
+        }
+        return relay(node, peer, body, &n).await;
+    }
+    if n.holder != peer {
+        // Relayed by a hub: only one this party gave the item to.
+        let gave = node
+            .store()
+            .distribution(&n.origin_item)
+            .await
+            .map_err(|e| Refusal::internal(&t, e))?;
+        if !gave.iter().any(|p| p == peer) {
+            return Err(bad(Reason::WrongSender {
+                claimed: n.holder.clone(),
+                peer: peer.to_owned(),
+            }));
+        }
     }
     if !matches!(n.kind.as_str(), "report" | "update" | "close")
         || (n.kind == "report") != (n.seq == 0)
@@ -604,7 +652,7 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         incident: n.id.clone(),
         seq: n.seq,
         sent: false,
-        party: peer.to_owned(),
+        party: n.holder.clone(),
         item: n.origin_item.clone(),
         bytes: body.to_vec(),
         at: now.to_string(),
@@ -619,7 +667,14 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
             Some(&n.origin_item),
             vec![
                 ("incident", n.id.clone()),
-                ("from", peer.to_owned()),
+                (
+                    "from",
+                    if n.holder == peer {
+                        peer.to_owned()
+                    } else {
+                        format!("{} (through {peer})", n.holder)
+                    },
+                ),
                 ("kind", n.kind.clone()),
                 ("seq", n.seq.to_string()),
                 (
@@ -658,5 +713,62 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         Err(e) => return Err(Refusal::internal(&t, e)),
     }
     show_now(node, &n.id).await;
+    Ok(ack)
+}
+
+/// At a hub: a holder's report about an item this party relayed to it,
+/// passed on to the originator at once; the originator's signed
+/// acknowledgement (or its refusal by decision) is the answer. Nothing is
+/// kept here but the ledger entry: the holder retries until acknowledged.
+async fn relay(
+    node: &Node,
+    peer: &str,
+    body: &[u8],
+    n: &IncidentNotice,
+) -> Result<Vec<u8>, Refusal> {
+    let t = format!("{} #{}", n.id, n.seq);
+    let bad = |reason: Reason| Refusal::new(&t, reason);
+    let gave = node
+        .store()
+        .distribution(&n.origin_item)
+        .await
+        .map_err(|e| Refusal::internal(&t, e))?;
+    let originator = node.partner(&n.originator);
+    if !gave.iter().any(|p| p == peer) || originator.is_none() {
+        return Err(bad(Reason::NotForUs {
+            what: "incident message",
+            to: n.originator.clone(),
+            me: node.party().to_owned(),
+        }));
+    }
+    let ack = match post_to(node, &n.originator, "incidents", body.to_vec()).await {
+        Ok((p, ack)) => {
+            IncidentNotice::open(&ack, p.key())
+                .ok()
+                .filter(|a| a.kind == "ack" && a.id == n.id && a.seq == n.seq)
+                .ok_or_else(|| {
+                    Refusal::internal(&t, "the originator's answer is not its acknowledgement")
+                })?;
+            ack
+        }
+        // The originator decided: that decision is the answer.
+        Err(Failure::Refused(why)) => return Err(bad(Reason::NotAllowed(vec![why]))),
+        Err(Failure::Retry(e)) => return Err(Refusal::internal(&t, e)),
+    };
+    if let Err(e) = node
+        .record(
+            Kind::IncidentReceived,
+            None,
+            vec![
+                ("incident", n.id.clone()),
+                ("from", peer.to_owned()),
+                ("kind", format!("{} relayed to {}", n.kind, n.originator)),
+                ("seq", n.seq.to_string()),
+            ],
+        )
+        .await
+    {
+        return Err(Refusal::internal(&t, e));
+    }
     Ok(ack)
 }

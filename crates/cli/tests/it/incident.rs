@@ -211,3 +211,134 @@ fn a_report_the_originator_refuses_by_decision_ends_refused_and_is_not_retried()
         1
     );
 }
+
+/// A report about an item that came through the hub goes back through the
+/// hub: the USA passes it on to KOR at once and KOR's signed
+/// acknowledgement comes back the same way; while KOR is away the report
+/// stays pending at JPN and arrives when it returns.
+#[test]
+fn a_report_about_an_item_relayed_by_the_hub_reaches_the_originator_through_the_hub() {
+    use crate::reclassify::{as_, rows, trio};
+    let root = tmp("incident-hub");
+    let [jpn, usa, kor] = trio(&root);
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (_, park) = person(&kor, "Park", "군사II급비밀", "dprk", "security-officer");
+    let (_, smith) = person(&usa, "Smith", "SECRET", "dprk", "officer");
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (js, us) = (Server::start(&jpn), Server::start(&usa));
+    let mut ks = Some(Server::start(&kor));
+    let kor_url = ks.as_ref().unwrap().url.clone();
+    let (kc, kso_c, uc, jc) = (
+        (kor_url.clone(), ca(&kor), kim),
+        (kor_url.clone(), ca(&kor), park),
+        (us.url.clone(), ca(&usa), smith),
+        (js.url.clone(), ca(&jpn), sato),
+    );
+    let (k, kso, u, j) = (as_(&kc), as_(&kso_c), as_(&uc), as_(&jc));
+    let f = crate::holding::file(&root, "hub.txt", "track data");
+    let origin = k.ok(&[
+        "item",
+        "submit",
+        "--level",
+        "군사II급비밀",
+        "--topic",
+        "dprk.missile",
+        "--rel-to",
+        "USA",
+        "--rel-to",
+        "JPN",
+        "--in",
+        s(&f),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    k.ok(&["item", "release", &origin, "--to", "USA"]);
+    kso.ok(&[
+        "consent",
+        "grant",
+        "--holder",
+        "USA",
+        "--recipient",
+        "JPN",
+        "--item",
+        &origin,
+        "--expires",
+        "2099-01-01T00:00:00+09:00",
+    ]);
+    let at_usa = until("the item and the consent at the USA", || {
+        let r = rows(&u, &origin);
+        let held = u.ok(&["consent", "list"])["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["item"] == origin.as_str());
+        (held && !r.is_empty()).then(|| r[0]["id"].as_str().unwrap().to_owned())
+    });
+    u.ok(&["item", "release", &at_usa, "--to", "JPN"]);
+    let held = until("the relayed item at JPN", || {
+        rows(&j, &origin)
+            .first()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+    });
+
+    let r = j.ok(&[
+        "incident",
+        "report",
+        &held,
+        "--possible",
+        "--description",
+        "a courier bag was left unattended for ten minutes",
+    ]);
+    let id = r["id"].as_str().unwrap().to_owned();
+    let h = j.ok(&["item", "history", &held, "--limit", "500"]);
+    assert!(
+        h["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "loss_report"
+                && e["fields"]["notified"] == "queued for KOR through USA"),
+        "{h}"
+    );
+    let at_kor = until("the report at KOR through the USA", || {
+        let (code, v) = kso.run(&["incident", "show", &id]);
+        (code == 0).then_some(v)
+    });
+    assert_eq!(at_kor["holder"], "JPN", "{at_kor}");
+    assert_eq!(at_kor["direction"], "received", "{at_kor}");
+    until("KOR's acknowledgement back at JPN", || {
+        let v = j.ok(&["incident", "show", &id]);
+        (v["pending"] == 0 && v["messages"][0]["acknowledged_at"].is_string()).then_some(())
+    });
+    // KOR away: the follow-up waits at JPN (the hub keeps nothing), then
+    // arrives when KOR is back.
+    drop(ks.take());
+    j.ok(&[
+        "incident",
+        "update",
+        &id,
+        "--findings",
+        "the bag's seal was intact",
+    ]);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(j.ok(&["incident", "show", &id])["pending"], 1);
+    let ks2 = Server::start(&kor);
+    let kso2 = As {
+        url: &ks2.url,
+        ca: ca(&kor),
+        token: &kso_c.2,
+    };
+    until("the follow-up at KOR", || {
+        let v = kso2.ok(&["incident", "show", &id]);
+        (v["messages"].as_array().unwrap().len() == 2).then_some(())
+    });
+    until("its acknowledgement at JPN", || {
+        (j.ok(&["incident", "show", &id])["pending"] == 0).then_some(())
+    });
+    drop((js, us, ks2));
+    for d in [&jpn, &usa, &kor] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(d)]);
+        assert_eq!(code, 0, "{v}");
+    }
+}

@@ -15,7 +15,7 @@ use crate::holding::{As, ca, file, person, until};
 use crate::serve::Server;
 
 /// JPN, USA and KOR, each pinning the other two on fixed peer ports.
-fn trio(root: &Path) -> [PathBuf; 3] {
+pub(crate) fn trio(root: &Path) -> [PathBuf; 3] {
     let dirs = [root.join("jpn"), root.join("usa"), root.join("kor")];
     let parties = ["JPN", "USA", "KOR"];
     let mut ports = Vec::new();
@@ -46,7 +46,7 @@ fn trio(root: &Path) -> [PathBuf; 3] {
     dirs
 }
 
-fn as_((url, ca, token): &(String, String, String)) -> As<'_> {
+pub(crate) fn as_((url, ca, token): &(String, String, String)) -> As<'_> {
     As {
         url,
         ca: ca.clone(),
@@ -55,7 +55,7 @@ fn as_((url, ca, token): &(String, String, String)) -> As<'_> {
 }
 
 /// The rows of one originator's item at a node (all of them, copies too).
-fn rows(at: &As<'_>, origin: &str) -> Vec<Value> {
+pub(crate) fn rows(at: &As<'_>, origin: &str) -> Vec<Value> {
     at.ok(&["item", "list", "--all"])["items"]
         .as_array()
         .unwrap()
