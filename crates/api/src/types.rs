@@ -661,7 +661,7 @@ pub struct ReclassifyItem {
     #[schema(min_length = 1, max_length = 64)]
     pub level: String,
     /// Why (the written notice's reason).
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub reason: String,
 }
 
@@ -726,14 +726,14 @@ pub struct ReclassificationList {
 #[serde(deny_unknown_fields)]
 pub struct AddFacility {
     /// Its name.
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(min_length = 1, max_length = 200, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub name: String,
     /// Its facility security clearance: a classified level of this party's policy.
     #[schema(min_length = 1, max_length = 64)]
     pub clearance: String,
     /// When the clearance ends: an instant, or a date meaning that whole day
     /// in the party's zone.
-    #[schema(min_length = 1, max_length = 64, example = "2027-12-31")]
+    #[schema(format = DateTime, example = "2027-12-31T15:00:00Z")]
     pub cleared_until: String,
     /// The person responsible for security there (a registered person's id).
     #[schema(min_length = 1, max_length = 64)]
@@ -747,7 +747,7 @@ pub struct InspectFacility {
     /// Whether the facility passed.
     pub passed: bool,
     /// What the inspectors found.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub findings: String,
 }
 
@@ -833,19 +833,19 @@ pub struct RequestVisit {
     #[schema(min_length = 1, max_length = 64)]
     pub visitor: String,
     /// The official purpose.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub purpose: String,
     /// The highest level that may be furnished, in this party's policy.
     #[schema(min_length = 1, max_length = 64)]
     pub highest_level: String,
     /// The topics the visit concerns (the visitor's need-to-know there).
-    #[schema(min_items = 1)]
+    #[schema(min_items = 1, max_items = 64)]
     pub topics: Vec<String>,
-    /// The first day or instant of the visit.
-    #[schema(min_length = 1, max_length = 64, example = "2027-03-01")]
+    /// The first day (in this party's zone) or instant of the visit.
+    #[schema(format = DateTime, example = "2027-03-01T00:00:00+09:00")]
     pub from: String,
     /// The last day of the visit, or the first instant after it.
-    #[schema(min_length = 1, max_length = 64, example = "2027-03-05")]
+    #[schema(format = DateTime, example = "2027-03-06T00:00:00+09:00")]
     pub until: String,
 }
 
@@ -854,7 +854,7 @@ pub struct RequestVisit {
 #[serde(deny_unknown_fields)]
 pub struct RefuseVisit {
     /// Why.
-    #[schema(min_length = 1, max_length = 2000)]
+    #[schema(min_length = 1, max_length = 2000, pattern = "[^ \\t\\n\\r\\f\\v]")]
     pub reason: String,
 }
 

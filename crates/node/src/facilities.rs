@@ -37,6 +37,10 @@ pub enum FacilityError {
     /// A request that does not hold together.
     #[error("{0}")]
     Invalid(String),
+    /// Refused under the rules (a responsible person or a person who is
+    /// not one of the register's, or not of the facility).
+    #[error("{0}")]
+    Refused(String),
     /// No such facility.
     #[error("no facility `{0}`")]
     NotFound(String),
@@ -58,6 +62,7 @@ impl Classified for FacilityError {
     fn class(&self) -> Class {
         match self {
             FacilityError::Invalid(_) => Class::BadRequest,
+            FacilityError::Refused(_) => Class::Refused,
             FacilityError::NotFound(_) => Class::NotFound,
             FacilityError::Role(e) => e.class(),
             FacilityError::Entry(_) | FacilityError::Entropy(_) | FacilityError::Store(_) => {
@@ -304,7 +309,7 @@ pub async fn exists(store: &dyn gsomia_store::Store, id: &str) -> Result<bool, S
 
 fn text(what: &str, v: &str) -> Result<String, FacilityError> {
     let t = v.trim();
-    if t.is_empty() || t.chars().count() > MAX_TEXT {
+    if !gsomia_api::has_text(v) || v.chars().count() > MAX_TEXT {
         return Err(FacilityError::Invalid(format!(
             "`{what}` is 1 to {MAX_TEXT} characters"
         )));
@@ -379,7 +384,7 @@ pub async fn add(
         .into_iter()
         .find(|p| p.id == req.responsible && p.revoked_at.is_none())
         .ok_or_else(|| {
-            FacilityError::Invalid(format!(
+            FacilityError::Refused(format!(
                 "`{}` is not a registered person whose access holds; the responsible person must be one",
                 req.responsible
             ))
@@ -469,7 +474,7 @@ pub async fn brief(
         .find(|p| p.id == req.person)
         .filter(|p| p.facility.as_deref() == Some(id))
         .ok_or_else(|| {
-            FacilityError::Invalid(format!(
+            FacilityError::Refused(format!(
                 "`{}` is not a person registered as of facility {id}",
                 req.person
             ))

@@ -93,7 +93,7 @@ pub async fn reclassify(
 ) -> Result<Reclassification, ItemError> {
     crate::register::not_auditor(node, person, "reclassify items")?;
     let reason = req.reason.trim();
-    if reason.is_empty() || reason.chars().count() > MAX_REASON {
+    if !gsomia_api::has_text(&req.reason) || req.reason.chars().count() > MAX_REASON {
         return Err(ItemError::Invalid(format!(
             "a reclassification needs a `reason` of 1 to {MAX_REASON} characters (the written notice's)"
         )));

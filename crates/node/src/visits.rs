@@ -272,7 +272,7 @@ fn entry(
 
 fn text(what: &str, v: &str) -> Result<String, VisitError> {
     let t = v.trim();
-    if t.is_empty() || t.chars().count() > MAX_TEXT {
+    if !gsomia_api::has_text(v) || v.chars().count() > MAX_TEXT {
         return Err(VisitError::Invalid(format!(
             "`{what}` is 1 to {MAX_TEXT} characters"
         )));
@@ -290,7 +290,7 @@ pub async fn request(
     crate::register::security_officer(node, person, "request visits")?;
     let purpose = text("purpose", &req.purpose)?;
     if node.partner(&req.to).is_none() {
-        return Err(VisitError::Invalid(format!(
+        return Err(VisitError::Refused(format!(
             "{} is not a partner of this node",
             req.to
         )));
@@ -333,7 +333,7 @@ pub async fn request(
         .map_err(|e| VisitError::Invalid(format!("`until`: {e}")))?;
     let days = until.duration_since(from).as_secs() / 86_400;
     if until <= from || until <= now || days > MAX_DAYS {
-        return Err(VisitError::Invalid(format!(
+        return Err(VisitError::Refused(format!(
             "a visit ends after it begins, in the future, and lasts at most {MAX_DAYS} days"
         )));
     }
@@ -346,7 +346,7 @@ pub async fn request(
         .into_iter()
         .find(|p| p.id == req.visitor && p.revoked_at.is_none() && p.visit.is_none())
         .ok_or_else(|| {
-            VisitError::Invalid(format!(
+            VisitError::Refused(format!(
                 "`{}` is not one of this party's people whose access holds",
                 req.visitor
             ))

@@ -92,7 +92,16 @@ fn a_contractor_reads_nothing_until_the_facility_is_inspected_and_they_are_brief
         ])
     };
     assert_eq!(add(&j, &suzuki_id, "極秘").0, 1, "officers may not");
-    assert_eq!(add(&so, "jpn-nobody", "極秘").0, 2);
+    assert_eq!(
+        add(&so, "jpn-nobody", "極秘").0,
+        1,
+        "no such responsible person"
+    );
+    assert_eq!(
+        add(&so, &suzuki_id, "区分なし").0,
+        2,
+        "not a classified level"
+    );
     let f = so.ok(&[
         "facility",
         "add",
@@ -172,7 +181,7 @@ fn a_contractor_reads_nothing_until_the_facility_is_inspected_and_they_are_brief
     assert_eq!(
         so.run(&["facility", "brief", &fid, "--person", "jpn-someone"])
             .0,
-        2
+        1
     );
     let shown = so.ok(&["facility", "brief", &fid, "--person", &ono_id]);
     assert_eq!(shown["failing"], Value::Array(vec![]), "{shown}");

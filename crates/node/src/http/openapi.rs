@@ -136,6 +136,20 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
         ),
         ("ReturnItem", json!({ "reason": "no longer needed" })),
         (
+            "ReclassifyItem",
+            json!({ "level": lowest, "reason": "the sources are public now" }),
+        ),
+        (
+            "RequestVisit",
+            json!({ "to": partner, "visitor": "a person's id", "purpose": "liaison",
+                    "highest_level": lowest, "topics": ["dprk.missile"],
+                    "from": "2099-03-01T00:00:00Z", "until": "2099-03-06T00:00:00Z" }),
+        ),
+        (
+            "InspectFacility",
+            json!({ "passed": true, "findings": "storage and register as required" }),
+        ),
+        (
             "FollowUpIncident",
             json!({ "text": "the room was locked; no one entered" }),
         ),
@@ -159,6 +173,15 @@ pub fn finish(doc: utoipa::openapi::OpenApi, node: &Node) -> Value {
             }
         }
         restrict(property(schemas, "ReleaseItem", "to"), &parties);
+        restrict(property(schemas, "ReclassifyItem", "level"), &levels);
+        restrict(property(schemas, "AddFacility", "clearance"), &levels);
+        restrict(property(schemas, "RequestVisit", "to"), &parties);
+        restrict(property(schemas, "RequestVisit", "highest_level"), &levels);
+        restrict(property(schemas, "RequestVisit", "topics"), &topics);
+        if let Some(o) = property(schemas, "RequestVisit", "topics").and_then(Value::as_object_mut)
+        {
+            o.insert("uniqueItems".into(), json!(true));
+        }
         restrict(property(schemas, "GrantConsent", "holder"), &parties);
         restrict(property(schemas, "GrantConsent", "recipient"), &parties);
         restrict(property(schemas, "GrantConsent", "topics"), &topics);

@@ -470,9 +470,9 @@ async fn list_visits(State(node): S, bearer: Bearer) -> Result<Json<VisitList>, 
     request_body = RequestVisit,
     responses(
         (status = 201, description = "Requested: signed and sent to the host", body = VisitView),
-        (status = 400, description = "Not a partner, a level, a topic, a visitor or a period that holds", body = ErrorBody),
+        (status = 400, description = "A purpose, level, topic or instant that does not parse", body = ErrorBody),
         (status = 403, description = "Security officers only", body = ErrorBody),
-        (status = 409, description = "Refused: the visitor's clearance does not reach the level, or no agreement covers it", body = ErrorBody)))]
+        (status = 409, description = "Refused: not a partner, not one of this party's people, a clearance that does not reach the level through the visit, no agreement covering it, or a period that is over, reversed or too long", body = ErrorBody)))]
 async fn request_visit(
     State(node): S,
     bearer: Bearer,
@@ -560,8 +560,9 @@ async fn list_facilities(State(node): S, bearer: Bearer) -> Result<Json<Facility
     request_body = AddFacility,
     responses(
         (status = 201, description = "Registered", body = FacilityView),
-        (status = 400, description = "Not a classified level, no such responsible person, or a bad date", body = ErrorBody),
-        (status = 403, description = "Security officers only", body = ErrorBody)))]
+        (status = 400, description = "Not a classified level, no name, or a bad date", body = ErrorBody),
+        (status = 403, description = "Security officers only", body = ErrorBody),
+        (status = 409, description = "The responsible person is not a registered person whose access holds", body = ErrorBody)))]
 async fn add_facility(
     State(node): S,
     bearer: Bearer,
@@ -617,9 +618,9 @@ async fn inspect_facility(
     request_body = BriefPerson,
     responses(
         (status = 200, description = "Recorded", body = FacilityView),
-        (status = 400, description = "Not a person of this facility", body = ErrorBody),
         (status = 403, description = "Security officers only", body = ErrorBody),
-        (status = 404, description = "No such facility", body = ErrorBody)))]
+        (status = 404, description = "No such facility", body = ErrorBody),
+        (status = 409, description = "Not a person registered as of this facility", body = ErrorBody)))]
 async fn brief_person(
     State(node): S,
     bearer: Bearer,
