@@ -11,24 +11,7 @@ use crate::ids::LevelRef;
 use crate::reason::{Citation, Reason};
 use crate::registry::Registry;
 
-/// What the holder's policy asks of contractors (Art 16 leaves the
-/// periods to national policy).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ContractorRule {
-    /// Days an inspection stays good (the periodic inspection's period).
-    pub inspection_days: u32,
-    /// Days a security briefing stays good.
-    pub briefing_days: u32,
-}
-
-impl Default for ContractorRule {
-    fn default() -> Self {
-        ContractorRule {
-            inspection_days: 365,
-            briefing_days: 365,
-        }
-    }
-}
+pub use crate::policy::ContractorRule;
 
 /// An inspection's outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

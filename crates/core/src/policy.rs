@@ -25,6 +25,25 @@ pub struct Level {
     pub handling: Handling,
 }
 
+/// What the holder's policy asks of contractors (Art 16 leaves the
+/// periods to national policy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ContractorRule {
+    /// Days an inspection stays good (the periodic inspection's period).
+    pub inspection_days: u32,
+    /// Days a security briefing stays good.
+    pub briefing_days: u32,
+}
+
+impl Default for ContractorRule {
+    fn default() -> Self {
+        ContractorRule {
+            inspection_days: 365,
+            briefing_days: 365,
+        }
+    }
+}
+
 /// What a party's policy sets for handling items of one level (rules 12, 13;
 /// Arts 13–14 leave these to national policy).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,7 +78,7 @@ pub struct Policy {
     /// Normalised spelling → level index, sorted by spelling.
     pub(crate) lookup: Vec<(String, u16)>,
     /// What the party asks of contractor facilities (`[contractors]`).
-    pub(crate) contractors: crate::contractor::ContractorRule,
+    pub(crate) contractors: ContractorRule,
 }
 
 impl Policy {
@@ -68,7 +87,7 @@ impl Policy {
         &self.party
     }
     /// What the party asks of contractor facilities (Art 16).
-    pub fn contractors(&self) -> crate::contractor::ContractorRule {
+    pub fn contractors(&self) -> ContractorRule {
         self.contractors
     }
     /// The policy's title.

@@ -562,14 +562,14 @@ fn compile_policy(src: &Source, raw: &RawPolicy, errors: &mut Vec<ProfileError>)
         };
     }
     let contractors = match &raw.contractors {
-        None => crate::contractor::ContractorRule::default(),
+        None => crate::policy::ContractorRule::default(),
         Some(c) => {
             for d in [&c.inspection_days, &c.briefing_days] {
                 if *d.get_ref() == 0 || *d.get_ref() > 3650 {
                     errors.push(src.error_at(d.span(), "a period is 1 to 3650 days"));
                 }
             }
-            crate::contractor::ContractorRule {
+            crate::policy::ContractorRule {
                 inspection_days: *c.inspection_days.get_ref(),
                 briefing_days: *c.briefing_days.get_ref(),
             }

@@ -11,21 +11,20 @@
 //! whose tag fails raises an alarm and leaves its facility unverified
 //! (its people then read nothing).
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::RwLock;
+use std::collections::HashMap;
 
 use gsomia_api::{
     AddFacility, BriefPerson, BriefingView, FacilityList, FacilityView, InspectFacility,
     InspectionView,
 };
-use gsomia_core::contractor::{Contractor, ContractorRule, Facility, Inspection, check_contractor};
-use gsomia_core::time::parse_instant;
+use gsomia_core::contractor::{Contractor, ContractorRule, check_contractor};
 use gsomia_ledger::entry::Kind;
 use gsomia_seal::canon::{DecodeError, Reader, Writer};
 use gsomia_store::{Batch, FacilityRecord, Person, Role, StoreError};
 
 use crate::error::{Class, Classified};
 use crate::node::Node;
+use crate::registers::FacilityFile;
 
 const RECORD_TAG: &str = "gsomia/v1/facility-record";
 /// The longest text a record holds.
@@ -156,86 +155,54 @@ impl Record {
     }
 }
 
-/// A facility as its file stands.
-#[derive(Debug, Clone, Default)]
-struct State {
-    name: String,
-    clearance: String,
-    cleared_until: String,
-    responsible: String,
-    inspections: Vec<InspectionView>,
-    briefings: BTreeMap<String, String>,
-    next: u32,
-    verified: bool,
-}
-
-impl State {
-    fn apply(&mut self, r: Record, at: &str) {
-        match r {
-            Record::Registered {
-                name,
-                clearance,
-                cleared_until,
-                responsible,
-                ..
-            } => {
-                self.name = name;
-                self.clearance = clearance;
-                self.cleared_until = cleared_until;
-                self.responsible = responsible;
-            }
-            Record::Inspected {
-                passed,
-                findings,
-                by,
-            } => self.inspections.push(InspectionView {
-                at: at.to_owned(),
-                passed,
-                findings,
-                by,
-            }),
-            Record::Briefed { person, .. } => {
-                self.briefings.insert(person, at.to_owned());
-            }
+/// A record applied to a facility's file.
+fn apply(st: &mut FacilityFile, r: Record, at: &str) {
+    match r {
+        Record::Registered {
+            name,
+            clearance,
+            cleared_until,
+            responsible,
+            ..
+        } => {
+            st.name = name;
+            st.clearance = clearance;
+            st.cleared_until = cleared_until;
+            st.responsible = responsible;
+        }
+        Record::Inspected {
+            passed,
+            findings,
+            by,
+        } => st.inspections.push(InspectionView {
+            at: at.to_owned(),
+            passed,
+            findings,
+            by,
+        }),
+        Record::Briefed { person, .. } => {
+            st.briefings.insert(person, at.to_owned());
         }
     }
-}
-
-/// The facilities of this party, as checked.
-#[derive(Debug, Default)]
-pub(crate) struct Facilities {
-    files: RwLock<HashMap<String, State>>,
-    /// Serialises appends (a record's place in its file).
-    writing: tokio::sync::Mutex<()>,
-}
-
-fn read(f: &Facilities) -> std::sync::RwLockReadGuard<'_, HashMap<String, State>> {
-    f.files
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write(f: &Facilities) -> std::sync::RwLockWriteGuard<'_, HashMap<String, State>> {
-    f.files
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// At start: every facility's file read, each record's tag checked, folded.
 pub(crate) async fn load(node: &Node) -> Result<usize, StoreError> {
     let records = node.store().facility_records().await?;
-    let mut files: HashMap<String, State> = HashMap::new();
+    let mut files: HashMap<String, FacilityFile> = HashMap::new();
     let mut breaches = Vec::new();
     for r in records {
-        let st = files.entry(r.facility.clone()).or_insert_with(|| State {
-            verified: true,
-            ..State::default()
-        });
+        let st = files
+            .entry(r.facility.clone())
+            .or_insert_with(|| FacilityFile {
+                verified: true,
+                ..FacilityFile::default()
+            });
         let checked = crate::custody::check_facility(node.custody(), &r);
         let decoded = Record::from_bytes(&r.body);
         match (checked, decoded) {
             (Ok(()), Ok(rec)) if r.seq == st.next => {
-                st.apply(rec, &r.at);
+                apply(st, rec, &r.at);
                 st.next += 1;
             }
             (Err(b), _) => {
@@ -256,55 +223,8 @@ pub(crate) async fn load(node: &Node) -> Result<usize, StoreError> {
         node.alarm(b).await;
     }
     let n = files.len();
-    *write(node.facilities()) = files;
+    *node.facilities().write() = files;
     Ok(n)
-}
-
-/// The contractor standing of a person of `facility` (for the engine's
-/// access decision); an unknown or unverified facility fails everything.
-pub(crate) fn contractor(node: &Node, facility: &str, person: &str) -> Contractor {
-    let reg = node.registry();
-    let rule = reg
-        .policy(node.me())
-        .map(|p| p.contractors())
-        .unwrap_or_default();
-    let files = read(node.facilities());
-    let Some(st) = files.get(facility) else {
-        return Contractor {
-            facility: Facility::default(),
-            briefed_at: None,
-            rule,
-        };
-    };
-    Contractor {
-        facility: facility_of(&reg, node, st),
-        briefed_at: st.briefings.get(person).and_then(|t| parse_instant(t).ok()),
-        rule,
-    }
-}
-
-fn facility_of(reg: &gsomia_core::Registry, node: &Node, st: &State) -> Facility {
-    Facility {
-        clearance: reg.level(node.me(), &st.clearance).ok(),
-        cleared_until: parse_instant(&st.cleared_until).ok(),
-        responsible: !st.responsible.is_empty(),
-        inspected: st.inspections.last().and_then(|i| {
-            parse_instant(&i.at).ok().map(|at| Inspection {
-                at,
-                passed: i.passed,
-            })
-        }),
-        verified: st.verified,
-    }
-}
-
-/// Whether a facility is registered here (and verified).
-pub async fn exists(store: &dyn gsomia_store::Store, id: &str) -> Result<bool, StoreError> {
-    Ok(store
-        .facility_records()
-        .await?
-        .iter()
-        .any(|r| r.facility == id && r.seq == 0))
 }
 
 fn text(what: &str, v: &str) -> Result<String, FacilityError> {
@@ -325,7 +245,7 @@ async fn append(
     fields: Vec<(&str, String)>,
 ) -> Result<(), FacilityError> {
     let _one = node.facilities().writing.lock().await;
-    let seq = read(node.facilities()).get(id).map_or(0, |s| s.next);
+    let seq = node.facilities().read().get(id).map_or(0, |s| s.next);
     let at = node.now().to_string();
     let body = rec.to_bytes();
     let custody = crate::custody::tag_facility(node.custody(), id, seq, &body, &at);
@@ -345,12 +265,12 @@ async fn append(
             ..Batch::default()
         })
         .await?;
-    let mut files = write(node.facilities());
-    let st = files.entry(id.to_owned()).or_insert_with(|| State {
+    let mut files = node.facilities().write();
+    let st = files.entry(id.to_owned()).or_insert_with(|| FacilityFile {
         verified: true,
-        ..State::default()
+        ..FacilityFile::default()
     });
-    st.apply(rec, &at);
+    apply(st, rec, &at);
     st.next = seq + 1;
     Ok(())
 }
@@ -414,7 +334,7 @@ pub async fn add(
 }
 
 fn known(node: &Node, id: &str) -> Result<(), FacilityError> {
-    if read(node.facilities()).contains_key(id) {
+    if node.facilities().read().contains_key(id) {
         Ok(())
     } else {
         Err(FacilityError::NotFound(id.to_owned()))
@@ -515,7 +435,7 @@ pub async fn show(node: &Node, person: &Person, id: &str) -> Result<FacilityView
 pub async fn list(node: &Node, person: &Person) -> Result<FacilityList, FacilityError> {
     keeps_records(node, person)?;
     let people = node.store().people().await?;
-    let mut ids: Vec<String> = read(node.facilities()).keys().cloned().collect();
+    let mut ids: Vec<String> = node.facilities().read().keys().cloned().collect();
     ids.sort();
     let facilities = ids
         .iter()
@@ -525,12 +445,12 @@ pub async fn list(node: &Node, person: &Person) -> Result<FacilityList, Facility
 }
 
 fn view(node: &Node, id: &str, people: &[Person]) -> Result<FacilityView, FacilityError> {
-    let files = read(node.facilities());
+    let files = node.facilities().read();
     let st = files
         .get(id)
         .ok_or_else(|| FacilityError::NotFound(id.to_owned()))?;
     let reg = node.registry();
-    let facility = facility_of(&reg, node, st);
+    let facility = crate::registers::facility_of(&reg, node.me(), st);
     let zone = node.zone();
     // The facility's own conditions, at its clearance level, as if every
     // person were briefed now.

@@ -226,11 +226,11 @@ pub struct Node {
     /// Loss and compromise reports: the live feed and the sender's wake-up.
     incidents: crate::alerts::Incidents,
     /// The latest reclassification notice kept for each originator's item.
-    notices: crate::reclassification::Notices,
+    notices: crate::registers::Notices,
     /// Contractor facilities, as their checked files stand.
-    facilities: crate::facilities::Facilities,
+    facilities: crate::registers::Facilities,
     /// Visits requested or hosted, as their verified messages stand.
-    visits: crate::visits::Visits,
+    visits: crate::registers::Visits,
 }
 
 impl std::fmt::Debug for Node {
@@ -271,9 +271,9 @@ impl Node {
             auth_refusals: AuthRefusals::default(),
             returns_open: std::sync::atomic::AtomicUsize::new(0),
             incidents: crate::alerts::Incidents::default(),
-            notices: crate::reclassification::Notices::default(),
-            facilities: crate::facilities::Facilities::default(),
-            visits: crate::visits::Visits::default(),
+            notices: crate::registers::Notices::default(),
+            facilities: crate::registers::Facilities::default(),
+            visits: crate::registers::Visits::default(),
             me,
             sealing: Sealing::new(&parts.party, signer.clone(), parts.recipient),
             party: parts.party,
@@ -502,17 +502,17 @@ impl Node {
 
     /// How many returns wait for their answer.
     /// The visits.
-    pub(crate) fn visits(&self) -> &crate::visits::Visits {
+    pub(crate) fn visits(&self) -> &crate::registers::Visits {
         &self.visits
     }
 
     /// The contractor facilities.
-    pub(crate) fn facilities(&self) -> &crate::facilities::Facilities {
+    pub(crate) fn facilities(&self) -> &crate::registers::Facilities {
         &self.facilities
     }
 
     /// The reclassification notices kept here.
-    pub(crate) fn notices(&self) -> &crate::reclassification::Notices {
+    pub(crate) fn notices(&self) -> &crate::registers::Notices {
         &self.notices
     }
 

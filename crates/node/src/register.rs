@@ -81,7 +81,8 @@ pub async fn authenticate(node: &Node, token: Option<&str>) -> Result<Person, Au
     }
     // A visitor's credential holds only during their approved visit.
     if let Some(v) = &p.visit {
-        crate::visits::in_progress(node, v).map_err(AuthError::Visit)?;
+        crate::registers::visit_in_progress(node.visits(), v, node.now())
+            .map_err(AuthError::Visit)?;
     }
     Ok(p)
 }
@@ -254,7 +255,7 @@ pub fn reader(node: &Node, p: &Person) -> Result<Reader, ReaderError> {
         contractor: p
             .facility
             .as_deref()
-            .map(|f| crate::facilities::contractor(node, f, &p.id)),
+            .map(|f| crate::registers::contractor(node.facilities(), &reg, node.me(), f, &p.id)),
     })
 }
 
@@ -342,7 +343,11 @@ pub async fn register(
         registry.topic(t).map_err(RegisterError::Topic)?;
     }
     if let Some(f) = &new.facility
-        && !crate::facilities::exists(store, f).await?
+        && !store
+            .facility_records()
+            .await?
+            .iter()
+            .any(|r| r.facility == *f && r.seq == 0)
     {
         return Err(RegisterError::Facility(f.clone()));
     }

@@ -237,7 +237,7 @@ pub async fn start(
         tracing::error!(error = %e, "cannot read the visits; visitors' credentials hold nowhere");
     }
     // Reclassifications kept but not yet applied to every row.
-    crate::reclassification::resume(&node).await;
+    crate::items::reclassify::resume(&node).await;
     let (stop, stop_rx) = tokio::sync::watch::channel(false);
     let mut tasks = vec![
         tokio::spawn(crate::items::outbox::deliver(node.clone())),

@@ -13,7 +13,6 @@
 //! verified, at start, and held in memory.
 
 use std::collections::BTreeMap;
-use std::sync::RwLock;
 
 use gsomia_api::{RefuseVisit, RequestVisit, VisitAccess, VisitApproved, VisitList, VisitView};
 use gsomia_core::time::{from_wire, parse_instant_or_date, to_wire};
@@ -24,6 +23,7 @@ use gsomia_store::{Batch, Message, MessageKind, Person, Role, StoreError};
 use crate::error::{Class, Classified};
 use crate::node::Node;
 use crate::refusals::{Reason, Refusal};
+use crate::registers::VisitFile;
 
 /// The longest text a visit message carries.
 pub const MAX_TEXT: usize = 2000;
@@ -74,43 +74,15 @@ impl Classified for VisitError {
     }
 }
 
-/// A visit as its messages stand.
-#[derive(Debug, Clone)]
-struct State {
-    request: VisitNotice,
-    state: &'static str,
-    answer: Option<String>,
-    host_person: Option<String>,
-    accesses: Vec<VisitAccess>,
-}
-
-/// The visits this party requested or hosts.
-#[derive(Debug, Default)]
-pub(crate) struct Visits {
-    all: RwLock<BTreeMap<String, State>>,
-}
-
-fn read(v: &Visits) -> std::sync::RwLockReadGuard<'_, BTreeMap<String, State>> {
-    v.all
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write(v: &Visits) -> std::sync::RwLockWriteGuard<'_, BTreeMap<String, State>> {
-    v.all
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
 fn instant(i: (i64, u32)) -> String {
     from_wire(i).map(|t| t.to_string()).unwrap_or_default()
 }
 
 /// Applies one verified message to the visits.
-fn apply(all: &mut BTreeMap<String, State>, n: VisitNotice) {
+fn apply(all: &mut BTreeMap<String, VisitFile>, n: VisitNotice) {
     match n.kind.as_str() {
         "request" => {
-            all.entry(n.visit.clone()).or_insert(State {
+            all.entry(n.visit.clone()).or_insert(VisitFile {
                 request: n,
                 state: "requested",
                 answer: None,
@@ -186,30 +158,8 @@ pub(crate) async fn load(node: &Node) -> Result<usize, StoreError> {
         }
     }
     let n = all.len();
-    *write(node.visits()) = all;
+    *node.visits().write() = all;
     Ok(n)
-}
-
-/// Whether a visitor's credential holds now: their visit approved, and
-/// this instant within it.
-pub(crate) fn in_progress(node: &Node, visit: &str) -> Result<(), String> {
-    let all = read(node.visits());
-    let Some(s) = all.get(visit) else {
-        return Err(format!("visit {visit} is not known here (Art 8)"));
-    };
-    if s.state != "approved" {
-        return Err(format!("visit {visit} is {} (Art 8)", s.state));
-    }
-    let now = node.now();
-    let (from, until) = (from_wire(s.request.from), from_wire(s.request.until));
-    match (from, until) {
-        (Ok(f), Ok(u)) if now >= f && now < u => Ok(()),
-        _ => Err(format!(
-            "visit {visit} runs from {} until {}; a visitor's credential holds only then (Art 8)",
-            instant(s.request.from),
-            instant(s.request.until)
-        )),
-    }
 }
 
 /// Keeps, ledgers and queues one message signed here, and applies it.
@@ -236,7 +186,7 @@ async fn send(node: &Node, n: VisitNotice, to: &str, state: &str) -> Result<(), 
             ..Batch::default()
         })
         .await?;
-    apply(&mut write(node.visits()), n);
+    apply(&mut node.visits().write(), n);
     node.wake_outbox();
     Ok(())
 }
@@ -393,7 +343,7 @@ async fn answer(
 ) -> Result<(VisitView, Option<String>), VisitError> {
     crate::register::security_officer(node, person, "answer visit requests")?;
     let req = {
-        let all = read(node.visits());
+        let all = node.visits().read();
         let s = all
             .get(id)
             .ok_or_else(|| VisitError::NotFound(id.to_owned()))?;
@@ -494,7 +444,7 @@ pub(crate) async fn report_access(node: &Node, visitor: &Person, item: &str, out
     let Some(visit) = &visitor.visit else {
         return;
     };
-    let req = match read(node.visits()).get(visit) {
+    let req = match node.visits().read().get(visit) {
         Some(s) => s.request.clone(),
         None => return,
     };
@@ -544,7 +494,7 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
     let ours = match n.kind.as_str() {
         "request" => n.host == node.party(),
         "approved" | "refused" | "access" => {
-            n.visitor_party == node.party() && read(node.visits()).contains_key(&n.visit)
+            n.visitor_party == node.party() && node.visits().read().contains_key(&n.visit)
         }
         _ => false,
     };
@@ -584,7 +534,7 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
         Err(e) => return Err(Refusal::internal(&id, e)),
     };
     if !duplicate {
-        apply(&mut write(node.visits()), n);
+        apply(&mut node.visits().write(), n);
     }
     node.checkpoints()
         .receipt(node.party(), &id, &id, duplicate)
@@ -599,7 +549,7 @@ fn keeper(node: &Node, p: &Person) -> Result<(), VisitError> {
 /// Every visit (security officers and auditors).
 pub async fn list(node: &Node, person: &Person) -> Result<VisitList, VisitError> {
     keeper(node, person)?;
-    let ids: Vec<String> = read(node.visits()).keys().cloned().collect();
+    let ids: Vec<String> = node.visits().read().keys().cloned().collect();
     Ok(VisitList {
         visits: ids
             .iter()
@@ -615,7 +565,7 @@ pub async fn show(node: &Node, person: &Person, id: &str) -> Result<VisitView, V
 }
 
 fn view(node: &Node, id: &str) -> Result<VisitView, VisitError> {
-    let all = read(node.visits());
+    let all = node.visits().read();
     let s = all
         .get(id)
         .ok_or_else(|| VisitError::NotFound(id.to_owned()))?;

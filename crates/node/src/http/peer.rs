@@ -132,7 +132,7 @@ async fn receive_reclassification(
     Extension(peer): Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    let r = crate::reclassification::receive(&node, &peer.0, &body).await;
+    let r = crate::items::reclassify::receive(&node, &peer.0, &body).await;
     answer(&node, &peer.0, r).await
 }
 

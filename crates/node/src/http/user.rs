@@ -431,7 +431,7 @@ async fn reclassify_item(
 ) -> Result<Json<Reclassification>, ApiError> {
     let p = person(&node, bearer).await?;
     Ok(Json(
-        crate::reclassification::reclassify(&node, &p, &id, &req).await?,
+        crate::items::reclassify::reclassify(&node, &p, &id, &req).await?,
     ))
 }
 
@@ -448,7 +448,7 @@ async fn item_reclassifications(
     Path(id): Path<String>,
 ) -> Result<Json<ReclassificationList>, ApiError> {
     let p = person(&node, bearer).await?;
-    Ok(Json(crate::reclassification::list(&node, &p, &id).await?))
+    Ok(Json(crate::items::reclassify::list(&node, &p, &id).await?))
 }
 
 // ----------------------------------------------------------------- visits

@@ -11,6 +11,7 @@ pub mod history;
 pub mod holding;
 pub mod outbox;
 pub mod receive;
+pub mod reclassify;
 pub mod release;
 
 use base64::Engine as _;

@@ -186,7 +186,7 @@ fn check(
     // stored under the new label, never served under the old one.
     let (mut sealed, mut wire) = (env.sealed, header.label.clone());
     let mut entries = Vec::with_capacity(2);
-    if let Some(r) = crate::reclassification::arriving(node, reg, &env.item, &label, &content, &id)
+    if let Some(r) = crate::items::reclassify::arriving(node, reg, &env.item, &label, &content, &id)
     {
         let a = r.map_err(|e| Refusal::internal(&t, e))?;
         (sealed, wire) = (a.sealed, a.label);

@@ -389,8 +389,13 @@ async fn decide_and_queue(
             // A reclassification newer than the label just sealed (it
             // committed while this release was decided) follows the item.
             let under = gsomia_core::reclassification::notice_number(&label);
-            crate::reclassification::follow_release(node, &item.origin_item, under, &partner.party)
-                .await;
+            crate::items::reclassify::follow_release(
+                node,
+                &item.origin_item,
+                under,
+                &partner.party,
+            )
+            .await;
         }
         // Another return of the item committed first.
         Err(ItemError::Store(StoreError::Exists(_))) if returning => {

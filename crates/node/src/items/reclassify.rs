@@ -15,9 +15,6 @@
 //! label before it is stored. A node that stops between keeping a notice
 //! and converging converges at start.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-
 use gsomia_api::{AppliedRow, Reclassification, ReclassificationList, ReclassifyItem};
 use gsomia_core::reclassification::{
     aggregate, decide_reclassification, equivalent_after, notice_number, relabel,
@@ -28,7 +25,7 @@ use gsomia_seal::item::WireLabel;
 use gsomia_seal::message::ReclassificationNotice;
 use gsomia_store::{Batch, Item, Message, MessageKind, Person, StoreError};
 
-use crate::items::ItemError;
+use super::ItemError;
 use crate::labels::{from_wire, to_wire};
 use crate::lineage::{Lineage, Source};
 use crate::node::Node;
@@ -36,36 +33,6 @@ use crate::refusals::{Reason, Refusal};
 
 /// The longest reason a notice carries.
 pub const MAX_REASON: usize = 2000;
-
-/// The latest notice kept for each originator's item, verified when kept
-/// or loaded; the one lock that serialises convergence.
-#[derive(Debug, Default)]
-pub(crate) struct Notices {
-    latest: Mutex<HashMap<String, Arc<ReclassificationNotice>>>,
-    converging: tokio::sync::Mutex<()>,
-}
-
-impl Notices {
-    /// The latest notice for an originator's item, if any.
-    pub(crate) fn latest(&self, origin_item: &str) -> Option<Arc<ReclassificationNotice>> {
-        crate::locked(&self.latest).get(origin_item).cloned()
-    }
-
-    /// Keeps `n` if it is newer than the one known for its item.
-    fn note(&self, n: ReclassificationNotice) {
-        let mut m = crate::locked(&self.latest);
-        match m.get(&n.origin_item) {
-            Some(k) if k.seq >= n.seq => {}
-            _ => {
-                m.insert(n.origin_item.clone(), Arc::new(n));
-            }
-        }
-    }
-
-    fn origins(&self) -> Vec<String> {
-        crate::locked(&self.latest).keys().cloned().collect()
-    }
-}
 
 fn instant(at: (i64, u32)) -> String {
     gsomia_core::time::from_wire(at)
@@ -98,8 +65,8 @@ pub async fn reclassify(
             "a reclassification needs a `reason` of 1 to {MAX_REASON} characters (the written notice's)"
         )));
     }
-    let (item, _, _) = crate::items::decide_read_held(node, person, id, "reclassify").await?;
-    let v = crate::items::verified(node, &item).await?;
+    let (item, _, _) = super::decide_read_held(node, person, id, "reclassify").await?;
+    let v = super::verified(node, &item).await?;
     let reg = node.registry();
     let original = v.labels.original().clone();
     // Only the originator (rule 8): said before anything about the level.
@@ -111,9 +78,7 @@ pub async fn reclassify(
     };
     if let Err(r) = decide_reclassification(&reg, &v.labels, node.me(), level) {
         let reasons = r.iter().map(|r| reg.explain_reclassification(r)).collect();
-        return Err(
-            crate::items::holding::refuse(node, person, "reclassify", Some(id), reasons).await,
-        );
+        return Err(super::holding::refuse(node, person, "reclassify", Some(id), reasons).await);
     }
     let at = node.now();
     let notice = ReclassificationNotice {
@@ -326,7 +291,7 @@ async fn converge_once(node: &Node, n: &ReclassificationNotice) -> Result<usize,
         if item.disposal.is_some() || item.originator != n.originator {
             continue;
         }
-        let v = crate::items::verified(node, &item).await?;
+        let v = super::verified(node, &item).await?;
         let original = v.labels.original().clone();
         if notice_number(&original) >= n.seq {
             continue;
@@ -366,7 +331,7 @@ async fn converge_once(node: &Node, n: &ReclassificationNotice) -> Result<usize,
 async fn open(node: &Node, item: &Item) -> Result<Vec<u8>, ItemError> {
     match node.sealing().open(&item.sealed, None) {
         Ok((_, c)) => Ok(c),
-        Err(e) => Err(crate::items::unopened(node, &item.id, &e).await),
+        Err(e) => Err(super::unopened(node, &item.id, &e).await),
     }
 }
 
@@ -403,8 +368,7 @@ async fn made_from(
     doc: &Item,
     batch: &mut Batch,
 ) -> Result<(), ItemError> {
-    let Some(mut lineage) = crate::items::holding::lineage_of(&doc.id, doc.lineage.as_deref())?
-    else {
+    let Some(mut lineage) = super::holding::lineage_of(&doc.id, doc.lineage.as_deref())? else {
         return Ok(());
     };
     if !lineage
@@ -426,7 +390,7 @@ async fn made_from(
         }
     }
     let after = part_levels(reg, node, &lineage.sources);
-    let v = crate::items::verified(node, doc).await?;
+    let v = super::verified(node, doc).await?;
     let own = v.labels.original().clone();
     let highest_before = aggregate(reg, None, &before);
     let floor = match highest_before {
@@ -468,7 +432,7 @@ async fn made_from(
         let lineage_bytes = if item.id == doc.id {
             bytes.clone()
         } else {
-            match crate::items::holding::lineage_of(&item.id, item.lineage.as_deref())? {
+            match super::holding::lineage_of(&item.id, item.lineage.as_deref())? {
                 Some(mut l) => {
                     replace_part(&mut l, n, r, node.party());
                     l.to_bytes()
@@ -662,12 +626,10 @@ pub async fn list(
     person: &Person,
     id: &str,
 ) -> Result<ReclassificationList, ItemError> {
-    let item = if crate::items::holding::keeps_records(person) {
+    let item = if super::holding::keeps_records(person) {
         node.store().item(id).await?.ok_or(ItemError::NotFound)?
     } else {
-        crate::items::decide_read_held(node, person, id, "labels")
-            .await?
-            .0
+        super::decide_read_held(node, person, id, "labels").await?.0
     };
     let mut items = Vec::new();
     for m in node.store().messages(MessageKind::Reclassification).await? {
@@ -692,7 +654,7 @@ async fn view(
     let mut applied = Vec::new();
     let mut rows = node.store().items_of_origin(&n.origin_item).await?;
     for doc in node.store().documents_made().await? {
-        let draws = crate::items::holding::lineage_of(&doc.id, doc.lineage.as_deref())?
+        let draws = super::holding::lineage_of(&doc.id, doc.lineage.as_deref())?
             .is_some_and(|l| l.sources.iter().any(|s| s.origin_item == n.origin_item));
         if draws {
             rows.extend(node.store().items_of_origin(&doc.id).await?);
@@ -702,9 +664,9 @@ async fn view(
         if item.disposal.is_some() {
             continue;
         }
-        let v = crate::items::verified(node, &item).await?;
+        let v = super::verified(node, &item).await?;
         let here = v.equivalent.as_ref().unwrap_or(&v.wire);
-        let kind = match crate::items::holding::lineage_of(&item.id, item.lineage.as_deref())? {
+        let kind = match super::holding::lineage_of(&item.id, item.lineage.as_deref())? {
             Some(l) => l.made.kind().to_owned(),
             None => "item".to_owned(),
         };
