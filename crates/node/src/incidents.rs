@@ -755,20 +755,21 @@ async fn relay(
         Err(Failure::Refused(why)) => return Err(bad(Reason::NotAllowed(vec![why]))),
         Err(Failure::Retry(e)) => return Err(Refusal::internal(&t, e)),
     };
-    if let Err(e) = node
-        .record(
-            Kind::IncidentReceived,
-            None,
-            vec![
-                ("incident", n.id.clone()),
-                ("from", peer.to_owned()),
-                ("kind", format!("{} relayed to {}", n.kind, n.originator)),
-                ("seq", n.seq.to_string()),
-            ],
-        )
-        .await
-    {
-        return Err(Refusal::internal(&t, e));
+    // The hub's own record of the relay goes with the next flush (within
+    // a tenth of a second): the acknowledgement it answers with is the originator's,
+    // made durable there, and the holder keeps the report until it has it.
+    match node.entry(
+        Kind::IncidentReceived,
+        None,
+        vec![
+            ("incident", n.id.clone()),
+            ("from", peer.to_owned()),
+            ("kind", format!("{} relayed to {}", n.kind, n.originator)),
+            ("seq", n.seq.to_string()),
+        ],
+    ) {
+        Ok(e) => node.ledger_soon(e),
+        Err(e) => return Err(Refusal::internal(&t, e)),
     }
     Ok(ack)
 }
