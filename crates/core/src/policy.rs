@@ -23,6 +23,8 @@ pub struct Level {
     pub note: Option<String>,
     /// How items of this level are handled at this party (copies, destruction).
     pub handling: Handling,
+    /// The banner colour (`#rrggbb`) the console marks this level with.
+    pub colour: Option<String>,
 }
 
 /// What the holder's policy asks of contractors (Art 16 leaves the

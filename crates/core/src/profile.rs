@@ -163,6 +163,9 @@ struct RawLevel {
     note: Option<String>,
     #[serde(default)]
     handling: Option<RawHandling>,
+    /// The banner colour of the level (`#rrggbb`), SPIF style.
+    #[serde(default)]
+    colour: Option<Spanned<String>>,
 }
 
 /// `[level.handling]`: copies and destruction for one level.
@@ -527,6 +530,19 @@ fn compile_policy(src: &Source, raw: &RawPolicy, errors: &mut Vec<ProfileError>)
             aliases: l.aliases.iter().map(|a| a.get_ref().clone()).collect(),
             note: l.note.clone(),
             handling: crate::policy::Handling::default(),
+            colour: match &l.colour {
+                None => None,
+                Some(c) => {
+                    let v = c.get_ref().trim();
+                    let ok = v.len() == 7
+                        && v.starts_with('#')
+                        && v.bytes().skip(1).all(|b| b.is_ascii_hexdigit());
+                    if !ok {
+                        errors.push(src.error_at(c.span(), "a colour is `#rrggbb`"));
+                    }
+                    Some(v.to_ascii_lowercase())
+                }
+            },
         });
     }
     lookup.sort();

@@ -10,6 +10,7 @@
 
 mod cli;
 mod common;
+mod console;
 mod contractor;
 mod deliver;
 mod holding;

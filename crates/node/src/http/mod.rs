@@ -4,6 +4,7 @@
 //! nothing but the request id. Routes call the capabilities; nothing below
 //! calls back up here.
 
+pub mod console;
 pub mod openapi;
 pub mod peer;
 pub mod user;

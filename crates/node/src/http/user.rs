@@ -100,6 +100,7 @@ pub fn router(node: Arc<Node>) -> axum::Router {
                 async move { Json(doc.as_ref().clone()) }
             }),
         )
+        .merge(super::console::routes())
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(node)
 }

@@ -1,0 +1,392 @@
+//! The officer's console in a real browser: Debian's Chromium driven
+//! through WebDriver (chromedriver) against real node processes. Sign-in
+//! and sign-out, the banner's marking and colour, the agreements' notice
+//! countdown, an item with both labels, a refusal for a person without
+//! need-to-know, CSRF and a missing session refused, no console errors.
+//! Each page is saved as a screenshot under `target/console/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+
+use crate::common::tmp;
+use crate::holding::{As, ca, kor_item_at_jpn, pair, person};
+use crate::serve::Server;
+
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+/// A Chromium session through chromedriver, ended when dropped.
+struct Browser {
+    driver: Child,
+    base: String,
+    session: String,
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+    shots: PathBuf,
+}
+
+impl Browser {
+    fn start(profile: &Path, ca: &Path) -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start chromedriver ({e}): install Debian's chromium and chromium-driver (`apt-get install chromium chromium-driver fonts-noto-cjk`; .ci/run does)"
+                )
+            });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        // Plain HTTP to chromedriver; the client wants a TLS set-up all the same.
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(gsomia_api::user_tls_config(ca).unwrap())
+            .build()
+            .unwrap();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut ready = false;
+        for _ in 0..100 {
+            if rt
+                .block_on(http.get(format!("{base}/status")).send())
+                .is_ok_and(|r| r.status().is_success())
+            {
+                ready = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(ready, "chromedriver did not answer");
+        let caps = json!({ "capabilities": { "alwaysMatch": {
+            "browserName": "chrome",
+            "acceptInsecureCerts": true,
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--window-size=1280,900",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let r: Value = rt
+            .block_on(async {
+                http.post(format!("{base}/session"))
+                    .json(&caps)
+                    .send()
+                    .await?
+                    .json()
+                    .await
+            })
+            .unwrap();
+        let session = r["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no browser session: {r}"))
+            .to_owned();
+        let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/console");
+        std::fs::create_dir_all(&shots).unwrap();
+        Browser {
+            driver,
+            base,
+            session,
+            http,
+            rt,
+            shots,
+        }
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let r: Value = self
+            .rt
+            .block_on(async {
+                let mut req = self.http.request(method, url);
+                if let Some(b) = body {
+                    req = req.json(&b);
+                }
+                req.send().await?.json().await
+            })
+            .unwrap();
+        r["value"].clone()
+    }
+
+    fn go(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({ "url": url })));
+    }
+
+    fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Waits (bounded) for a navigation a click began to land where `ends` says.
+    fn landed(&self, ends: &str) -> bool {
+        for _ in 0..100 {
+            if self.url().ends_with(ends) && self.ready() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    fn ready(&self) -> bool {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": "return document.readyState", "args": [] })),
+        ) == "complete"
+    }
+
+    fn find(&self, css: &str) -> String {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        );
+        v[ELEMENT]
+            .as_str()
+            .unwrap_or_else(|| panic!("no `{css}` on {}: {v}", self.url()))
+            .to_owned()
+    }
+
+    fn text(&self, css: &str) -> String {
+        let el = self.find(css);
+        self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn css_value(&self, css: &str, property: &str) -> String {
+        let el = self.find(css);
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/css/{property}"),
+            None,
+        )
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    fn type_in(&self, css: &str, text: &str) {
+        let el = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.find(css);
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/click"),
+            Some(json!({})),
+        );
+    }
+
+    fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    fn shot(&self, name: &str) {
+        let b64 = self.call(reqwest::Method::GET, "/screenshot", None);
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(b64.as_str().unwrap_or_default())
+            .unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// The browser's console messages at warning level or worse.
+    fn errors(&self) -> Vec<Value> {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/se/log",
+            Some(json!({ "type": "browser" })),
+        );
+        v.as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|e| e["level"] == "SEVERE" || e["level"] == "WARNING")
+            .collect()
+    }
+
+    fn sign_in(&self, url: &str, token: &str) {
+        self.go(&format!("{url}/signin"));
+        self.type_in("#token", token);
+        self.click("#signin");
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.rt.block_on(
+            self.http
+                .delete(format!("{}/session/{}", self.base, self.session))
+                .send(),
+        );
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+#[test]
+fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_browser() {
+    let root = tmp("console");
+    let (jpn, kor) = pair(&root);
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, tanaka) = person(&jpn, "Tanaka", "極秘", "regional", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (js, ks) = (Server::start(&jpn), Server::start(&kor));
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let (_, held) = kor_item_at_jpn(&root, &k, &j, "console-item");
+    let b = Browser::start(&root.join("chromium"), &jpn.join("tls/ca.pem"));
+
+    // No session: the sign-in page. A wrong token is refused there.
+    b.go(&format!("{}/", js.url));
+    assert!(b.url().ends_with("/signin"), "{}", b.url());
+    b.type_in("#token", "gsomia_not-a-token");
+    b.click("#signin");
+    assert!(b.landed("/signin"));
+    assert!(b.source().contains("Not signed in"), "{}", b.source());
+    // The refused sign-in's 401 is the only message the browser logged.
+    let logged = b.errors();
+    assert!(
+        logged
+            .iter()
+            .all(|e| e["message"].as_str().unwrap_or("").contains("401")),
+        "{logged:?}"
+    );
+    b.shot("signin-refused");
+
+    // Signed in: the agreements, with the notice deadline's countdown,
+    // under the banner of a page with nothing classified.
+    b.sign_in(&js.url, &sato);
+    assert!(b.landed("/"), "{}", b.url());
+    let row = b.text("#agreement-jp-kr-2016");
+    assert!(
+        row.contains("in_force") && row.contains("days left"),
+        "{row}"
+    );
+    assert!(
+        b.text("#banner-top").contains("UNCLASSIFIED"),
+        "{}",
+        b.text("#banner-top")
+    );
+    b.shot("agreements");
+
+    // The items: KOR's item with both labels, the page marked 極秘 in red.
+    b.go(&format!("{}/items", js.url));
+    let page = b.source();
+    assert!(
+        page.contains("군사II급비밀") && page.contains("極秘"),
+        "{page}"
+    );
+    assert_eq!(b.text("#banner-top"), "極秘");
+    assert_eq!(b.text("#banner-bottom"), "極秘");
+    assert_eq!(
+        b.css_value("#banner-top", "background-color"),
+        "rgba(200, 16, 46, 1)"
+    );
+    b.shot("items");
+    b.go(&format!("{}/items/{held}", js.url));
+    assert!(b.text("#originator-label").contains("KOR 군사II급비밀"));
+    assert!(b.text("#equivalent-label").contains("極秘"));
+    assert_eq!(
+        b.text("#banner-top"),
+        "極秘 // KOR 군사II급비밀 // REL TO JPN"
+    );
+    assert!(
+        b.source().contains("lang=\"ko\""),
+        "Korean text is marked as such"
+    );
+    b.shot("item");
+    let errors = b.errors();
+    assert!(errors.is_empty(), "{errors:?}");
+
+    // Signed out; Tanaka, without need-to-know, is refused the item.
+    b.go(&format!("{}/", js.url));
+    b.click(".signout button");
+    assert!(b.landed("/signin"), "{}", b.url());
+    b.go(&format!("{}/items", js.url));
+    assert!(b.url().ends_with("/signin"), "signed out: {}", b.url());
+    b.sign_in(&js.url, &tanaka);
+    assert!(b.landed("/"), "{}", b.url());
+    b.go(&format!("{}/items/{held}", js.url));
+    assert!(
+        b.text(".refused").contains("not readable by you"),
+        "{}",
+        b.source()
+    );
+    b.shot("refused");
+    drop(b);
+
+    // Outside a browser: a form without its CSRF token, and a page without
+    // a session, are refused; every page carries the policy headers.
+    let http = reqwest::Client::builder()
+        .tls_backend_preconfigured(gsomia_api::user_tls_config(&jpn.join("tls/ca.pem")).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let r = http
+            .post(format!("{}/signin", js.url))
+            .header("cookie", "gsomia_signin=aaaa")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={sato}&csrf=bbbb"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let r = http.get(format!("{}/", js.url)).send().await.unwrap();
+        assert_eq!(r.status(), 303);
+        assert_eq!(r.headers()["location"], "/signin");
+        let r = http.get(format!("{}/signin", js.url)).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            "{csp}"
+        );
+        let cookie = r.headers()["set-cookie"].to_str().unwrap();
+        assert!(
+            cookie.contains("HttpOnly")
+                && cookie.contains("Secure")
+                && cookie.contains("SameSite=Strict"),
+            "{cookie}"
+        );
+    });
+    drop((js, ks));
+}

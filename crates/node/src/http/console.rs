@@ -1,0 +1,730 @@
+//! The officer's console: server-rendered pages on the user listener,
+//! under the same decisions as the API. Sign-in with a person's token
+//! gives a session cookie (HttpOnly, Secure, SameSite=Strict, 8 hours);
+//! every form carries a CSRF token checked against the session (or, for
+//! sign-in, against a cookie set with the form); templates are compiled
+//! and escape everything; no script runs (a Content-Security-Policy with
+//! no script source). Every page carries, top and bottom, the banner of
+//! the highest marking on it in the party's own words and colours.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use askama::Template;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use gsomia_core::{LevelRef, PartyRef, Registry};
+use gsomia_store::Person;
+use jiff::Timestamp;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+use crate::node::Node;
+
+/// How long a session lasts.
+pub const SESSION_SECS: i64 = 8 * 3600;
+const SESSION_COOKIE: &str = "gsomia_session";
+const SIGNIN_COOKIE: &str = "gsomia_signin";
+const CSS: &str = include_str!("../../templates/console.css");
+
+/// A signed-in person's session.
+#[derive(Debug, Clone)]
+struct Session {
+    token_hash: [u8; 32],
+    csrf: String,
+    expires: Timestamp,
+}
+
+/// The sessions of this process (a restart signs everyone out).
+#[derive(Debug, Default)]
+pub struct Sessions(Mutex<HashMap<String, Session>>);
+
+type S = State<Arc<Node>>;
+type Sess = Extension<Arc<Sessions>>;
+
+/// The console's routes.
+pub fn routes() -> Router<Arc<Node>> {
+    Router::new()
+        .route("/", get(dashboard))
+        .route("/signin", get(signin_page).post(signin))
+        .route("/signout", post(signout))
+        .route("/items", get(items_page))
+        .route("/items/{id}", get(item_page))
+        .route("/console.css", get(css))
+        .route("/levels.css", get(levels_css))
+        .route("/favicon.ico", get(favicon))
+        .layer(Extension(Arc::new(Sessions::default())))
+}
+
+fn random_hex() -> Option<String> {
+    crate::ids::entropy().ok().map(|b| crate::ids::hex(&b))
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// Equal in time independent of where they differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// Headers every console answer carries.
+fn secured(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    for (k, v) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("x-frame-options", "DENY"),
+    ] {
+        h.insert(k, HeaderValue::from_static(v));
+    }
+    r
+}
+
+fn html(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(b) => secured(
+            (
+                status,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                b,
+            )
+                .into_response(),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "console: a page did not render");
+            secured((StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response())
+        }
+    }
+}
+
+/// A plain shield, so a browser's request for an icon is answered.
+const FAVICON: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 16'><path d='M8 1 2 3v5c0 4 3 6 6 7 3-1 6-3 6-7V3z' fill='#0b3d91'/></svg>";
+
+async fn favicon() -> Response {
+    secured(([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON).into_response())
+}
+
+async fn css() -> Response {
+    secured(([(header::CONTENT_TYPE, "text/css; charset=utf-8")], CSS).into_response())
+}
+
+/// The banner of a page.
+struct Banner {
+    text: String,
+    /// The class carrying the level's colours (`/levels.css`).
+    class: String,
+    lang: &'static str,
+}
+
+/// The banner colours of this party's levels, from its policy profile, as
+/// classes (inline styles are refused by the console's own policy).
+async fn levels_css(State(node): S) -> Response {
+    let reg = node.registry();
+    let mut css = String::new();
+    if let Some(p) = reg.policy(node.me()) {
+        for (i, l) in p.levels().iter().enumerate() {
+            let colour = l.colour.clone().unwrap_or_else(|| "#333333".into());
+            css.push_str(&format!(
+                ".lv-{i} {{ background: {colour}; color: {}; }}\n",
+                text_on(&colour)
+            ));
+        }
+    }
+    css.push_str(".lv-none { background: #2e7d32; color: #ffffff; }\n");
+    secured(([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response())
+}
+
+/// The language of a party's words.
+fn lang(party: &str) -> &'static str {
+    match party {
+        "JPN" => "ja",
+        "KOR" => "ko",
+        _ => "en",
+    }
+}
+
+/// Black or white, whichever contrasts more with `colour` (WCAG).
+fn text_on(colour: &str) -> &'static str {
+    let c = |i: usize| {
+        let v = colour
+            .get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .map_or(0.0, |v| f64::from(v) / 255.0);
+        if v <= 0.04045 {
+            v / 12.92
+        } else {
+            ((v + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    let l = 0.2126 * c(1) + 0.7152 * c(3) + 0.0722 * c(5);
+    // Contrast with white: 1.05 / (l + 0.05); with black: (l + 0.05) / 0.05.
+    if 1.05 / (l + 0.05) >= (l + 0.05) / 0.05 {
+        "#ffffff"
+    } else {
+        "#000000"
+    }
+}
+
+/// The banner for the highest level on a page (a level of this party's
+/// policy), or the policy's own term for nothing classified; `controls`
+/// follow it after `//`.
+fn banner(reg: &Registry, me: PartyRef, level: Option<LevelRef>, controls: &[String]) -> Banner {
+    let policy = reg.policy(me);
+    let found = match level {
+        Some(l) => policy.and_then(|p| {
+            let name = reg.level_name(l);
+            p.levels()
+                .iter()
+                .enumerate()
+                .find(|(_, x)| x.native == name)
+        }),
+        None => policy.and_then(|p| {
+            p.levels()
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| !l.classified)
+                .min_by_key(|(_, l)| l.rank)
+        }),
+    };
+    let (mut text, class) = match found {
+        Some((i, l)) => (
+            if l.classified {
+                l.native.clone()
+            } else {
+                format!("{} — {}", l.native, l.english)
+            },
+            format!("lv-{i}"),
+        ),
+        None => ("UNCLASSIFIED".into(), "lv-none".into()),
+    };
+    for c in controls {
+        text.push_str(" // ");
+        text.push_str(c);
+    }
+    Banner {
+        text,
+        class,
+        lang: lang(reg.party_id(me)),
+    }
+}
+
+/// What every page shows around its content.
+struct Page {
+    title: String,
+    party: String,
+    lang: &'static str,
+    banner: Banner,
+    who: Option<String>,
+    csrf: String,
+}
+
+/// The person signed in with the request's session, and the session.
+async fn signed_in(
+    node: &Node,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+) -> Option<(Person, Session)> {
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let s = crate::locked(&sessions.0).get(id).cloned()?;
+    if node.now() >= s.expires {
+        crate::locked(&sessions.0).remove(id);
+        return None;
+    }
+    match crate::register::authenticate_hash(node, &s.token_hash).await {
+        Ok(p) => Some((p, s)),
+        Err(_) => {
+            // Revoked, altered or out of its visit: the session ends.
+            crate::locked(&sessions.0).remove(id);
+            None
+        }
+    }
+}
+
+fn page(node: &Node, title: &str, who: Option<&Person>, csrf: &str, banner: Banner) -> Page {
+    Page {
+        title: title.to_owned(),
+        party: node.party().to_owned(),
+        lang: lang(node.party()),
+        banner,
+        who: who.map(|p| format!("{} ({}, {})", p.name, p.role.as_str(), p.clearance)),
+        csrf: csrf.to_owned(),
+    }
+}
+
+fn to_signin() -> Response {
+    secured(Redirect::to("/signin").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    page: Page,
+    error: Option<String>,
+}
+
+async fn signin_page(State(node): S) -> Response {
+    signin_form(&node, None, StatusCode::OK)
+}
+
+fn signin_form(node: &Node, error: Option<String>, status: StatusCode) -> Response {
+    let Some(csrf) = random_hex() else {
+        return secured(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    };
+    let reg = node.registry();
+    let p = page(
+        node,
+        "Sign in",
+        None,
+        &csrf,
+        banner(&reg, node.me(), None, &[]),
+    );
+    let mut r = html(status, SigninPage { page: p, error }.render());
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SIGNIN_COOKIE}={csrf}; HttpOnly; Secure; SameSite=Strict; Path=/signin; Max-Age=600"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct SigninForm {
+    token: String,
+    csrf: String,
+}
+
+async fn signin(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Form(f): Form<SigninForm>,
+) -> Response {
+    if !cookie(&headers, SIGNIN_COOKIE).is_some_and(|c| same(c, &f.csrf)) {
+        return refused(
+            &node,
+            None,
+            "",
+            StatusCode::FORBIDDEN,
+            "The form has expired or did not come from this console; sign in again.",
+        );
+    }
+    let hash: [u8; 32] = Sha256::digest(f.token.trim().as_bytes()).into();
+    let person = match crate::register::authenticate_hash(&node, &hash).await {
+        Ok(p) => p,
+        Err(e) => {
+            return signin_form(
+                &node,
+                Some(format!("Not signed in: {e}.")),
+                StatusCode::UNAUTHORIZED,
+            );
+        }
+    };
+    let (Some(id), Some(csrf)) = (random_hex(), random_hex()) else {
+        return secured(StatusCode::INTERNAL_SERVER_ERROR.into_response());
+    };
+    let expires = node
+        .now()
+        .checked_add(jiff::SignedDuration::from_secs(SESSION_SECS))
+        .unwrap_or(Timestamp::MAX);
+    crate::locked(&sessions.0).insert(
+        id.clone(),
+        Session {
+            token_hash: hash,
+            csrf,
+            expires,
+        },
+    );
+    tracing::info!(person = %person.id, "console: signed in");
+    let mut r = secured(Redirect::to("/").into_response());
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={id}; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age={SESSION_SECS}"
+    )) {
+        r.headers_mut().append(header::SET_COOKIE, v);
+    }
+    r
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn signout(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if !same(&s.csrf, &f.csrf) {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The form did not come from this session.",
+        );
+    }
+    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
+        crate::locked(&sessions.0).remove(id);
+    }
+    let mut r = secured(Redirect::to("/signin").into_response());
+    r.headers_mut().append(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "gsomia_session=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+        ),
+    );
+    r
+}
+
+#[derive(Template)]
+#[template(path = "refused.html")]
+struct RefusedPage {
+    page: Page,
+    heading: String,
+    message: String,
+}
+
+fn refused(
+    node: &Node,
+    who: Option<&Person>,
+    csrf: &str,
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    let reg = node.registry();
+    html(
+        status,
+        RefusedPage {
+            page: page(
+                node,
+                "Refused",
+                who,
+                csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            heading: "Refused".into(),
+            message: message.to_owned(),
+        }
+        .render(),
+    )
+}
+
+struct AgreementRow {
+    id: String,
+    title: String,
+    parties: String,
+    state: String,
+    in_force: bool,
+    next: String,
+    deadline: String,
+    days_left: Option<i64>,
+    reasons: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    page: Page,
+    at: String,
+    agreements: Vec<AgreementRow>,
+}
+
+async fn dashboard(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let reg = node.registry();
+    let now = node.now();
+    let zone = node.zone();
+    let mut agreements = Vec::new();
+    for a in reg.agreement_refs() {
+        let Some(ag) = reg.agreement(a) else { continue };
+        if !ag.has_party(node.me()) {
+            continue;
+        }
+        let Ok(st) = reg.status(a, now) else { continue };
+        let when = |t: Timestamp| gsomia_core::time::format_in(t, &zone);
+        let (next, boundary) = match st.next {
+            Some(gsomia_core::explain::Next::Renewal(t)) => {
+                (format!("renews at {}", when(t)), Some(t))
+            }
+            Some(gsomia_core::explain::Next::Termination(t)) => {
+                (format!("ends at {}", when(t)), None)
+            }
+            Some(gsomia_core::explain::Next::EntryIntoForce(t)) => {
+                (format!("enters into force at {}", when(t)), None)
+            }
+            None => ("—".into(), None),
+        };
+        let (deadline, days_left) = match boundary.and_then(|b| ag.schedule().deadline_end(b).ok())
+        {
+            Some((day, end)) => (
+                format!("notice by {day} (for the renewal above)"),
+                Some((end.as_second() - now.as_second()).div_euclid(86_400)),
+            ),
+            None => ("—".into(), None),
+        };
+        let shown = crate::agreements::show(&node, reg.agreement_id(a)).ok();
+        agreements.push(AgreementRow {
+            id: reg.agreement_id(a).to_owned(),
+            title: ag.title().to_owned(),
+            parties: ag
+                .parties()
+                .iter()
+                .map(|p| reg.party_id(*p))
+                .collect::<Vec<_>>()
+                .join(", "),
+            state: st.state.as_str().to_owned(),
+            in_force: st.in_force,
+            next,
+            deadline,
+            days_left,
+            reasons: shown.map(|s| s.reasons).unwrap_or_default(),
+        });
+    }
+    html(
+        StatusCode::OK,
+        DashboardPage {
+            page: page(
+                &node,
+                "Agreements",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            at: gsomia_core::time::format_in(now, &zone),
+            agreements,
+        }
+        .render(),
+    )
+}
+
+struct ItemRow {
+    id: String,
+    originator: String,
+    origin_level: String,
+    origin_lang: &'static str,
+    equivalent: String,
+    here_level: String,
+    here_lang: &'static str,
+    from: String,
+}
+
+#[derive(Template)]
+#[template(path = "items.html")]
+struct ItemsPage {
+    page: Page,
+    items: Vec<ItemRow>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Next {
+    next: Option<String>,
+}
+
+/// The level of a label here (our policy's), from its view.
+fn level_here(reg: &Registry, me: PartyRef, name: &str) -> Option<LevelRef> {
+    reg.level(me, name).ok()
+}
+
+async fn items_page(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Query(q): Query<Next>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let filter = gsomia_api::ItemFilter {
+        limit: Some(50),
+        next: q.next.filter(|n| !n.is_empty()),
+        ..gsomia_api::ItemFilter::default()
+    };
+    let list = match crate::items::list(&node, &p, &filter).await {
+        Ok(l) => l,
+        Err(e) => {
+            return refused(
+                &node,
+                Some(&p),
+                &s.csrf,
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+            );
+        }
+    };
+    let reg = node.registry();
+    let me = node.me();
+    let mut highest: Option<LevelRef> = None;
+    let items = list
+        .items
+        .iter()
+        .map(|i| {
+            let here = i.equivalent_label.as_ref().unwrap_or(&i.label);
+            if let Some(l) = level_here(&reg, me, &here.level)
+                && highest.is_none_or(|h| reg.rank(l) > reg.rank(h))
+            {
+                highest = Some(l);
+            }
+            ItemRow {
+                id: i.id.clone(),
+                originator: i.label.originator.clone(),
+                origin_level: i.label.level.clone(),
+                origin_lang: lang(&i.label.originator),
+                equivalent: i
+                    .equivalent_label
+                    .as_ref()
+                    .map_or_else(|| "(our own)".to_owned(), |e| e.level.clone()),
+                here_level: here.level.clone(),
+                here_lang: lang(node.party()),
+                from: i.received_from.clone().unwrap_or_else(|| "—".into()),
+            }
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        ItemsPage {
+            page: page(
+                &node,
+                "Items",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, me, highest, &[]),
+            ),
+            items,
+            next: list.next,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "item.html")]
+struct ItemPage {
+    page: Page,
+    id: String,
+    originator: String,
+    origin_level: String,
+    origin_lang: &'static str,
+    topics: String,
+    rel_to: String,
+    created: String,
+    equivalent: String,
+    here_lang: &'static str,
+    origin_note: String,
+    history: Vec<(u64, String, String, String)>,
+}
+
+async fn item_page(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let v = match crate::items::show(&node, &p, &id).await {
+        Ok(v) => v,
+        Err(e) => {
+            let status = if matches!(e, crate::items::ItemError::NotFound) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::CONFLICT
+            };
+            return refused(
+                &node,
+                Some(&p),
+                &s.csrf,
+                status,
+                &format!("{id}: {e} (or not readable by you)"),
+            );
+        }
+    };
+    let history = crate::items::history::history(&node, &p, &id, &gsomia_api::Page::default())
+        .await
+        .map(|h| {
+            h.entries
+                .into_iter()
+                .map(|e| {
+                    let fields = e
+                        .fields
+                        .iter()
+                        .map(|(k, v)| format!("{k}: {v}"))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    (e.index, e.at, e.kind, fields)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let reg = node.registry();
+    let me = node.me();
+    let here = v.equivalent_label.as_ref().unwrap_or(&v.label);
+    let mut controls = Vec::new();
+    if v.originator != node.party() {
+        controls.push(format!("{} {}", v.label.originator, v.label.level));
+    }
+    if let Some(r) = &v.label.rel_to {
+        controls.push(format!("REL TO {}", r.join(", ")));
+    }
+    let b = banner(&reg, me, level_here(&reg, me, &here.level), &controls);
+    html(
+        StatusCode::OK,
+        ItemPage {
+            page: page(&node, &id, Some(&p), &s.csrf, b),
+            id: v.id.clone(),
+            originator: v.label.originator.clone(),
+            origin_level: v.label.level.clone(),
+            origin_lang: lang(&v.label.originator),
+            topics: v.label.topics.join(", "),
+            rel_to: v
+                .label
+                .rel_to
+                .as_ref()
+                .map_or_else(|| "unmarked".to_owned(), |r| r.join(", ")),
+            created: v.label.created_at.clone(),
+            equivalent: v
+                .equivalent_label
+                .as_ref()
+                .map_or_else(|| "(our own item)".to_owned(), |e| e.level.clone()),
+            here_lang: lang(node.party()),
+            origin_note: if v.originator == node.party() {
+                String::new()
+            } else {
+                format!(
+                    "Contains classified military information of {} (Art 4).",
+                    v.originator
+                )
+            },
+            history,
+        }
+        .render(),
+    )
+}
