@@ -333,6 +333,53 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     let errors = b.errors();
     assert!(errors.is_empty(), "{errors:?}");
 
+    // A release from an item's page: decided and shown with its reasons;
+    // one the label's REL TO forbids is withheld, naming the rule.
+    let submit = |rel: &str, text: &str| {
+        j.ok(&[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            rel,
+            "--in",
+            crate::common::s(&crate::holding::file(&root, &format!("{text}.txt"), text)),
+        ])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let ours = submit("KOR", "for-kor");
+    b.go(&format!("{}/items/{ours}", js.url));
+    b.click("#release");
+    assert!(b.landed("/release"), "{}", b.url());
+    assert!(
+        b.text("#decision").starts_with("RELEASED to KOR"),
+        "{}",
+        b.source()
+    );
+    b.shot("released");
+    let not_for_kor = submit("USA", "not-for-kor");
+    b.go(&format!("{}/items/{not_for_kor}", js.url));
+    b.click("#release");
+    assert!(b.landed("/release"), "{}", b.url());
+    assert_eq!(b.text("#decision"), "WITHHELD");
+    assert!(
+        b.text("#reasons").contains("REL TO"),
+        "{}",
+        b.text("#reasons")
+    );
+    b.shot("withheld");
+    // The ledger page: its size and the partners' cosignatures.
+    b.go(&format!("{}/ledger", js.url));
+    assert!(b.text("#ledger-size").contains("records"), "{}", b.source());
+    b.shot("ledger");
+    let errors = b.errors();
+    assert!(errors.is_empty(), "{errors:?}");
+
     // Signed out; Tanaka, without need-to-know, is refused the item.
     b.go(&format!("{}/", js.url));
     b.click(".signout button");

@@ -53,6 +53,8 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/signout", post(signout))
         .route("/items", get(items_page))
         .route("/items/{id}", get(item_page))
+        .route("/items/{id}/release", post(release))
+        .route("/ledger", get(ledger_page))
         .route("/console.css", get(css))
         .route("/levels.css", get(levels_css))
         .route("/favicon.ico", get(favicon))
@@ -639,6 +641,8 @@ struct ItemPage {
     here_lang: &'static str,
     origin_note: String,
     history: Vec<(u64, String, String, String)>,
+    /// Partners the person may release to (none for auditors and visitors).
+    partners: Vec<String>,
 }
 
 async fn item_page(
@@ -724,6 +728,131 @@ async fn item_page(
                 )
             },
             history,
+            partners: if p.role == gsomia_store::Role::Auditor || p.visit.is_some() {
+                Vec::new()
+            } else {
+                node.partners().iter().map(|x| x.party.clone()).collect()
+            },
+        }
+        .render(),
+    )
+}
+
+#[derive(Deserialize)]
+struct ReleaseForm {
+    csrf: String,
+    to: String,
+}
+
+#[derive(Template)]
+#[template(path = "released.html")]
+struct ReleasedPage {
+    page: Page,
+    id: String,
+    to: String,
+    released: bool,
+    decision: String,
+    reasons: Vec<String>,
+    transfer: Option<String>,
+}
+
+/// A release from the item's page: decided and ledgered as through the
+/// API; the decision and its reasons shown.
+async fn release(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<ReleaseForm>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if !same(&s.csrf, &f.csrf) {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The form did not come from this session.",
+        );
+    }
+    let reg = node.registry();
+    let b = banner(&reg, node.me(), None, &[]);
+    let (released, decision, reasons, transfer) =
+        match crate::items::release::release_by(&node, &p, &id, &f.to, None).await {
+            Ok(gsomia_api::ReleaseOutcome::Release(r)) => (
+                true,
+                format!("RELEASED to {} under {}", f.to, r.agreement),
+                r.reasons,
+                Some(r.transfer),
+            ),
+            Ok(gsomia_api::ReleaseOutcome::Withhold(w)) => {
+                (false, "WITHHELD".to_owned(), w.reasons, None)
+            }
+            Err(e) => (false, "REFUSED".to_owned(), vec![e.to_string()], None),
+        };
+    html(
+        StatusCode::OK,
+        ReleasedPage {
+            page: page(&node, "Release", Some(&p), &s.csrf, b),
+            id,
+            to: f.to,
+            released,
+            decision,
+            reasons,
+            transfer,
+        }
+        .render(),
+    )
+}
+
+#[derive(Template)]
+#[template(path = "ledger.html")]
+struct LedgerPage {
+    page: Page,
+    size: u64,
+    checkpoint: String,
+    /// (partner, size cosigned, records behind, when kept).
+    cosigners: Vec<(String, u64, u64, String)>,
+    alarms: Vec<String>,
+}
+
+async fn ledger_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let size = node.store().ledger_size().await.unwrap_or(0);
+    let checkpoint = match node.checkpoints().last_stored() {
+        Some((n, ago)) => format!("size {n}, {} s ago", ago.as_secs()),
+        None => "none yet".into(),
+    };
+    let mut cosigners: Vec<(String, u64, u64, String)> = Vec::new();
+    for (n, who, _, at) in node.store().cosignatures().await.unwrap_or_default() {
+        if !cosigners.iter().any(|c| c.0 == who) {
+            cosigners.push((who, n, size.saturating_sub(n), at));
+        }
+    }
+    let (_, recent) = node.alarms().state();
+    let alarms = recent
+        .into_iter()
+        .map(|(at, b)| format!("{at}: {} ({}): {}", b.subject, b.check.as_str(), b.detail))
+        .collect();
+    let reg = node.registry();
+    html(
+        StatusCode::OK,
+        LedgerPage {
+            page: page(
+                &node,
+                "Ledger",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            size,
+            checkpoint,
+            cosigners,
+            alarms,
         }
         .render(),
     )
