@@ -2,7 +2,9 @@
 //! through WebDriver (chromedriver) against real node processes. Sign-in
 //! and sign-out, the banner's marking and colour, the agreements' notice
 //! countdown, an item with both labels, a refusal for a person without
-//! need-to-know, CSRF and a missing session refused, no console errors.
+//! need-to-know, a release and a withheld one from an item's page, the
+//! ledger page, a warning flight appearing live (published at KOR, through
+//! the USA hub), CSRF and a missing session refused, no console errors.
 //! Each page is saved as a screenshot under `target/console/`.
 
 use std::path::{Path, PathBuf};
@@ -13,7 +15,7 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 
 use crate::common::tmp;
-use crate::holding::{As, ca, kor_item_at_jpn, pair, person};
+use crate::holding::{As, ca, kor_item_at_jpn, person};
 use crate::serve::Server;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
@@ -163,6 +165,16 @@ impl Browser {
             .to_owned()
     }
 
+    fn count(&self, css: &str) -> usize {
+        self.call(
+            reqwest::Method::POST,
+            "/elements",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
+        .as_array()
+        .map_or(0, Vec::len)
+    }
+
     fn text(&self, css: &str) -> String {
         let el = self.find(css);
         self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
@@ -253,11 +265,17 @@ impl Drop for Browser {
 #[test]
 fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_browser() {
     let root = tmp("console");
-    let (jpn, kor) = pair(&root);
+    let [jpn, usa, kor] = crate::reclassify::trio(&root);
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, tanaka) = person(&jpn, "Tanaka", "極秘", "regional", "officer");
+    let (_, mori) = person(&jpn, "Mori", "極秘", "warning", "officer");
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
-    let (js, ks) = (Server::start(&jpn), Server::start(&kor));
+    let (_, kang) = person(&kor, "Kang", "군사II급비밀", "warning", "officer");
+    let (js, us, ks) = (
+        Server::start(&jpn),
+        Server::start(&usa),
+        Server::start(&kor),
+    );
     let j = As {
         url: &js.url,
         ca: ca(&jpn),
@@ -380,6 +398,52 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     let errors = b.errors();
     assert!(errors.is_empty(), "{errors:?}");
 
+    // Warnings: a flight published while the page is open appears on it
+    // live, row by row and plotted (Mori follows the warning feed).
+    b.go(&format!("{}/", js.url));
+    b.click(".signout button");
+    assert!(b.landed("/signin"), "{}", b.url());
+    b.sign_in(&js.url, &mori);
+    assert!(b.landed("/"), "{}", b.url());
+    b.go(&format!("{}/warnings", js.url));
+    let mut live = false;
+    for _ in 0..100 {
+        if b.text("#feed-state") == "live" {
+            live = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(live, "the feed did not open: {}", b.source());
+    // Published at KOR; it reaches JPN through the USA hub (rule 17).
+    let publisher = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kang,
+    };
+    let w = publisher.ok(&["warn", "publish", "--launch-point", "39.03,125.75"]);
+    let wid = w["id"].as_str().unwrap().to_owned();
+    publisher.ok(&["warn", "track", &wid, "--point", "39.6,128.1,150"]);
+    let mut rows = 0;
+    for _ in 0..100 {
+        rows = b.count("tr.update.live");
+        if rows >= 2 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(rows, 2, "{}", b.source());
+    assert_eq!(b.count("#points circle"), 2);
+    // The banner rose to the warnings' level as they arrived.
+    assert_eq!(b.text("#banner-top"), "極秘");
+    assert_eq!(
+        b.css_value("#banner-bottom", "background-color"),
+        "rgba(200, 16, 46, 1)"
+    );
+    b.shot("warnings");
+    let errors = b.errors();
+    assert!(errors.is_empty(), "{errors:?}");
+
     // Signed out; Tanaka, without need-to-know, is refused the item.
     b.go(&format!("{}/", js.url));
     b.click(".signout button");
@@ -423,8 +487,11 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         assert_eq!(r.headers()["location"], "/signin");
         let r = http.get(format!("{}/signin", js.url)).send().await.unwrap();
         let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        // Scripts only from the console's own file; nothing inline, nothing eval'd.
         assert!(
-            csp.contains("default-src 'none'") && !csp.contains("script-src"),
+            csp.contains("default-src 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe"),
             "{csp}"
         );
         let cookie = r.headers()["set-cookie"].to_str().unwrap();
@@ -435,5 +502,5 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
             "{cookie}"
         );
     });
-    drop((js, ks));
+    drop((js, us, ks));
 }

@@ -29,6 +29,7 @@ pub const SESSION_SECS: i64 = 8 * 3600;
 const SESSION_COOKIE: &str = "gsomia_session";
 const SIGNIN_COOKIE: &str = "gsomia_signin";
 const CSS: &str = include_str!("../../templates/console.css");
+const JS: &str = include_str!("../../templates/console.js");
 
 /// A signed-in person's session.
 #[derive(Debug, Clone)]
@@ -55,6 +56,9 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/items/{id}", get(item_page))
         .route("/items/{id}/release", post(release))
         .route("/ledger", get(ledger_page))
+        .route("/warnings", get(warnings_page))
+        .route("/warnings/stream", get(warnings_stream))
+        .route("/console.js", get(js))
         .route("/console.css", get(css))
         .route("/levels.css", get(levels_css))
         .route("/favicon.ico", get(favicon))
@@ -91,7 +95,7 @@ fn secured(mut r: Response) -> Response {
     for (k, v) in [
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
         ("referrer-policy", "no-referrer"),
@@ -125,6 +129,16 @@ const FAVICON: &str = "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 16 1
 
 async fn favicon() -> Response {
     secured(([(header::CONTENT_TYPE, "image/svg+xml")], FAVICON).into_response())
+}
+
+async fn js() -> Response {
+    secured(
+        (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+            JS,
+        )
+            .into_response(),
+    )
 }
 
 async fn css() -> Response {
@@ -856,4 +870,86 @@ async fn ledger_page(State(node): S, Extension(sessions): Sess, headers: HeaderM
         }
         .render(),
     )
+}
+
+#[derive(Template)]
+#[template(path = "warnings.html")]
+struct WarningsPage {
+    page: Page,
+    /// This party's classified levels, highest first: (name, banner class).
+    levels: Vec<(String, String)>,
+    /// (id, originator, seq, kind, lat, lon, alt_km, at).
+    updates: Vec<(String, String, u32, String, f64, f64, f64, String)>,
+}
+
+/// Flights in progress, plotted and updated live (the script draws what
+/// the feed brings; the page itself lists what is known now).
+async fn warnings_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let list = crate::warnings::list(&node, &p, &gsomia_api::Page::default())
+        .await
+        .ok();
+    let reg = node.registry();
+    let mut highest: Option<LevelRef> = None;
+    let mut updates = Vec::new();
+    for f in list.map(|l| l.warnings).unwrap_or_default() {
+        for u in f.updates {
+            if let Some(l) = level_here(&reg, node.me(), &u.level)
+                && highest.is_none_or(|h| reg.rank(l) > reg.rank(h))
+            {
+                highest = Some(l);
+            }
+            updates.push((
+                u.id,
+                u.originator,
+                u.seq,
+                u.kind,
+                u.lat,
+                u.lon,
+                u.alt_km,
+                u.at,
+            ));
+        }
+    }
+    let mut levels: Vec<(u16, String, String)> = reg
+        .policy(node.me())
+        .map(|pol| {
+            pol.levels()
+                .iter()
+                .enumerate()
+                .filter(|(_, l)| l.classified)
+                .map(|(i, l)| (l.rank, l.native.clone(), format!("lv-{i}")))
+                .collect()
+        })
+        .unwrap_or_default();
+    levels.sort_by(|a, b| b.0.cmp(&a.0));
+    html(
+        StatusCode::OK,
+        WarningsPage {
+            page: page(
+                &node,
+                "Warnings",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), highest, &[]),
+            ),
+            levels: levels.into_iter().map(|(_, n, c)| (n, c)).collect(),
+            updates,
+        }
+        .render(),
+    )
+}
+
+/// The live feed for the console's page, under the session.
+async fn warnings_stream(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+) -> Response {
+    let Some((p, _)) = signed_in(&node, &sessions, &headers).await else {
+        return secured(StatusCode::UNAUTHORIZED.into_response());
+    };
+    secured(super::user::warning_events(node, p))
 }

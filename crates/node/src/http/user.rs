@@ -1006,6 +1006,12 @@ async fn impact(
     responses((status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String)))]
 async fn stream(State(node): S, bearer: Bearer) -> Result<Response, ApiError> {
     let p = person(&node, bearer).await?;
+    Ok(warning_events(node, p))
+}
+
+/// The live warning feed of `p` as server-sent events (the API's stream,
+/// and the console's).
+pub(crate) fn warning_events(node: Arc<Node>, p: Person) -> Response {
     let sub = warnings::subscribe(node.clone(), p);
     let events = futures_util::stream::unfold((sub, false), |(mut sub, done)| async move {
         if done {
@@ -1024,7 +1030,7 @@ async fn stream(State(node): S, bearer: Bearer) -> Result<Response, ApiError> {
             }
         }
     });
-    Ok(Sse::new(events)
+    Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
-        .into_response())
+        .into_response()
 }
