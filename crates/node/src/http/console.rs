@@ -878,8 +878,7 @@ struct WarningsPage {
     page: Page,
     /// This party's classified levels, highest first: (name, banner class).
     levels: Vec<(String, String)>,
-    /// (id, originator, seq, kind, lat, lon, alt_km, at).
-    updates: Vec<(String, String, u32, String, f64, f64, f64, String)>,
+    updates: Vec<gsomia_api::WarningUpdate>,
 }
 
 /// Flights in progress, plotted and updated live (the script draws what
@@ -901,16 +900,7 @@ async fn warnings_page(State(node): S, Extension(sessions): Sess, headers: Heade
             {
                 highest = Some(l);
             }
-            updates.push((
-                u.id,
-                u.originator,
-                u.seq,
-                u.kind,
-                u.lat,
-                u.lon,
-                u.alt_km,
-                u.at,
-            ));
+            updates.push(u);
         }
     }
     let mut levels: Vec<(u16, String, String)> = reg
@@ -924,7 +914,7 @@ async fn warnings_page(State(node): S, Extension(sessions): Sess, headers: Heade
                 .collect()
         })
         .unwrap_or_default();
-    levels.sort_by(|a, b| b.0.cmp(&a.0));
+    levels.sort_by_key(|l| std::cmp::Reverse(l.0));
     html(
         StatusCode::OK,
         WarningsPage {
