@@ -165,14 +165,21 @@ impl Browser {
             .to_owned()
     }
 
-    fn count(&self, css: &str) -> usize {
+    fn all(&self, css: &str) -> Vec<String> {
         self.call(
             reqwest::Method::POST,
             "/elements",
             Some(json!({ "using": "css selector", "value": css })),
         )
         .as_array()
-        .map_or(0, Vec::len)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e[ELEMENT].as_str().map(str::to_owned))
+        .collect()
+    }
+
+    fn count(&self, css: &str) -> usize {
+        self.all(css).len()
     }
 
     fn text(&self, css: &str) -> String {
@@ -321,6 +328,39 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         b.text("#banner-top")
     );
     b.shot("agreements");
+    // The agreement's own page: its timeline drawn, and a what-if without
+    // the 2023 withdrawal of Seoul's notes.
+    b.click("#agreement-jp-kr-2016 a");
+    assert!(b.landed("/agreements/jp-kr-2016"), "{}", b.url());
+    assert!(b.count("#timeline .tick") >= 4, "{}", b.source());
+    let real = b.text("#status");
+    assert!(real.starts_with("in_force"), "{real}");
+    let rows = b.text("table.timeline");
+    assert!(
+        rows.contains("withdraw_notice") && rows.contains("art 21"),
+        "{rows}"
+    );
+    b.shot("agreement");
+    // The last easing event with a what-if link: the 2023 withdrawal.
+    let withdrawal = b.all("tr.entry.eases a").pop().expect("a withdrawal row");
+    b.call(
+        reqwest::Method::POST,
+        &format!("/element/{withdrawal}/click"),
+        Some(json!({})),
+    );
+    for _ in 0..100 {
+        if b.url().contains("without=") && b.ready() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(b.text("#whatif").contains("had not happened"));
+    assert_ne!(
+        b.text("#status"),
+        real,
+        "without the withdrawal the state differs"
+    );
+    b.shot("agreement-whatif");
 
     // The items: KOR's item with both labels, the page marked 極秘 in red.
     b.go(&format!("{}/items", js.url));

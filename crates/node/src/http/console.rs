@@ -56,6 +56,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/items/{id}", get(item_page))
         .route("/items/{id}/release", post(release))
         .route("/ledger", get(ledger_page))
+        .route("/agreements/{id}", get(agreement_page))
         .route("/warnings", get(warnings_page))
         .route("/warnings/stream", get(warnings_stream))
         .route("/console.js", get(js))
@@ -942,4 +943,190 @@ async fn warnings_stream(
         return secured(StatusCode::UNAUTHORIZED.into_response());
     };
     secured(super::user::warning_events(node, p))
+}
+
+struct Tick {
+    x: String,
+    y1: u32,
+    y2: u32,
+    ty: u32,
+    label: String,
+    class: &'static str,
+}
+
+struct EntryRow {
+    at: String,
+    kind: String,
+    text: String,
+    cites: String,
+    /// The recorded event's number (1-based), for a what-if without it.
+    event: Option<usize>,
+    class: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "agreement.html")]
+struct AgreementPage {
+    page: Page,
+    id: String,
+    title: String,
+    whatif: Option<String>,
+    state: String,
+    in_force: bool,
+    at: String,
+    next: Option<String>,
+    ticks: Vec<Tick>,
+    entries: Vec<EntryRow>,
+}
+
+#[derive(Deserialize)]
+struct Whatif {
+    without: Option<usize>,
+}
+
+fn kind_class(kind: &str) -> &'static str {
+    match kind {
+        "notice" => "notice",
+        "termination" | "terminated" => "ends",
+        "suspend_notice" | "withdraw_notice" | "lift_suspension" => "eases",
+        "amendment" => "amends",
+        _ => "plain",
+    }
+}
+
+/// One agreement: its state now, its timeline drawn and listed with the
+/// rule each change cites, and a what-if without any one recorded event.
+async fn agreement_page(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<Whatif>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let reg = node.registry();
+    let Some(a) = reg
+        .agreement_ref(&id)
+        .ok()
+        .filter(|a| reg.agreement(*a).is_some_and(|x| x.has_party(node.me())))
+    else {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::NOT_FOUND,
+            &format!("no agreement `{id}` of this party"),
+        );
+    };
+    let (view, whatif) = match q.without {
+        Some(n) if n >= 1 => match reg.without_event(a, n - 1) {
+            Ok(r) => (
+                std::sync::Arc::new(r),
+                Some(format!("event #{n} had not happened")),
+            ),
+            Err(e) => {
+                return refused(
+                    &node,
+                    Some(&p),
+                    &s.csrf,
+                    StatusCode::CONFLICT,
+                    &e.to_string(),
+                );
+            }
+        },
+        _ => (reg.clone(), None),
+    };
+    let now = node.now();
+    let zone = node.zone();
+    let when = |t: Timestamp| gsomia_core::time::format_in(t, &zone);
+    let Ok(st) = view.status(a, now) else {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::CONFLICT,
+            "the agreement's status could not be computed",
+        );
+    };
+    let next = st.next.map(|n| match n {
+        gsomia_core::explain::Next::Renewal(t) => format!("renews at {}", when(t)),
+        gsomia_core::explain::Next::Termination(t) => format!("ends at {}", when(t)),
+        gsomia_core::explain::Next::EntryIntoForce(t) => {
+            format!("enters into force at {}", when(t))
+        }
+    });
+    let until = now
+        .checked_add(jiff::SignedDuration::from_hours(24 * 800))
+        .unwrap_or(now);
+    let timeline = view.timeline(a, until).unwrap_or_default();
+    let (first, last) = (
+        timeline.first().map_or(now, |e| e.at),
+        timeline.last().map_or(now, |e| e.at).max(now),
+    );
+    let span = (last.as_second() - first.as_second()).max(1) as f64;
+    let x = |t: Timestamp| 10.0 + 980.0 * ((t.as_second() - first.as_second()) as f64 / span);
+    let mut ticks: Vec<Tick> = timeline
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| e.kind != "renewal")
+        .map(|(i, e)| Tick {
+            x: format!("{:.1}", x(e.at)),
+            y1: 40,
+            y2: 80,
+            ty: if i % 2 == 0 { 30 } else { 100 },
+            label: format!("{} {}", e.kind, gsomia_core::time::date_in(e.at, &zone)),
+            class: kind_class(&e.kind),
+        })
+        .collect();
+    ticks.push(Tick {
+        x: format!("{:.1}", x(now)),
+        y1: 50,
+        y2: 70,
+        ty: 115,
+        label: "now".into(),
+        class: "plain",
+    });
+    let entries = timeline
+        .iter()
+        .map(|e| EntryRow {
+            at: when(e.at),
+            kind: e.kind.clone(),
+            text: e.text.clone(),
+            cites: e
+                .cites
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            event: e.event.map(|i| i + 1),
+            class: kind_class(&e.kind),
+        })
+        .collect();
+    html(
+        StatusCode::OK,
+        AgreementPage {
+            page: page(
+                &node,
+                &id,
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            title: reg
+                .agreement(a)
+                .map(|x| x.title().to_owned())
+                .unwrap_or_default(),
+            id,
+            whatif,
+            state: st.state.as_str().to_owned(),
+            in_force: st.in_force,
+            at: when(now),
+            next,
+            ticks,
+            entries,
+        }
+        .render(),
+    )
 }
