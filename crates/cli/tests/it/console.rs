@@ -58,7 +58,7 @@ impl Browser {
             .unwrap();
         let base = format!("http://127.0.0.1:{port}");
         let mut ready = false;
-        for _ in 0..100 {
+        for _ in 0..200 {
             if rt
                 .block_on(http.get(format!("{base}/status")).send())
                 .is_ok_and(|r| r.status().is_success())
@@ -136,7 +136,7 @@ impl Browser {
 
     /// Waits (bounded) for a navigation a click began to land where `ends` says.
     fn landed(&self, ends: &str) -> bool {
-        for _ in 0..100 {
+        for _ in 0..200 {
             if self.url().ends_with(ends) && self.ready() {
                 return true;
             }
@@ -303,7 +303,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     b.click("#signin");
     // The same address before and after: wait for the answer's words.
     let mut answered = false;
-    for _ in 0..100 {
+    for _ in 0..200 {
         if b.ready() && b.source().contains("Not signed in") {
             answered = true;
             break;
@@ -356,7 +356,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         &format!("/element/{withdrawal}/click"),
         Some(json!({})),
     );
-    for _ in 0..100 {
+    for _ in 0..200 {
         if b.url().contains("without=") && b.ready() {
             break;
         }
@@ -455,7 +455,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     assert!(b.landed("/"), "{}", b.url());
     b.go(&format!("{}/warnings", js.url));
     let mut live = false;
-    for _ in 0..100 {
+    for _ in 0..200 {
         if b.text("#feed-state") == "live" {
             live = true;
             break;
@@ -473,7 +473,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     let wid = w["id"].as_str().unwrap().to_owned();
     publisher.ok(&["warn", "track", &wid, "--point", "39.6,128.1,150"]);
     let mut rows = 0;
-    for _ in 0..100 {
+    for _ in 0..200 {
         rows = b.count("tr.update.live");
         if rows >= 2 {
             break;
