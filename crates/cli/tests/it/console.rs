@@ -276,6 +276,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, tanaka) = person(&jpn, "Tanaka", "極秘", "regional", "officer");
     let (_, mori) = person(&jpn, "Mori", "極秘", "warning", "officer");
+    let (_, suzuki) = person(&jpn, "Suzuki", "極秘", "dprk", "security-officer");
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
     let (_, kang) = person(&kor, "Kang", "군사II급비밀", "warning", "officer");
     let (js, us, ks) = (
@@ -507,6 +508,66 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         b.source()
     );
     b.shot("refused");
+    // Officers see neither the register nor the consents.
+    b.go(&format!("{}/people", js.url));
+    assert!(
+        b.text(".refused").contains("security officers"),
+        "{}",
+        b.source()
+    );
+    // The two refusals (404, 403) are the only messages the browser logged.
+    let logged = b.errors();
+    assert!(
+        logged.len() == 2
+            && logged.iter().all(|e| {
+                let m = e["message"].as_str().unwrap_or("");
+                m.contains("404") || m.contains("403")
+            }),
+        "{logged:?}"
+    );
+
+    // A security officer: the register, and a consent given and revoked.
+    b.go(&format!("{}/", js.url));
+    b.click(".signout button");
+    assert!(b.landed("/signin"), "{}", b.url());
+    b.sign_in(&js.url, &suzuki);
+    assert!(b.landed("/"), "{}", b.url());
+    b.go(&format!("{}/people", js.url));
+    let register = b.text("table.people");
+    assert!(
+        register.contains("Sato") && register.contains("Tanaka"),
+        "{register}"
+    );
+    b.shot("people");
+    b.go(&format!("{}/consents", js.url));
+    b.click("#holder option[value=USA]");
+    b.click("#recipient option[value=KOR]");
+    b.type_in("#topic", "dprk.missile");
+    b.type_in("#expires", "2099-01-01T00:00:00+09:00");
+    b.click("#grant");
+    let mut given = false;
+    for _ in 0..200 {
+        if b.ready() && b.count("#outcome") == 1 {
+            given = b.text("#outcome").contains("given");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(given, "{}", b.source());
+    b.shot("consent-given");
+    b.click(".revoke");
+    let mut revoked = false;
+    for _ in 0..200 {
+        if b.ready() && b.count("#outcome") == 1 && b.text("#outcome").contains("revoked") {
+            revoked = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(revoked, "{}", b.source());
+    assert!(b.text("table.consents").contains("revoked"));
+    let errors = b.errors();
+    assert!(errors.is_empty(), "{errors:?}");
     drop(b);
 
     // Outside a browser: a form without its CSRF token, and a page without

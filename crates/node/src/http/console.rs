@@ -57,6 +57,9 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/items/{id}/release", post(release))
         .route("/ledger", get(ledger_page))
         .route("/agreements/{id}", get(agreement_page))
+        .route("/consents", get(consents_page).post(grant_consent))
+        .route("/consents/{id}/revoke", post(revoke_consent))
+        .route("/people", get(people_page))
         .route("/warnings", get(warnings_page))
         .route("/warnings/stream", get(warnings_stream))
         .route("/console.js", get(js))
@@ -1126,6 +1129,264 @@ async fn agreement_page(
             next,
             ticks,
             entries,
+        }
+        .render(),
+    )
+}
+
+struct ConsentRow {
+    id: String,
+    originator: String,
+    holder: String,
+    recipient: String,
+    scope: String,
+    expires_at: String,
+    revoked_at: Option<String>,
+    ours: bool,
+}
+
+#[derive(Template)]
+#[template(path = "consents.html")]
+struct ConsentsPage {
+    page: Page,
+    consents: Vec<ConsentRow>,
+    officer: bool,
+    parties: Vec<String>,
+    message: Option<String>,
+    ok: bool,
+}
+
+async fn consents_view(
+    node: &Node,
+    p: &Person,
+    csrf: &str,
+    message: Option<(bool, String)>,
+) -> Response {
+    let list = match crate::consents::list(
+        node,
+        &gsomia_api::Page {
+            limit: Some(500),
+            next: None,
+        },
+    )
+    .await
+    {
+        Ok(l) => l,
+        Err(e) => return refused(node, Some(p), csrf, StatusCode::CONFLICT, &e.to_string()),
+    };
+    let reg = node.registry();
+    let consents = list
+        .consents
+        .into_iter()
+        .map(|c| ConsentRow {
+            ours: c.originator == node.party(),
+            scope: match (&c.item, &c.topics) {
+                (Some(i), _) => format!("item {i}"),
+                (None, Some(t)) => format!("topics {}", t.join(", ")),
+                _ => String::new(),
+            },
+            id: c.id,
+            originator: c.originator,
+            holder: c.holder,
+            recipient: c.recipient,
+            expires_at: c.expires_at,
+            revoked_at: c.revoked_at,
+        })
+        .collect();
+    let (ok, message) = match message {
+        Some((ok, m)) => (ok, Some(m)),
+        None => (true, None),
+    };
+    html(
+        StatusCode::OK,
+        ConsentsPage {
+            page: page(
+                node,
+                "Consents",
+                Some(p),
+                csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            consents,
+            officer: p.role == gsomia_store::Role::SecurityOfficer,
+            parties: node.partners().iter().map(|x| x.party.clone()).collect(),
+            message,
+            ok,
+        }
+        .render(),
+    )
+}
+
+async fn consents_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if p.role == gsomia_store::Role::Officer {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "Consents are for security officers and auditors.",
+        );
+    }
+    consents_view(&node, &p, &s.csrf, None).await
+}
+
+#[derive(Deserialize)]
+struct GrantForm {
+    csrf: String,
+    holder: String,
+    recipient: String,
+    topic: String,
+    expires: String,
+}
+
+async fn grant_consent(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Form(f): Form<GrantForm>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if !same(&s.csrf, &f.csrf) {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The form did not come from this session.",
+        );
+    }
+    let req = gsomia_api::GrantConsent {
+        holder: f.holder,
+        recipient: f.recipient,
+        item: None,
+        topics: Some(vec![f.topic.trim().to_owned()]),
+        expires_at: f.expires.trim().to_owned(),
+    };
+    let outcome = match crate::consents::grant(&node, &p, &req).await {
+        Ok(c) => (
+            true,
+            format!("Consent {} given, signed and sent to {}.", c.id, c.holder),
+        ),
+        Err(e) => (false, format!("Not given: {e}")),
+    };
+    consents_view(&node, &p, &s.csrf, Some(outcome)).await
+}
+
+async fn revoke_consent(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if !same(&s.csrf, &f.csrf) {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The form did not come from this session.",
+        );
+    }
+    let outcome = match crate::consents::revoke(&node, &p, &id).await {
+        Ok(c) => (
+            true,
+            format!("Consent {} revoked; {} is told.", c.id, c.holder),
+        ),
+        Err(e) => (false, format!("Not revoked: {e}")),
+    };
+    consents_view(&node, &p, &s.csrf, Some(outcome)).await
+}
+
+struct PersonRow {
+    id: String,
+    name: String,
+    role: String,
+    clearance: String,
+    until: String,
+    days_left: String,
+    ntk: String,
+    notes: String,
+}
+
+#[derive(Template)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    page: Page,
+    people: Vec<PersonRow>,
+}
+
+/// The register (security officers and auditors): clearances and how long
+/// each still holds.
+async fn people_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    if p.role == gsomia_store::Role::Officer || p.visit.is_some() {
+        return refused(
+            &node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The register is for security officers and auditors.",
+        );
+    }
+    let now = node.now();
+    let people = node
+        .store()
+        .people()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| {
+            let left = gsomia_core::time::parse_instant(&x.clearance_until)
+                .map(|u| (u.as_second() - now.as_second()).div_euclid(86_400))
+                .map_or_else(|_| "?".to_owned(), |d| d.to_string());
+            let mut notes = Vec::new();
+            if let Some(r) = &x.revoked_at {
+                notes.push(format!("revoked {r}"));
+            }
+            if let Some(f) = &x.facility {
+                notes.push(format!("contractor of {f}"));
+            }
+            if let Some(v) = &x.visit {
+                notes.push(format!("visitor ({v})"));
+            }
+            if crate::custody::check_person(node.custody(), &x).is_err() {
+                notes.push("REGISTER ENTRY FAILS ITS CHECK".into());
+            }
+            PersonRow {
+                id: x.id,
+                name: x.name,
+                role: x.role.as_str().to_owned(),
+                clearance: x.clearance,
+                until: x.clearance_until,
+                days_left: left,
+                ntk: x.need_to_know.join(", "),
+                notes: notes.join("; "),
+            }
+        })
+        .collect();
+    let reg = node.registry();
+    html(
+        StatusCode::OK,
+        PeoplePage {
+            page: page(
+                &node,
+                "People",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            people,
         }
         .render(),
     )
