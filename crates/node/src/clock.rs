@@ -65,3 +65,11 @@ impl Clock {
         }
     }
 }
+
+/// A signed message's instant (`(seconds, nanoseconds)`) as RFC 3339 text
+/// for people; empty when it does not decode.
+pub(crate) fn wire_text(i: (i64, u32)) -> String {
+    gsomia_core::time::from_wire(i)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}

@@ -186,12 +186,6 @@ pub fn carried(node: &Node, reg: &Registry, carried: &[Vec<u8>]) -> Result<Vec<C
     Ok(out)
 }
 
-fn instant_text(i: (i64, u32)) -> String {
-    gsomia_core::time::from_wire(i)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
 fn view(g: &ConsentGrant, revoked: Option<Timestamp>, sent_to: Option<Vec<String>>) -> ConsentView {
     let (item, topics) = match &g.scope {
         Scope::Item(id) => (Some(id.clone()), None),
@@ -204,8 +198,8 @@ fn view(g: &ConsentGrant, revoked: Option<Timestamp>, sent_to: Option<Vec<String
         recipient: g.recipient.clone(),
         item,
         topics,
-        granted_at: instant_text(g.granted_at),
-        expires_at: instant_text(g.expires_at),
+        granted_at: crate::clock::wire_text(g.granted_at),
+        expires_at: crate::clock::wire_text(g.expires_at),
         revoked_at: revoked.map(|t| t.to_string()),
         sent_to,
     }
@@ -255,7 +249,7 @@ fn entry(
         ("recipient", g.recipient.clone()),
         ("holder", g.holder.clone()),
         ("scope", format!("{scope}; consent {}", g.id)),
-        ("expires_at", instant_text(g.expires_at)),
+        ("expires_at", crate::clock::wire_text(g.expires_at)),
     ];
     if let Some(r) = revoked {
         fields.push(("revoked_at", r.to_string()));

@@ -92,11 +92,7 @@ fn text_ok(t: &str, what: &str) -> Result<(), IncidentError> {
 fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError> {
     let mut out: Option<IncidentView> = None;
     for r in rows {
-        let key = if r.sent {
-            Some(node.signer().key.public())
-        } else {
-            node.partner(&r.party).map(|p| *p.key())
-        };
+        let key = node.key_of(if r.sent { node.party() } else { &r.party });
         let n = match key {
             Some(k) => IncidentNotice::open(&r.bytes, &k)
                 .map_err(|e| IncidentError::Stored(r.incident.clone(), e.to_string()))?,
@@ -137,9 +133,7 @@ fn view(node: &Node, rows: &[IncidentRow]) -> Result<IncidentView, IncidentError
             kind: n.kind.clone(),
             text: n.text.clone(),
             by: n.by.clone(),
-            at: gsomia_core::time::from_wire(n.at)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
+            at: crate::clock::wire_text(n.at),
             acknowledged_at: r.acked_at.clone(),
             refused: r.failure.clone(),
         });

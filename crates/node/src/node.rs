@@ -511,6 +511,15 @@ impl Node {
         &self.facilities
     }
 
+    /// The key `party` signs with: this party's own, or a partner's.
+    pub(crate) fn key_of(&self, party: &str) -> Option<gsomia_seal::PublicKey> {
+        if party == self.party {
+            Some(self.signer.key.public())
+        } else {
+            self.partner(party).map(|p| *p.key())
+        }
+    }
+
     /// The reclassification notices kept here.
     pub(crate) fn notices(&self) -> &crate::registers::Notices {
         &self.notices

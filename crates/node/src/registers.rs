@@ -158,10 +158,6 @@ impl Visits {
     }
 }
 
-fn instant(i: (i64, u32)) -> String {
-    from_wire(i).map(|t| t.to_string()).unwrap_or_default()
-}
-
 /// Whether a visitor's credential holds at `now`: their visit approved,
 /// and `now` within it.
 pub(crate) fn visit_in_progress(
@@ -180,8 +176,8 @@ pub(crate) fn visit_in_progress(
         (Ok(f), Ok(u)) if now >= f && now < u => Ok(()),
         _ => Err(format!(
             "visit {visit} runs from {} until {}; a visitor's credential holds only then (Art 8)",
-            instant(s.request.from),
-            instant(s.request.until)
+            crate::clock::wire_text(s.request.from),
+            crate::clock::wire_text(s.request.until)
         )),
     }
 }

@@ -74,10 +74,6 @@ impl Classified for VisitError {
     }
 }
 
-fn instant(i: (i64, u32)) -> String {
-    from_wire(i).map(|t| t.to_string()).unwrap_or_default()
-}
-
 /// Applies one verified message to the visits.
 fn apply(all: &mut BTreeMap<String, VisitFile>, n: VisitNotice) {
     match n.kind.as_str() {
@@ -107,7 +103,7 @@ fn apply(all: &mut BTreeMap<String, VisitFile>, n: VisitNotice) {
         "access" => {
             if let Some(s) = all.get_mut(&n.visit) {
                 s.accesses.push(VisitAccess {
-                    at: instant(n.at),
+                    at: crate::clock::wire_text(n.at),
                     item: n.item.clone(),
                     outcome: n.text.clone(),
                 });
@@ -126,14 +122,6 @@ fn sender(n: &VisitNotice) -> &str {
     }
 }
 
-fn key_of(node: &Node, party: &str) -> Option<gsomia_seal::PublicKey> {
-    if party == node.party() {
-        Some(node.signer().key.public())
-    } else {
-        node.partner(party).map(|p| *p.key())
-    }
-}
-
 /// At start: every kept visit message verified with its sender's key and
 /// folded; one that does not verify raises an alarm and is left out.
 pub(crate) async fn load(node: &Node) -> Result<usize, StoreError> {
@@ -142,7 +130,7 @@ pub(crate) async fn load(node: &Node) -> Result<usize, StoreError> {
     for m in kept {
         let verified = VisitNotice::decode(&m.body)
             .ok()
-            .and_then(|c| key_of(node, sender(&c)))
+            .and_then(|c| node.key_of(sender(&c)))
             .and_then(|k| VisitNotice::open(&m.body, &k).ok())
             .filter(|n| n.id == m.id);
         match verified {
@@ -206,8 +194,8 @@ fn entry(
     if n.kind == "request" {
         fields.extend([
             ("highest_level", n.highest_level.clone()),
-            ("from", instant(n.from)),
-            ("until", instant(n.until)),
+            ("from", crate::clock::wire_text(n.from)),
+            ("until", crate::clock::wire_text(n.until)),
             ("purpose", n.purpose.clone()),
         ]);
     }
@@ -579,8 +567,8 @@ fn view(node: &Node, id: &str) -> Result<VisitView, VisitError> {
         purpose: r.purpose.clone(),
         highest_level: r.highest_level.clone(),
         topics: r.topics.clone(),
-        from: instant(r.from),
-        until: instant(r.until),
+        from: crate::clock::wire_text(r.from),
+        until: crate::clock::wire_text(r.until),
         state: s.state.to_owned(),
         answer: s.answer.clone(),
         host_person: s.host_person.clone().filter(|_| r.host == node.party()),

@@ -34,22 +34,6 @@ use crate::refusals::{Reason, Refusal};
 /// The longest reason a notice carries.
 pub const MAX_REASON: usize = 2000;
 
-fn instant(at: (i64, u32)) -> String {
-    gsomia_core::time::from_wire(at)
-        .map(|t| t.to_string())
-        .unwrap_or_default()
-}
-
-/// The key a notice is verified with: this party's own, or its
-/// originator's as a partner.
-fn originator_key(node: &Node, originator: &str) -> Option<gsomia_seal::PublicKey> {
-    if originator == node.party() {
-        Some(node.signer().key.public())
-    } else {
-        node.partner(originator).map(|p| *p.key())
-    }
-}
-
 /// `gsomia item reclassify`: the originator's officer changes the level of
 /// one of the party's own items. Anyone else is refused citing rule 8.
 pub async fn reclassify(
@@ -503,7 +487,8 @@ pub async fn receive(node: &Node, peer: &str, body: &[u8]) -> Result<Vec<u8>, Re
     if node.partner(peer).is_none() {
         return Err(Refusal::new(&id, Reason::NotPartner(peer.to_owned())));
     }
-    let key = originator_key(node, &claimed.originator)
+    let key = node
+        .key_of(&claimed.originator)
         .ok_or_else(|| Refusal::new(&id, Reason::NotPartner(claimed.originator.clone())))?;
     let n = ReclassificationNotice::open(body, &key).map_err(|e| {
         Refusal::new(
@@ -562,7 +547,7 @@ pub(crate) async fn resume(node: &Node) {
     for m in kept {
         let verified = ReclassificationNotice::decode(&m.body)
             .ok()
-            .and_then(|c| originator_key(node, &c.originator))
+            .and_then(|c| node.key_of(&c.originator))
             .and_then(|k| ReclassificationNotice::open(&m.body, &k).ok());
         match verified {
             Some(n) if n.id == m.id => node.notices().note(n),
@@ -704,7 +689,7 @@ async fn view(
         previous: n.previous.clone(),
         reason: n.reason.clone(),
         by: n.by.clone(),
-        at: instant(n.at),
+        at: crate::clock::wire_text(n.at),
         received_from,
         applied,
         sent_to,
