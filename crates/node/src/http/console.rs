@@ -292,6 +292,30 @@ fn page(node: &Node, title: &str, who: Option<&Person>, csrf: &str, banner: Bann
     }
 }
 
+/// The person behind a form posted in a session, if the form carries the
+/// session's CSRF token; otherwise the answer to give (sign in again, or
+/// the refusal).
+async fn posted(
+    node: &Node,
+    sessions: &Sessions,
+    headers: &HeaderMap,
+    csrf: &str,
+) -> Result<(Person, Session), Response> {
+    let Some((p, s)) = signed_in(node, sessions, headers).await else {
+        return Err(to_signin());
+    };
+    if !same(&s.csrf, csrf) {
+        return Err(refused(
+            node,
+            Some(&p),
+            &s.csrf,
+            StatusCode::FORBIDDEN,
+            "The form did not come from this session.",
+        ));
+    }
+    Ok((p, s))
+}
+
 fn to_signin() -> Response {
     secured(Redirect::to("/signin").into_response())
 }
@@ -396,17 +420,8 @@ async fn signout(
     headers: HeaderMap,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
-        return to_signin();
-    };
-    if !same(&s.csrf, &f.csrf) {
-        return refused(
-            &node,
-            Some(&p),
-            &s.csrf,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this session.",
-        );
+    if let Err(r) = posted(&node, &sessions, &headers, &f.csrf).await {
+        return r;
     }
     if let Some(id) = cookie(&headers, SESSION_COOKIE) {
         crate::locked(&sessions.0).remove(id);
@@ -783,18 +798,10 @@ async fn release(
     Path(id): Path<String>,
     Form(f): Form<ReleaseForm>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
-        return to_signin();
+    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if !same(&s.csrf, &f.csrf) {
-        return refused(
-            &node,
-            Some(&p),
-            &s.csrf,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this session.",
-        );
-    }
     let reg = node.registry();
     let b = banner(&reg, node.me(), None, &[]);
     let (released, decision, reasons, transfer) =
@@ -1248,18 +1255,10 @@ async fn grant_consent(
     headers: HeaderMap,
     Form(f): Form<GrantForm>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
-        return to_signin();
+    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if !same(&s.csrf, &f.csrf) {
-        return refused(
-            &node,
-            Some(&p),
-            &s.csrf,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this session.",
-        );
-    }
     let req = gsomia_api::GrantConsent {
         holder: f.holder,
         recipient: f.recipient,
@@ -1284,18 +1283,10 @@ async fn revoke_consent(
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
-        return to_signin();
+    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    if !same(&s.csrf, &f.csrf) {
-        return refused(
-            &node,
-            Some(&p),
-            &s.csrf,
-            StatusCode::FORBIDDEN,
-            "The form did not come from this session.",
-        );
-    }
     let outcome = match crate::consents::revoke(&node, &p, &id).await {
         Ok(c) => (
             true,
