@@ -218,7 +218,7 @@ fn a_report_the_originator_refuses_by_decision_ends_refused_and_is_not_retried()
 /// stays pending at JPN and arrives when it returns.
 #[test]
 fn a_report_about_an_item_relayed_by_the_hub_reaches_the_originator_through_the_hub() {
-    use crate::reclassify::{as_, rows, trio};
+    use crate::reclassify::{as_, relay_through_usa, rows, trio};
     let root = tmp("incident-hub");
     let [jpn, usa, kor] = trio(&root);
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
@@ -254,28 +254,7 @@ fn a_report_about_an_item_relayed_by_the_hub_reaches_the_originator_through_the_
         .unwrap()
         .to_owned();
     k.ok(&["item", "release", &origin, "--to", "USA"]);
-    kso.ok(&[
-        "consent",
-        "grant",
-        "--holder",
-        "USA",
-        "--recipient",
-        "JPN",
-        "--item",
-        &origin,
-        "--expires",
-        "2099-01-01T00:00:00+09:00",
-    ]);
-    let at_usa = until("the item and the consent at the USA", || {
-        let r = rows(&u, &origin);
-        let held = u.ok(&["consent", "list"])["consents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["item"] == origin.as_str());
-        (held && !r.is_empty()).then(|| r[0]["id"].as_str().unwrap().to_owned())
-    });
-    u.ok(&["item", "release", &at_usa, "--to", "JPN"]);
+    relay_through_usa(&kso, &u, &origin);
     let held = until("the relayed item at JPN", || {
         rows(&j, &origin)
             .first()

@@ -54,6 +54,36 @@ pub(crate) fn as_((url, ca, token): &(String, String, String)) -> As<'_> {
     }
 }
 
+/// KOR's `origin`, already at the USA: KOR's security officer `kso`
+/// consents to its relay to JPN, and the USA's officer `u` relays it once
+/// the item and the consent are there (a hub relay); the USA's id for it.
+pub(crate) fn relay_through_usa(kso: &As<'_>, u: &As<'_>, origin: &str) -> String {
+    kso.ok(&[
+        "consent",
+        "grant",
+        "--holder",
+        "USA",
+        "--recipient",
+        "JPN",
+        "--item",
+        origin,
+        "--expires",
+        "2099-01-01T00:00:00+09:00",
+    ]);
+    let at_usa = until("the item and KOR's consent at the USA", || {
+        let r = rows(u, origin);
+        let held = u.ok(&["consent", "list"])["consents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["item"] == origin);
+        (held && !r.is_empty()).then(|| r[0]["id"].as_str().unwrap().to_owned())
+    });
+    let r = u.ok(&["item", "release", &at_usa, "--to", "JPN"]);
+    assert_eq!(r["route"], "hub relay", "{r}");
+    at_usa
+}
+
 /// The rows of one originator's item at a node (all of them, copies too).
 pub(crate) fn rows(at: &As<'_>, origin: &str) -> Vec<Value> {
     at.ok(&["item", "list", "--all"])["items"]
@@ -136,29 +166,7 @@ fn a_reclassification_reaches_every_copy_directly_and_through_the_hub_and_only_t
         let r = k.ok(&["item", "release", &origin, "--to", to]);
         assert_eq!(r["decision"], "release", "{r}");
     }
-    kso.ok(&[
-        "consent",
-        "grant",
-        "--holder",
-        "USA",
-        "--recipient",
-        "JPN",
-        "--item",
-        &origin,
-        "--expires",
-        "2099-01-01T00:00:00+09:00",
-    ]);
-    let at_usa = until("the item and KOR's consent at the USA", || {
-        let r = rows(&u, &origin);
-        let held = u.ok(&["consent", "list"])["consents"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["item"] == origin.as_str());
-        (held && !r.is_empty()).then(|| r[0]["id"].as_str().unwrap().to_owned())
-    });
-    let r = u.ok(&["item", "release", &at_usa, "--to", "JPN"]);
-    assert_eq!(r["route"], "hub relay", "{r}");
+    let at_usa = relay_through_usa(&kso, &u, &origin);
     let twice = until("both routes at JPN", || {
         let r = rows(&j, &origin);
         (r.len() == 2).then_some(r)
