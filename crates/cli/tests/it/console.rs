@@ -19,6 +19,58 @@ use crate::holding::{As, ca, kor_item_at_jpn, person};
 use crate::serve::Server;
 
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// WebDriver's key codes.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
+
+/// WCAG 2.1 contrast of every visible element's own text against the first
+/// opaque background behind it (alpha blended), as the browser styled it.
+const CONTRAST: &str = r#"
+function rgb(c) {
+  var m = /rgba?\(([^)]+)\)/.exec(c || "");
+  if (!m) { return null; }
+  var p = m[1].split(",").map(function (x) { return parseFloat(x); });
+  return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 };
+}
+function lum(c) {
+  function ch(v) { v = v / 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); }
+  return 0.2126 * ch(c.r) + 0.7152 * ch(c.g) + 0.0722 * ch(c.b);
+}
+function over(top, under) {
+  var a = top.a;
+  return { r: top.r * a + under.r * (1 - a), g: top.g * a + under.g * (1 - a), b: top.b * a + under.b * (1 - a), a: 1 };
+}
+function behind(el) {
+  var layers = [];
+  for (var e = el; e && e.nodeType === 1; e = e.parentElement) {
+    var c = rgb(getComputedStyle(e).backgroundColor);
+    if (c && c.a > 0) { layers.push(c); if (c.a >= 1) { break; } }
+  }
+  var base = { r: 255, g: 255, b: 255, a: 1 };
+  for (var i = layers.length - 1; i >= 0; i--) { base = over(layers[i], base); }
+  return base;
+}
+var low = [];
+document.querySelectorAll("body *").forEach(function (el) {
+  var own = Array.prototype.some.call(el.childNodes, function (n) { return n.nodeType === 3 && n.textContent.trim() !== ""; });
+  if (!own || el.getClientRects().length === 0) { return; }
+  var s = getComputedStyle(el);
+  if (s.visibility === "hidden" || parseFloat(s.opacity) === 0) { return; }
+  var svg = el instanceof SVGElement;
+  var fg = rgb(svg ? s.fill : s.color);
+  if (!fg) { return; }
+  var bg = behind(el);
+  fg = over(fg, bg);
+  var l1 = lum(fg), l2 = lum(bg);
+  var ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+  var size = parseFloat(s.fontSize), bold = parseInt(s.fontWeight, 10) >= 700;
+  var large = size >= 24 || (bold && size >= 18.66);
+  if (ratio < (large ? 3 : 4.5)) {
+    low.push({ tag: el.tagName, text: el.textContent.trim().slice(0, 40), ratio: Math.round(ratio * 100) / 100, fg: svg ? s.fill : s.color, bg: "rgb(" + [bg.r, bg.g, bg.b].map(Math.round).join(",") + ")" });
+  }
+});
+return low;
+"#;
 
 /// A Chromium session through chromedriver, ended when dropped.
 struct Browser {
@@ -145,6 +197,17 @@ impl Browser {
         false
     }
 
+    /// Waits (bounded) for a navigation to an address containing `part`.
+    fn reached(&self, part: &str) -> bool {
+        for _ in 0..200 {
+            if self.url().contains(part) && self.ready() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     fn ready(&self) -> bool {
         self.call(
             reqwest::Method::POST,
@@ -236,12 +299,56 @@ impl Browser {
             .to_owned()
     }
 
+    /// Saves the page as `target/console/NAME.png`, after checking that
+    /// every piece of text on it meets WCAG AA contrast.
     fn shot(&self, name: &str) {
+        let low = self.low_contrast();
+        assert!(
+            low.is_empty(),
+            "{name}: text below WCAG AA contrast: {low:#?}"
+        );
         let b64 = self.call(reqwest::Method::GET, "/screenshot", None);
         let png = base64::engine::general_purpose::STANDARD
             .decode(b64.as_str().unwrap_or_default())
             .unwrap();
         std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Every visible piece of text whose contrast with what is behind it is
+    /// below WCAG 2.1 AA (4.5:1, or 3:1 for large text), computed by the
+    /// browser from the styles it applied (SVG text by its fill).
+    fn low_contrast(&self) -> Vec<Value> {
+        let v = self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": CONTRAST, "args": [] })),
+        );
+        v.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Presses a key (a WebDriver key code, e.g. TAB) on the focused element.
+    fn press(&self, key: &str) {
+        self.call(
+            reqwest::Method::POST,
+            "/actions",
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                    { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }
+                ]}]}),
+            ),
+        );
+    }
+
+    /// The focused element: its tag, id, text, and whether its focus is drawn.
+    fn focused(&self) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": "var e = document.activeElement; var s = getComputedStyle(e); \
+                return { tag: e.tagName.toLowerCase(), id: e.id, text: (e.textContent || e.value || '').trim(), \
+                         outline: s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 };",
+                "args": [] })),
+        )
     }
 
     /// The browser's console messages at warning level or worse.
@@ -624,4 +731,184 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         );
     });
     drop((js, us, ks));
+}
+
+#[test]
+fn inbox_and_outbox_filter_and_page_with_the_keyboard_alone_and_every_page_meets_contrast() {
+    let root = tmp("console-keys");
+    let (jpn, kor) = crate::holding::pair(&root);
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (js, ks) = (Server::start(&jpn), Server::start(&kor));
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let (_, held) = kor_item_at_jpn(&root, &k, &j, "keys-item");
+    let submit = |topic: &str, text: &str| {
+        j.ok(&[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            topic,
+            "--rel-to",
+            "KOR",
+            "--in",
+            crate::common::s(&crate::holding::file(&root, &format!("{text}.txt"), text)),
+        ])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let missile = submit("dprk.missile", "missile");
+    let nuclear = submit("dprk.nuclear", "nuclear");
+    let r = j.ok(&["item", "release", &missile, "--to", "KOR"]);
+    assert_eq!(r["decision"], "release", "{r}");
+    let b = Browser::start(&root.join("chromium"), &jpn.join("tls/ca.pem"));
+
+    // Sign-in by keyboard: the first Tab reaches the skip link, drawn with
+    // its focus ring; the token typed, Enter submits.
+    b.go(&format!("{}/signin", js.url));
+    b.press(TAB);
+    let f = b.focused();
+    assert_eq!(
+        (f["tag"].as_str(), f["text"].as_str()),
+        (Some("a"), Some("Skip to content")),
+        "{f}"
+    );
+    assert_eq!(f["outline"], true, "the focus is visible: {f}");
+    b.press(TAB);
+    assert_eq!(b.focused()["id"], "token");
+    b.type_in("#token", &sato);
+    b.press(ENTER);
+    assert!(b.landed("/"), "{}", b.url());
+    // Skip to content: Enter on the link moves the focus past the menu.
+    b.press(TAB);
+    b.press(ENTER);
+    assert_eq!(b.focused()["id"], "content");
+    b.press(TAB);
+    let f = b.focused();
+    assert_eq!(
+        f["tag"], "a",
+        "the first link of the page's own content: {f}"
+    );
+    assert_eq!(f["outline"], true, "{f}");
+
+    // The inbox: all three items, each once.
+    b.go(&format!("{}/items", js.url));
+    let ids = |b: &Browser| -> Vec<String> {
+        b.all("tr.item td:nth-child(2) a")
+            .iter()
+            .map(|e| {
+                b.call(reqwest::Method::GET, &format!("/element/{e}/text"), None)
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let mut all = ids(&b);
+    all.sort();
+    let mut want = vec![held.clone(), missile.clone(), nuclear.clone()];
+    want.sort();
+    assert_eq!(all, want);
+    b.shot("inbox");
+    // A topic typed and Enter: that item alone, the filter kept in the form.
+    b.type_in("#f-topic", "dprk.nuclear");
+    b.press(ENTER);
+    assert!(b.reached("topic=dprk.nuclear"), "{}", b.url());
+    assert_eq!(ids(&b), vec![nuclear.clone()]);
+    let kept = b.find("#f-topic");
+    assert_eq!(
+        b.call(
+            reqwest::Method::GET,
+            &format!("/element/{kept}/property/value"),
+            None
+        ),
+        "dprk.nuclear"
+    );
+    // The originator chosen from the list: KOR's item alone.
+    b.go(&format!("{}/items", js.url));
+    b.click("#f-originator option[value=KOR]");
+    b.click("#filter");
+    assert!(b.reached("originator=KOR"), "{}", b.url());
+    assert_eq!(ids(&b), vec![held.clone()]);
+    // Nothing stored since 2099; a `since` that is no date is refused, saying why.
+    b.go(&format!("{}/items?since=2099-01-01", js.url));
+    assert_eq!(b.count("tr.item"), 0);
+    assert!(b.text("#none").starts_with("None"));
+    b.go(&format!("{}/items?since=yesterday", js.url));
+    assert!(b.text(".refused").contains("`since`"), "{}", b.source());
+    // Pages of one, JPN's own items: each once, the filter carried along.
+    b.go(&format!("{}/items?originator=JPN&limit=1", js.url));
+    let mut seen = ids(&b);
+    while b.count("#next") == 1 {
+        let next = b.find("#next");
+        let href = b.call(
+            reqwest::Method::GET,
+            &format!("/element/{next}/attribute/href"),
+            None,
+        );
+        assert!(href.as_str().unwrap().contains("originator=JPN"), "{href}");
+        let before = b.url();
+        b.click("#next");
+        for _ in 0..200 {
+            if b.url() != before && b.ready() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(b.url().contains("next="), "{}", b.url());
+        seen.extend(ids(&b));
+    }
+    seen.sort();
+    let mut ours = vec![missile.clone(), nuclear.clone()];
+    ours.sort();
+    assert_eq!(seen, ours);
+
+    // The outbox: the release to KOR, delivered with KOR's receipt; none refused.
+    crate::holding::until("the receipt", || {
+        let t = j.ok(&["transfer", "list"]);
+        (t["transfers"][0]["state"] == "delivered").then_some(())
+    });
+    b.go(&format!("{}/transfers", js.url));
+    let row = b.text("tr.transfer");
+    assert!(
+        row.contains(&missile) && row.contains("delivered") && row.contains("receipt at"),
+        "{row}"
+    );
+    b.shot("outbox");
+    b.click("#f-state option[value=refused]");
+    b.click("#filter");
+    assert!(b.reached("state=refused"), "{}", b.url());
+    assert_eq!(b.count("tr.transfer"), 0);
+
+    // Every other page meets contrast too.
+    for page in [
+        "/",
+        "/agreements/jp-kr-2016",
+        "/ledger",
+        "/warnings",
+        &format!("/items/{held}"),
+    ] {
+        b.go(&format!("{}{page}", js.url));
+        let low = b.low_contrast();
+        assert!(low.is_empty(), "{page}: {low:#?}");
+    }
+    // The only message the browser logged: the refused `since` (400).
+    let logged = b.errors();
+    assert!(
+        logged.len() == 1 && logged[0]["message"].as_str().unwrap_or("").contains("400"),
+        "{logged:?}"
+    );
+    drop(b);
+    drop((js, ks));
 }

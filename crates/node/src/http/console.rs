@@ -55,6 +55,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/items", get(items_page))
         .route("/items/{id}", get(item_page))
         .route("/items/{id}/release", post(release))
+        .route("/transfers", get(transfers_page))
         .route("/ledger", get(ledger_page))
         .route("/agreements/{id}", get(agreement_page))
         .route("/consents", get(consents_page).post(grant_consent))
@@ -575,12 +576,64 @@ struct ItemRow {
 struct ItemsPage {
     page: Page,
     items: Vec<ItemRow>,
+    /// The next page's address (the filters kept), if there is one.
     next: Option<String>,
+    /// The filters as asked (shown back in the form).
+    filter: ItemsQuery,
+    /// The levels of the party's policy, highest first (the level filter).
+    levels: Vec<String>,
+    /// This party and its partners (the originator filter).
+    parties: Vec<String>,
+    /// Items shown (this page).
+    shown: usize,
 }
 
-#[derive(Deserialize)]
-struct Next {
+/// The items page's query: a cursor and the filters of `GET /v1/items`
+/// (`since` may be a date, meaning its start in the node's zone). Empty
+/// fields (a form's untouched inputs) are no filter.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+struct ItemsQuery {
+    /// Items a page (1 to 500; 50 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     next: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    topic: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    originator: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since: Option<String>,
+}
+
+impl ItemsQuery {
+    /// Empty fields dropped, the rest trimmed.
+    fn tidy(self) -> ItemsQuery {
+        let t = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+        ItemsQuery {
+            limit: self.limit,
+            next: t(self.next),
+            topic: t(self.topic),
+            level: t(self.level),
+            originator: t(self.originator),
+            since: t(self.since),
+        }
+    }
+
+    /// A form field's value (empty when unset).
+    fn value(v: &Option<String>) -> &str {
+        v.as_deref().unwrap_or("")
+    }
+}
+
+/// An address with a query, its values form-encoded (what a browser sends).
+fn with_query(path: &str, q: &impl serde::Serialize) -> String {
+    match serde_urlencoded::to_string(q) {
+        Ok(qs) if !qs.is_empty() => format!("{path}?{qs}"),
+        _ => path.to_owned(),
+    }
 }
 
 /// The level of a label here (our policy's), from its view.
@@ -588,19 +641,56 @@ fn level_here(reg: &Registry, me: PartyRef, name: &str) -> Option<LevelRef> {
     reg.level(me, name).ok()
 }
 
+/// The levels of this party's policy, highest first.
+fn own_levels(node: &Node) -> Vec<String> {
+    let reg = node.registry();
+    let mut levels: Vec<(u16, String)> = reg
+        .policy(node.me())
+        .map(|p| {
+            p.levels()
+                .iter()
+                .map(|l| (l.rank, l.native.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    levels.sort_by_key(|l| std::cmp::Reverse(l.0));
+    levels.into_iter().map(|(_, n)| n).collect()
+}
+
 async fn items_page(
     State(node): S,
     Extension(sessions): Sess,
     headers: HeaderMap,
-    Query(q): Query<Next>,
+    Query(q): Query<ItemsQuery>,
 ) -> Response {
     let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
         return to_signin();
     };
+    let q = q.tidy();
+    let since = match &q.since {
+        None => None,
+        Some(t) => {
+            match gsomia_core::time::parse_instant_or_date(t).and_then(|v| v.start(&node.zone())) {
+                Ok(at) => Some(gsomia_core::time::format_in(at, &node.zone())),
+                Err(e) => {
+                    return refused(
+                        &node,
+                        Some(&p),
+                        &s.csrf,
+                        StatusCode::BAD_REQUEST,
+                        &format!("`since`: {e}"),
+                    );
+                }
+            }
+        }
+    };
     let filter = gsomia_api::ItemFilter {
-        limit: Some(50),
-        next: q.next.filter(|n| !n.is_empty()),
-        ..gsomia_api::ItemFilter::default()
+        limit: Some(q.limit.unwrap_or(50)),
+        next: q.next.clone(),
+        topic: q.topic.clone(),
+        level: q.level.clone(),
+        originator: q.originator.clone(),
+        since,
     };
     let list = match crate::items::list(&node, &p, &filter).await {
         Ok(l) => l,
@@ -617,7 +707,7 @@ async fn items_page(
     let reg = node.registry();
     let me = node.me();
     let mut highest: Option<LevelRef> = None;
-    let items = list
+    let items: Vec<ItemRow> = list
         .items
         .iter()
         .map(|i| {
@@ -642,6 +732,21 @@ async fn items_page(
             }
         })
         .collect();
+    let next = list.next.map(|n| {
+        with_query(
+            "/items",
+            &ItemsQuery {
+                limit: q.limit,
+                next: Some(n),
+                topic: q.topic.clone(),
+                level: q.level.clone(),
+                originator: q.originator.clone(),
+                since: q.since.clone(),
+            },
+        )
+    });
+    let mut parties = vec![node.party().to_owned()];
+    parties.extend(node.partners().iter().map(|x| x.party.clone()));
     html(
         StatusCode::OK,
         ItemsPage {
@@ -652,8 +757,168 @@ async fn items_page(
                 &s.csrf,
                 banner(&reg, me, highest, &[]),
             ),
+            shown: items.len(),
             items,
-            next: list.next,
+            next,
+            filter: q,
+            levels: own_levels(&node),
+            parties,
+        }
+        .render(),
+    )
+}
+
+struct TransferRowView {
+    transfer: String,
+    kind: String,
+    item: String,
+    recipient: String,
+    state: String,
+    queued_at: String,
+    age: String,
+    outcome: String,
+    released_by: String,
+}
+
+#[derive(Template)]
+#[template(path = "transfers.html")]
+struct TransfersPage {
+    page: Page,
+    transfers: Vec<TransferRowView>,
+    next: Option<String>,
+    filter: TransfersQuery,
+    parties: Vec<String>,
+    states: [&'static str; 4],
+}
+
+/// The outbox page's query: a cursor and the filters of `GET /v1/transfers`.
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+struct TransfersQuery {
+    /// Transfers a page (1 to 500; 50 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    limit: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recipient: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    item: Option<String>,
+}
+
+/// A span of seconds as a person reads it (`2 d 3 h`, `4 min`, `12 s`).
+fn age_text(seconds: i64) -> String {
+    let s = seconds.max(0);
+    match s {
+        0..60 => format!("{s} s"),
+        60..3600 => format!("{} min", s / 60),
+        3600..86_400 => format!("{} h {} min", s / 3600, (s % 3600) / 60),
+        _ => format!("{} d {} h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+async fn transfers_page(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Query(q): Query<TransfersQuery>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let t = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
+    let q = TransfersQuery {
+        limit: q.limit,
+        next: t(q.next),
+        state: t(q.state),
+        recipient: t(q.recipient),
+        item: t(q.item),
+    };
+    let filter = gsomia_api::TransferFilter {
+        limit: Some(q.limit.unwrap_or(50)),
+        next: q.next.clone(),
+        state: q.state.clone(),
+        recipient: q.recipient.clone(),
+        item: q.item.clone(),
+    };
+    let list = match crate::transfers::list(&node, &p, &filter).await {
+        Ok(l) => l,
+        Err(e) => {
+            return refused(
+                &node,
+                Some(&p),
+                &s.csrf,
+                StatusCode::BAD_REQUEST,
+                &e.to_string(),
+            );
+        }
+    };
+    let transfers = list
+        .transfers
+        .into_iter()
+        .map(|v| {
+            let outcome = match v.state {
+                gsomia_api::TransferState::Delivered => format!(
+                    "receipt at {}{}",
+                    v.delivered_at.clone().unwrap_or_default(),
+                    v.receipt_checkpoint
+                        .as_deref()
+                        .and_then(|c| c.lines().nth(1))
+                        .map(|size| format!(" (their ledger at {size} records)"))
+                        .unwrap_or_default()
+                ),
+                gsomia_api::TransferState::Refused => {
+                    format!("refused: {}", v.reasons.clone().unwrap_or_default())
+                }
+                _ => match (&v.last_error, &v.next_attempt_at) {
+                    (Some(e), Some(n)) => {
+                        format!("attempt {} failed ({e}); next at {n}", v.attempts)
+                    }
+                    _ => "waiting for its first attempt".to_owned(),
+                },
+            };
+            TransferRowView {
+                transfer: v.transfer,
+                kind: v.kind,
+                item: v.item,
+                recipient: v.recipient,
+                state: v.state.as_str().to_owned(),
+                queued_at: v.queued_at,
+                age: age_text(v.age_seconds),
+                outcome,
+                released_by: v.released_by.unwrap_or_default(),
+            }
+        })
+        .collect();
+    let next = list.next.map(|n| {
+        with_query(
+            "/transfers",
+            &TransfersQuery {
+                limit: q.limit,
+                next: Some(n),
+                state: q.state.clone(),
+                recipient: q.recipient.clone(),
+                item: q.item.clone(),
+            },
+        )
+    });
+    let reg = node.registry();
+    html(
+        StatusCode::OK,
+        TransfersPage {
+            page: page(
+                &node,
+                "Outbox",
+                Some(&p),
+                &s.csrf,
+                banner(&reg, node.me(), None, &[]),
+            ),
+            transfers,
+            next,
+            filter: q,
+            parties: node.partners().iter().map(|x| x.party.clone()).collect(),
+            states: ["queued", "sending", "delivered", "refused"],
         }
         .render(),
     )
@@ -955,11 +1220,20 @@ async fn warnings_stream(
     secured(super::user::warning_events(node, p))
 }
 
+/// A tick of the timeline and its label, placed by [`super::timeline`]
+/// (numbers as SVG text).
 struct Tick {
     x: String,
-    y1: u32,
-    y2: u32,
-    ty: u32,
+    /// The tick's ends (longer for events than for "now").
+    y1: String,
+    y2: String,
+    /// The leader line: from the tick's end (y) to beside the label.
+    lead_from: String,
+    lead_x: String,
+    lead_y: String,
+    /// The label's left edge and baseline.
+    left: String,
+    ty: String,
     label: String,
     class: &'static str,
 }
@@ -986,6 +1260,9 @@ struct AgreementPage {
     at: String,
     next: Option<String>,
     ticks: Vec<Tick>,
+    /// The timeline's axis (y) and height, in SVG units.
+    axis: String,
+    height: String,
     entries: Vec<EntryRow>,
 }
 
@@ -1075,29 +1352,49 @@ async fn agreement_page(
         timeline.first().map_or(now, |e| e.at),
         timeline.last().map_or(now, |e| e.at).max(now),
     );
-    let span = (last.as_second() - first.as_second()).max(1) as f64;
-    let x = |t: Timestamp| 10.0 + 980.0 * ((t.as_second() - first.as_second()) as f64 / span);
-    let mut ticks: Vec<Tick> = timeline
+    let x =
+        |t: Timestamp| super::timeline::x_of(t.as_second(), first.as_second(), last.as_second());
+    // Renewals are in the table; the picture shows what changed.
+    let mut marks: Vec<(f64, String, &'static str)> = timeline
         .iter()
-        .enumerate()
-        .filter(|(_, e)| e.kind != "renewal")
-        .map(|(i, e)| Tick {
-            x: format!("{:.1}", x(e.at)),
-            y1: 40,
-            y2: 80,
-            ty: if i % 2 == 0 { 30 } else { 100 },
-            label: format!("{} {}", e.kind, gsomia_core::time::date_in(e.at, &zone)),
-            class: kind_class(&e.kind),
+        .filter(|e| e.kind != "renewal")
+        .map(|e| {
+            (
+                x(e.at),
+                format!("{} {}", e.kind, gsomia_core::time::date_in(e.at, &zone)),
+                kind_class(&e.kind),
+            )
         })
         .collect();
-    ticks.push(Tick {
-        x: format!("{:.1}", x(now)),
-        y1: 50,
-        y2: 70,
-        ty: 115,
-        label: "now".into(),
-        class: "plain",
-    });
+    marks.push((x(now), "now".into(), "now"));
+    let layout = super::timeline::lay_out(
+        &marks
+            .iter()
+            .map(|(x, l, _)| (*x, l.as_str()))
+            .collect::<Vec<_>>(),
+    );
+    let axis = layout.axis;
+    let n = |v: f64| format!("{v:.1}");
+    let ticks: Vec<Tick> = marks
+        .into_iter()
+        .zip(layout.labels)
+        .map(|((x, label, class), p)| {
+            let reach = if class == "now" { 6.0 } else { 12.0 };
+            let above = p.y < axis;
+            Tick {
+                x: n(x),
+                y1: n(axis - reach),
+                y2: n(axis + reach),
+                lead_from: n(if above { axis - reach } else { axis + reach }),
+                lead_x: n(x.clamp(p.left + 2.0, p.left + p.width - 2.0)),
+                lead_y: n(p.lead),
+                left: n(p.left),
+                ty: n(p.y),
+                label,
+                class,
+            }
+        })
+        .collect();
     let entries = timeline
         .iter()
         .map(|e| EntryRow {
@@ -1132,9 +1429,11 @@ async fn agreement_page(
             whatif,
             state: st.state.as_str().to_owned(),
             in_force: st.in_force,
-            at: when(now),
+            at: when(Timestamp::from_second(now.as_second()).unwrap_or(now)),
             next,
             ticks,
+            axis: n(axis),
+            height: n(layout.height),
             entries,
         }
         .render(),

@@ -7,6 +7,7 @@
 pub mod console;
 pub mod openapi;
 pub mod peer;
+mod timeline;
 pub mod user;
 
 use std::future::Future;
