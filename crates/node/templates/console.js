@@ -59,6 +59,9 @@
     seen[key] = true;
     var r = document.createElement("tr");
     r.className = "update live";
+    // When it arrived here (ms since the epoch, sub-millisecond): the
+    // live-warning bench reads it against the instant of publication.
+    r.dataset.arrived = String(performance.timeOrigin + performance.now());
     var latency = Date.now() - Date.parse(u.at);
     [u.id, u.originator, String(u.seq), u.kind, String(u.lat), String(u.lon), String(u.alt_km), u.at,
      isFinite(latency) ? latency + " ms" : ""].forEach(function (v) {

@@ -64,6 +64,11 @@ pub fn serve(dir: &Path) -> Served {
 
 /// Registers a person (need-to-know `dprk`, valid to 2099); their token.
 pub fn token(dir: &Path, name: &str, clearance: &str, role: &str) -> String {
+    token_for(dir, name, clearance, role, "dprk")
+}
+
+/// Registers a person with need-to-know `topics` (valid to 2099); their token.
+pub fn token_for(dir: &Path, name: &str, clearance: &str, role: &str, topics: &str) -> String {
     gsomia(&[
         "person",
         "add",
@@ -76,7 +81,7 @@ pub fn token(dir: &Path, name: &str, clearance: &str, role: &str) -> String {
         "--until",
         "2099-12-31",
         "--need-to-know",
-        "dprk",
+        topics,
         "--role",
         role,
     ])["token"]

@@ -8,6 +8,8 @@
     missing_docs
 )]
 
+#[path = "../browser/mod.rs"]
+mod browser;
 mod cli;
 mod common;
 mod console;
