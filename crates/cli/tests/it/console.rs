@@ -169,6 +169,12 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     };
     let ours = submit("KOR", "for-kor");
     b.go(&format!("{}/items/{ours}", js.url));
+    // Before: what a release would be decided now, and why.
+    let before = b.text("#preview-KOR");
+    assert!(
+        before.contains("released") && before.contains("jp-kr-2016"),
+        "{before}"
+    );
     b.click("#release");
     assert!(b.landed("/release"), "{}", b.url());
     assert!(
@@ -177,8 +183,30 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         b.source()
     );
     b.shot("released");
+    // After: the item's history shows the release and KOR's receipt with
+    // KOR's signed checkpoint.
+    let mut receipt = String::new();
+    for _ in 0..200 {
+        b.go(&format!("{}/items/{ours}", js.url));
+        receipt = b.text("table.history");
+        if receipt.contains("delivered") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        receipt.contains("release_decided")
+            && receipt.contains("delivered")
+            && receipt.contains("receipt_checkpoint"),
+        "{receipt}"
+    );
     let not_for_kor = submit("USA", "not-for-kor");
     b.go(&format!("{}/items/{not_for_kor}", js.url));
+    let before = b.text("#preview-KOR");
+    assert!(
+        before.contains("withheld") && before.contains("REL TO"),
+        "{before}"
+    );
     b.click("#release");
     assert!(b.landed("/release"), "{}", b.url());
     assert_eq!(b.text("#decision"), "WITHHELD");

@@ -941,6 +941,15 @@ struct ItemPage {
     history: Vec<(u64, String, String, String)>,
     /// Partners the person may release to (none for auditors and visitors).
     partners: Vec<String>,
+    /// What a release to each would be decided now.
+    previews: Vec<Preview>,
+}
+
+/// A release's decision shown before it is asked for.
+struct Preview {
+    to: String,
+    release: bool,
+    reasons: String,
 }
 
 async fn item_page(
@@ -997,6 +1006,29 @@ async fn item_page(
         controls.push(format!("REL TO {}", r.join(", ")));
     }
     let b = banner(&reg, me, level_here(&reg, me, &here.level), &controls);
+    let partners: Vec<String> = if p.role == gsomia_store::Role::Auditor || p.visit.is_some() {
+        Vec::new()
+    } else {
+        node.partners().iter().map(|x| x.party.clone()).collect()
+    };
+    // What a release to each partner would be decided now (nothing ledgered
+    // or sent: the release itself decides again, and ledgers it).
+    let mut previews = Vec::new();
+    if !partners.is_empty()
+        && let Ok(Some(item)) = node.store().item(&v.id).await
+    {
+        for to in &partners {
+            let (release, reasons) = match crate::items::release::preview(&node, &item, to).await {
+                Ok(r) => r,
+                Err(e) => (false, vec![e.to_string()]),
+            };
+            previews.push(Preview {
+                to: to.clone(),
+                release,
+                reasons: reasons.join("; "),
+            });
+        }
+    }
     html(
         StatusCode::OK,
         ItemPage {
@@ -1026,11 +1058,8 @@ async fn item_page(
                 )
             },
             history,
-            partners: if p.role == gsomia_store::Role::Auditor || p.visit.is_some() {
-                Vec::new()
-            } else {
-                node.partners().iter().map(|x| x.party.clone()).collect()
-            },
+            partners,
+            previews,
         }
         .render(),
     )

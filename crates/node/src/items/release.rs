@@ -142,19 +142,33 @@ pub async fn release_returning(
     decide_and_queue(node, item, to, by, None, Some(ret)).await
 }
 
-async fn decide_and_queue(
+/// A release decided at an instant, not yet acted on: the decision on the
+/// item's own label, each foreign part's (a document made here), and the
+/// reasons as given to the person.
+struct Decided {
+    checked: super::Verified,
+    label: gsomia_core::Label,
+    recipient: gsomia_core::PartyRef,
+    held: Vec<(gsomia_core::Consent, Vec<u8>)>,
+    decision: Decision,
+    explained: Vec<gsomia_core::Reason>,
+    reasons: Vec<String>,
+    /// How many of `reasons` are the item's own label's (the rest are parts').
+    own_reasons: usize,
+    parts_withheld: bool,
+    at: jiff::Timestamp,
+}
+
+/// Decides the release of `item` to `to` now, acting on nothing.
+async fn decide(
     node: &Node,
+    reg: &gsomia_core::Registry,
     item: &Item,
     to: &str,
-    by: &str,
-    once: Option<&Once>,
-    ret: Option<gsomia_store::Return>,
-) -> Result<ReleaseOutcome, ItemError> {
+) -> Result<Decided, ItemError> {
     // The label decided on and sealed again is the one in the item's own
     // sealed bytes, checked with its custody tag (never the label column).
     let checked = super::verified(node, item).await?;
-    let registry = node.registry();
-    let reg = &*registry;
     let label = from_wire(reg, &checked.wire).map_err(|e| stored(&item.id, e))?;
     let recipient = reg
         .party(to)
@@ -234,6 +248,65 @@ async fn decide_and_queue(
         }
     }
     let reasons = gsomia_core::explain::texts(&explained);
+    Ok(Decided {
+        checked,
+        label,
+        recipient,
+        held,
+        decision,
+        explained,
+        reasons,
+        own_reasons,
+        parts_withheld,
+        at,
+    })
+}
+
+/// What a release of `item` to `to` would be decided now, and why: the
+/// same decision [`release`] takes, with nothing ledgered, sealed or
+/// queued (the console shows it before a person releases).
+pub async fn preview(node: &Node, item: &Item, to: &str) -> Result<(bool, Vec<String>), ItemError> {
+    let registry = node.registry();
+    let d = decide(node, &registry, item, to).await?;
+    let configured = node.partner(registry.party_id(d.recipient)).is_some();
+    Ok(match (&d.decision, configured) {
+        (Decision::Release(_), _) if d.parts_withheld => (
+            false,
+            d.reasons.get(d.own_reasons..).unwrap_or_default().to_vec(),
+        ),
+        (Decision::Release(_), true) => (true, d.reasons),
+        (Decision::Release(_), false) => (
+            false,
+            vec![format!(
+                "{to} is not a configured partner (gsomia partner add)"
+            )],
+        ),
+        (Decision::Withhold(_), _) => (false, d.reasons),
+    })
+}
+
+async fn decide_and_queue(
+    node: &Node,
+    item: &Item,
+    to: &str,
+    by: &str,
+    once: Option<&Once>,
+    ret: Option<gsomia_store::Return>,
+) -> Result<ReleaseOutcome, ItemError> {
+    let registry = node.registry();
+    let reg = &*registry;
+    let Decided {
+        checked,
+        label,
+        recipient,
+        held,
+        decision,
+        explained,
+        reasons,
+        own_reasons,
+        parts_withheld,
+        at,
+    } = decide(node, reg, item, to).await?;
     let partner = node.partner(reg.party_id(recipient));
     let (release, partner) = match (&decision, partner) {
         (Decision::Release(_), _) if parts_withheld => {
