@@ -164,15 +164,22 @@ async fn subscriber_process(args: &[String]) {
                 assert!(resp.status().is_success());
                 let seen = seen.clone();
                 tokio::spawn(async move {
-                    let mut buf = String::new();
+                    // Lines found in the bytes as they come, nothing
+                    // allocated per line (as light as the TCP readers).
+                    let mut buf: Vec<u8> = Vec::with_capacity(4096);
                     while let Ok(Some(c)) = resp.chunk().await {
-                        buf.push_str(&String::from_utf8_lossy(&c));
-                        while let Some(nl) = buf.find('\n') {
-                            let line: String = buf.drain(..=nl).collect();
-                            if line.starts_with("event: cutoff") {
+                        buf.extend_from_slice(&c);
+                        let mut start = 0;
+                        while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
+                            let line = &buf[start..start + nl];
+                            start += nl + 1;
+                            if line.starts_with(b"event: cutoff") {
                                 seen.lock().unwrap().cutoffs += 1;
                             }
-                            let Some(d) = line.trim_end().strip_prefix("data:") else {
+                            let Some(d) = line
+                                .strip_prefix(b"data:")
+                                .and_then(|d| std::str::from_utf8(d).ok())
+                            else {
                                 continue;
                             };
                             if let (Some(id), Some(us)) =
@@ -181,6 +188,7 @@ async fn subscriber_process(args: &[String]) {
                                 seen.lock().unwrap().record(id, us);
                             }
                         }
+                        buf.drain(..start);
                     }
                 });
             }

@@ -29,8 +29,10 @@ pub struct Shown {
     pub level: String,
     /// When this node applied it.
     pub applied_at: Timestamp,
-    /// Its JSON form (the API's `WarningUpdate`), made once for every subscriber.
-    pub json: String,
+    /// Its server-sent event (`event: warning`, the API's `WarningUpdate`
+    /// as one line of JSON data), made once for every subscriber: each
+    /// subscriber's stream shares these bytes.
+    pub event: Vec<u8>,
 }
 
 impl Shown {
@@ -40,9 +42,11 @@ impl Shown {
             update,
             level,
             applied_at,
-            json: String::new(),
+            event: Vec::new(),
         };
-        s.json = serde_json::to_string(&s.view()).unwrap_or_default();
+        // Compact JSON has no line breaks, so it is one `data:` line.
+        let json = serde_json::to_string(&s.view()).unwrap_or_default();
+        s.event = format!("event: warning\ndata: {json}\n\n").into_bytes();
         s
     }
 

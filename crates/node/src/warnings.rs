@@ -8,7 +8,7 @@
 //! slows the feed. A subscriber that falls behind is cut off rather than
 //! slowing anyone else.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -899,10 +899,13 @@ pub struct Subscription {
     node: Arc<Node>,
     person: Person,
     backlog: VecDeque<Arc<Shown>>,
-    seen: BTreeSet<(String, u32)>,
+    /// Per flight in the snapshot, the last update it held: a live update
+    /// at or below it was given already. (Looked up by `&str`: nothing is
+    /// allocated per update and subscriber.)
+    seen: BTreeMap<String, u32>,
     rx: broadcast::Receiver<Arc<Shown>>,
-    /// Access decided once per (level, originator).
-    allowed: BTreeMap<(String, String), bool>,
+    /// Access decided once per (level, originator): a handful of pairs.
+    allowed: Vec<(String, String, bool)>,
 }
 
 /// Subscribes `person` to the live feed.
@@ -920,17 +923,18 @@ pub fn subscribe(node: Arc<Node>, person: Person) -> Subscription {
             }
         }
     }
-    let seen = backlog
-        .iter()
-        .map(|s| (s.update.id.clone(), s.update.seq))
-        .collect();
+    let mut seen: BTreeMap<String, u32> = BTreeMap::new();
+    for s in &backlog {
+        let last = seen.entry(s.update.id.clone()).or_insert(s.update.seq);
+        *last = (*last).max(s.update.seq);
+    }
     Subscription {
         node,
         person,
         backlog,
         seen,
         rx,
-        allowed: BTreeMap::new(),
+        allowed: Vec::new(),
     }
 }
 
@@ -942,7 +946,11 @@ impl Subscription {
                 Some(s) => s,
                 None => match self.rx.recv().await {
                     Ok(s) => {
-                        if self.seen.contains(&(s.update.id.clone(), s.update.seq)) {
+                        if self
+                            .seen
+                            .get(s.update.id.as_str())
+                            .is_some_and(|last| s.update.seq <= *last)
+                        {
                             continue;
                         }
                         s
@@ -951,17 +959,16 @@ impl Subscription {
                     Err(broadcast::error::RecvError::Closed) => return None,
                 },
             };
-            let key = (shown.level.clone(), shown.update.originator.clone());
-            let allowed = match self.allowed.get(&key) {
-                Some(a) => *a,
+            let (level, originator) = (&shown.level, &shown.update.originator);
+            let allowed = match self
+                .allowed
+                .iter()
+                .find(|(l, o, _)| l == level && o == originator)
+            {
+                Some((_, _, a)) => *a,
                 None => {
-                    let a = may_see(
-                        &self.node,
-                        &self.person,
-                        &shown.level,
-                        &shown.update.originator,
-                    );
-                    self.allowed.insert(key, a);
+                    let a = may_see(&self.node, &self.person, level, originator);
+                    self.allowed.push((level.clone(), originator.clone(), a));
                     a
                 }
             };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -1012,25 +1013,55 @@ async fn stream(State(node): S, bearer: Bearer) -> Result<Response, ApiError> {
 /// The live warning feed of `p` as server-sent events (the API's stream,
 /// and the console's).
 pub(crate) fn warning_events(node: Arc<Node>, p: Person) -> Response {
-    let sub = warnings::subscribe(node.clone(), p);
-    let events = futures_util::stream::unfold((sub, false), |(mut sub, done)| async move {
-        if done {
-            return None;
+    /// An update's event, shared by every subscriber's stream (no copy).
+    struct Shared(Arc<crate::feed::Shown>);
+    impl AsRef<[u8]> for Shared {
+        fn as_ref(&self) -> &[u8] {
+            &self.0.event
         }
-        match sub.next().await? {
-            warnings::Next::Update(s) => {
-                let e = Event::default().event("warning").data(s.json.as_str());
-                Some((Ok::<Event, Infallible>(e), (sub, false)))
+    }
+    let sub = warnings::subscribe(node, p);
+    // A comment line every so often keeps proxies and clients from taking
+    // a quiet stream for dead: one timer a subscriber, not one an event.
+    let mut beat = tokio::time::interval_at(tokio::time::Instant::now() + KEEP_ALIVE, KEEP_ALIVE);
+    beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let events = futures_util::stream::unfold(
+        (sub, beat, false),
+        |(mut sub, mut beat, done)| async move {
+            if done {
+                return None;
             }
-            warnings::Next::Cutoff(n) => {
-                let e = Event::default()
-                    .event("cutoff")
-                    .data(format!("{n} updates behind: cut off; subscribe again"));
-                Some((Ok(e), (sub, true)))
+            // `next` loses nothing when the beat wins (it awaits a broadcast
+            // receive, which is cancel-safe).
+            let next = tokio::select! {
+                biased;
+                n = sub.next() => n?,
+                _ = beat.tick() => {
+                    return Some((Ok::<_, Infallible>(Bytes::from_static(b":\n\n")), (sub, beat, false)));
+                }
+            };
+            match next {
+                warnings::Next::Update(s) => {
+                    Some((Ok(Bytes::from_owner(Shared(s))), (sub, beat, false)))
+                }
+                warnings::Next::Cutoff(n) => {
+                    let e = format!(
+                        "event: cutoff\ndata: {n} updates behind: cut off; subscribe again\n\n"
+                    );
+                    Some((Ok(Bytes::from(e)), (sub, beat, true)))
+                }
             }
-        }
-    });
-    Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(10)))
+        },
+    );
+    (
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        axum::body::Body::from_stream(events),
+    )
         .into_response()
 }
+
+/// How long a warning stream may be silent before a comment line is sent.
+const KEEP_ALIVE: Duration = Duration::from_secs(10);
