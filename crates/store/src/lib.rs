@@ -10,6 +10,7 @@
 
 pub mod ledger_dir;
 pub mod node;
+pub mod postgres;
 pub mod sqlite;
 mod writer;
 
@@ -20,5 +21,6 @@ pub use node::{
     ReturnAnswered, Role, Store, StoreError, StoreFuture, Tagged, TransferQuery, TransferRow,
     TransferState, WarningOwed, WarningRow,
 };
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
 pub use writer::lower_this_thread;

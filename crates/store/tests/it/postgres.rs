@@ -1,0 +1,322 @@
+//! The PostgreSQL adapter's foundation against a real server (never
+//! skipped): `GSOMIA_TEST_POSTGRES` names it, else the machine's server at
+//! 127.0.0.1:5432 as `postgres`. Each test gets its own database, cloned
+//! from a template migrated once per schema version.
+//!
+//! What must hold with several writers: one ledger, gap-free, each record
+//! chained to the one before it in commit order, whatever the processes
+//! (here: stores with their own connections) and however they interleave;
+//! a writer dying mid-transaction leaves no gap; checkpoints are a
+//! compare-and-swap on the size.
+
+use std::collections::BTreeSet;
+
+use gsomia_ledger::entry::{Entry, GENESIS, Kind, Record};
+use gsomia_ledger::merkle::{Tree, leaf_hash};
+use gsomia_store::{PgStore, StoreError, postgres};
+
+/// The server's base URL (without a database).
+fn server() -> String {
+    std::env::var("GSOMIA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into())
+}
+
+fn url_of(db: &str) -> String {
+    format!("{} dbname={db}", server())
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let url = url_of("postgres");
+    let (c, conn) = match tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+        Ok(x) => x,
+        Err(e) => panic!(
+            "PostgreSQL is not reachable at `{url}` ({e}). The PostgreSQL tests never skip: start \
+             the server (`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main \
+             start`; .ci/run does) or name another in GSOMIA_TEST_POSTGRES."
+        ),
+    };
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    c
+}
+
+/// A fresh database for one test, cloned from the migrated template of
+/// this schema (made once, under a lock, by whichever test comes first);
+/// its connection string.
+async fn fresh(test: &str) -> String {
+    let a = admin().await;
+    // Named by a digest of the migrations' text, so a changed schema gets
+    // a template of its own rather than a stale one.
+    let digest = postgres::MIGRATIONS
+        .iter()
+        .flat_map(|m| m.2.bytes())
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    let template = format!("gsomia_template_{digest:016x}");
+    // Serialise template making across test processes and threads.
+    a.execute("SELECT pg_advisory_lock(7467)", &[])
+        .await
+        .unwrap();
+    let exists = a
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .unwrap()
+        .is_some();
+    if !exists {
+        a.batch_execute(&format!("CREATE DATABASE {template}"))
+            .await
+            .unwrap();
+        postgres::migrate(&url_of(&template)).await.unwrap();
+    }
+    // Databases of test runs that have ended go (their process is gone),
+    // and templates of schemas that are no more.
+    for r in a
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'gsomia_test_%' OR datname LIKE 'gsomia_template_%'",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let name: String = r.get(0);
+        let pid = name.rsplit('_').next().unwrap_or("");
+        if name.starts_with("gsomia_template_") {
+            if name != template {
+                a.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .unwrap();
+            }
+            continue;
+        }
+        if pid != std::process::id().to_string()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            a.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .unwrap();
+        }
+    }
+    let db = format!("gsomia_test_{test}_{}", std::process::id());
+    a.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+        .await
+        .unwrap();
+    a.batch_execute(&format!("CREATE DATABASE {db} TEMPLATE {template}"))
+        .await
+        .unwrap();
+    a.execute("SELECT pg_advisory_unlock(7467)", &[])
+        .await
+        .unwrap();
+    url_of(&db)
+}
+
+fn entry(writer: usize, n: usize) -> Entry {
+    Entry::new(
+        Kind::ReadAllowed,
+        1_700_000_000 + n as i64,
+        0,
+        "JPN",
+        Some(format!("item-{writer}-{n}")),
+        vec![
+            ("person".into(), format!("writer-{writer}")),
+            ("rules".into(), "rule 10".into()),
+        ],
+    )
+    .unwrap()
+}
+
+/// Every record from 0: present, its index its place, chained to the
+/// previous leaf, its stored leaf hash its own; the tree over them.
+async fn check_chain(s: &PgStore) -> (Vec<Record>, Tree) {
+    let size = s.ledger_size().await.unwrap();
+    let rows = s.records(0, size).await.unwrap();
+    assert_eq!(rows.len() as u64, size, "a gap in the ledger");
+    let mut prev = GENESIS;
+    let mut tree = Tree::new();
+    let mut out = Vec::new();
+    for (i, (stored, bytes)) in rows.iter().enumerate() {
+        assert_eq!(leaf_hash(bytes), *stored, "record {i}'s stored hash");
+        let r = Record::from_bytes(bytes).unwrap();
+        assert_eq!(r.index, i as u64);
+        assert_eq!(r.prev, prev, "record {i} is chained to the one before it");
+        prev = *stored;
+        tree.push_hash(*stored);
+        out.push(r);
+    }
+    assert_eq!(s.leaf_hashes(0).await.unwrap().len() as u64, size);
+    (out, tree)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_apply_once_and_a_store_refuses_a_database_without_them() {
+    let url = fresh("migrate").await;
+    // The template was migrated: nothing left to apply, however often asked.
+    assert_eq!(postgres::migrate(&url).await.unwrap(), Vec::<i32>::new());
+    let (a, b) = tokio::join!(postgres::migrate(&url), postgres::migrate(&url));
+    assert_eq!((a.unwrap(), b.unwrap()), (vec![], vec![]));
+    let s = PgStore::open(&url).await.unwrap();
+    assert_eq!(s.ledger_size().await.unwrap(), 0);
+    // A database that would acknowledge commits before they are durable
+    // is refused, saying which setting.
+    let adm = admin().await;
+    let db = url.rsplit("dbname=").next().unwrap().to_owned();
+    adm.batch_execute(&format!("ALTER DATABASE {db} SET synchronous_commit = off"))
+        .await
+        .unwrap();
+    match PgStore::open(&url).await {
+        Err(StoreError::Database(m)) => assert!(m.contains("synchronous_commit = off"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    adm.batch_execute(&format!("ALTER DATABASE {db} RESET synchronous_commit"))
+        .await
+        .unwrap();
+    PgStore::open(&url).await.unwrap();
+    // An empty database: not a node's, named as such.
+    let empty = format!("gsomia_test_empty_{}", std::process::id());
+    adm.batch_execute(&format!("DROP DATABASE IF EXISTS {empty}"))
+        .await
+        .unwrap();
+    adm.batch_execute(&format!("CREATE DATABASE {empty}"))
+        .await
+        .unwrap();
+    match PgStore::open(&url_of(&empty)).await {
+        Err(StoreError::NoDatabase(m)) => assert!(m.contains("migrations"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+    // Migrating two processes at once into an empty database: applied once.
+    let fresh_url = url_of(&empty);
+    let (a, b) = tokio::join!(postgres::migrate(&fresh_url), postgres::migrate(&fresh_url));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.len() + b.len(), postgres::MIGRATIONS.len(), "{a:?} {b:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_writers_make_one_gap_free_ledger_in_commit_order() {
+    let url = fresh("writers").await;
+    // Three processes' stores, each with its own connections and group commit.
+    let stores = [
+        PgStore::open(&url).await.unwrap(),
+        PgStore::open(&url).await.unwrap(),
+        PgStore::open(&url).await.unwrap(),
+    ];
+    const BATCHES: usize = 60;
+    const PER: usize = 16;
+    let mut tasks = Vec::new();
+    for (w, s) in stores.iter().enumerate() {
+        // Several commits in flight per store, so groups form.
+        for lane in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for b in (lane..BATCHES).step_by(4) {
+                    let entries = (0..PER).map(|n| entry(w, b * PER + n)).collect();
+                    got.push((w, b, s.append(entries).await.unwrap()));
+                }
+                got
+            }));
+        }
+    }
+    let mut ranges = Vec::new();
+    for t in tasks {
+        ranges.extend(t.await.unwrap());
+    }
+    let total = (3 * BATCHES * PER) as u64;
+    assert_eq!(stores[0].ledger_size().await.unwrap(), total);
+    // Each batch got a run of consecutive indexes of its own.
+    let mut covered = BTreeSet::new();
+    for (_, _, c) in &ranges {
+        assert_eq!(c.size - c.first_index, PER as u64);
+        for i in c.first_index..c.size {
+            assert!(covered.insert(i), "index {i} given twice");
+        }
+    }
+    assert_eq!(covered.len() as u64, total);
+    // The records are where their commits said, each chained to the one
+    // before, and every store reads the same ledger.
+    let (records, tree) = check_chain(&stores[1]).await;
+    for (w, b, c) in &ranges {
+        let first = &records[c.first_index as usize].entry;
+        assert_eq!(first.item(), Some(format!("item-{w}-{}", b * PER).as_str()));
+    }
+    let (_, again) = check_chain(&stores[2]).await;
+    assert_eq!(tree.root(), again.root());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_killed_mid_transaction_leaves_no_gap_and_the_next_one_continues() {
+    let url = fresh("killed").await;
+    let s = PgStore::open(&url).await.unwrap();
+    s.append((0..5).map(|n| entry(0, n)).collect())
+        .await
+        .unwrap();
+    // Another process takes the head, writes a record after it, and dies
+    // before committing (its connection gone, as with SIGKILL).
+    let (dying, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let io = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    dying
+        .batch_execute(
+            "BEGIN; SELECT next_index FROM ledger_head WHERE id = 1 FOR UPDATE; \
+             INSERT INTO ledger_record (idx, leaf_hash, record) VALUES (5, '\\x00', '\\x00'); \
+             UPDATE ledger_head SET next_index = 6 WHERE id = 1;",
+        )
+        .await
+        .unwrap();
+    // This process's commit waits on the head meanwhile…
+    let waiting = {
+        let s = s.clone();
+        tokio::spawn(async move { s.append(vec![entry(1, 0), entry(1, 1)]).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(!waiting.is_finished(), "the head row is locked");
+    // …until the other dies.
+    drop(dying);
+    io.abort();
+    let c = waiting.await.unwrap().unwrap();
+    assert_eq!((c.first_index, c.size), (5, 7));
+    let (records, _) = check_chain(&s).await;
+    assert_eq!(records.len(), 7);
+    assert_eq!(records[5].entry.item(), Some("item-1-0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_checkpoint_is_a_compare_and_swap_on_its_size() {
+    let url = fresh("checkpoint").await;
+    let (a, b) = (
+        PgStore::open(&url).await.unwrap(),
+        PgStore::open(&url).await.unwrap(),
+    );
+    a.append((0..3).map(|n| entry(0, n)).collect())
+        .await
+        .unwrap();
+    let (_, tree) = check_chain(&a).await;
+    let root = tree.root();
+    a.put_checkpoint(3, root, "note a").await.unwrap();
+    // The same tree again, from another process: nothing changes.
+    b.put_checkpoint(3, root, "note b").await.unwrap();
+    assert_eq!(
+        b.latest_checkpoint().await.unwrap(),
+        Some((3, "note a".to_owned()))
+    );
+    // Another root for that size: refused, never a fork.
+    match b.put_checkpoint(3, leaf_hash(b"other"), "forged").await {
+        Err(StoreError::Conflict(3)) => {}
+        other => panic!("{other:?}"),
+    }
+    // Two processes racing with different roots for a new size: one wins.
+    let (x, y) = tokio::join!(
+        a.put_checkpoint(4, leaf_hash(b"x"), "x"),
+        b.put_checkpoint(4, leaf_hash(b"y"), "y")
+    );
+    assert!(
+        matches!(
+            (&x, &y),
+            (Ok(()), Err(StoreError::Conflict(4))) | (Err(StoreError::Conflict(4)), Ok(()))
+        ),
+        "{x:?} {y:?}"
+    );
+}
