@@ -145,6 +145,15 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         "Korean text is marked as such"
     );
     b.shot("item");
+    // The content, opened under the access decision and ledgered.
+    b.click("#open-content");
+    assert!(b.landed(&format!("/items/{held}/content")), "{}", b.url());
+    assert_eq!(b.text("#item-content"), "console-item");
+    assert_eq!(
+        b.text("#banner-top"),
+        "極秘 // KOR 군사II급비밀 // REL TO JPN"
+    );
+    b.shot("content");
     let errors = b.errors();
     assert!(errors.is_empty(), "{errors:?}");
 
@@ -284,6 +293,14 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         b.source()
     );
     b.shot("refused");
+    // Nor its content.
+    b.go(&format!("{}/items/{held}/content", js.url));
+    assert!(
+        b.text(".refused").contains("not readable by you"),
+        "{}",
+        b.source()
+    );
+    assert_eq!(b.count("#item-content"), 0);
     // Officers see neither the register nor the consents.
     b.go(&format!("{}/people", js.url));
     assert!(
@@ -291,10 +308,10 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
         "{}",
         b.source()
     );
-    // The two refusals (404, 403) are the only messages the browser logged.
+    // The three refusals (404, 404, 403) are the only messages the browser logged.
     let logged = b.errors();
     assert!(
-        logged.len() == 2
+        logged.len() == 3
             && logged.iter().all(|e| {
                 let m = e["message"].as_str().unwrap_or("");
                 m.contains("404") || m.contains("403")

@@ -55,6 +55,7 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/items", get(items_page))
         .route("/items/{id}", get(item_page))
         .route("/items/{id}/release", post(release))
+        .route("/items/{id}/content", get(content_page))
         .route("/transfers", get(transfers_page))
         .route("/ledger", get(ledger_page))
         .route("/agreements/{id}", get(agreement_page))
@@ -952,6 +953,104 @@ struct Preview {
     reasons: String,
 }
 
+/// An item's banner: our level, the originator's marking when it is not
+/// ours, and its REL TO.
+fn item_banner(node: &Node, v: &gsomia_api::ItemView) -> Banner {
+    let reg = node.registry();
+    let me = node.me();
+    let here = v.equivalent_label.as_ref().unwrap_or(&v.label);
+    let mut controls = Vec::new();
+    if v.originator != node.party() {
+        controls.push(format!("{} {}", v.label.originator, v.label.level));
+    }
+    if let Some(r) = &v.label.rel_to {
+        controls.push(format!("REL TO {}", r.join(", ")));
+    }
+    banner(&reg, me, level_here(&reg, me, &here.level), &controls)
+}
+
+#[derive(Template)]
+#[template(path = "content.html")]
+struct ContentPage {
+    page: Page,
+    id: String,
+    /// The content as text, when it is UTF-8.
+    text: Option<String>,
+    bytes: usize,
+    /// The originator's language (the content is theirs).
+    origin_lang: &'static str,
+}
+
+#[derive(Deserialize)]
+struct ContentQuery {
+    /// `1`: the bytes themselves, as a download.
+    download: Option<u8>,
+}
+
+/// An item's content, opened only under the access decision (ledgered as
+/// a read of the content, as the API's is); shown as text under the
+/// item's banner, or offered as a download.
+async fn content_page(
+    State(node): S,
+    Extension(sessions): Sess,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Query(q): Query<ContentQuery>,
+) -> Response {
+    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+        return to_signin();
+    };
+    let opened = match crate::items::show(&node, &p, &id).await {
+        Ok(v) => crate::items::read(&node, &p, &id).await.map(|c| (v, c)),
+        Err(e) => Err(e),
+    };
+    let (v, content) = match opened {
+        Ok(x) => x,
+        Err(e) => {
+            let status = if matches!(e, crate::items::ItemError::NotFound) {
+                StatusCode::NOT_FOUND
+            } else {
+                StatusCode::CONFLICT
+            };
+            return refused(
+                &node,
+                Some(&p),
+                &s.csrf,
+                status,
+                &format!("{id}: {e} (or not readable by you)"),
+            );
+        }
+    };
+    if q.download == Some(1) {
+        let mut r = (
+            [
+                (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+                (
+                    header::CONTENT_DISPOSITION,
+                    format!("attachment; filename=\"{}.bin\"", v.id),
+                ),
+            ],
+            content,
+        )
+            .into_response();
+        r.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        return secured(r);
+    }
+    let bytes = content.len();
+    html(
+        StatusCode::OK,
+        ContentPage {
+            page: page(&node, &id, Some(&p), &s.csrf, item_banner(&node, &v)),
+            id: v.id.clone(),
+            text: String::from_utf8(content).ok(),
+            bytes,
+            origin_lang: lang(&v.originator),
+        }
+        .render(),
+    )
+}
+
 async fn item_page(
     State(node): S,
     Extension(sessions): Sess,
@@ -995,17 +1094,7 @@ async fn item_page(
                 .collect()
         })
         .unwrap_or_default();
-    let reg = node.registry();
-    let me = node.me();
-    let here = v.equivalent_label.as_ref().unwrap_or(&v.label);
-    let mut controls = Vec::new();
-    if v.originator != node.party() {
-        controls.push(format!("{} {}", v.label.originator, v.label.level));
-    }
-    if let Some(r) = &v.label.rel_to {
-        controls.push(format!("REL TO {}", r.join(", ")));
-    }
-    let b = banner(&reg, me, level_here(&reg, me, &here.level), &controls);
+    let b = item_banner(&node, &v);
     let partners: Vec<String> = if p.role == gsomia_store::Role::Auditor || p.visit.is_some() {
         Vec::new()
     } else {
