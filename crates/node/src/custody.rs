@@ -48,6 +48,10 @@ pub enum Check {
     Sealed,
     /// An index column disagrees with the verified sealed label.
     Index,
+    /// A partner's ledger as this node sees it disagrees with what this
+    /// node cosigned before: a fork, a rollback, or a checkpoint that
+    /// does not verify (the witness refused to cosign).
+    PartnerLedger,
 }
 
 impl Check {
@@ -58,6 +62,7 @@ impl Check {
             Check::Tag => "custody_tag",
             Check::Sealed => "sealed_bytes",
             Check::Index => "label_index",
+            Check::PartnerLedger => "partner_ledger",
         }
     }
 }

@@ -134,19 +134,29 @@ pub async fn witness_one(node: &Node, party: &str) -> Result<u64, WitnessError> 
         root: *root,
     });
     let time = u64::try_from(node.now().as_second()).unwrap_or(0);
-    let (c, sig) = gsomia_ledger::witness::cosign(
+    let (c, sig) = match gsomia_ledger::witness::cosign(
         &partner.verifier,
         node.signer(),
         last_c.as_ref(),
         &note,
         &proof,
         time,
-    )
-    .map_err(|e| {
-        // Evidence: the last cosigned note stays; the offending one is logged.
-        tracing::error!(partner = party, refusal = %e, offered = %offered.note, "WITNESS REFUSAL");
-        WitnessError::Refused(e.to_string())
-    })?;
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            // Evidence: the last cosigned note stays; the offending one is
+            // logged, and the disagreement raised as an integrity alarm
+            // (ledgered, shown in /healthz and on the console's ledger page).
+            tracing::error!(partner = party, refusal = %e, offered = %offered.note, "WITNESS REFUSAL");
+            node.alarm(&crate::custody::Breach {
+                subject: format!("partner {party}"),
+                check: crate::custody::Check::PartnerLedger,
+                detail: format!("its ledger disagrees with what this node cosigned: {e}"),
+            })
+            .await;
+            return Err(WitnessError::Refused(e.to_string()));
+        }
+    };
     let mut cosigned = note.clone();
     cosigned.add(sig);
     let rendered = cosigned.render();

@@ -244,3 +244,69 @@ fn the_witness_refuses_a_fork_and_keeps_both_checkpoints() {
     assert_eq!(code, 1);
     assert!(c["refusal"].as_str().unwrap().contains("rollback"), "{c}");
 }
+
+/// A partner restored from an old copy offers a ledger smaller than the
+/// one this node cosigned: the witness refuses it and raises an integrity
+/// alarm (in `health`, ledgered), rather than only logging it.
+#[test]
+fn a_partner_whose_ledger_went_back_raises_an_integrity_alarm_at_its_witness() {
+    let root = tmp("rolled-back");
+    let (jpn, kor) = crate::holding::pair(&root);
+    // KOR as it was just after it was made: a copy kept aside.
+    let old = root.join("kor-old");
+    crate::common::copy_dir(&kor, &old);
+    // Then KOR's ledger grows.
+    for name in ["Kim", "Park"] {
+        crate::holding::person(&kor, name, "군사II급비밀", "dprk", "officer");
+    }
+    let every = ["--witness-every", "1"];
+    let js = crate::serve::Server::start_with(&jpn, &every);
+    let ks = crate::serve::Server::start_with(&kor, &every);
+    // JPN cosigns KOR's ledger as it is now, longer than the old copy's.
+    let size_of = |dir: &Path| -> i64 {
+        rusqlite::Connection::open(dir.join("node.db"))
+            .unwrap()
+            .query_row("SELECT COUNT(*) FROM ledger_record", [], |r| r.get(0))
+            .unwrap()
+    };
+    let old_size = size_of(&old);
+    assert!(size_of(&kor) > old_size);
+    let db = jpn.join("node.db");
+    let cosigned = crate::holding::until("JPN to cosign KOR's longer ledger", || {
+        let c = rusqlite::Connection::open(&db).ok()?;
+        c.query_row("SELECT size FROM witnessed WHERE party = 'KOR'", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .ok()
+        .filter(|n| *n > old_size)
+    });
+    // KOR comes back from the old copy: a shorter history.
+    drop(ks);
+    let _ks = crate::serve::Server::start_with(&old, &every);
+    let health = crate::holding::until("JPN's alarm", || {
+        let (_, h) = json(&[
+            "health",
+            "--node",
+            &js.url,
+            "--ca",
+            s(&jpn.join("tls/ca.pem")),
+        ]);
+        (h["integrity_alarms"].as_u64().unwrap_or(0) >= 1).then_some(h)
+    });
+    let alarms = health["alarms"].to_string();
+    assert!(
+        alarms.contains("partner KOR")
+            && alarms.contains("partner_ledger")
+            && alarms.contains("rollback"),
+        "{health}"
+    );
+    // What JPN cosigned stays: the evidence of the longer history.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    let kept: i64 = c
+        .query_row("SELECT size FROM witnessed WHERE party = 'KOR'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(kept, cosigned);
+    drop(js);
+}
