@@ -228,6 +228,11 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
     // The ledger page: its size and the partners' cosignatures.
     b.go(&format!("{}/ledger", js.url));
     assert!(b.text("#ledger-size").contains("records"), "{}", b.source());
+    assert!(
+        b.text("#verified").starts_with("Verified in full"),
+        "{}",
+        b.text("#verified")
+    );
     b.shot("ledger");
     let errors = b.errors();
     assert!(errors.is_empty(), "{errors:?}");

@@ -1235,10 +1235,16 @@ async fn ledger_page(State(node): S, Extension(sessions): Sess, headers: HeaderM
         Some((n, ago)) => format!("size {n}, {} s ago", ago.as_secs()),
         None => "none yet".into(),
     };
+    let now = node.now();
     let mut cosigners: Vec<(String, u64, u64, String)> = Vec::new();
     for (n, who, _, at) in node.store().cosignatures().await.unwrap_or_default() {
         if !cosigners.iter().any(|c| c.0 == who) {
-            cosigners.push((who, n, size.saturating_sub(n), at));
+            // Its age, as a person reads it, beside the instant kept.
+            let kept = match at.parse::<Timestamp>() {
+                Ok(t) => format!("{at} ({} ago)", age_text(now.duration_since(t).as_secs())),
+                Err(_) => at,
+            };
+            cosigners.push((who, n, size.saturating_sub(n), kept));
         }
     }
     let (_, recent) = node.alarms().state();
