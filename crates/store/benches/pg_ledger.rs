@@ -89,9 +89,12 @@ async fn pg_run(processes: usize, batches: usize) -> (f64, f64) {
         let s = stores[lane % processes].clone();
         tasks.push(tokio::spawn(async move {
             for b in (lane..batches).step_by(IN_FLIGHT) {
-                s.append((0..PER).map(|n| entry(b * PER + n)).collect())
-                    .await
-                    .unwrap();
+                s.commit(Batch {
+                    entries: (0..PER).map(|n| entry(b * PER + n)).collect(),
+                    ..Batch::default()
+                })
+                .await
+                .unwrap();
             }
         }));
     }

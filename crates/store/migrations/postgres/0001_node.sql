@@ -89,7 +89,8 @@ CREATE TABLE received_transfer (
     transfer    TEXT PRIMARY KEY,
     sender      TEXT NOT NULL,
     item        TEXT NOT NULL,
-    received_at TEXT NOT NULL
+    received_at TEXT NOT NULL,
+    pos         BIGINT NOT NULL UNIQUE
 );
 
 CREATE TABLE message (
@@ -110,7 +111,7 @@ CREATE TABLE outbox (
     transfer        TEXT PRIMARY KEY,
     item            TEXT NOT NULL,
     recipient       TEXT NOT NULL,
-    attempts        INTEGER NOT NULL DEFAULT 0,
+    attempts        BIGINT NOT NULL DEFAULT 0,
     next_attempt_at BIGINT NOT NULL,
     delivered_at    TEXT,
     failed_at       TEXT,
@@ -167,11 +168,12 @@ CREATE TABLE idempotency (
 
 CREATE TABLE warning_update (
     flight       TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
+    seq          BIGINT NOT NULL,
     bytes        BYTEA NOT NULL,
     applied_at   TEXT NOT NULL,
     applied_unix BIGINT NOT NULL,
     level        TEXT NOT NULL,
+    pos          BIGINT NOT NULL UNIQUE,
     PRIMARY KEY (flight, seq)
 );
 CREATE INDEX warning_update_by_time ON warning_update (applied_unix);
@@ -179,9 +181,10 @@ CREATE INDEX warning_update_by_time ON warning_update (applied_unix);
 CREATE TABLE warning_out (
     party        TEXT NOT NULL,
     flight       TEXT NOT NULL,
-    seq          INTEGER NOT NULL,
+    seq          BIGINT NOT NULL,
     queued_at    TEXT NOT NULL,
     delivered_at TEXT,
+    pos          BIGINT NOT NULL UNIQUE,
     PRIMARY KEY (party, flight, seq)
 );
 CREATE INDEX warning_out_pending ON warning_out (party) WHERE delivered_at IS NULL;
@@ -191,14 +194,15 @@ CREATE TABLE item_return (
     item         TEXT NOT NULL,
     requested_by TEXT NOT NULL,
     requested_at TEXT NOT NULL,
-    done_at      TEXT
+    done_at      TEXT,
+    pos          BIGINT NOT NULL UNIQUE
 );
 CREATE INDEX item_return_open ON item_return (transfer) WHERE done_at IS NULL;
 CREATE UNIQUE INDEX item_return_one_open ON item_return (item) WHERE done_at IS NULL;
 
 CREATE TABLE incident_message (
     incident  TEXT NOT NULL,
-    seq       INTEGER NOT NULL,
+    seq       BIGINT NOT NULL,
     direction TEXT NOT NULL CHECK (direction IN ('sent', 'received')),
     party     TEXT NOT NULL,
     item      TEXT NOT NULL,
@@ -217,7 +221,7 @@ CREATE INDEX incident_reports ON incident_message (seq, incident) WHERE seq = 0;
 
 CREATE TABLE facility_record (
     facility TEXT NOT NULL,
-    seq      INTEGER NOT NULL,
+    seq      BIGINT NOT NULL,
     body     BYTEA NOT NULL,
     at       TEXT NOT NULL,
     custody  BYTEA NOT NULL,

@@ -3,7 +3,8 @@
 //! 127.0.0.1:5432 as `postgres`. Each test gets its own database, cloned
 //! from a template migrated once per schema version.
 //!
-//! What must hold with several writers: one ledger, gap-free, each record
+//! The conformance suite every adapter passes, on PostgreSQL; then what
+//! must hold with several writers: one ledger, gap-free, each record
 //! chained to the one before it in commit order, whatever the processes
 //! (here: stores with their own connections) and however they interleave;
 //! a writer dying mid-transaction leaves no gap; checkpoints are a
@@ -13,7 +14,11 @@ use std::collections::BTreeSet;
 
 use gsomia_ledger::entry::{Entry, GENESIS, Kind, Record};
 use gsomia_ledger::merkle::{Tree, leaf_hash};
-use gsomia_store::{PgStore, StoreError, postgres};
+use std::sync::Arc;
+
+use gsomia_store::{Batch, PgStore, Store, StoreError, postgres};
+
+use crate::conformance as c;
 
 /// The server's base URL (without a database).
 fn server() -> String {
@@ -41,6 +46,13 @@ async fn admin() -> tokio_postgres::Client {
     c
 }
 
+/// FNV-1a, for short database names.
+fn fnv(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// A fresh database for one test, cloned from the migrated template of
 /// this schema (made once, under a lock, by whichever test comes first);
 /// its connection string.
@@ -48,12 +60,10 @@ async fn fresh(test: &str) -> String {
     let a = admin().await;
     // Named by a digest of the migrations' text, so a changed schema gets
     // a template of its own rather than a stale one.
-    let digest = postgres::MIGRATIONS
+    let digest = fnv(&postgres::MIGRATIONS
         .iter()
         .flat_map(|m| m.2.bytes())
-        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-        });
+        .collect::<Vec<u8>>());
     let template = format!("gsomia_template_{digest:016x}");
     // Serialise template making across test processes and threads.
     a.execute("SELECT pg_advisory_lock(7467)", &[])
@@ -98,7 +108,13 @@ async fn fresh(test: &str) -> String {
                 .unwrap();
         }
     }
-    let db = format!("gsomia_test_{test}_{}", std::process::id());
+    // Short (identifiers stop at 63 bytes), distinct per test, and ending
+    // in the process id the clean-up above reads.
+    let db = format!(
+        "gsomia_test_{:016x}_{}",
+        fnv(test.as_bytes()),
+        std::process::id()
+    );
     a.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
         .await
         .unwrap();
@@ -109,6 +125,14 @@ async fn fresh(test: &str) -> String {
         .await
         .unwrap();
     url_of(&db)
+}
+
+/// A batch of nothing but ledger entries.
+fn ledgered(entries: Vec<Entry>) -> Batch {
+    Batch {
+        entries,
+        ..Batch::default()
+    }
 }
 
 fn entry(writer: usize, n: usize) -> Entry {
@@ -211,7 +235,7 @@ async fn three_writers_make_one_gap_free_ledger_in_commit_order() {
                 let mut got = Vec::new();
                 for b in (lane..BATCHES).step_by(4) {
                     let entries = (0..PER).map(|n| entry(w, b * PER + n)).collect();
-                    got.push((w, b, s.append(entries).await.unwrap()));
+                    got.push((w, b, s.commit(ledgered(entries)).await.unwrap()));
                 }
                 got
             }));
@@ -247,7 +271,7 @@ async fn three_writers_make_one_gap_free_ledger_in_commit_order() {
 async fn a_writer_killed_mid_transaction_leaves_no_gap_and_the_next_one_continues() {
     let url = fresh("killed").await;
     let s = PgStore::open(&url).await.unwrap();
-    s.append((0..5).map(|n| entry(0, n)).collect())
+    s.commit(ledgered((0..5).map(|n| entry(0, n)).collect()))
         .await
         .unwrap();
     // Another process takes the head, writes a record after it, and dies
@@ -269,7 +293,7 @@ async fn a_writer_killed_mid_transaction_leaves_no_gap_and_the_next_one_continue
     // This process's commit waits on the head meanwhile…
     let waiting = {
         let s = s.clone();
-        tokio::spawn(async move { s.append(vec![entry(1, 0), entry(1, 1)]).await })
+        tokio::spawn(async move { s.commit(ledgered(vec![entry(1, 0), entry(1, 1)])).await })
     };
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert!(!waiting.is_finished(), "the head row is locked");
@@ -290,7 +314,7 @@ async fn a_checkpoint_is_a_compare_and_swap_on_its_size() {
         PgStore::open(&url).await.unwrap(),
         PgStore::open(&url).await.unwrap(),
     );
-    a.append((0..3).map(|n| entry(0, n)).collect())
+    a.commit(ledgered((0..3).map(|n| entry(0, n)).collect()))
         .await
         .unwrap();
     let (_, tree) = check_chain(&a).await;
@@ -319,4 +343,55 @@ async fn a_checkpoint_is_a_compare_and_swap_on_its_size() {
         ),
         "{x:?} {y:?}"
     );
+}
+
+/// A fresh store on a fresh database.
+async fn store(test: &str) -> PgStore {
+    PgStore::open(&fresh(test).await).await.unwrap()
+}
+
+macro_rules! conformance {
+    ($($check:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                c::$check(&store(stringify!($check)).await).await;
+            }
+        )*
+    };
+}
+
+/// Each check of the suite, by name, on a database of its own.
+mod suite {
+    use super::*;
+
+    conformance!(
+        people,
+        people_are_updated_whole,
+        backfill_sets_only_missing_tags,
+        an_audit_reads_everything,
+        ledger_commits_chain,
+        a_replayed_transfer_has_no_second_effect,
+        a_failed_batch_writes_nothing,
+        checkpoints_are_compare_and_swap,
+        the_outbox_serves_due_transfers_until_delivered,
+        due_except_leaves_out_what_is_in_flight_and_keeps_the_order,
+        a_witness_never_goes_back,
+        messages_are_kept_once_each_in_order,
+        holdings_are_recorded_and_disposed_of_once,
+        incident_messages_wait_until_answered,
+        reclassified_rows_are_found_and_sealed_anew,
+        facility_files_append_once,
+    );
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_commits_keep_one_chain() {
+        c::concurrent_commits_keep_one_chain(Arc::new(store("concurrent").await)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_batch_among_concurrent_ones_fails_alone() {
+        c::a_failing_batch_among_concurrent_ones_fails_alone(Arc::new(store("failing").await))
+            .await;
+    }
 }
