@@ -93,7 +93,7 @@ fn prepare(root: &Path, parties: &[&str], at: Timestamp) -> Result<Prepared> {
     };
     for party in parties {
         let dir = root.join(party.to_ascii_lowercase());
-        crate::node::init(party, &dir)?;
+        crate::node::init(party, &dir, None)?;
         // These nodes live through the history themselves (their stores
         // record it): kept with `--keep`, they serve on the same footing.
         let toml = dir.join("node.toml");

@@ -92,6 +92,10 @@ enum Command {
         /// The node directory to create.
         #[arg(long)]
         dir: PathBuf,
+        /// Where the node keeps its state: a `postgres://` URL (one party's
+        /// processes may share it), or an SQLite file in the directory (the default).
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Real-time missile warnings on a running node: publish, track, impact, list, subscribe.
     #[command(subcommand)]
@@ -499,7 +503,11 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         } => live::run(dir, keep.as_deref()),
         Command::Keys(KeysCmd::Generate { party, out }) => keys::generate(&party, &out),
         Command::Ledger(cmd) => ledger::run(cmd),
-        Command::Init { party, dir } => node::init(&party, &dir),
+        Command::Init {
+            party,
+            dir,
+            database,
+        } => node::init(&party, &dir, database.as_deref()),
         Command::Serve {
             dir,
             log,

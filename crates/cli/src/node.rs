@@ -19,15 +19,21 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-/// `gsomia init`.
-pub fn init(party: &str, dir: &Path) -> Result<Outcome> {
+/// `gsomia init`: a node directory, its database an SQLite file in it or
+/// (`--database postgres://…`) a PostgreSQL database.
+pub fn init(party: &str, dir: &Path, database: Option<&str>) -> Result<Outcome> {
     let reg = load::registry(None)?;
-    let made = runtime()?.block_on(gsomia_node::init(&reg, party, dir))?;
+    let made = runtime()?.block_on(gsomia_node::init(&reg, party, dir, database))?;
     let (party, fingerprint) = (made.party, made.certificate_sha256);
+    let db = gsomia_node::Database::parse(database.unwrap_or("node.db"), dir);
+    let described = match &db {
+        gsomia_node::Database::Sqlite(_) => "node.db (SQLite, WAL, synchronous=FULL)".to_owned(),
+        gsomia_node::Database::Postgres(_) => format!("{db} (PostgreSQL)"),
+    };
     Ok(Outcome::ok(
-        json!({ "party": party, "dir": dir.display().to_string(), "certificate_sha256": fingerprint }),
+        json!({ "party": party, "dir": dir.display().to_string(), "database": db.to_string(), "certificate_sha256": fingerprint }),
         format!(
-            "node for {party} initialised in {}\n  config    node.toml\n  keys      keys/ (signing and recipient keys, owner-only)\n  tls       tls/ (local CA and node certificate, sha256 {fingerprint})\n  database  node.db (SQLite, WAL, synchronous=FULL) with an empty ledger\nnext: gsomia person add --dir {} …\n",
+            "node for {party} initialised in {}\n  config    node.toml\n  keys      keys/ (signing and recipient keys, owner-only)\n  tls       tls/ (local CA and node certificate, sha256 {fingerprint})\n  database  {described} with an empty ledger\nnext: gsomia person add --dir {} …\n",
             dir.display(),
             dir.display()
         ),

@@ -33,7 +33,7 @@ pub use gsomia_store::StoreError;
 pub use lanes::item_thread;
 pub use node::Node;
 pub use service::{Listeners, Options, Running, ServiceError, assemble, run, start};
-pub use settings::{LogFormat, Settings, SettingsError, init};
+pub use settings::{Database, LogFormat, Settings, SettingsError, init};
 pub use witness::WitnessError;
 
 /// Standalone ledger directories (`gsomia ledger … --dir`), as the store keeps them.

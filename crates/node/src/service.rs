@@ -174,7 +174,7 @@ pub async fn start(
     let now = options.clock.now();
     let store = startup::open(&settings.database, &now.to_string()).await?;
     let ledger_err = |problem| StartError::Ledger {
-        path: settings.database.display().to_string(),
+        path: settings.database.to_string(),
         problem,
     };
     let checked = startup::ledger(store.as_ref(), &signer)

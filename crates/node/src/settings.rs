@@ -8,6 +8,7 @@
 //! DIR/tls/               ca.pem, ca.key, node.pem, node.key (keys 0600): a local CA
 //!                        for trying it out; operators point node.toml at real PKI files
 //! DIR/node.db            SQLite (WAL, synchronous=FULL): people, items, transfers, ledger
+//!                        (or `database = "postgres://…"`: the same on PostgreSQL)
 //! DIR/partners/XXX.toml  partners' identities, pinned certificates and endpoints
 //! ```
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use gsomia_ledger::merkle::Tree;
 use gsomia_ledger::note::Checkpoint;
-use gsomia_store::{SqliteStore, Store, StoreError};
+use gsomia_store::{PgStore, SqliteStore, Store, StoreError};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -54,6 +55,14 @@ pub enum SettingsError {
     /// A directory that is a node directory already.
     #[error("`{0}` is already a node directory")]
     Exists(String),
+    /// A database that holds a node already (one database per node).
+    #[error(
+        "`{0}` already holds a node's ledger; one database holds one node (make another database)"
+    )]
+    DatabaseTaken(String),
+    /// A `database` setting that cannot be one.
+    #[error("`database = {0}`: not a file name or a postgres:// URL")]
+    BadDatabase(String),
     /// A key file.
     #[error(transparent)]
     Key(#[from] KeyError),
@@ -84,7 +93,7 @@ struct Raw {
     party: String,
     api_listen: String,
     peer_listen: String,
-    database: PathBuf,
+    database: String,
     keys: PathBuf,
     tls_cert: PathBuf,
     tls_key: PathBuf,
@@ -93,6 +102,54 @@ struct Raw {
     log_format: LogFormat,
     #[serde(default)]
     shipped_history_before: Option<String>,
+}
+
+/// Where a node keeps its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An SQLite file (the default: nothing to install).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (a `postgres://` or `postgresql://` URL): one
+    /// party's processes may share it.
+    Postgres(String),
+}
+
+impl Database {
+    /// `database = …` of node.toml: a URL names PostgreSQL, anything
+    /// else a file (relative to the node directory).
+    pub fn parse(text: &str, dir: &Path) -> Database {
+        let t = text.trim();
+        if t.starts_with("postgres://") || t.starts_with("postgresql://") {
+            Database::Postgres(t.to_owned())
+        } else {
+            let p = PathBuf::from(t);
+            Database::Sqlite(if p.is_relative() { dir.join(p) } else { p })
+        }
+    }
+
+    /// Opens it; it must have been made by [`init`] (an SQLite file that
+    /// is not there, or a PostgreSQL database without the schema, is
+    /// [`StoreError::NoDatabase`]).
+    pub async fn open(&self) -> Result<Arc<dyn Store>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(path) => Arc::new(SqliteStore::open_existing(path).await?),
+            Database::Postgres(url) => {
+                // Migrations apply once however many processes start.
+                gsomia_store::postgres::migrate_existing(url).await?;
+                Arc::new(PgStore::open(url).await?)
+            }
+        })
+    }
+}
+
+impl std::fmt::Display for Database {
+    /// The file, or the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(p) => write!(f, "{}", p.display()),
+            Database::Postgres(url) => write!(f, "{}", gsomia_store::postgres::redacted(url)),
+        }
+    }
 }
 
 /// A node's validated configuration.
@@ -106,8 +163,8 @@ pub struct Settings {
     pub api_listen: SocketAddr,
     /// Where the peer endpoint for partners listens (mutual TLS).
     pub peer_listen: SocketAddr,
-    /// The SQLite database.
-    pub database: PathBuf,
+    /// The database: an SQLite file, or a PostgreSQL server.
+    pub database: Database,
     /// The party's keys.
     pub keys: PathBuf,
     /// The TLS certificate chain (PEM).
@@ -148,7 +205,7 @@ impl Settings {
             api_listen: addr("api_listen", &raw.api_listen)?,
             peer_listen: addr("peer_listen", &raw.peer_listen)?,
             party: raw.party,
-            database: abs(raw.database),
+            database: Database::parse(&raw.database, dir),
             keys: abs(raw.keys),
             tls_cert: abs(raw.tls_cert),
             tls_key: abs(raw.tls_key),
@@ -179,7 +236,7 @@ impl Settings {
 
     /// Opens the node's database, which must exist (only [`init`] makes one).
     pub async fn open_store(&self) -> Result<Arc<dyn Store>, StoreError> {
-        Ok(Arc::new(SqliteStore::open_existing(&self.database).await?))
+        self.database.open().await
     }
 
     /// The public bundle partners pin: identity and certificate.
@@ -243,11 +300,30 @@ pub async fn init(
     registry: &gsomia_core::Registry,
     party: &str,
     dir: &Path,
+    database: Option<&str>,
 ) -> Result<Initialised, SettingsError> {
     let p = registry.party(party)?;
     let party = registry.party_id(p).to_owned();
     if dir.join(CONFIG).exists() {
         return Err(SettingsError::Exists(dir.display().to_string()));
+    }
+    let db_text = database.unwrap_or("node.db");
+    if db_text.trim().is_empty() || db_text.contains(['"', '\\', '\n']) {
+        return Err(SettingsError::BadDatabase(db_text.to_owned()));
+    }
+    let db = Database::parse(db_text, dir);
+    if let Database::Postgres(url) = &db {
+        // A PostgreSQL database holds one party's node: a second `init`
+        // on it would make a second ledger under another key.
+        gsomia_store::postgres::migrate(url).await?;
+        let existing = PgStore::open(url).await?;
+        if existing.latest_checkpoint().await?.is_some() {
+            return Err(SettingsError::DatabaseTaken(db.to_string()));
+        }
+    } else if let Database::Sqlite(path) = &db
+        && path.exists()
+    {
+        return Err(SettingsError::DatabaseTaken(path.display().to_string()));
     }
     let partners = dir.join("partners");
     std::fs::create_dir_all(&partners)
@@ -259,7 +335,7 @@ pub async fn init(
          party = \"{party}\"\n\
          api_listen = \"127.0.0.1:0\"\n\
          peer_listen = \"127.0.0.1:0\"\n\
-         database = \"node.db\"\n\
+         database = \"{db_text}\"\n\
          keys = \"keys\"\n\
          # A local CA made by `gsomia init` for trying it out; point these at real PKI files in production.\n\
          tls_cert = \"tls/node.pem\"\n\
@@ -270,7 +346,10 @@ pub async fn init(
     );
     write_public(&dir.join(CONFIG), &config)?;
     let (_, signer) = keys::signer(&dir.join("keys"))?;
-    let store = SqliteStore::open(&dir.join("node.db")).await?;
+    let store: Arc<dyn Store> = match &db {
+        Database::Sqlite(path) => Arc::new(SqliteStore::open(path).await?),
+        Database::Postgres(url) => Arc::new(PgStore::open(url).await?),
+    };
     let c = Checkpoint {
         origin: signer.name.clone(),
         size: 0,

@@ -160,13 +160,16 @@ pub(crate) fn private_files(tls_key: &Path, tls_ca: &Path) -> Result<(), StartEr
 }
 
 /// Opens the node's database: it must exist and take writes.
-pub(crate) async fn open(database: &Path, at: &str) -> Result<Arc<dyn Store>, StartError> {
-    let store: Arc<dyn Store> = match gsomia_store::SqliteStore::open_existing(database).await {
-        Ok(s) => Arc::new(s),
+pub(crate) async fn open(
+    database: &crate::settings::Database,
+    at: &str,
+) -> Result<Arc<dyn Store>, StartError> {
+    let store: Arc<dyn Store> = match database.open().await {
+        Ok(s) => s,
         Err(StoreError::NoDatabase(p)) => return Err(StartError::NoDatabase(p)),
         Err(e) => {
             return Err(StartError::NotWritable {
-                path: database.display().to_string(),
+                path: database.to_string(),
                 why: e.to_string(),
             });
         }
@@ -175,7 +178,7 @@ pub(crate) async fn open(database: &Path, at: &str) -> Result<Arc<dyn Store>, St
         .probe_write(at)
         .await
         .map_err(|e| StartError::NotWritable {
-            path: database.display().to_string(),
+            path: database.to_string(),
             why: e.to_string(),
         })?;
     Ok(store)

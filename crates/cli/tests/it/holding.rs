@@ -84,9 +84,19 @@ pub(crate) fn until<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 
 /// KOR and JPN, each pinning the other, both peer endpoints on fixed ports.
 pub(crate) fn pair(root: &Path) -> (PathBuf, PathBuf) {
+    pair_on(root, None)
+}
+
+/// [`pair`] with JPN's database elsewhere (`--database URL`).
+pub(crate) fn pair_on(root: &Path, jpn_database: Option<&str>) -> (PathBuf, PathBuf) {
     let (jpn, kor) = (root.join("jpn"), root.join("kor"));
     for (p, d) in [("JPN", &jpn), ("KOR", &kor)] {
-        assert_eq!(json(&["init", "--party", p, "--dir", s(d)]).0, 0);
+        let mut args = vec!["init", "--party", p, "--dir", s(d)];
+        if let (Some(url), "JPN") = (jpn_database, p) {
+            args.extend(["--database", url]);
+        }
+        let (code, out) = json(&args);
+        assert_eq!(code, 0, "{out}");
     }
     let jport = crate::common::fixed_peer_port(&jpn);
     let kport = crate::common::fixed_peer_port(&kor);

@@ -21,6 +21,7 @@ mod item;
 mod ledger;
 mod node;
 mod operate;
+mod postgres;
 mod reclassify;
 mod serve;
 mod tamper;

@@ -77,9 +77,12 @@ pub(super) fn hash32(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
 /// Connects to `url` (a `postgres://` URL or key-value string); the
 /// connection's I/O runs as a task on the current tokio runtime.
 async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls)
-        .await
-        .map_err(|e| StoreError::Database(format!("cannot connect to PostgreSQL: {e}")))?;
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+        StoreError::Database(format!(
+            "cannot connect to PostgreSQL at {}: {e}",
+            redacted(url)
+        ))
+    })?;
     tokio::spawn(async move {
         // The connection ends when the client is dropped, or on an error
         // that every waiting query then sees for itself.
@@ -135,6 +138,40 @@ pub async fn migrate(url: &str) -> Result<Vec<i32>, StoreError> {
     Ok(applied)
 }
 
+/// [`migrate`] for a database that must already hold a node: one without
+/// the schema is [`StoreError::NoDatabase`] (only `gsomia init` makes a
+/// node's database), one with it gets the migrations it lacks.
+pub async fn migrate_existing(url: &str) -> Result<Vec<i32>, StoreError> {
+    let c = connect(url).await?;
+    let made = c
+        .query_opt(
+            "SELECT 1 FROM information_schema.tables WHERE table_name = 'ledger_head'",
+            &[],
+        )
+        .await
+        .map_err(db)?
+        .is_some();
+    drop(c);
+    if !made {
+        return Err(StoreError::NoDatabase(format!(
+            "{} (no gsomia schema; only `gsomia init --database` makes a node's database)",
+            redacted(url)
+        )));
+    }
+    migrate(url).await
+}
+
+/// A connection string without its password.
+pub fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 /// Refuses a server or session that does not make commits durable.
 async fn durable(c: &Client) -> Result<(), StoreError> {
     for setting in ["fsync", "synchronous_commit"] {
@@ -181,7 +218,8 @@ impl PgStore {
             .is_none();
         if missing {
             return Err(StoreError::NoDatabase(format!(
-                "{url} (no gsomia schema: run the migrations first)"
+                "{} (no gsomia schema: run the migrations first)",
+                redacted(url)
             )));
         }
         let writer = connect(url).await?;

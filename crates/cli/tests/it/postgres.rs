@@ -1,0 +1,169 @@
+//! A node on PostgreSQL, run as a user would (`gsomia init --database
+//! postgres://…`, `gsomia serve`), beside a partner on SQLite: it receives,
+//! reads, releases, records receipts, verifies its ledger offline and at
+//! every start, and refuses a row an insider edited in the database, as on
+//! SQLite. Real server (`GSOMIA_TEST_POSTGRES`, else 127.0.0.1:5432 as
+//! `postgres`), a database per test; never skipped.
+
+use crate::common::{json, s, tmp};
+use crate::holding::{As, ca, file, kor_item_at_jpn, person, until};
+use crate::serve::Server;
+
+fn server() -> String {
+    std::env::var("GSOMIA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into())
+}
+
+/// Runs `sql` on the server's `postgres` database (or `db`).
+fn admin(db: &str, sql: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let url = format!("{} dbname={db}", server());
+        let (c, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at `{url}` ({e}): start it (`pg_ctlcluster \
+                     --skip-systemctl-redirect $(ls /etc/postgresql) main start`; .ci/run does)"
+                )
+            });
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        c.batch_execute(sql).await.unwrap();
+    });
+}
+
+/// A new, empty database for one test; its URL.
+fn database(name: &str) -> (String, String) {
+    let db = format!("gsomia_it_{name}_{}", std::process::id());
+    admin(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
+    admin("postgres", &format!("CREATE DATABASE {db}"));
+    let url = std::env::var("GSOMIA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    (format!("{url}/{db}"), db)
+}
+
+#[test]
+fn a_node_on_postgresql_receives_releases_verifies_and_refuses_an_edited_row() {
+    let root = tmp("pg-node");
+    let (url, db) = database("node");
+    let (jpn, kor) = crate::holding::pair_on(&root, Some(&url));
+    let text = std::fs::read_to_string(jpn.join("node.toml")).unwrap();
+    assert!(text.contains(&format!("database = \"{url}\"")), "{text}");
+    assert!(!jpn.join("node.db").exists(), "no SQLite file beside it");
+    // A second node on the same database is refused.
+    let (code, d) = json(&[
+        "init",
+        "--party",
+        "JPN",
+        "--dir",
+        s(&root.join("jpn-again")),
+        "--database",
+        &url,
+    ]);
+    assert_eq!(code, 2, "{d}");
+    assert!(
+        d["error"]
+            .as_str()
+            .unwrap()
+            .contains("already holds a node"),
+        "{d}"
+    );
+
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let js = Server::start(&jpn);
+    let ks = Server::start(&kor);
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    // Received from KOR, stored on PostgreSQL, read under both labels.
+    let (_, held) = kor_item_at_jpn(&root, &k, &j, "pg-item");
+    let shown = j.ok(&["item", "show", &held]);
+    assert_eq!(shown["equivalent_label"]["level"], "極秘", "{shown}");
+    let out = root.join("read.txt");
+    j.ok(&["item", "read", &held, "--out", s(&out)]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "pg-item");
+    // Released to KOR and delivered, with KOR's receipt.
+    let f = file(&root, "ours.txt", "ours");
+    let ours = j.ok(&[
+        "item",
+        "submit",
+        "--level",
+        "極秘",
+        "--topic",
+        "dprk.missile",
+        "--rel-to",
+        "KOR",
+        "--in",
+        s(&f),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = j.ok(&["item", "release", &ours, "--to", "KOR"]);
+    assert_eq!(r["decision"], "release", "{r}");
+    until("the receipt", || {
+        let t = j.ok(&["transfer", "list"]);
+        (t["transfers"][0]["state"] == "delivered").then_some(())
+    });
+    // The ledger verifies offline, and again at a restart.
+    drop(js);
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&jpn)]);
+    assert_eq!(code, 0, "{v}");
+    let js = Server::start(&jpn);
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let listed = j.ok(&["item", "list", "--all"]);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "{listed}");
+    // An insider raises the received item's equivalent label in the
+    // database: the row no longer matches its custody tag, and is refused.
+    drop(js);
+    admin(
+        &db,
+        &format!(
+            "UPDATE item SET equivalent_label = label, access_level = '区分なし' WHERE id = '{held}'"
+        ),
+    );
+    let js = Server::start(&jpn);
+    let j = As {
+        url: &js.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let (code, d) = j.run(&["item", "show", &held]);
+    assert_eq!(code, 1, "{d}");
+    let (_, health) = json(&[
+        "health",
+        "--node",
+        &js.url,
+        "--ca",
+        s(&jpn.join("tls/ca.pem")),
+    ]);
+    assert!(
+        health["integrity_alarms"].as_u64().unwrap_or(0) >= 1,
+        "{health}"
+    );
+    drop((js, ks));
+    admin(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
+}
