@@ -3,7 +3,11 @@
 //! durably (SQLite WAL, synchronous=FULL, on disk), ledgers and signs a
 //! receipt, JPN verifies it and ledgers the delivery. 1 KiB items.
 //!
-//! Run: `cargo bench -p gsomia-node --bench transfer -- [N]` (default 2000).
+//! Run: `cargo bench -p gsomia-node --bench transfer -- [N] [--postgres]`
+//! (default 2000). With `--postgres` the same run is made twice, the
+//! nodes on SQLite and then on PostgreSQL (`GSOMIA_TEST_POSTGRES`, else
+//! 127.0.0.1:5432 as `postgres`; a database per node, dropped after), and
+//! the sustained rates compared.
 //! Prints: the per-transfer floor measured in the same run (seal for the
 //! recipient + a share of one batch signature and its check + open at the
 //! recipient + a share of two durable single-row commits); the
@@ -27,7 +31,9 @@
 use std::time::Instant;
 
 use gsomia_node::testkit::{self as kit, identity, missile_label};
-use gsomia_store::{Batch, Item, SqliteStore};
+use std::sync::Arc;
+
+use gsomia_store::{Batch, Item, PgStore, SqliteStore, Store};
 
 fn main() {
     let n: usize = std::env::args()
@@ -42,10 +48,53 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(n));
+    let postgres = std::env::args().any(|a| a == "--postgres");
+    let on_sqlite = rt.block_on(run(n, false));
+    if postgres {
+        let on_postgres = rt.block_on(run(n, true));
+        println!(
+            "sustained on PostgreSQL / on SQLite: {:.0}/s / {:.0}/s = {:.2} (goal: at least 0.5)",
+            on_postgres,
+            on_sqlite,
+            on_postgres / on_sqlite
+        );
+    }
 }
 
-async fn run(n: usize) {
+fn server() -> String {
+    std::env::var("GSOMIA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into())
+}
+
+async fn admin(sql: &str) {
+    let (c, conn) = tokio_postgres::connect(&format!("{} dbname=postgres", server()), tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL is not reachable (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start)");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    c.batch_execute(sql).await.unwrap();
+}
+
+/// A node's store: an SQLite file in `dir`, or a fresh PostgreSQL database.
+async fn store(dir: &std::path::Path, name: &str, postgres: bool) -> Arc<dyn Store> {
+    if !postgres {
+        return Arc::new(
+            SqliteStore::open(&dir.join(format!("{name}.db")))
+                .await
+                .unwrap(),
+        );
+    }
+    let db = format!("gsomia_bench_{name}_{}", std::process::id());
+    admin(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)")).await;
+    admin(&format!("CREATE DATABASE {db}")).await;
+    let url = format!("{} dbname={db}", server());
+    gsomia_store::postgres::migrate(&url).await.unwrap();
+    Arc::new(PgStore::open(&url).await.unwrap())
+}
+
+/// The run; its sustained rate (transfers/s).
+async fn run(n: usize, postgres: bool) -> f64 {
     let dir = std::env::temp_dir().join(format!("gsomia-bench-transfer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -54,7 +103,7 @@ async fn run(n: usize) {
         identity(&dir, "KOR", 2).unwrap(),
     );
 
-    let kor_store = std::sync::Arc::new(SqliteStore::open(&dir.join("kor.db")).await.unwrap());
+    let kor_store = store(&dir, "kor", postgres).await;
     let kor_node = kor
         .node(
             gsomia_core::shipped().unwrap(),
@@ -77,7 +126,7 @@ async fn run(n: usize) {
 
     let mut clients = std::collections::BTreeMap::new();
     clients.insert("KOR".to_owned(), jpn.tls_to(&kor).unwrap());
-    let jpn_store = std::sync::Arc::new(SqliteStore::open(&dir.join("jpn.db")).await.unwrap());
+    let jpn_store = store(&dir, "jpn", postgres).await;
     let jpn_node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
@@ -268,7 +317,10 @@ async fn run(n: usize) {
         2 * n + rate_n,
         "every transfer arrived exactly once"
     );
-    println!("transfers: 1 KiB, JPN → KOR over mutual TLS, durable on both sides");
+    println!(
+        "transfers: 1 KiB, JPN → KOR over mutual TLS, durable on both sides ({})",
+        if postgres { "PostgreSQL" } else { "SQLite" }
+    );
     println!(
         "floor: crypto {crypto:?} + 2 durable commits {two_commits:?} / {} per batch = {floor:?} per transfer on one core → {:.0}/s on two cores",
         kit::DELIVERY_BATCH,
@@ -321,6 +373,17 @@ async fn run(n: usize) {
         took.as_secs_f64() * 1e6 / checked as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
+    if postgres {
+        drop((jpn_node, kor_node));
+        for name in ["jpn", "kor"] {
+            admin(&format!(
+                "DROP DATABASE IF EXISTS gsomia_bench_{name}_{} WITH (FORCE)",
+                std::process::id()
+            ))
+            .await;
+        }
+    }
+    n as f64 / sustained.as_secs_f64()
 }
 
 fn transfer_id(r: Result<String, String>) -> String {

@@ -197,7 +197,9 @@ async fn durable(c: &Client) -> Result<(), StoreError> {
 /// for reads and single-statement writes.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    conn: Arc<Client>,
+    /// Connections for reads and single-statement writes, taken in turn.
+    conns: Arc<[Conn]>,
+    next: Arc<std::sync::atomic::AtomicUsize>,
     jobs: mpsc::UnboundedSender<(Box<Batch>, write::Reply)>,
     commits: Arc<AtomicU64>,
 }
@@ -206,9 +208,9 @@ impl PgStore {
     /// Opens the (migrated) database at `url`: two connections, one of
     /// them the writer's. Must be called inside a tokio runtime.
     pub async fn open(url: &str) -> Result<PgStore, StoreError> {
-        let conn = connect(url).await?;
-        durable(&conn).await?;
-        let missing = conn
+        let first = connect(url).await?;
+        durable(&first).await?;
+        let missing = first
             .query_opt(
                 "SELECT 1 FROM information_schema.tables WHERE table_name = 'ledger_head'",
                 &[],
@@ -222,12 +224,17 @@ impl PgStore {
                 redacted(url)
             )));
         }
+        let mut conns = vec![Conn::new(first)];
+        for _ in 1..READERS {
+            conns.push(Conn::new(connect(url).await?));
+        }
         let writer = connect(url).await?;
         let (jobs, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
         tokio::spawn(write::run(writer, rx, commits.clone()));
         Ok(PgStore {
-            conn: Arc::new(conn),
+            conns: conns.into(),
+            next: Arc::default(),
             jobs,
             commits,
         })
@@ -239,6 +246,13 @@ impl PgStore {
         self.commits.load(Ordering::Relaxed)
     }
 
+    /// The next connection in turn.
+    fn conn(&self) -> &Conn {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        // `conns` is never empty (`open` makes READERS of them).
+        &self.conns[n % self.conns.len()]
+    }
+
     /// Every row of `sql` with `params`, each mapped by `f`.
     async fn all<T>(
         &self,
@@ -246,8 +260,10 @@ impl PgStore {
         params: &[&(dyn ToSql + Sync)],
         f: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Vec<T>, StoreError> {
-        self.conn
-            .query(sql, params)
+        let c = self.conn();
+        let st = c.prepared(sql).await?;
+        c.client
+            .query(&st, params)
             .await
             .map_err(db)?
             .iter()
@@ -262,13 +278,63 @@ impl PgStore {
         params: &[&(dyn ToSql + Sync)],
         f: impl Fn(&Row) -> Result<T, StoreError>,
     ) -> Result<Option<T>, StoreError> {
-        self.conn
-            .query_opt(sql, params)
+        let c = self.conn();
+        let st = c.prepared(sql).await?;
+        c.client
+            .query_opt(&st, params)
             .await
             .map_err(db)?
             .as_ref()
             .map(f)
             .transpose()
+    }
+
+    /// Runs `sql` (one statement, committed on its own): rows changed.
+    async fn exec(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        let c = self.conn();
+        let st = c.prepared(sql).await?;
+        c.client.execute(&st, params).await.map_err(db)
+    }
+}
+
+/// Connections for reads kept open per store.
+const READERS: usize = 4;
+
+/// A connection and the statements prepared on it, by their text: each is
+/// parsed once per connection, and a query costs one round trip.
+struct Conn {
+    client: Client,
+    stmts: std::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn").finish_non_exhaustive()
+    }
+}
+
+impl Conn {
+    fn new(client: Client) -> Conn {
+        Conn {
+            client,
+            stmts: std::sync::Mutex::default(),
+        }
+    }
+
+    async fn prepared(&self, sql: &str) -> Result<tokio_postgres::Statement, StoreError> {
+        let cached = match self.stmts.lock() {
+            Ok(g) => g.get(sql).cloned(),
+            Err(p) => p.into_inner().get(sql).cloned(),
+        };
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        let s = self.client.prepare(sql).await.map_err(db)?;
+        match self.stmts.lock() {
+            Ok(mut g) => g.insert(sql.to_owned(), s.clone()),
+            Err(p) => p.into_inner().insert(sql.to_owned(), s.clone()),
+        };
+        Ok(s)
     }
 }
 
@@ -577,14 +643,13 @@ impl Store for PgStore {
     fn put_checkpoint<'a>(&'a self, size: u64, root: Hash, note: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let put = self
-                .conn
-                .query_opt(
+                .one(
                     "INSERT INTO checkpoint (size, root, note) VALUES ($1, $2, $3) \
                      ON CONFLICT (size) DO NOTHING RETURNING size",
                     &[&int(size)?, &&root.0[..], &note],
+                    |_| Ok(()),
                 )
-                .await
-                .map_err(db)?;
+                .await?;
             if put.is_some() {
                 return Ok(());
             }
@@ -666,13 +731,12 @@ impl Store for PgStore {
 
     fn probe_write<'a>(&'a self, at: &'a str) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.conn
-                .execute(
+            self
+                .exec(
                     "INSERT INTO probe (id, at) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET at = excluded.at",
                     &[&at],
                 )
-                .await
-                .map_err(db)?;
+                .await?;
             Ok(())
         })
     }
@@ -706,15 +770,13 @@ impl Store for PgStore {
             // Never backwards, whichever process writes: the update applies
             // only over a smaller size (or none).
             let n = self
-                .conn
-                .execute(
+                .exec(
                     "INSERT INTO witnessed (party, size, root, note, at) VALUES ($1, $2, $3, $4, $5) \
                      ON CONFLICT (party) DO UPDATE SET size = excluded.size, root = excluded.root, \
                      note = excluded.note, at = excluded.at WHERE witnessed.size <= excluded.size",
                     &[&party, &int(size)?, &&root.0[..], &note, &at],
                 )
-                .await
-                .map_err(db)?;
+                .await?;
             if n == 0 {
                 return Err(StoreError::Conflict(size));
             }
@@ -730,13 +792,12 @@ impl Store for PgStore {
         at: &'a str,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.conn
-                .execute(
+            self
+                .exec(
                     "INSERT INTO cosigned (size, cosigner, note, at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     &[&int(size)?, &cosigner, &note, &at],
                 )
-                .await
-                .map_err(db)?;
+                .await?;
             Ok(())
         })
     }
@@ -834,14 +895,12 @@ impl Store for PgStore {
         error: &'a str,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.conn
-                .execute(
-                    "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
+            self.exec(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
                      WHERE transfer = $3 AND delivered_at IS NULL",
-                    &[&next_attempt_at, &error, &transfer],
-                )
-                .await
-                .map_err(db)?;
+                &[&next_attempt_at, &error, &transfer],
+            )
+            .await?;
             Ok(())
         })
     }
@@ -1233,7 +1292,8 @@ impl Store for PgStore {
             // Erased sealed bytes live on in dead row versions until the
             // table is rewritten: VACUUM FULL rewrites it without them
             // (it waits for the table's other users).
-            self.conn
+            self.conn()
+                .client
                 .batch_execute("VACUUM FULL item")
                 .await
                 .map_err(db)?;

@@ -11,9 +11,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gsomia_ledger::entry::Record;
 use gsomia_ledger::merkle::{Hash, leaf_hash};
+use std::collections::HashMap;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Transaction};
+
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement, Transaction};
 
 use super::{db, hash32, index, int};
 use crate::node::{Batch, Committed, StoreError, Tagged};
@@ -31,6 +34,35 @@ fn unique_or(e: tokio_postgres::Error, taken: impl FnOnce() -> StoreError) -> St
     } else {
         db(e)
     }
+}
+
+/// The writer connection's prepared statements, by their text: each is
+/// parsed once per connection, and a statement costs one round trip.
+type Stmts = HashMap<String, Statement>;
+
+/// `sql` prepared on this connection (once).
+async fn prep(
+    tx: &Transaction<'_>,
+    st: &mut Stmts,
+    sql: &str,
+) -> Result<Statement, tokio_postgres::Error> {
+    if let Some(s) = st.get(sql) {
+        return Ok(s.clone());
+    }
+    let s = tx.prepare(sql).await?;
+    st.insert(sql.to_owned(), s.clone());
+    Ok(s)
+}
+
+/// Runs prepared `sql` with `params`: the rows it changed.
+async fn ex(
+    tx: &Transaction<'_>,
+    st: &mut Stmts,
+    sql: &str,
+    params: &[&(dyn ToSql + Sync)],
+) -> Result<u64, tokio_postgres::Error> {
+    let s = prep(tx, st, sql).await?;
+    tx.execute(&s, params).await
 }
 
 /// The head row's position within the transaction.
@@ -56,6 +88,7 @@ pub(super) async fn run(
     mut rx: mpsc::UnboundedReceiver<(Box<Batch>, Reply)>,
     commits: Arc<AtomicU64>,
 ) {
+    let mut stmts = Stmts::new();
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -65,7 +98,7 @@ pub(super) async fn run(
             }
         }
         let (batches, replies): (Vec<Box<Batch>>, Vec<Reply>) = group.into_iter().unzip();
-        let (results, outcome) = commit_group(&mut conn, &batches).await;
+        let (results, outcome) = commit_group(&mut conn, &mut stmts, &batches).await;
         if outcome.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -89,18 +122,20 @@ pub(super) async fn run(
 /// its own savepoint. Each batch's result, and the transaction's.
 async fn commit_group(
     conn: &mut Client,
+    st: &mut Stmts,
     batches: &[Box<Batch>],
 ) -> (Vec<Result<Committed, StoreError>>, Result<(), StoreError>) {
     let mut results = Vec::with_capacity(batches.len());
     let outcome = async {
         let tx = conn.transaction().await.map_err(db)?;
-        let head = tx
-            .query_one(
-                "SELECT next_index, last_leaf, next_pos FROM ledger_head WHERE id = 1 FOR UPDATE",
-                &[],
-            )
-            .await
-            .map_err(db)?;
+        let q = prep(
+            &tx,
+            st,
+            "SELECT next_index, last_leaf, next_pos FROM ledger_head WHERE id = 1 FOR UPDATE",
+        )
+        .await
+        .map_err(db)?;
+        let head = tx.query_one(&q, &[]).await.map_err(db)?;
         let start = Seq {
             next: index(head.get(0))?,
             prev: hash32(head.get(1), "the head's leaf hash")?,
@@ -111,7 +146,7 @@ async fn commit_group(
         let mut all = Vec::with_capacity(batches.len());
         let mut together = Ok(());
         for b in batches {
-            match apply(&tx, b, &mut seq).await {
+            match apply(&tx, st, b, &mut seq).await {
                 Ok(c) => all.push(c),
                 Err(e) => {
                     together = Err(e);
@@ -139,7 +174,7 @@ async fn commit_group(
                 for b in batches {
                     tx.batch_execute("SAVEPOINT batch").await.map_err(db)?;
                     let before = seq;
-                    let r = apply(&tx, b, &mut seq).await;
+                    let r = apply(&tx, st, b, &mut seq).await;
                     if r.is_ok() {
                         tx.batch_execute("RELEASE batch").await.map_err(db)?;
                     } else {
@@ -152,7 +187,9 @@ async fn commit_group(
                 }
             }
         }
-        tx.execute(
+        ex(
+            &tx,
+            st,
             "UPDATE ledger_head SET next_index = $1, last_leaf = $2, next_pos = $3 WHERE id = 1",
             &[&int(seq.next)?, &&seq.prev.0[..], &seq.pos],
         )
@@ -165,9 +202,16 @@ async fn commit_group(
 }
 
 /// Indexes an item's topics (each once).
-async fn topics(tx: &Transaction<'_>, item: &str, topics: &[String]) -> Result<(), StoreError> {
+async fn topics(
+    tx: &Transaction<'_>,
+    st: &mut Stmts,
+    item: &str,
+    topics: &[String],
+) -> Result<(), StoreError> {
     for t in topics {
-        tx.execute(
+        ex(
+            tx,
+            st,
             "INSERT INTO item_topic (item, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&item, t],
         )
@@ -192,17 +236,17 @@ fn need_to_know(p: &crate::node::Person) -> Result<String, StoreError> {
 /// success (the caller restores it otherwise).
 async fn apply(
     tx: &Transaction<'_>,
+    st: &mut Stmts,
     batch: &Batch,
     seq: &mut Seq,
 ) -> Result<Committed, StoreError> {
     // Every commit holds the head row: a destruction or return that
     // committed first (in any process) is seen here.
     for id in &batch.held {
-        let held: Option<bool> = tx
-            .query_opt("SELECT disposal IS NULL FROM item WHERE id = $1", &[id])
+        let q = prep(tx, st, "SELECT disposal IS NULL FROM item WHERE id = $1")
             .await
-            .map_err(db)?
-            .map(|r| r.get(0));
+            .map_err(db)?;
+        let held: Option<bool> = tx.query_opt(&q, &[id]).await.map_err(db)?.map(|r| r.get(0));
         if held != Some(true) {
             return Err(StoreError::Gone(id.clone()));
         }
@@ -210,7 +254,7 @@ async fn apply(
     for p in &batch.people {
         let ntk = need_to_know(p)?;
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, \
              created_at, revoked_at, custody, facility, visit, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
@@ -271,13 +315,13 @@ async fn apply(
                 "UPDATE outbox SET custody = $1 WHERE transfer = $2 AND custody IS NULL"
             }
         };
-        tx.execute(q, &[tag, id]).await.map_err(db)?;
+        ex(tx, st, q, &[tag, id]).await.map_err(db)?;
     }
     // Exactly once, across processes: a transfer id already received (or
     // twice in the batch) meets the primary key.
     for t in &batch.incoming {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO received_transfer (transfer, sender, item, received_at, pos) VALUES ($1, $2, $3, $4, $5)",
             &[&t.transfer, &t.sender, &t.item, &t.received_at, &pos],
         )
@@ -287,7 +331,7 @@ async fn apply(
     for i in &batch.items {
         let pos = seq.take_pos();
         let ix = i.index.as_ref();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, \
              custody, binding, access_level, created_unix, lineage, disposal, source, dispose_by, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
@@ -314,7 +358,7 @@ async fn apply(
         .await
         .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
         if let Some(index) = ix {
-            topics(tx, &i.id, &index.topics).await?;
+            topics(tx, st, &i.id, &index.topics).await?;
         }
     }
     for (id, binding, index) in &batch.reindex {
@@ -326,12 +370,14 @@ async fn apply(
             .await
             .map_err(db)?;
         if n > 0 {
-            topics(tx, id, &index.topics).await?;
+            topics(tx, st, id, &index.topics).await?;
         }
     }
     for w in &batch.warnings {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(
+            tx,
+            st,
             "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (flight, seq) DO NOTHING",
             &[
@@ -349,7 +395,7 @@ async fn apply(
     }
     for (party, flight, s, at) in &batch.warnings_owed {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO warning_out (party, flight, seq, queued_at, pos) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (party, flight, seq) DO NOTHING",
             &[party, flight, &i64::from(*s), at, &pos],
@@ -358,7 +404,7 @@ async fn apply(
         .map_err(db)?;
     }
     for (party, flight, s, at) in &batch.warnings_taken {
-        tx.execute(
+        ex(tx, st,
             "UPDATE warning_out SET delivered_at = $1 WHERE party = $2 AND flight = $3 AND seq = $4 AND delivered_at IS NULL",
             &[at, party, flight, &i64::from(*s)],
         )
@@ -366,7 +412,7 @@ async fn apply(
         .map_err(db)?;
     }
     for k in &batch.idempotent {
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO idempotency (person, key, request, response, at) VALUES ($1, $2, $3, $4, $5)",
             &[&k.person, &k.key, &k.request, &k.response, &k.at],
         )
@@ -375,7 +421,7 @@ async fn apply(
     }
     for o in &batch.outgoing {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody, \
              released_by, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
@@ -393,7 +439,9 @@ async fn apply(
         )
         .await
         .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
-        tx.execute(
+        ex(
+            tx,
+            st,
             "INSERT INTO outbox_envelope (transfer, envelope) VALUES ($1, $2)",
             &[&o.transfer, &o.envelope],
         )
@@ -402,7 +450,7 @@ async fn apply(
     }
     for m in &batch.messages {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO message (kind, id, party, body, stored_at, pos) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&m.kind.as_str(), &m.id, &m.party, &m.body, &m.stored_at, &pos],
         )
@@ -410,7 +458,7 @@ async fn apply(
         .map_err(|e| unique_or(e, || StoreError::Duplicate(m.id.clone())))?;
     }
     for (transfer, at, why) in &batch.failed {
-        tx.execute(
+        ex(tx, st,
             "UPDATE outbox SET failed_at = $1, failure = $2 WHERE transfer = $3 AND delivered_at IS NULL",
             &[at, why, transfer],
         )
@@ -418,7 +466,7 @@ async fn apply(
         .map_err(db)?;
     }
     for (transfer, at, receipt) in &batch.delivered {
-        tx.execute(
+        ex(tx, st,
             "UPDATE outbox SET delivered_at = $1, receipt = $2 WHERE transfer = $3 AND delivered_at IS NULL",
             &[at, receipt, transfer],
         )
@@ -464,7 +512,7 @@ async fn apply(
     }
     for r in &batch.returns {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO item_return (transfer, item, requested_by, requested_at, pos) VALUES ($1, $2, $3, $4, $5)",
             &[&r.transfer, &r.item, &r.requested_by, &r.requested_at, &pos],
         )
@@ -476,7 +524,9 @@ async fn apply(
         })?;
     }
     for (transfer, at) in &batch.returns_closed {
-        tx.execute(
+        ex(
+            tx,
+            st,
             "UPDATE item_return SET done_at = $1 WHERE transfer = $2 AND done_at IS NULL",
             &[at, transfer],
         )
@@ -484,7 +534,7 @@ async fn apply(
         .map_err(db)?;
     }
     for r in &batch.facility_records {
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO facility_record (facility, seq, body, at, custody) VALUES ($1, $2, $3, $4, $5)",
             &[&r.facility, &i64::from(r.seq), &r.body, &r.at, &r.custody],
         )
@@ -497,7 +547,7 @@ async fn apply(
     }
     for m in &batch.incidents {
         let pos = seq.take_pos();
-        tx.execute(
+        ex(tx, st,
             "INSERT INTO incident_message (incident, seq, direction, party, item, bytes, at, acked_at, ack, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             &[
@@ -521,7 +571,9 @@ async fn apply(
         })?;
     }
     for (incident, s, at, ack) in &batch.incidents_acked {
-        tx.execute(
+        ex(
+            tx,
+            st,
             "UPDATE incident_message SET acked_at = $1, ack = $2 \
              WHERE incident = $3 AND seq = $4 AND direction = 'sent' AND acked_at IS NULL",
             &[at, ack, incident, &i64::from(*s)],
@@ -530,7 +582,7 @@ async fn apply(
         .map_err(db)?;
     }
     for (incident, s, at, why) in &batch.incidents_refused {
-        tx.execute(
+        ex(tx, st,
             "UPDATE incident_message SET failed_at = $1, failure = $2 \
              WHERE incident = $3 AND seq = $4 AND direction = 'sent' AND acked_at IS NULL AND failed_at IS NULL",
             &[at, why, incident, &i64::from(*s)],
@@ -564,7 +616,9 @@ async fn apply(
         at.prev = leaf;
     }
     if n > 0 {
-        tx.execute(
+        ex(
+            tx,
+            st,
             "INSERT INTO ledger_record (idx, leaf_hash, record, subject) \
              SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::TEXT[])",
             &[&idx, &leaves, &records, &subjects],
