@@ -197,8 +197,10 @@ async fn durable(c: &Client) -> Result<(), StoreError> {
 /// for reads and single-statement writes.
 #[derive(Debug, Clone)]
 pub struct PgStore {
-    /// Connections for reads and single-statement writes, taken in turn.
-    conns: Arc<[Conn]>,
+    /// Connections for reads and single-statement writes, taken in turn
+    /// (the first, then the others).
+    first: Arc<Conn>,
+    others: Arc<[Conn]>,
     next: Arc<std::sync::atomic::AtomicUsize>,
     jobs: mpsc::UnboundedSender<(Box<Batch>, write::Reply)>,
     commits: Arc<AtomicU64>,
@@ -224,16 +226,17 @@ impl PgStore {
                 redacted(url)
             )));
         }
-        let mut conns = vec![Conn::new(first)];
+        let mut others = Vec::with_capacity(READERS - 1);
         for _ in 1..READERS {
-            conns.push(Conn::new(connect(url).await?));
+            others.push(Conn::new(connect(url).await?));
         }
         let writer = connect(url).await?;
         let (jobs, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
         tokio::spawn(write::run(writer, rx, commits.clone()));
         Ok(PgStore {
-            conns: conns.into(),
+            first: Arc::new(Conn::new(first)),
+            others: others.into(),
             next: Arc::default(),
             jobs,
             commits,
@@ -248,9 +251,11 @@ impl PgStore {
 
     /// The next connection in turn.
     fn conn(&self) -> &Conn {
-        let n = self.next.fetch_add(1, Ordering::Relaxed);
-        // `conns` is never empty (`open` makes READERS of them).
-        &self.conns[n % self.conns.len()]
+        let n = self.next.fetch_add(1, Ordering::Relaxed) % (self.others.len() + 1);
+        match n.checked_sub(1) {
+            Some(i) => self.others.get(i).unwrap_or(&self.first),
+            None => &self.first,
+        }
     }
 
     /// Every row of `sql` with `params`, each mapped by `f`.
