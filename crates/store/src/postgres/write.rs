@@ -26,16 +26,6 @@ const MAX_GROUP: usize = 256;
 
 pub(super) type Reply = oneshot::Sender<Result<Committed, StoreError>>;
 
-/// A unique or primary-key violation as `taken()`, any other error as a
-/// database error.
-fn unique_or(e: tokio_postgres::Error, taken: impl FnOnce() -> StoreError) -> StoreError {
-    if e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
-        taken()
-    } else {
-        db(e)
-    }
-}
-
 /// The writer connection's prepared statements, by their text: each is
 /// parsed once per connection, and a statement costs one round trip.
 type Stmts = HashMap<String, Statement>;
@@ -143,19 +133,8 @@ async fn commit_group(
         };
         let mut seq = start;
         tx.batch_execute("SAVEPOINT grouped").await.map_err(db)?;
-        let mut all = Vec::with_capacity(batches.len());
-        let mut together = Ok(());
-        for b in batches {
-            match apply(&tx, st, b, &mut seq).await {
-                Ok(c) => all.push(c),
-                Err(e) => {
-                    together = Err(e);
-                    break;
-                }
-            }
-        }
-        match together {
-            Ok(()) => {
+        match apply_all(&tx, st, batches, &mut seq).await {
+            Ok(all) => {
                 tx.batch_execute("RELEASE grouped").await.map_err(db)?;
                 results.extend(all.into_iter().map(Ok));
             }
@@ -201,112 +180,112 @@ async fn commit_group(
     (results, outcome)
 }
 
-/// Indexes an item's topics (each once).
-async fn topics(
-    tx: &Transaction<'_>,
-    st: &mut Stmts,
-    item: &str,
-    topics: &[String],
-) -> Result<(), StoreError> {
-    for t in topics {
-        ex(
-            tx,
-            st,
-            "INSERT INTO item_topic (item, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&item, t],
-        )
-        .await
-        .map_err(db)?;
+/// What a statement's outcome must be, and the batch's error if not.
+enum Expect {
+    /// Anything.
+    Any,
+    /// A unique-key violation is this error (else it succeeds).
+    Unique(StoreError),
+    /// It changes (or finds) at least one row, else this error.
+    Some(StoreError),
+    /// It changes (or finds) exactly one row, else this error.
+    One(StoreError),
+}
+
+/// A parameter, owned (the batch's statements are planned before any runs).
+type Param = Box<dyn ToSql + Sync + Send>;
+
+/// One statement of a batch.
+struct Op {
+    sql: &'static str,
+    params: Vec<Param>,
+    expect: Expect,
+}
+
+fn op(sql: &'static str, params: Vec<Param>, expect: Expect) -> Op {
+    Op {
+        sql,
+        params,
+        expect,
     }
-    Ok(())
+}
+
+fn p<T: ToSql + Sync + Send + 'static>(v: T) -> Param {
+    Box::new(v)
 }
 
 /// A topic list as stored (topics never contain `,`).
-fn need_to_know(p: &crate::node::Person) -> Result<String, StoreError> {
-    if p.need_to_know.iter().any(|t| t.contains(',')) {
+fn need_to_know(person: &crate::node::Person) -> Result<String, StoreError> {
+    if person.need_to_know.iter().any(|t| t.contains(',')) {
         return Err(StoreError::Corrupt(format!(
             "a topic id of `{}` contains `,`",
-            p.id
+            person.id
         )));
     }
-    Ok(p.need_to_know.join(","))
+    Ok(person.need_to_know.join(","))
 }
 
-/// Writes one batch inside the open transaction; `seq` advances only on
-/// success (the caller restores it otherwise).
-async fn apply(
-    tx: &Transaction<'_>,
-    st: &mut Stmts,
-    batch: &Batch,
-    seq: &mut Seq,
-) -> Result<Committed, StoreError> {
+const TOPIC: &str = "INSERT INTO item_topic (item, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+
+/// The statements of one batch, in order, with the head advanced past
+/// its list positions and ledger records.
+fn plan(batch: &Batch, seq: &mut Seq, ops: &mut Vec<Op>) -> Result<Committed, StoreError> {
     // Every commit holds the head row: a destruction or return that
     // committed first (in any process) is seen here.
     for id in &batch.held {
-        let q = prep(tx, st, "SELECT disposal IS NULL FROM item WHERE id = $1")
-            .await
-            .map_err(db)?;
-        let held: Option<bool> = tx.query_opt(&q, &[id]).await.map_err(db)?.map(|r| r.get(0));
-        if held != Some(true) {
-            return Err(StoreError::Gone(id.clone()));
-        }
+        ops.push(op(
+            "SELECT 1 FROM item WHERE id = $1 AND disposal IS NULL",
+            vec![p(id.clone())],
+            Expect::One(StoreError::Gone(id.clone())),
+        ));
     }
-    for p in &batch.people {
-        let ntk = need_to_know(p)?;
-        let pos = seq.take_pos();
-        ex(tx, st,
+    for person in &batch.people {
+        ops.push(op(
             "INSERT INTO person (id, name, role, clearance, clearance_until, need_to_know, token_hash, \
              created_at, revoked_at, custody, facility, visit, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-            &[
-                &p.id,
-                &p.name,
-                &p.role.as_str(),
-                &p.clearance,
-                &p.clearance_until,
-                &ntk,
-                &&p.token_hash[..],
-                &p.created_at,
-                &p.revoked_at,
-                &p.custody,
-                &p.facility,
-                &p.visit,
-                &pos,
+            vec![
+                p(person.id.clone()),
+                p(person.name.clone()),
+                p(person.role.as_str()),
+                p(person.clearance.clone()),
+                p(person.clearance_until.clone()),
+                p(need_to_know(person)?),
+                p(person.token_hash.to_vec()),
+                p(person.created_at.clone()),
+                p(person.revoked_at.clone()),
+                p(person.custody.clone()),
+                p(person.facility.clone()),
+                p(person.visit.clone()),
+                p(seq.take_pos()),
             ],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
+            Expect::Unique(StoreError::Exists(person.id.clone())),
+        ));
     }
-    for p in &batch.person_updates {
-        let ntk = need_to_know(p)?;
-        let n = tx
-            .execute(
-                "UPDATE person SET name = $1, role = $2, clearance = $3, clearance_until = $4, need_to_know = $5, \
-                 token_hash = $6, created_at = $7, revoked_at = $8, custody = $9, facility = $10, visit = $11 \
-                 WHERE id = $12",
-                &[
-                    &p.name,
-                    &p.role.as_str(),
-                    &p.clearance,
-                    &p.clearance_until,
-                    &ntk,
-                    &&p.token_hash[..],
-                    &p.created_at,
-                    &p.revoked_at,
-                    &p.custody,
-                    &p.facility,
-                    &p.visit,
-                    &p.id,
-                ],
-            )
-            .await
-            .map_err(|e| unique_or(e, || StoreError::Exists(p.id.clone())))?;
-        if n == 0 {
-            return Err(StoreError::Missing(p.id.clone()));
-        }
+    for person in &batch.person_updates {
+        ops.push(op(
+            "UPDATE person SET name = $1, role = $2, clearance = $3, clearance_until = $4, need_to_know = $5, \
+             token_hash = $6, created_at = $7, revoked_at = $8, custody = $9, facility = $10, visit = $11 \
+             WHERE id = $12",
+            vec![
+                p(person.name.clone()),
+                p(person.role.as_str()),
+                p(person.clearance.clone()),
+                p(person.clearance_until.clone()),
+                p(need_to_know(person)?),
+                p(person.token_hash.to_vec()),
+                p(person.created_at.clone()),
+                p(person.revoked_at.clone()),
+                p(person.custody.clone()),
+                p(person.facility.clone()),
+                p(person.visit.clone()),
+                p(person.id.clone()),
+            ],
+            Expect::Some(StoreError::Missing(person.id.clone())),
+        ));
     }
     for (table, id, tag) in &batch.backfill {
-        let q = match table {
+        let sql = match table {
             Tagged::Item => {
                 "UPDATE item SET custody = $1 WHERE id = $2 AND (custody IS NULL OR binding IS NULL)"
             }
@@ -315,280 +294,279 @@ async fn apply(
                 "UPDATE outbox SET custody = $1 WHERE transfer = $2 AND custody IS NULL"
             }
         };
-        ex(tx, st, q, &[tag, id]).await.map_err(db)?;
+        ops.push(op(sql, vec![p(tag.clone()), p(id.clone())], Expect::Any));
     }
     // Exactly once, across processes: a transfer id already received (or
     // twice in the batch) meets the primary key.
     for t in &batch.incoming {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO received_transfer (transfer, sender, item, received_at, pos) VALUES ($1, $2, $3, $4, $5)",
-            &[&t.transfer, &t.sender, &t.item, &t.received_at, &pos],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Duplicate(t.transfer.clone())))?;
+            vec![
+                p(t.transfer.clone()),
+                p(t.sender.clone()),
+                p(t.item.clone()),
+                p(t.received_at.clone()),
+                p(seq.take_pos()),
+            ],
+            Expect::Unique(StoreError::Duplicate(t.transfer.clone())),
+        ));
     }
     for i in &batch.items {
-        let pos = seq.take_pos();
         let ix = i.index.as_ref();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, \
              custody, binding, access_level, created_unix, lineage, disposal, source, dispose_by, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            &[
-                &i.id,
-                &i.originator,
-                &i.sealed,
-                &i.label,
-                &i.equivalent_label,
-                &i.received_from,
-                &i.created_at,
-                &i.origin_item,
-                &i.custody,
-                &i.binding,
-                &ix.map(|x| x.access_level.as_str()),
-                &ix.map(|x| x.created_unix),
-                &i.lineage,
-                &i.disposal,
-                &ix.and_then(|x| x.source.as_deref()),
-                &ix.and_then(|x| x.dispose_by),
-                &pos,
+            vec![
+                p(i.id.clone()),
+                p(i.originator.clone()),
+                p(i.sealed.clone()),
+                p(i.label.clone()),
+                p(i.equivalent_label.clone()),
+                p(i.received_from.clone()),
+                p(i.created_at.clone()),
+                p(i.origin_item.clone()),
+                p(i.custody.clone()),
+                p(i.binding.clone()),
+                p(ix.map(|x| x.access_level.clone())),
+                p(ix.map(|x| x.created_unix)),
+                p(i.lineage.clone()),
+                p(i.disposal.clone()),
+                p(ix.and_then(|x| x.source.clone())),
+                p(ix.and_then(|x| x.dispose_by)),
+                p(seq.take_pos()),
             ],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Exists(i.id.clone())))?;
-        if let Some(index) = ix {
-            topics(tx, st, &i.id, &index.topics).await?;
+            Expect::Unique(StoreError::Exists(i.id.clone())),
+        ));
+        for t in ix.map(|x| x.topics.as_slice()).unwrap_or_default() {
+            ops.push(op(TOPIC, vec![p(i.id.clone()), p(t.clone())], Expect::Any));
         }
     }
     for (id, binding, index) in &batch.reindex {
-        let n = tx
-            .execute(
-                "UPDATE item SET binding = $1, access_level = $2, created_unix = $3 WHERE id = $4 AND binding IS NULL",
-                &[binding, &index.access_level, &index.created_unix, id],
-            )
-            .await
-            .map_err(db)?;
-        if n > 0 {
-            topics(tx, st, id, &index.topics).await?;
+        ops.push(op(
+            "UPDATE item SET binding = $1, access_level = $2, created_unix = $3 WHERE id = $4 AND binding IS NULL",
+            vec![
+                p(binding.clone()),
+                p(index.access_level.clone()),
+                p(index.created_unix),
+                p(id.clone()),
+            ],
+            Expect::Any,
+        ));
+        // An item indexed before keeps the same topics (its label's).
+        for t in &index.topics {
+            ops.push(op(TOPIC, vec![p(id.clone()), p(t.clone())], Expect::Any));
         }
     }
     for w in &batch.warnings {
-        let pos = seq.take_pos();
-        ex(
-            tx,
-            st,
+        ops.push(op(
             "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (flight, seq) DO NOTHING",
-            &[
-                &w.flight,
-                &i64::from(w.seq),
-                &w.bytes,
-                &w.applied_at,
-                &w.applied_unix,
-                &w.level,
-                &pos,
+            vec![
+                p(w.flight.clone()),
+                p(i64::from(w.seq)),
+                p(w.bytes.clone()),
+                p(w.applied_at.clone()),
+                p(w.applied_unix),
+                p(w.level.clone()),
+                p(seq.take_pos()),
             ],
-        )
-        .await
-        .map_err(db)?;
+            Expect::Any,
+        ));
     }
     for (party, flight, s, at) in &batch.warnings_owed {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO warning_out (party, flight, seq, queued_at, pos) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (party, flight, seq) DO NOTHING",
-            &[party, flight, &i64::from(*s), at, &pos],
-        )
-        .await
-        .map_err(db)?;
+            vec![
+                p(party.clone()),
+                p(flight.clone()),
+                p(i64::from(*s)),
+                p(at.clone()),
+                p(seq.take_pos()),
+            ],
+            Expect::Any,
+        ));
     }
     for (party, flight, s, at) in &batch.warnings_taken {
-        ex(tx, st,
+        ops.push(op(
             "UPDATE warning_out SET delivered_at = $1 WHERE party = $2 AND flight = $3 AND seq = $4 AND delivered_at IS NULL",
-            &[at, party, flight, &i64::from(*s)],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(at.clone()), p(party.clone()), p(flight.clone()), p(i64::from(*s))],
+            Expect::Any,
+        ));
     }
     for k in &batch.idempotent {
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO idempotency (person, key, request, response, at) VALUES ($1, $2, $3, $4, $5)",
-            &[&k.person, &k.key, &k.request, &k.response, &k.at],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Duplicate(k.key.clone())))?;
+            vec![
+                p(k.person.clone()),
+                p(k.key.clone()),
+                p(k.request.clone()),
+                p(k.response.clone()),
+                p(k.at.clone()),
+            ],
+            Expect::Unique(StoreError::Duplicate(k.key.clone())),
+        ));
     }
     for o in &batch.outgoing {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody, \
              released_by, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &o.transfer,
-                &o.item,
-                &o.recipient,
-                &i64::from(o.attempts),
-                &o.next_attempt_at,
-                &o.kind.as_str(),
-                &o.next_attempt_at,
-                &o.custody,
-                &o.released_by,
-                &pos,
+            vec![
+                p(o.transfer.clone()),
+                p(o.item.clone()),
+                p(o.recipient.clone()),
+                p(i64::from(o.attempts)),
+                p(o.next_attempt_at),
+                p(o.kind.as_str()),
+                p(o.next_attempt_at),
+                p(o.custody.clone()),
+                p(o.released_by.clone()),
+                p(seq.take_pos()),
             ],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
-        ex(
-            tx,
-            st,
+            Expect::Unique(StoreError::Exists(o.transfer.clone())),
+        ));
+        ops.push(op(
             "INSERT INTO outbox_envelope (transfer, envelope) VALUES ($1, $2)",
-            &[&o.transfer, &o.envelope],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Exists(o.transfer.clone())))?;
+            vec![p(o.transfer.clone()), p(o.envelope.clone())],
+            Expect::Unique(StoreError::Exists(o.transfer.clone())),
+        ));
     }
     for m in &batch.messages {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO message (kind, id, party, body, stored_at, pos) VALUES ($1, $2, $3, $4, $5, $6)",
-            &[&m.kind.as_str(), &m.id, &m.party, &m.body, &m.stored_at, &pos],
-        )
-        .await
-        .map_err(|e| unique_or(e, || StoreError::Duplicate(m.id.clone())))?;
+            vec![
+                p(m.kind.as_str()),
+                p(m.id.clone()),
+                p(m.party.clone()),
+                p(m.body.clone()),
+                p(m.stored_at.clone()),
+                p(seq.take_pos()),
+            ],
+            Expect::Unique(StoreError::Duplicate(m.id.clone())),
+        ));
     }
     for (transfer, at, why) in &batch.failed {
-        ex(tx, st,
+        ops.push(op(
             "UPDATE outbox SET failed_at = $1, failure = $2 WHERE transfer = $3 AND delivered_at IS NULL",
-            &[at, why, transfer],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(at.clone()), p(why.clone()), p(transfer.clone())],
+            Expect::Any,
+        ));
     }
     for (transfer, at, receipt) in &batch.delivered {
-        ex(tx, st,
+        ops.push(op(
             "UPDATE outbox SET delivered_at = $1, receipt = $2 WHERE transfer = $3 AND delivered_at IS NULL",
-            &[at, receipt, transfer],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(at.clone()), p(receipt.clone()), p(transfer.clone())],
+            Expect::Any,
+        ));
     }
     for i in &batch.relabelled {
-        let n = tx
-            .execute(
-                "UPDATE item SET sealed = $1, label = $2, equivalent_label = $3, binding = $4, custody = $5, \
-                 lineage = $6, access_level = COALESCE($7, access_level) WHERE id = $8 AND disposal IS NULL",
-                &[
-                    &i.sealed,
-                    &i.label,
-                    &i.equivalent_label,
-                    &i.binding,
-                    &i.custody,
-                    &i.lineage,
-                    &i.index.as_ref().map(|x| x.access_level.as_str()),
-                    &i.id,
-                ],
-            )
-            .await
-            .map_err(db)?;
-        if n != 1 {
-            return Err(StoreError::Gone(i.id.clone()));
-        }
+        ops.push(op(
+            "UPDATE item SET sealed = $1, label = $2, equivalent_label = $3, binding = $4, custody = $5, \
+             lineage = $6, access_level = COALESCE($7, access_level) WHERE id = $8 AND disposal IS NULL",
+            vec![
+                p(i.sealed.clone()),
+                p(i.label.clone()),
+                p(i.equivalent_label.clone()),
+                p(i.binding.clone()),
+                p(i.custody.clone()),
+                p(i.lineage.clone()),
+                p(i.index.as_ref().map(|x| x.access_level.clone())),
+                p(i.id.clone()),
+            ],
+            Expect::One(StoreError::Gone(i.id.clone())),
+        ));
     }
     for d in &batch.disposals {
         // Erased from the live row; the old row version lingers until
         // vacuum reclaims it (`Store::scrub` rewrites the table).
-        let n = tx
-            .execute(
-                "UPDATE item SET sealed = ''::bytea, disposal = $1, custody = $2, disposed_unix = $3 \
-                 WHERE id = $4 AND disposal IS NULL",
-                &[&d.disposal, &d.custody, &d.at_unix, &d.id],
-            )
-            .await
-            .map_err(db)?;
-        if n != 1 {
-            return Err(StoreError::Gone(d.id.clone()));
-        }
+        ops.push(op(
+            "UPDATE item SET sealed = ''::bytea, disposal = $1, custody = $2, disposed_unix = $3 \
+             WHERE id = $4 AND disposal IS NULL",
+            vec![
+                p(d.disposal.clone()),
+                p(d.custody.clone()),
+                p(d.at_unix),
+                p(d.id.clone()),
+            ],
+            Expect::One(StoreError::Gone(d.id.clone())),
+        ));
     }
     for r in &batch.returns {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO item_return (transfer, item, requested_by, requested_at, pos) VALUES ($1, $2, $3, $4, $5)",
-            &[&r.transfer, &r.item, &r.requested_by, &r.requested_at, &pos],
-        )
-        .await
-        .map_err(|e| {
-            unique_or(e, || {
-                StoreError::Exists(format!("an open return of item {}", r.item))
-            })
-        })?;
+            vec![
+                p(r.transfer.clone()),
+                p(r.item.clone()),
+                p(r.requested_by.clone()),
+                p(r.requested_at.clone()),
+                p(seq.take_pos()),
+            ],
+            Expect::Unique(StoreError::Exists(format!(
+                "an open return of item {}",
+                r.item
+            ))),
+        ));
     }
     for (transfer, at) in &batch.returns_closed {
-        ex(
-            tx,
-            st,
+        ops.push(op(
             "UPDATE item_return SET done_at = $1 WHERE transfer = $2 AND done_at IS NULL",
-            &[at, transfer],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(at.clone()), p(transfer.clone())],
+            Expect::Any,
+        ));
     }
     for r in &batch.facility_records {
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO facility_record (facility, seq, body, at, custody) VALUES ($1, $2, $3, $4, $5)",
-            &[&r.facility, &i64::from(r.seq), &r.body, &r.at, &r.custody],
-        )
-        .await
-        .map_err(|e| {
-            unique_or(e, || {
-                StoreError::Duplicate(format!("{} #{}", r.facility, r.seq))
-            })
-        })?;
+            vec![
+                p(r.facility.clone()),
+                p(i64::from(r.seq)),
+                p(r.body.clone()),
+                p(r.at.clone()),
+                p(r.custody.clone()),
+            ],
+            Expect::Unique(StoreError::Duplicate(format!("{} #{}", r.facility, r.seq))),
+        ));
     }
     for m in &batch.incidents {
-        let pos = seq.take_pos();
-        ex(tx, st,
+        ops.push(op(
             "INSERT INTO incident_message (incident, seq, direction, party, item, bytes, at, acked_at, ack, pos) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            &[
-                &m.incident,
-                &i64::from(m.seq),
-                &if m.sent { "sent" } else { "received" },
-                &m.party,
-                &m.item,
-                &m.bytes,
-                &m.at,
-                &m.acked_at,
-                &m.ack,
-                &pos,
+            vec![
+                p(m.incident.clone()),
+                p(i64::from(m.seq)),
+                p(if m.sent { "sent" } else { "received" }),
+                p(m.party.clone()),
+                p(m.item.clone()),
+                p(m.bytes.clone()),
+                p(m.at.clone()),
+                p(m.acked_at.clone()),
+                p(m.ack.clone()),
+                p(seq.take_pos()),
             ],
-        )
-        .await
-        .map_err(|e| {
-            unique_or(e, || {
-                StoreError::Duplicate(format!("{} #{}", m.incident, m.seq))
-            })
-        })?;
+            Expect::Unique(StoreError::Duplicate(format!("{} #{}", m.incident, m.seq))),
+        ));
     }
     for (incident, s, at, ack) in &batch.incidents_acked {
-        ex(
-            tx,
-            st,
+        ops.push(op(
             "UPDATE incident_message SET acked_at = $1, ack = $2 \
              WHERE incident = $3 AND seq = $4 AND direction = 'sent' AND acked_at IS NULL",
-            &[at, ack, incident, &i64::from(*s)],
-        )
-        .await
-        .map_err(db)?;
+            vec![
+                p(at.clone()),
+                p(ack.clone()),
+                p(incident.clone()),
+                p(i64::from(*s)),
+            ],
+            Expect::Any,
+        ));
     }
     for (incident, s, at, why) in &batch.incidents_refused {
-        ex(tx, st,
+        ops.push(op(
             "UPDATE incident_message SET failed_at = $1, failure = $2 \
              WHERE incident = $3 AND seq = $4 AND direction = 'sent' AND acked_at IS NULL AND failed_at IS NULL",
-            &[at, why, incident, &i64::from(*s)],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(at.clone()), p(why.clone()), p(incident.clone()), p(i64::from(*s))],
+            Expect::Any,
+        ));
     }
     // The ledger records, chained from the head, in one statement.
     let first_index = seq.next;
@@ -616,19 +594,85 @@ async fn apply(
         at.prev = leaf;
     }
     if n > 0 {
-        ex(
-            tx,
-            st,
+        ops.push(op(
             "INSERT INTO ledger_record (idx, leaf_hash, record, subject) \
              SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[], $3::BYTEA[], $4::TEXT[])",
-            &[&idx, &leaves, &records, &subjects],
-        )
-        .await
-        .map_err(db)?;
+            vec![p(idx), p(leaves), p(records), p(subjects)],
+            Expect::Any,
+        ));
     }
-    *seq = at;
+    seq.next = at.next;
+    seq.prev = at.prev;
     Ok(Committed {
         first_index,
         size: at.next,
     })
+}
+
+/// Runs `ops` in order, pipelined: every statement is sent before the
+/// first answer is awaited, so a group costs about one round trip rather
+/// than one per row. The first statement that does not hold fails it
+/// (the ones after it fail with the aborted transaction).
+async fn run_ops(tx: &Transaction<'_>, st: &mut Stmts, ops: Vec<Op>) -> Result<(), StoreError> {
+    for o in &ops {
+        prep(tx, st, o.sql).await.map_err(db)?;
+    }
+    let st = &*st;
+    let results = futures_util::future::join_all(ops.iter().map(|o| async move {
+        let Some(s) = st.get(o.sql) else {
+            return Err(StoreError::Database(format!("unprepared: {}", o.sql)));
+        };
+        let params: Vec<&(dyn ToSql + Sync)> = o.params.iter().map(|b| &**b as _).collect();
+        match tx.execute(s, &params).await {
+            Ok(n) => Ok(Ok(n)),
+            Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Err(e)),
+            Err(e) => Err(db(e)),
+        }
+    }))
+    .await;
+    for (o, r) in ops.into_iter().zip(results) {
+        match (r?, o.expect) {
+            (Ok(_), Expect::Any | Expect::Unique(_)) => {}
+            (Ok(n), Expect::Some(e)) if n == 0 => return Err(e),
+            (Ok(n), Expect::One(e)) if n != 1 => return Err(e),
+            (Ok(_), Expect::Some(_) | Expect::One(_)) => {}
+            (Err(_), Expect::Unique(e)) => return Err(e),
+            (Err(e), _) => return Err(db(e)),
+        }
+    }
+    Ok(())
+}
+
+/// Writes one batch inside the open transaction; `seq` advances only on
+/// success (the caller restores it otherwise).
+async fn apply(
+    tx: &Transaction<'_>,
+    st: &mut Stmts,
+    batch: &Batch,
+    seq: &mut Seq,
+) -> Result<Committed, StoreError> {
+    let mut ops = Vec::new();
+    let mut planned = *seq;
+    let c = plan(batch, &mut planned, &mut ops)?;
+    run_ops(tx, st, ops).await?;
+    *seq = planned;
+    Ok(c)
+}
+
+/// Writes every batch at once, pipelined; each one's commit position.
+async fn apply_all(
+    tx: &Transaction<'_>,
+    st: &mut Stmts,
+    batches: &[Box<Batch>],
+    seq: &mut Seq,
+) -> Result<Vec<Committed>, StoreError> {
+    let mut ops = Vec::new();
+    let mut planned = *seq;
+    let mut out = Vec::with_capacity(batches.len());
+    for b in batches {
+        out.push(plan(b, &mut planned, &mut ops)?);
+    }
+    run_ops(tx, st, ops).await?;
+    *seq = planned;
+    Ok(out)
 }
