@@ -633,7 +633,7 @@ async fn run_ops(tx: &Transaction<'_>, st: &mut Stmts, ops: Vec<Op>) -> Result<(
     for (o, r) in ops.into_iter().zip(results) {
         match (r?, o.expect) {
             (Ok(_), Expect::Any | Expect::Unique(_)) => {}
-            (Ok(n), Expect::Some(e)) if n == 0 => return Err(e),
+            (Ok(0), Expect::Some(e)) => return Err(e),
             (Ok(n), Expect::One(e)) if n != 1 => return Err(e),
             (Ok(_), Expect::Some(_) | Expect::One(_)) => {}
             (Err(_), Expect::Unique(e)) => return Err(e),
