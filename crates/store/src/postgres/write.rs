@@ -44,17 +44,6 @@ async fn prep(
     Ok(s)
 }
 
-/// Runs prepared `sql` with `params`: the rows it changed.
-async fn ex(
-    tx: &Transaction<'_>,
-    st: &mut Stmts,
-    sql: &str,
-    params: &[&(dyn ToSql + Sync)],
-) -> Result<u64, tokio_postgres::Error> {
-    let s = prep(tx, st, sql).await?;
-    tx.execute(&s, params).await
-}
-
 /// The head row's position within the transaction.
 #[derive(Debug, Clone, Copy)]
 struct Seq {
@@ -108,9 +97,68 @@ pub(super) async fn run(
     }
 }
 
-/// One transaction for `batches`: all together, or (if any fails) each in
-/// its own savepoint. Each batch's result, and the transaction's.
+const HEAD: &str =
+    "SELECT next_index, last_leaf, next_pos FROM ledger_head WHERE id = 1 FOR UPDATE";
+const MOVE_HEAD: &str =
+    "UPDATE ledger_head SET next_index = $1, last_leaf = $2, next_pos = $3 WHERE id = 1";
+
+/// Locks the head row for the transaction: where the next records and
+/// positions go.
+async fn head(tx: &Transaction<'_>, st: &mut Stmts) -> Result<Seq, StoreError> {
+    let q = prep(tx, st, HEAD).await.map_err(db)?;
+    let head = tx.query_one(&q, &[]).await.map_err(db)?;
+    Ok(Seq {
+        next: index(head.get(0))?,
+        prev: hash32(head.get(1), "the head's leaf hash")?,
+        pos: head.get(2),
+    })
+}
+
+fn move_head(seq: &Seq) -> Result<Op, StoreError> {
+    Ok(op(
+        MOVE_HEAD,
+        vec![p(int(seq.next)?), p(seq.prev.0.to_vec()), p(seq.pos)],
+        Expect::One(StoreError::Corrupt("no ledger head row".into())),
+    ))
+}
+
+/// One transaction for `batches`, all together: the head locked, every
+/// statement and the head's move sent pipelined, the commit. If any batch
+/// fails, the transaction is rolled back and the batches are committed
+/// again one by one ([`one_by_one`]), so a failing batch fails alone. Each
+/// batch's result, and the transaction's.
 async fn commit_group(
+    conn: &mut Client,
+    st: &mut Stmts,
+    batches: &[Box<Batch>],
+) -> (Vec<Result<Committed, StoreError>>, Result<(), StoreError>) {
+    let together = async {
+        let tx = conn.transaction().await.map_err(db)?;
+        let mut seq = head(&tx, st).await?;
+        let mut ops = Vec::new();
+        let mut all = Vec::with_capacity(batches.len());
+        for b in batches {
+            all.push(plan(b, &mut seq, &mut ops)?);
+        }
+        ops.push(move_head(&seq)?);
+        run_ops(&tx, st, ops).await?;
+        tx.commit().await.map_err(db)?;
+        Ok::<_, StoreError>(all)
+    }
+    .await;
+    match together {
+        Ok(all) => (all.into_iter().map(Ok).collect(), Ok(())),
+        // Alone, its own failure is its answer (nothing was committed).
+        Err(e) if batches.len() == 1 => (
+            vec![Err(e)],
+            Err(StoreError::Database("rolled back".into())),
+        ),
+        Err(_) => one_by_one(conn, st, batches).await,
+    }
+}
+
+/// One transaction for `batches`, each in a savepoint of its own.
+async fn one_by_one(
     conn: &mut Client,
     st: &mut Stmts,
     batches: &[Box<Batch>],
@@ -118,62 +166,26 @@ async fn commit_group(
     let mut results = Vec::with_capacity(batches.len());
     let outcome = async {
         let tx = conn.transaction().await.map_err(db)?;
-        let q = prep(
-            &tx,
-            st,
-            "SELECT next_index, last_leaf, next_pos FROM ledger_head WHERE id = 1 FOR UPDATE",
-        )
-        .await
-        .map_err(db)?;
-        let head = tx.query_one(&q, &[]).await.map_err(db)?;
-        let start = Seq {
-            next: index(head.get(0))?,
-            prev: hash32(head.get(1), "the head's leaf hash")?,
-            pos: head.get(2),
-        };
-        let mut seq = start;
-        tx.batch_execute("SAVEPOINT grouped").await.map_err(db)?;
-        match apply_all(&tx, st, batches, &mut seq).await {
-            Ok(all) => {
-                tx.batch_execute("RELEASE grouped").await.map_err(db)?;
-                results.extend(all.into_iter().map(Ok));
-            }
-            Err(e) if batches.len() == 1 => {
-                tx.batch_execute("ROLLBACK TO grouped; RELEASE grouped")
+        let mut seq = head(&tx, st).await?;
+        for b in batches {
+            tx.batch_execute("SAVEPOINT batch").await.map_err(db)?;
+            let mut ops = Vec::new();
+            let mut planned = seq;
+            let r = match plan(b, &mut planned, &mut ops) {
+                Ok(c) => run_ops(&tx, st, ops).await.map(|()| c),
+                Err(e) => Err(e),
+            };
+            if r.is_ok() {
+                tx.batch_execute("RELEASE batch").await.map_err(db)?;
+                seq = planned;
+            } else {
+                tx.batch_execute("ROLLBACK TO batch; RELEASE batch")
                     .await
                     .map_err(db)?;
-                results.push(Err(e));
-                seq = start;
             }
-            Err(_) => {
-                tx.batch_execute("ROLLBACK TO grouped; RELEASE grouped")
-                    .await
-                    .map_err(db)?;
-                seq = start;
-                for b in batches {
-                    tx.batch_execute("SAVEPOINT batch").await.map_err(db)?;
-                    let before = seq;
-                    let r = apply(&tx, st, b, &mut seq).await;
-                    if r.is_ok() {
-                        tx.batch_execute("RELEASE batch").await.map_err(db)?;
-                    } else {
-                        tx.batch_execute("ROLLBACK TO batch; RELEASE batch")
-                            .await
-                            .map_err(db)?;
-                        seq = before;
-                    }
-                    results.push(r);
-                }
-            }
+            results.push(r);
         }
-        ex(
-            &tx,
-            st,
-            "UPDATE ledger_head SET next_index = $1, last_leaf = $2, next_pos = $3 WHERE id = 1",
-            &[&int(seq.next)?, &&seq.prev.0[..], &seq.pos],
-        )
-        .await
-        .map_err(db)?;
+        run_ops(&tx, st, vec![move_head(&seq)?]).await?;
         tx.commit().await.map_err(db)
     }
     .await;
@@ -641,38 +653,4 @@ async fn run_ops(tx: &Transaction<'_>, st: &mut Stmts, ops: Vec<Op>) -> Result<(
         }
     }
     Ok(())
-}
-
-/// Writes one batch inside the open transaction; `seq` advances only on
-/// success (the caller restores it otherwise).
-async fn apply(
-    tx: &Transaction<'_>,
-    st: &mut Stmts,
-    batch: &Batch,
-    seq: &mut Seq,
-) -> Result<Committed, StoreError> {
-    let mut ops = Vec::new();
-    let mut planned = *seq;
-    let c = plan(batch, &mut planned, &mut ops)?;
-    run_ops(tx, st, ops).await?;
-    *seq = planned;
-    Ok(c)
-}
-
-/// Writes every batch at once, pipelined; each one's commit position.
-async fn apply_all(
-    tx: &Transaction<'_>,
-    st: &mut Stmts,
-    batches: &[Box<Batch>],
-    seq: &mut Seq,
-) -> Result<Vec<Committed>, StoreError> {
-    let mut ops = Vec::new();
-    let mut planned = *seq;
-    let mut out = Vec::with_capacity(batches.len());
-    for b in batches {
-        out.push(plan(b, &mut planned, &mut ops)?);
-    }
-    run_ops(tx, st, ops).await?;
-    *seq = planned;
-    Ok(out)
 }
