@@ -109,6 +109,9 @@ enum Command {
     /// This node's public identity.
     #[command(subcommand)]
     Identity(IdentityCmd),
+    /// The node's database: its schema.
+    #[command(subcommand)]
+    Store(StoreCmd),
     /// Partners' identities and endpoints.
     #[command(subcommand)]
     Partner(PartnerCmd),
@@ -203,6 +206,16 @@ enum PersonCmd {
 enum IdentityCmd {
     /// Print the public bundle (keys and certificate) to hand partners.
     Export {
+        /// The node directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCmd {
+    /// Apply the schema migrations the node's database lacks (SQLite or PostgreSQL; each once).
+    Migrate {
         /// The node directory.
         #[arg(long)]
         dir: PathBuf,
@@ -569,6 +582,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             endpoint,
         }) => node::partner_add(&dir, &bundle, &endpoint),
         Command::Partner(PartnerCmd::List { dir }) => node::partner_list(&dir),
+        Command::Store(StoreCmd::Migrate { dir }) => node::store_migrate(&dir),
         Command::Partner(PartnerCmd::Remove { dir, party }) => node::partner_remove(&dir, &party),
     }
     .map(|o| o.with_json(json))

@@ -266,6 +266,31 @@ pub fn partner_list(dir: &Path) -> Result<Outcome> {
     Ok(Outcome::ok(json!({ "partners": docs }), text))
 }
 
+/// `gsomia store migrate`.
+pub fn store_migrate(dir: &Path) -> Result<Outcome> {
+    let settings = Settings::load(dir)?;
+    let applied = runtime()?
+        .block_on(settings.database.migrate())
+        .with_context(|| format!("migrating {}", settings.database))?;
+    let text = if applied.is_empty() {
+        format!("{}: the schema is up to date\n", settings.database)
+    } else {
+        format!(
+            "{}: applied migration(s) {}\n",
+            settings.database,
+            applied
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Ok(Outcome::ok(
+        json!({ "database": settings.database.to_string(), "applied": applied }),
+        text,
+    ))
+}
+
 /// `gsomia partner remove`.
 pub fn partner_remove(dir: &Path, party: &str) -> Result<Outcome> {
     let settings = Settings::load(dir)?;

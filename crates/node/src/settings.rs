@@ -142,6 +142,21 @@ impl Database {
     }
 }
 
+impl Database {
+    /// Applies the migrations the node's database lacks (it must exist):
+    /// the schema versions applied.
+    pub async fn migrate(&self) -> Result<Vec<i64>, StoreError> {
+        Ok(match self {
+            Database::Sqlite(path) => SqliteStore::migrate_existing(path).await?,
+            Database::Postgres(url) => gsomia_store::postgres::migrate_existing(url)
+                .await?
+                .into_iter()
+                .map(i64::from)
+                .collect(),
+        })
+    }
+}
+
 impl std::fmt::Display for Database {
     /// The file, or the URL without its password.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

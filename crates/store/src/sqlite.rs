@@ -126,6 +126,18 @@ impl SqliteStore {
         Self::open(path).await
     }
 
+    /// Applies the migrations an existing node database lacks (`gsomia
+    /// store migrate`); the versions applied.
+    pub async fn migrate_existing(path: &Path) -> Result<Vec<i64>, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::NoDatabase(path.display().to_string()));
+        }
+        let path = path.to_owned();
+        tokio::task::spawn_blocking(move || migrate(&path))
+            .await
+            .map_err(|e| StoreError::Database(format!("migrating: {e}")))?
+    }
+
     /// A scratch database (tests and benchmarks of the logic, not of
     /// durability): a fresh file in the temporary directory, not synced,
     /// removed when the last handle to the store is dropped.
@@ -173,7 +185,7 @@ impl SqliteStore {
 
 /// Creates the file if needed, sets WAL, and applies the migrations not
 /// applied yet, each in its own transaction.
-fn migrate(path: &Path) -> Result<(), StoreError> {
+fn migrate(path: &Path) -> Result<Vec<i64>, StoreError> {
     let mut conn = Connection::open(path).map_err(sql)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(sql)?;
     conn.execute_batch(
@@ -181,6 +193,7 @@ fn migrate(path: &Path) -> Result<(), StoreError> {
          CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY) STRICT;",
     )
     .map_err(sql)?;
+    let mut applied = Vec::new();
     for (version, script) in MIGRATIONS {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -194,6 +207,7 @@ fn migrate(path: &Path) -> Result<(), StoreError> {
             .optional()
             .map_err(sql)?;
         if done.is_none() {
+            applied.push(*version);
             tx.execute_batch(script).map_err(sql)?;
             if *version == 9 {
                 subjects(&tx)?;
@@ -203,7 +217,7 @@ fn migrate(path: &Path) -> Result<(), StoreError> {
         }
         tx.commit().map_err(sql)?;
     }
-    Ok(())
+    Ok(applied)
 }
 
 /// Fills the subject index of ledger records kept before it (migration 9),

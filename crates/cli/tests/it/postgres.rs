@@ -77,6 +77,28 @@ fn a_node_on_postgresql_receives_releases_verifies_and_refuses_an_edited_row() {
         "{d}"
     );
 
+    // `store migrate` on either backend: nothing left to apply.
+    for dir in [&jpn, &kor] {
+        let (code, m) = json(&["store", "migrate", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{m}");
+        assert_eq!(m["applied"], serde_json::json!([]), "{m}");
+    }
+    // A database without a node's schema is not made by it.
+    let (bare, bare_db) = database("bare");
+    let moved = root.join("jpn-bare");
+    crate::common::copy_dir(&jpn, &moved);
+    let toml = std::fs::read_to_string(moved.join("node.toml")).unwrap();
+    std::fs::write(moved.join("node.toml"), toml.replace(&url, &bare)).unwrap();
+    let (code, m) = json(&["store", "migrate", "--dir", s(&moved)]);
+    assert_eq!(code, 3, "{m}");
+    assert!(
+        m.to_string().contains("only `gsomia init --database`"),
+        "{m}"
+    );
+    admin(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {bare_db} WITH (FORCE)"),
+    );
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
     let js = Server::start(&jpn);
