@@ -154,6 +154,13 @@ enum Command {
         /// in real time (exercises and tests; never for real traffic).
         #[arg(long, value_name = "INSTANT")]
         clock: Option<String>,
+        /// Listen for the party's users here instead of node.toml's
+        /// `api_listen` (another process of a node on PostgreSQL).
+        #[arg(long, value_name = "ADDR")]
+        api_listen: Option<std::net::SocketAddr>,
+        /// Listen for partners here instead of node.toml's `peer_listen`.
+        #[arg(long, value_name = "ADDR")]
+        peer_listen: Option<std::net::SocketAddr>,
     },
 }
 
@@ -526,7 +533,16 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
             log,
             witness_every,
             clock,
-        } => serve::serve(&dir, log, witness_every, clock.as_deref(), json),
+            api_listen,
+            peer_listen,
+        } => serve::serve(
+            &dir,
+            log,
+            witness_every,
+            clock.as_deref(),
+            (api_listen, peer_listen),
+            json,
+        ),
         Command::Health { node, ca } => serve::health(&node, &ca),
         Command::Item(ItemCmd::Submit(a)) => serve::submit(&a),
         Command::Item(ItemCmd::List(a)) => serve::list(&a),

@@ -60,9 +60,16 @@ pub fn serve(
     log: Option<LogFormatArg>,
     witness_every: u64,
     clock: Option<&str>,
+    listen: (Option<std::net::SocketAddr>, Option<std::net::SocketAddr>),
     json_out: bool,
 ) -> Result<Outcome> {
-    let settings = gsomia_node::Settings::load(dir)?;
+    let mut settings = gsomia_node::Settings::load(dir)?;
+    if let Some(a) = listen.0 {
+        settings.api_listen = a;
+    }
+    if let Some(a) = listen.1 {
+        settings.peer_listen = a;
+    }
     let clock = match clock {
         None => std::sync::Arc::new(gsomia_node::Clock::System),
         Some(at) => std::sync::Arc::new(gsomia_node::Clock::simulated(

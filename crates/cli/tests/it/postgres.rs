@@ -189,3 +189,126 @@ fn a_node_on_postgresql_receives_releases_verifies_and_refuses_an_edited_row() {
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
     );
 }
+
+/// The transfers JPN sent to KOR, by state.
+fn states(j: &As<'_>) -> Vec<String> {
+    j.ok(&["transfer", "list", "--limit", "500"])["transfers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["kind"] == "transfer")
+        .map(|t| t["state"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_one_is_killed() {
+    let root = tmp("pg-two");
+    let (url, db) = database("two");
+    let (jpn, kor) = crate::holding::pair_on(&root, Some(&url));
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    // Process A listens where KOR expects JPN; B beside it, on ports of its own.
+    let a = Server::start(&jpn);
+    let b = Server::start_logged(
+        &jpn,
+        &[
+            "--api-listen",
+            "127.0.0.1:0",
+            "--peer-listen",
+            "127.0.0.1:0",
+        ],
+        "serve-b.log",
+    );
+    let ks = Server::start(&kor);
+    let as_ = |url: &'static str| As {
+        url,
+        ca: ca(&jpn),
+        token: Box::leak(sato.clone().into_boxed_str()),
+    };
+    let ja = as_(Box::leak(a.url.clone().into_boxed_str()));
+    let jb = as_(Box::leak(b.url.clone().into_boxed_str()));
+    let release = |j: &As<'_>, text: &str, wait: bool| {
+        let f = file(&root, &format!("{text}.txt"), text);
+        let id = j.ok(&[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            "KOR",
+            "--in",
+            s(&f),
+        ])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let mut args = vec!["item", "release", id.as_str(), "--to", "KOR"];
+        if !wait {
+            args.push("--no-wait");
+        }
+        let r = j.ok(&args);
+        assert_eq!(r["decision"], "release", "{r}");
+    };
+    // Releases through either process: each read and decided there, all
+    // in one ledger, each delivered once.
+    for n in 0..4 {
+        release(&ja, &format!("a{n}"), true);
+        release(&jb, &format!("b{n}"), true);
+    }
+    until("eight deliveries", || {
+        let s = states(&jb);
+        (s.len() == 8 && s.iter().all(|x| x == "delivered")).then_some(())
+    });
+    // KOR is away; A takes four more releases, tries them, and is killed
+    // holding them. B delivers them once KOR is back and A's claims expire.
+    drop(ks);
+    for n in 4..8 {
+        release(&ja, &format!("a{n}"), false);
+    }
+    until("A to have tried", || {
+        let s = states(&ja);
+        (s.iter().filter(|x| *x == "sending").count() == 4).then_some(())
+    });
+    a.kill();
+    let ks = Server::start(&kor);
+    let mut delivered = false;
+    for _ in 0..240 {
+        let s = states(&jb);
+        if s.len() == 12 && s.iter().all(|x| x == "delivered") {
+            delivered = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        delivered,
+        "{:?}; B's log: {}",
+        states(&jb),
+        b.log_named("serve-b.log")
+    );
+    // KOR holds each of the twelve once.
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let held = k.ok(&["item", "list", "--all"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["label"]["originator"] == "JPN")
+        .count();
+    assert_eq!(held, 12);
+    // One ledger, verified in full, with every decision of both processes.
+    drop(b);
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&jpn)]);
+    assert_eq!(code, 0, "{v}");
+    drop(ks);
+    admin(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
+}

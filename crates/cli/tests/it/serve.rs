@@ -21,11 +21,17 @@ impl Server {
 
     /// The same with more arguments for `gsomia serve`.
     pub fn start_with(dir: &Path, more: &[&str]) -> Server {
+        Server::start_logged(dir, more, "serve.log")
+    }
+
+    /// The same, logging to `log` in the directory (a second process of
+    /// one node keeps a log of its own).
+    pub fn start_logged(dir: &Path, more: &[&str], log: &str) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gsomia"))
             .args(["serve", "--dir", s(dir)])
             .args(more)
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(dir.join("serve.log")).unwrap())
+            .stderr(std::fs::File::create(dir.join(log)).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
@@ -35,7 +41,7 @@ impl Server {
         assert!(
             line.contains(" api ") && line.contains(" peer "),
             "serve did not start: {line:?}; its log: {}",
-            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+            std::fs::read_to_string(dir.join(log)).unwrap_or_default()
         );
         let words: Vec<&str> = line.split_whitespace().collect();
         let url = words[words.iter().position(|w| *w == "api").unwrap() + 1].to_owned();
@@ -51,7 +57,18 @@ impl Server {
 
     /// What the node has logged so far (for a failing assertion's message).
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+        self.log_named("serve.log")
+    }
+
+    /// What the node has logged so far to `log` in its directory.
+    pub fn log_named(&self, log: &str) -> String {
+        std::fs::read_to_string(self.dir.join(log)).unwrap_or_default()
+    }
+
+    /// SIGKILL: no chance to flush or let go of anything.
+    pub fn kill(mut self) {
+        self.child.kill().unwrap();
+        let _ = self.child.wait();
     }
 
     pub fn stop(mut self) -> i32 {

@@ -204,7 +204,14 @@ pub struct PgStore {
     next: Arc<std::sync::atomic::AtomicUsize>,
     jobs: mpsc::UnboundedSender<(Box<Batch>, write::Reply)>,
     commits: Arc<AtomicU64>,
+    /// This process's name on the outbox rows it has claimed.
+    owner: Arc<str>,
 }
+
+/// How long a claim on an outbox row holds (seconds): a process that dies
+/// mid-delivery loses its rows to the others after this. Longer than a
+/// delivery attempt takes.
+pub const LEASE_SECS: i64 = 15;
 
 impl PgStore {
     /// Opens the (migrated) database at `url`: two connections, one of
@@ -233,13 +240,23 @@ impl PgStore {
         let writer = connect(url).await?;
         let (jobs, rx) = mpsc::unbounded_channel();
         let commits = Arc::new(AtomicU64::new(0));
-        tokio::spawn(write::run(writer, rx, commits.clone()));
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| StoreError::Database(format!("no randomness for the lease owner: {e}")))?;
+        let owner: Arc<str> = format!(
+            "{}-{}",
+            std::process::id(),
+            nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        )
+        .into();
+        tokio::spawn(write::run(writer, rx, commits.clone(), owner.clone()));
         Ok(PgStore {
             first: Arc::new(Conn::new(first)),
             others: others.into(),
             next: Arc::default(),
             jobs,
             commits,
+            owner,
         })
     }
 
@@ -843,35 +860,36 @@ impl Store for PgStore {
         except: &'a HashSet<String>,
     ) -> StoreFuture<'a, Vec<Outgoing>> {
         Box::pin(async move {
-            let wider =
-                i64::from(limit).saturating_add(i64::try_from(except.len()).unwrap_or(i64::MAX));
-            let ids: Vec<String> = self
+            // Claimed for this process (a lease, renewed by each claim),
+            // skipping rows another process holds or is claiming now: one
+            // sender at a time per transfer, and a dead process's rows go
+            // to the others when its leases run out.
+            let except: Vec<String> = except.iter().cloned().collect();
+            let claimed = self
                 .all(
-                    &format!("SELECT transfer FROM outbox {DUE}"),
-                    &[&now, &wider],
-                    |r| col(r, "transfer"),
+                    "UPDATE outbox SET lease_owner = $1, lease_until = $2 + $5 \
+                     WHERE transfer IN (SELECT transfer FROM outbox \
+                       WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
+                       AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $2) \
+                       AND NOT (transfer = ANY($3)) \
+                       ORDER BY next_attempt_at, pos LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                     RETURNING transfer",
+                    &[&&*self.owner, &now, &except, &i64::from(limit), &LEASE_SECS],
+                    |r| col::<String>(r, "transfer"),
                 )
                 .await?;
-            let wanted: Vec<String> = ids
-                .into_iter()
-                .filter(|t| !except.contains(t))
-                .take(usize::try_from(limit).unwrap_or(usize::MAX))
-                .collect();
-            if wanted.is_empty() {
+            if claimed.is_empty() {
                 return Ok(Vec::new());
             }
-            let mut found: std::collections::HashMap<String, Outgoing> = self
-                .all(
-                    &format!("{OUTGOING} WHERE transfer = ANY($1)"),
-                    &[&wanted],
-                    outgoing,
-                )
-                .await?
-                .into_iter()
-                .map(|o| (o.transfer.clone(), o))
-                .collect();
             // In the order they fell due (one delivered meanwhile is left out).
-            Ok(wanted.iter().filter_map(|t| found.remove(t)).collect())
+            self.all(
+                &format!(
+                    "{OUTGOING} WHERE transfer = ANY($1) ORDER BY next_attempt_at, outbox.pos"
+                ),
+                &[&claimed],
+                outgoing,
+            )
+            .await
         })
     }
 
@@ -902,8 +920,9 @@ impl Store for PgStore {
         Box::pin(async move {
             self.exec(
                 "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = $1, last_error = $2 \
-                     WHERE transfer = $3 AND delivered_at IS NULL",
-                &[&next_attempt_at, &error, &transfer],
+                     WHERE transfer = $3 AND delivered_at IS NULL \
+                     AND (lease_owner IS NULL OR lease_owner = $4)",
+                &[&next_attempt_at, &error, &transfer, &&*self.owner],
             )
             .await?;
             Ok(())

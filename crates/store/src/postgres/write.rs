@@ -66,6 +66,7 @@ pub(super) async fn run(
     mut conn: Client,
     mut rx: mpsc::UnboundedReceiver<(Box<Batch>, Reply)>,
     commits: Arc<AtomicU64>,
+    owner: Arc<str>,
 ) {
     let mut stmts = Stmts::new();
     while let Some(first) = rx.recv().await {
@@ -77,7 +78,7 @@ pub(super) async fn run(
             }
         }
         let (batches, replies): (Vec<Box<Batch>>, Vec<Reply>) = group.into_iter().unzip();
-        let (results, outcome) = commit_group(&mut conn, &mut stmts, &batches).await;
+        let (results, outcome) = commit_group(&mut conn, &mut stmts, &owner, &batches).await;
         if outcome.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
         }
@@ -130,6 +131,7 @@ fn move_head(seq: &Seq) -> Result<Op, StoreError> {
 async fn commit_group(
     conn: &mut Client,
     st: &mut Stmts,
+    owner: &str,
     batches: &[Box<Batch>],
 ) -> (Vec<Result<Committed, StoreError>>, Result<(), StoreError>) {
     let together = async {
@@ -138,7 +140,7 @@ async fn commit_group(
         let mut ops = Vec::new();
         let mut all = Vec::with_capacity(batches.len());
         for b in batches {
-            all.push(plan(b, &mut seq, &mut ops)?);
+            all.push(plan(b, owner, &mut seq, &mut ops)?);
         }
         ops.push(move_head(&seq)?);
         run_ops(&tx, st, ops).await?;
@@ -153,7 +155,7 @@ async fn commit_group(
             vec![Err(e)],
             Err(StoreError::Database("rolled back".into())),
         ),
-        Err(_) => one_by_one(conn, st, batches).await,
+        Err(_) => one_by_one(conn, st, owner, batches).await,
     }
 }
 
@@ -161,6 +163,7 @@ async fn commit_group(
 async fn one_by_one(
     conn: &mut Client,
     st: &mut Stmts,
+    owner: &str,
     batches: &[Box<Batch>],
 ) -> (Vec<Result<Committed, StoreError>>, Result<(), StoreError>) {
     let mut results = Vec::with_capacity(batches.len());
@@ -171,7 +174,7 @@ async fn one_by_one(
             tx.batch_execute("SAVEPOINT batch").await.map_err(db)?;
             let mut ops = Vec::new();
             let mut planned = seq;
-            let r = match plan(b, &mut planned, &mut ops) {
+            let r = match plan(b, owner, &mut planned, &mut ops) {
                 Ok(c) => run_ops(&tx, st, ops).await.map(|()| c),
                 Err(e) => Err(e),
             };
@@ -240,8 +243,14 @@ fn need_to_know(person: &crate::node::Person) -> Result<String, StoreError> {
 const TOPIC: &str = "INSERT INTO item_topic (item, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING";
 
 /// The statements of one batch, in order, with the head advanced past
-/// its list positions and ledger records.
-fn plan(batch: &Batch, seq: &mut Seq, ops: &mut Vec<Op>) -> Result<Committed, StoreError> {
+/// its list positions and ledger records. `owner`: this process, the only
+/// one whose receipts and refusals of the outbox rows it has claimed count.
+fn plan(
+    batch: &Batch,
+    owner: &str,
+    seq: &mut Seq,
+    ops: &mut Vec<Op>,
+) -> Result<Committed, StoreError> {
     // Every commit holds the head row: a destruction or return that
     // committed first (in any process) is seen here.
     for id in &batch.held {
@@ -460,15 +469,27 @@ fn plan(batch: &Batch, seq: &mut Seq, ops: &mut Vec<Op>) -> Result<Committed, St
     }
     for (transfer, at, why) in &batch.failed {
         ops.push(op(
-            "UPDATE outbox SET failed_at = $1, failure = $2 WHERE transfer = $3 AND delivered_at IS NULL",
-            vec![p(at.clone()), p(why.clone()), p(transfer.clone())],
+            "UPDATE outbox SET failed_at = $1, failure = $2 WHERE transfer = $3 AND delivered_at IS NULL \
+             AND (lease_owner IS NULL OR lease_owner = $4)",
+            vec![
+                p(at.clone()),
+                p(why.clone()),
+                p(transfer.clone()),
+                p(owner.to_owned()),
+            ],
             Expect::Any,
         ));
     }
     for (transfer, at, receipt) in &batch.delivered {
         ops.push(op(
-            "UPDATE outbox SET delivered_at = $1, receipt = $2 WHERE transfer = $3 AND delivered_at IS NULL",
-            vec![p(at.clone()), p(receipt.clone()), p(transfer.clone())],
+            "UPDATE outbox SET delivered_at = $1, receipt = $2 WHERE transfer = $3 AND delivered_at IS NULL \
+             AND (lease_owner IS NULL OR lease_owner = $4)",
+            vec![
+                p(at.clone()),
+                p(receipt.clone()),
+                p(transfer.clone()),
+                p(owner.to_owned()),
+            ],
             Expect::Any,
         ));
     }

@@ -395,3 +395,78 @@ mod suite {
             .await;
     }
 }
+
+fn outgoing(t: &str, at: i64) -> gsomia_store::Outgoing {
+    gsomia_store::Outgoing {
+        kind: gsomia_store::MessageKind::Transfer,
+        transfer: t.into(),
+        item: "i".into(),
+        recipient: "KOR".into(),
+        envelope: vec![7],
+        attempts: 0,
+        next_attempt_at: at,
+        custody: None,
+        released_by: None,
+    }
+}
+
+/// Two processes' delivery workers claim disjoint transfers; only the
+/// claimant's receipt or retry counts; a dead claimant's transfers go to
+/// the other once its lease runs out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_are_claimed_by_one_process_at_a_time_and_taken_over_after_a_lease() {
+    let url = fresh("leases").await;
+    let (a, b) = (
+        PgStore::open(&url).await.unwrap(),
+        PgStore::open(&url).await.unwrap(),
+    );
+    a.commit(Batch {
+        outgoing: (0..10).map(|n| outgoing(&format!("t{n}"), 100)).collect(),
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let none = std::collections::HashSet::new();
+    // Both ask at once: every transfer goes to exactly one of them.
+    let (x, y) = tokio::join!(a.due_except(100, 6, &none), b.due_except(100, 6, &none));
+    let (x, y) = (x.unwrap(), y.unwrap());
+    let ids = |v: &[gsomia_store::Outgoing]| -> BTreeSet<String> {
+        v.iter().map(|o| o.transfer.clone()).collect()
+    };
+    let (xa, yb) = (ids(&x), ids(&y));
+    assert!(xa.is_disjoint(&yb), "{xa:?} {yb:?}");
+    assert_eq!(xa.len() + yb.len(), 10, "{xa:?} {yb:?}");
+    // While the leases hold, neither is offered the other's again.
+    assert!(
+        ids(&b.due_except(101, 10, &none).await.unwrap()).is_disjoint(&xa),
+        "b is offered a's"
+    );
+    // `a` claimed one; `b`'s receipt or retry of it does not count.
+    let t = xa.iter().next().unwrap().clone();
+    b.retry_later(&t, 500, "b tried").await.unwrap();
+    b.commit(Batch {
+        delivered: vec![(t.clone(), "then".into(), "b's receipt".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let row = a.transfer(&t).await.unwrap().unwrap();
+    assert_eq!(
+        (row.attempts, row.delivered_at.as_deref()),
+        (0, None),
+        "{row:?}"
+    );
+    // `a` dies holding its claims: once the leases run out, `b` takes them.
+    drop(a);
+    let later = 100 + postgres::LEASE_SECS + 1;
+    let taken = ids(&b.due_except(later, 10, &none).await.unwrap());
+    assert!(xa.is_subset(&taken), "{xa:?} not in {taken:?}");
+    b.commit(Batch {
+        delivered: vec![(t.clone(), "later".into(), "b's receipt".into())],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let row = b.transfer(&t).await.unwrap().unwrap();
+    assert_eq!(row.delivered_at.as_deref(), Some("later"), "{row:?}");
+}
