@@ -129,6 +129,21 @@ pub struct Running {
     servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// How often a process of a node on a shared store looks for what the
+/// others recorded (decisions look too, before they decide).
+const REGISTERS_EVERY: Duration = Duration::from_millis(250);
+
+/// Keeps the registry and registers up with a store other processes write.
+async fn follow_registers(node: Arc<Node>) {
+    if !node.store().shared() {
+        return;
+    }
+    loop {
+        node.refresh_registers().await;
+        tokio::time::sleep(REGISTERS_EVERY).await;
+    }
+}
+
 /// Assembles a node from its parts: the agreement events kept in its store
 /// replayed onto the profiles, then the node itself.
 pub async fn assemble(parts: Parts) -> Result<Arc<Node>, ServiceError> {
@@ -248,6 +263,7 @@ pub async fn start(
         )),
         tokio::spawn(crate::register::bookkeeping(node.clone())),
         tokio::spawn(crate::roster::watch(node.clone(), settings.clone())),
+        tokio::spawn(follow_registers(node.clone())),
     ];
     match crate::warnings::restore(&node).await {
         Ok((restored, owed)) if restored + owed > 0 => {

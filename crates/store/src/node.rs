@@ -782,4 +782,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         person: &'a str,
         key: &'a str,
     ) -> StoreFuture<'a, Option<Idempotent>>;
+    /// What moves whenever a message (an agreement event, a consent, a
+    /// notice, a visit) or a facility record is kept, by any process: the
+    /// last message's position and the number of facility records. A
+    /// process whose in-memory registers were built from them reloads when
+    /// it moves.
+    fn registers_version(&self) -> StoreFuture<'_, (i64, i64)>;
+    /// Whether other processes may write this store too (PostgreSQL), so a
+    /// process must reload what it holds in memory when the store moves.
+    fn shared(&self) -> bool {
+        false
+    }
 }

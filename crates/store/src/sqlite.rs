@@ -1531,4 +1531,19 @@ impl Store for SqliteStore {
             .await
         })
     }
+
+    fn registers_version(&self) -> StoreFuture<'_, (i64, i64)> {
+        Box::pin(async move {
+            self.read(|c| {
+                one(
+                    c,
+                    "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM message), (SELECT COUNT(*) FROM facility_record)",
+                    [],
+                    |r| Ok(Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))),
+                )
+            })
+            .await
+            .map(Option::unwrap_or_default)
+        })
+    }
 }

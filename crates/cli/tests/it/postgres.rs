@@ -208,6 +208,7 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
     let (jpn, kor) = crate::holding::pair_on(&root, Some(&url));
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (_, suzuki) = person(&jpn, "Suzuki", "極秘", "dprk", "security-officer");
     // Process A listens where KOR expects JPN; B beside it, on ports of its own.
     let a = Server::start(&jpn);
     let b = Server::start_logged(
@@ -302,6 +303,51 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
         .filter(|i| i["label"]["originator"] == "JPN")
         .count();
     assert_eq!(held, 12);
+    let a = Server::start(&jpn);
+    let ja = As {
+        url: &a.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    // Both processes running, A having read the registry at its start.
+    // A notice recorded through B (given in 2025, so the agreement has
+    // ended by now) is what A, started again, decides under at its next
+    // release, with nothing else to tell it.
+    let officer = As {
+        url: jb.url,
+        ca: ca(&jpn),
+        token: &suzuki,
+    };
+    let (code, d) = officer.run(&[
+        "agreement",
+        "enter",
+        "jp-kr-2016",
+        "notice",
+        "--at",
+        "2025-06-02T10:00:00+09:00",
+        "--summary",
+        "notice given through process B",
+    ]);
+    assert_eq!(code, 0, "{d}");
+    let f = file(&root, "after.txt", "after");
+    let late = ja.ok(&[
+        "item",
+        "submit",
+        "--level",
+        "極秘",
+        "--topic",
+        "dprk.missile",
+        "--rel-to",
+        "KOR",
+        "--in",
+        s(&f),
+    ])["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, r) = ja.run(&["item", "release", &late, "--to", "KOR"]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(r["decision"], "withhold", "{r}");
     // One ledger, verified in full, with every decision of both processes.
     drop(b);
     let (code, v) = json(&["ledger", "verify", "--dir", s(&jpn)]);

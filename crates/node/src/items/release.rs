@@ -293,6 +293,8 @@ async fn decide_and_queue(
     once: Option<&Once>,
     ret: Option<gsomia_store::Return>,
 ) -> Result<ReleaseOutcome, ItemError> {
+    // Decided under what any process of this node has recorded.
+    node.refresh_registers().await;
     let registry = node.registry();
     let reg = &*registry;
     let Decided {

@@ -230,6 +230,9 @@ impl Store for Flaky {
     ) -> StoreFuture<'a, Option<Idempotent>> {
         self.inner.idempotent(person, key)
     }
+    fn registers_version(&self) -> StoreFuture<'_, (i64, i64)> {
+        self.inner.registers_version()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1347,4 +1347,21 @@ impl Store for PgStore {
             .await
         })
     }
+
+    fn registers_version(&self) -> StoreFuture<'_, (i64, i64)> {
+        Box::pin(async move {
+            self.one(
+                "SELECT (SELECT COALESCE(MAX(pos), 0) FROM message) AS m, \
+                 (SELECT COUNT(*) FROM facility_record) AS f",
+                &[],
+                |r| Ok((col::<i64>(r, "m")?, col::<i64>(r, "f")?)),
+            )
+            .await
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }
