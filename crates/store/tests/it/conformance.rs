@@ -1067,3 +1067,56 @@ pub async fn facility_files_append_once<S: Store + ?Sized>(s: &S) {
         None
     );
 }
+
+/// The registers' version moves with every message and facility record
+/// kept, and with nothing else.
+pub async fn the_registers_version_moves_with_messages_and_facility_records<S: Store + ?Sized>(
+    s: &S,
+) {
+    let v0 = s.registers_version().await.unwrap();
+    s.commit(Batch {
+        people: vec![person("p1", 1)],
+        entries: vec![entry(0)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        s.registers_version().await.unwrap(),
+        v0,
+        "a person is not a register change"
+    );
+    s.commit(Batch {
+        messages: vec![Message {
+            kind: MessageKind::Event,
+            id: "ev-1".into(),
+            party: "KOR".into(),
+            body: vec![1],
+            stored_at: "2026-11-30T00:00:00Z".into(),
+        }],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let v1 = s.registers_version().await.unwrap();
+    assert_ne!(v1, v0);
+    s.commit(Batch {
+        facility_records: vec![gsomia_store::FacilityRecord {
+            facility: "f".into(),
+            seq: 0,
+            body: vec![0],
+            at: "2026-11-30T00:00:00Z".into(),
+            custody: vec![9; 32],
+        }],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let v2 = s.registers_version().await.unwrap();
+    assert_ne!(v2, v1);
+    assert_eq!(
+        s.registers_version().await.unwrap(),
+        v2,
+        "stable while nothing is kept"
+    );
+}

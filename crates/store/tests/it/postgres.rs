@@ -382,6 +382,7 @@ mod suite {
         incident_messages_wait_until_answered,
         reclassified_rows_are_found_and_sealed_anew,
         facility_files_append_once,
+        the_registers_version_moves_with_messages_and_facility_records,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -202,3 +202,8 @@ async fn reclassified_rows_are_found_and_sealed_anew() {
 async fn facility_files_append_once() {
     c::facility_files_append_once(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn the_registers_version_moves_with_messages_and_facility_records() {
+    c::the_registers_version_moves_with_messages_and_facility_records(&fresh().await).await;
+}
