@@ -31,7 +31,10 @@ pub fn peer_server_config(
 ) -> Result<Arc<rustls::ServerConfig>, crate::tls::TlsError> {
     crate::tls::peer_server_config(cert, key, crate::tls::PinnedSet::new(partners))
 }
-pub use crate::warnings::{Rejected, accept, flush as flush_warnings, start as start_warnings};
+pub use crate::warnings::{
+    Next, Rejected, Subscription, accept, flush as flush_warnings, start as start_warnings,
+    subscribe,
+};
 
 use crate::clock::Clock;
 use crate::node::Node;

@@ -115,6 +115,7 @@ pub fn start(node: &Arc<Node>) -> Vec<tokio::task::JoinHandle<()>> {
         })
         .collect();
     tasks.push(node.lanes().item.spawn(ledger_batches(node.clone())));
+    tasks.push(node.lanes().warning.spawn(follow(node.clone())));
     tasks
 }
 
@@ -372,6 +373,86 @@ fn apply(
     Ok((applied, persist))
 }
 
+/// A stored update checked again: its signature by its originator's key
+/// (this node's, or a partner's), its fields, the instant it was applied.
+/// `None` (logged) for one that does not verify.
+fn stored(
+    node: &Node,
+    row: &gsomia_store::WarningRow,
+) -> Option<(WarningUpdate, Update, Timestamp)> {
+    let claimed = WarningUpdate::decode(&row.bytes).ok()?;
+    let key = if claimed.originator == node.party() {
+        node.signer().key.public()
+    } else {
+        *node.partner(&claimed.originator)?.key()
+    };
+    let (Ok(u), Ok(applied_at)) = (
+        WarningUpdate::open(&row.bytes, &key),
+        gsomia_core::time::parse_instant(&row.applied_at),
+    ) else {
+        tracing::error!(flight = %row.flight, seq = row.seq, "a stored warning update does not verify; left out");
+        return None;
+    };
+    let update = core_update(&u).ok()?;
+    Some((u, update, applied_at))
+}
+
+/// How often a process of a node whose store other processes write looks
+/// for the warning updates they applied.
+pub const FOLLOW_EVERY: Duration = Duration::from_millis(50);
+
+/// On a store other processes write: the warning updates they applied,
+/// read in the order they were committed (positions taken under the
+/// store's head lock, so none is skipped), checked again and shown to this
+/// process's own subscribers (what this process applied itself is already
+/// here and is left as it is). Partners are sent each update by the
+/// process that applied it.
+pub async fn follow(node: Arc<Node>) {
+    if !node.store().shared() {
+        return;
+    }
+    let mut last = match node.store().last_warning_position().await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "warning feed: cannot read the store; following from the start");
+            0
+        }
+    };
+    loop {
+        tokio::time::sleep(FOLLOW_EVERY).await;
+        let rows = match node.store().warnings_after(last, 1024).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, "warning feed: cannot read the store");
+                continue;
+            }
+        };
+        for (pos, row) in rows {
+            last = pos;
+            let Some((u, update, applied_at)) = stored(&node, &row) else {
+                continue;
+            };
+            let feed = node.feed();
+            let applied = apply_to_flights(
+                &mut locked(&feed.flights),
+                &u,
+                update,
+                &row.bytes,
+                applied_at,
+                &row.level,
+            );
+            if let Ok(Applied::New) = applied {
+                if u.kind == "impact" {
+                    feed.prune();
+                }
+                let _ = feed
+                    .live
+                    .send(Arc::new(Shown::new(u, row.level.clone(), applied_at)));
+            }
+        }
+    }
+}
+
 /// Rebuilds the feed from the store when the node starts: the updates
 /// applied within [`RESTORE_WINDOW`] (each signature checked again: the
 /// store is not trusted), and every forward still owed to a partner, queued
@@ -386,25 +467,7 @@ pub async fn restore(node: &Node) -> Result<(usize, usize), gsomia_store::StoreE
     {
         let mut flights = locked(&feed.flights);
         for row in &rows {
-            let Ok(claimed) = WarningUpdate::decode(&row.bytes) else {
-                continue;
-            };
-            let key = if claimed.originator == node.party() {
-                node.signer().key.public()
-            } else {
-                match node.partner(&claimed.originator) {
-                    Some(p) => *p.key(),
-                    None => continue,
-                }
-            };
-            let (Ok(u), Ok(applied_at)) = (
-                WarningUpdate::open(&row.bytes, &key),
-                gsomia_core::time::parse_instant(&row.applied_at),
-            ) else {
-                tracing::error!(flight = %row.flight, seq = row.seq, "a stored warning update does not verify; left out");
-                continue;
-            };
-            let Ok(update) = core_update(&u) else {
+            let Some((u, update, applied_at)) = stored(node, row) else {
                 continue;
             };
             let ok = apply_to_flights(&mut flights, &u, update, &row.bytes, applied_at, &row.level)

@@ -788,6 +788,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// process whose in-memory registers were built from them reloads when
     /// it moves.
     fn registers_version(&self) -> StoreFuture<'_, (i64, i64)>;
+    /// Warning updates kept after position `after`, in the order they were
+    /// committed (by any process), at most `limit`: each with its position.
+    fn warnings_after(&self, after: i64, limit: u32) -> StoreFuture<'_, Vec<(i64, WarningRow)>>;
+    /// The position of the last warning update kept (0: none).
+    fn last_warning_position(&self) -> StoreFuture<'_, i64>;
     /// Whether other processes may write this store too (PostgreSQL), so a
     /// process must reload what it holds in memory when the store moves.
     fn shared(&self) -> bool {

@@ -1546,4 +1546,53 @@ impl Store for SqliteStore {
             .map(Option::unwrap_or_default)
         })
     }
+
+    fn warnings_after(&self, after: i64, limit: u32) -> StoreFuture<'_, Vec<(i64, WarningRow)>> {
+        Box::pin(async move {
+            self.read(move |c| {
+                all(
+                    c,
+                    "SELECT rowid, flight, seq, bytes, applied_at, applied_unix, level FROM warning_update \
+                     WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    params![after, i64::from(limit)],
+                    |r| {
+                        let seq: i64 = r.get(2)?;
+                        let (pos, flight, bytes, applied_at, applied_unix, level) =
+                            (r.get(0)?, r.get(1)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?);
+                        Ok(u32::try_from(seq)
+                            .map_err(|_| StoreError::Corrupt("warning seq".into()))
+                            .map(|seq| {
+                                (
+                                    pos,
+                                    WarningRow {
+                                        flight,
+                                        seq,
+                                        bytes,
+                                        applied_at,
+                                        applied_unix,
+                                        level,
+                                    },
+                                )
+                            }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn last_warning_position(&self) -> StoreFuture<'_, i64> {
+        Box::pin(async move {
+            self.read(|c| {
+                one(
+                    c,
+                    "SELECT COALESCE(MAX(rowid), 0) FROM warning_update",
+                    [],
+                    |r| r.get::<_, i64>(0).map(Ok),
+                )
+            })
+            .await
+            .map(Option::unwrap_or_default)
+        })
+    }
 }

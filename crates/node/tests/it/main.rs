@@ -1330,3 +1330,96 @@ async fn a_release_of_an_item_disposed_of_after_it_was_read_queues_nothing() {
         "no decision or `sent` record for what was not sent"
     );
 }
+
+/// A new, migrated PostgreSQL database for one test (the machine's server,
+/// or `GSOMIA_TEST_POSTGRES`); its connection string.
+async fn postgres_database(name: &str) -> String {
+    let server = std::env::var("GSOMIA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
+    let (c, conn) =
+        tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL is not reachable at `{server}` ({e}): start it (`pg_ctlcluster \
+                 --skip-systemctl-redirect $(ls /etc/postgresql) main start`; .ci/run does)"
+                )
+            });
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let db = format!("gsomia_node_{name}_{}", std::process::id());
+    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+    c.batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let url = format!("{server} dbname={db}");
+    gsomia_store::postgres::migrate(&url).await.unwrap();
+    url
+}
+
+/// Two processes of JPN on one PostgreSQL database: a flight applied at
+/// one reaches the other's subscribers too, every update once and in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_applied_by_one_process_reaches_the_subscribers_of_another_in_order() {
+    let dir = fresh_dir("gsomia-node-pg-warn-", "");
+    let jpn = identity(&dir, "JPN", 1);
+    let url = postgres_database("warn").await;
+    let mk = || async {
+        jpn.node(
+            gsomia_core::shipped().unwrap(),
+            Arc::new(gsomia_store::PgStore::open(&url).await.unwrap()),
+            vec![],
+            Default::default(),
+        )
+        .await
+        .unwrap()
+    };
+    let (a, b) = (mk().await, mk().await);
+    let tasks = [kit::start_warnings(&a), kit::start_warnings(&b)];
+    let sato = gsomia_store::Person {
+        id: "jpn-sato".into(),
+        name: "Sato".into(),
+        role: gsomia_store::Role::Officer,
+        clearance: "極秘".into(),
+        clearance_until: "2099-01-01T00:00:00+09:00".into(),
+        need_to_know: vec!["warning".into()],
+        token_hash: [7; 32],
+        created_at: "test".into(),
+        revoked_at: None,
+        facility: None,
+        visit: None,
+        custody: None,
+    };
+    let mut sub = kit::subscribe(b.clone(), sato);
+    let t0 = jiff::Timestamp::now().as_second();
+    for seq in 0..20u32 {
+        let kind = if seq == 0 { "launch" } else { "track" };
+        let mut u = warning("jpn-w-pg", seq, kind, t0);
+        u.originator = "JPN".into();
+        u.level = "極秘".into();
+        u.at = (t0, seq);
+        (u.lat, u.lon) = (39.0, 130.0);
+        kit::accept(&a, &u.seal(&jpn.key), None).unwrap();
+    }
+    let mut seqs = Vec::new();
+    while seqs.len() < 20 {
+        let next = tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+            .await
+            .expect("the other process's subscriber waited in vain");
+        match next {
+            Some(kit::Next::Update(s)) => seqs.push(s.update.seq),
+            other => panic!("{:?}", other.is_some()),
+        }
+    }
+    assert_eq!(
+        seqs,
+        (0..20).collect::<Vec<u32>>(),
+        "every update, once, in order"
+    );
+    for t in tasks.into_iter().flatten() {
+        t.abort();
+    }
+}

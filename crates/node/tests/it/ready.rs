@@ -233,6 +233,16 @@ impl Store for Flaky {
     fn registers_version(&self) -> StoreFuture<'_, (i64, i64)> {
         self.inner.registers_version()
     }
+    fn warnings_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> StoreFuture<'_, Vec<(i64, gsomia_store::WarningRow)>> {
+        self.inner.warnings_after(after, limit)
+    }
+    fn last_warning_position(&self) -> StoreFuture<'_, i64> {
+        self.inner.last_warning_position()
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1364,4 +1364,40 @@ impl Store for PgStore {
     fn shared(&self) -> bool {
         true
     }
+
+    fn warnings_after(&self, after: i64, limit: u32) -> StoreFuture<'_, Vec<(i64, WarningRow)>> {
+        Box::pin(async move {
+            self.all(
+                "SELECT pos, flight, seq, bytes, applied_at, applied_unix, level FROM warning_update \
+                 WHERE pos > $1 ORDER BY pos LIMIT $2",
+                &[&after, &i64::from(limit)],
+                |r| {
+                    Ok((
+                        col(r, "pos")?,
+                        WarningRow {
+                            flight: col(r, "flight")?,
+                            seq: small(col(r, "seq")?, "warning seq")?,
+                            bytes: col(r, "bytes")?,
+                            applied_at: col(r, "applied_at")?,
+                            applied_unix: col(r, "applied_unix")?,
+                            level: col(r, "level")?,
+                        },
+                    ))
+                },
+            )
+            .await
+        })
+    }
+
+    fn last_warning_position(&self) -> StoreFuture<'_, i64> {
+        Box::pin(async move {
+            self.one(
+                "SELECT COALESCE(MAX(pos), 0) AS p FROM warning_update",
+                &[],
+                |r| col::<i64>(r, "p"),
+            )
+            .await
+            .map(Option::unwrap_or_default)
+        })
+    }
 }
