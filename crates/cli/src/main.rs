@@ -227,6 +227,16 @@ enum StoreCmd {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Copy a stopped node's SQLite database into an empty PostgreSQL one,
+    /// both ledgers verified and compared; then set `database` in node.toml.
+    Copy {
+        /// The SQLite database (`sqlite:PATH` or a path).
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database (`postgres://…`).
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -599,6 +609,7 @@ fn run(cli: Cli) -> anyhow::Result<Outcome> {
         }) => node::partner_add(&dir, &bundle, &endpoint),
         Command::Partner(PartnerCmd::List { dir }) => node::partner_list(&dir),
         Command::Store(StoreCmd::Migrate { dir }) => node::store_migrate(&dir),
+        Command::Store(StoreCmd::Copy { from, to }) => node::store_copy(&from, &to),
         Command::Partner(PartnerCmd::Remove { dir, party }) => node::partner_remove(&dir, &party),
     }
     .map(|o| o.with_json(json))

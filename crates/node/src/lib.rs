@@ -34,6 +34,12 @@ pub use lanes::item_thread;
 pub use node::Node;
 pub use service::{Listeners, Options, Running, ServiceError, assemble, run, start};
 pub use settings::{Database, LogFormat, Settings, SettingsError, init};
+
+/// Moving a node's database between backends (`gsomia store copy`).
+pub mod store {
+    pub use gsomia_store::postgres::copy::{Copied, copy_from_sqlite};
+    pub use gsomia_store::postgres::redacted;
+}
 pub use witness::WitnessError;
 
 /// Standalone ledger directories (`gsomia ledger … --dir`), as the store keeps them.

@@ -183,11 +183,63 @@ fn a_node_on_postgresql_receives_releases_verifies_and_refuses_an_edited_row() {
         health["integrity_alarms"].as_u64().unwrap_or(0) >= 1,
         "{health}"
     );
-    drop((js, ks));
-    admin(
-        "postgres",
-        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    // KOR moves from SQLite to PostgreSQL: stopped, copied (both ledgers
+    // verified and compared), pointed at the copy, started: the same
+    // items, the same ledger, serving.
+    let before = k.ok(&["item", "list", "--all"]);
+    drop(ks);
+    let (kor_url, kor_db) = database("moved");
+    let (code, c) = json(&[
+        "store",
+        "copy",
+        "--from",
+        &format!("sqlite:{}", s(&kor.join("node.db"))),
+        "--to",
+        &kor_url,
+    ]);
+    assert_eq!(code, 0, "{c}");
+    assert!(c["ledger_size"].as_u64().unwrap() > 3, "{c}");
+    // A second copy into it is refused: it holds a node now.
+    let (code, again) = json(&[
+        "store",
+        "copy",
+        "--from",
+        s(&kor.join("node.db")),
+        "--to",
+        &kor_url,
+    ]);
+    assert_eq!(code, 3, "{again}");
+    assert!(
+        again.to_string().contains("holds a node already"),
+        "{again}"
     );
+    let toml = std::fs::read_to_string(kor.join("node.toml")).unwrap();
+    std::fs::write(
+        kor.join("node.toml"),
+        toml.replace(
+            "database = \"node.db\"",
+            &format!("database = \"{kor_url}\""),
+        ),
+    )
+    .unwrap();
+    std::fs::rename(kor.join("node.db"), kor.join("node.db.moved")).unwrap();
+    let ks = Server::start(&kor);
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    assert_eq!(k.ok(&["item", "list", "--all"]), before);
+    drop(ks);
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&kor)]);
+    assert_eq!(code, 0, "{v}");
+    drop(js);
+    for d in [&db, &kor_db] {
+        admin(
+            "postgres",
+            &format!("DROP DATABASE IF EXISTS {d} WITH (FORCE)"),
+        );
+    }
 }
 
 /// The transfers JPN sent to KOR, by state.

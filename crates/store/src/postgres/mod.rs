@@ -26,6 +26,7 @@
 //! Not yet: the node on it (`gsomia init --database`), leased outbox
 //! claims between processes, `gsomia store copy` — a node runs on SQLite.
 
+pub mod copy;
 mod write;
 
 use std::collections::HashSet;
