@@ -83,11 +83,11 @@ fn param(v: Value) -> Box<dyn ToSql + Sync + Send> {
     }
 }
 
+/// A table read whole: its column names, and each row's rowid and values.
+type Table = (Vec<String>, Vec<(i64, Vec<Value>)>);
+
 /// Every row of `table` in rowid order: its rowid, its column names, values.
-fn read_table(
-    path: &Path,
-    table: &str,
-) -> Result<(Vec<String>, Vec<(i64, Vec<Value>)>), StoreError> {
+fn read_table(path: &Path, table: &str) -> Result<Table, StoreError> {
     let sql = |e: rusqlite::Error| StoreError::Database(format!("{}: {e}", path.display()));
     let c = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
         .map_err(sql)?;
