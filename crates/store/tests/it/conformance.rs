@@ -1120,3 +1120,46 @@ pub async fn the_registers_version_moves_with_messages_and_facility_records<S: S
         "stable while nothing is kept"
     );
 }
+
+/// Warning updates are read back after a position in the order they were
+/// committed, each once; the last position says where to start.
+pub async fn warnings_are_followed_in_commit_order<S: Store + ?Sized>(s: &S) {
+    let w = |flight: &str, seq: u32| gsomia_store::WarningRow {
+        flight: flight.into(),
+        seq,
+        bytes: vec![seq as u8],
+        applied_at: "2026-11-30T00:00:00Z".into(),
+        applied_unix: 1_800_000_000,
+        level: "極秘".into(),
+    };
+    assert_eq!(s.last_warning_position().await.unwrap(), 0);
+    s.commit(Batch {
+        warnings: vec![w("b", 0), w("a", 0)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let start = s.last_warning_position().await.unwrap();
+    s.commit(Batch {
+        warnings: vec![w("a", 1), w("b", 1), w("a", 1)],
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    let all = s.warnings_after(0, 100).await.unwrap();
+    let order: Vec<(String, u32)> = all.iter().map(|(_, r)| (r.flight.clone(), r.seq)).collect();
+    assert_eq!(
+        order,
+        [("b", 0), ("a", 0), ("a", 1), ("b", 1)].map(|(f, n)| (f.to_owned(), n)),
+        "in commit order, a repeated update once"
+    );
+    assert!(all.windows(2).all(|p| p[0].0 < p[1].0), "positions grow");
+    let after = s.warnings_after(start, 100).await.unwrap();
+    assert_eq!(after.len(), 2);
+    assert_eq!(
+        s.warnings_after(start, 1).await.unwrap().len(),
+        1,
+        "bounded"
+    );
+    assert_eq!(s.last_warning_position().await.unwrap(), all[3].0);
+}

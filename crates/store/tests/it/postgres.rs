@@ -383,6 +383,7 @@ mod suite {
         reclassified_rows_are_found_and_sealed_anew,
         facility_files_append_once,
         the_registers_version_moves_with_messages_and_facility_records,
+        warnings_are_followed_in_commit_order,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

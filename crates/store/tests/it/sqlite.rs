@@ -207,3 +207,8 @@ async fn facility_files_append_once() {
 async fn the_registers_version_moves_with_messages_and_facility_records() {
     c::the_registers_version_moves_with_messages_and_facility_records(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn warnings_are_followed_in_commit_order() {
+    c::warnings_are_followed_in_commit_order(&fresh().await).await;
+}
