@@ -78,6 +78,7 @@ mod node;
 mod pages;
 mod refusals;
 mod registers;
+mod reload;
 mod roster;
 mod sealing;
 mod tls;

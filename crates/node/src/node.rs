@@ -323,46 +323,10 @@ impl Node {
         *g = Arc::new(r);
     }
 
-    /// On a store other processes write too: when it has kept a message
-    /// (an agreement event, a consent, a notice, a visit) or a facility
-    /// record since this process last looked, the registry and the
-    /// registers are rebuilt from it, so this process decides under what
-    /// another has recorded. Nothing on a store of one process.
-    pub(crate) async fn refresh_registers(&self) {
-        if !self.store.shared() {
-            return;
-        }
-        let mut seen = self.registers_seen.lock().await;
-        let v = match self.store.registers_version().await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot read the registers' version");
-                return;
-            }
-        };
-        if *seen == Some(v) {
-            return;
-        }
-        {
-            let _one = self.agreements_lock.lock().await;
-            match crate::agreements::replay(self.store.as_ref(), (*self.registry()).clone()).await {
-                Ok(r) => self.set_registry(r),
-                Err(e) => {
-                    tracing::error!(error = %e, "agreement events kept by another process do not replay here");
-                    return;
-                }
-            }
-        }
-        if let Err(e) = crate::facilities::load(self).await {
-            tracing::error!(error = %e, "cannot reload the contractor facilities");
-            return;
-        }
-        if let Err(e) = crate::visits::load(self).await {
-            tracing::error!(error = %e, "cannot reload the visits");
-            return;
-        }
-        crate::items::reclassify::resume(self).await;
-        *seen = Some(v);
+    /// The store's registers version this process's registers were last
+    /// rebuilt at ([`crate::reload`]).
+    pub(crate) fn registers_seen(&self) -> &tokio::sync::Mutex<Option<(i64, i64)>> {
+        &self.registers_seen
     }
 
     /// Serialises recording agreement events.

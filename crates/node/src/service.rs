@@ -133,13 +133,23 @@ pub struct Running {
 /// others recorded (decisions look too, before they decide).
 const REGISTERS_EVERY: Duration = Duration::from_millis(250);
 
-/// Keeps the registry and registers up with a store other processes write.
+/// Keeps the registry and registers up with a store other processes
+/// write, and applies the reclassification notices they kept.
 async fn follow_registers(node: Arc<Node>) {
     if !node.store().shared() {
         return;
     }
+    let mut last = None;
     loop {
-        node.refresh_registers().await;
+        match node.store().registers_version().await {
+            Ok(v) if last != Some(v) => {
+                crate::reload::registers(&node).await;
+                crate::items::reclassify::resume(&node).await;
+                last = Some(v);
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot read the registers' version"),
+        }
         tokio::time::sleep(REGISTERS_EVERY).await;
     }
 }

@@ -294,7 +294,7 @@ async fn decide_and_queue(
     ret: Option<gsomia_store::Return>,
 ) -> Result<ReleaseOutcome, ItemError> {
     // Decided under what any process of this node has recorded.
-    node.refresh_registers().await;
+    crate::reload::registers(node).await;
     let registry = node.registry();
     let reg = &*registry;
     let Decided {
