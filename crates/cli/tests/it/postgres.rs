@@ -410,3 +410,113 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
     );
 }
+
+/// SIGKILL one of two processes of JPN again and again while both take
+/// releases (`GSOMIA_SOAK_KILLS` times; 3 here, 50 or more by hand:
+/// `GSOMIA_SOAK_KILLS=50 cargo test --locked -p gsomia --test it soak`).
+/// Afterwards every release a process acknowledged is delivered to KOR
+/// exactly once, and JPN's one ledger verifies.
+#[test]
+fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
+    let kills: usize = std::env::var("GSOMIA_SOAK_KILLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let root = tmp("pg-soak");
+    let (url, db) = database("soak");
+    let (jpn, kor) = crate::holding::pair_on(&root, Some(&url));
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let ks = Server::start(&kor);
+    let b = Server::start_logged(
+        &jpn,
+        &[
+            "--api-listen",
+            "127.0.0.1:0",
+            "--peer-listen",
+            "127.0.0.1:0",
+        ],
+        "serve-b.log",
+    );
+    let acknowledged = std::cell::Cell::new(0usize);
+    let release = |url: &str, text: &str| {
+        let j = As {
+            url,
+            ca: ca(&jpn),
+            token: &sato,
+        };
+        let f = file(&root, &format!("{text}.txt"), text);
+        let (code, d) = j.run(&[
+            "item",
+            "submit",
+            "--level",
+            "極秘",
+            "--topic",
+            "dprk.missile",
+            "--rel-to",
+            "KOR",
+            "--in",
+            s(&f),
+        ]);
+        if code != 0 {
+            return; // the process died under it: nothing was acknowledged
+        }
+        let id = d["id"].as_str().unwrap().to_owned();
+        let (code, r) = j.run(&["item", "release", &id, "--to", "KOR", "--no-wait"]);
+        if code == 0 {
+            assert_eq!(r["decision"], "release", "{r}");
+            acknowledged.set(acknowledged.get() + 1);
+        }
+    };
+    for round in 0..kills {
+        let a = Server::start(&jpn);
+        for n in 0..2 {
+            release(&a.url, &format!("a-{round}-{n}"));
+            release(&b.url, &format!("b-{round}-{n}"));
+        }
+        // Killed at a different moment each round: right away, or while
+        // its deliveries are under way.
+        std::thread::sleep(std::time::Duration::from_millis(37 * (round as u64 % 5)));
+        a.kill();
+    }
+    let j = As {
+        url: &b.url,
+        ca: ca(&jpn),
+        token: &sato,
+    };
+    let want = acknowledged.get();
+    assert!(want >= 2 * kills, "{want} releases acknowledged");
+    let mut settled = Vec::new();
+    for _ in 0..240 {
+        settled = states(&j);
+        if settled.len() == want && settled.iter().all(|x| x == "delivered") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    assert!(
+        settled.len() == want && settled.iter().all(|x| x == "delivered"),
+        "{want} acknowledged: {settled:?}; B's log: {}",
+        b.log_named("serve-b.log")
+    );
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &kim,
+    };
+    let held = k.ok(&["item", "list", "--all"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["label"]["originator"] == "JPN")
+        .count();
+    assert_eq!(held, want, "each acknowledged release once at KOR");
+    drop(b);
+    let (code, v) = json(&["ledger", "verify", "--dir", s(&jpn)]);
+    assert_eq!(code, 0, "{v}");
+    drop(ks);
+    admin(
+        "postgres",
+        &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
+    );
+}
