@@ -208,7 +208,19 @@ impl Checkpoints {
                     false
                 }
             };
-            if grown {
+            // One process of a node publishes at a time (the compare-and-
+            // swap would keep one of two anyway); another takes over when
+            // its lease lapses.
+            let lease = i64::try_from(every.as_secs().saturating_mul(3).max(3)).unwrap_or(i64::MAX);
+            let leads = grown
+                && match self.store.lead("checkpoints", lease).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        tracing::error!(error = %e, "checkpoints: cannot read the lease");
+                        false
+                    }
+                };
+            if leads {
                 match self.publish(0).await {
                     Ok((c, _, _)) => stored = c.size,
                     Err(e) => tracing::error!(error = %e, "checkpoints: cannot publish"),

@@ -793,6 +793,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn warnings_after(&self, after: i64, limit: u32) -> StoreFuture<'_, Vec<(i64, WarningRow)>>;
     /// The position of the last warning update kept (0: none).
     fn last_warning_position(&self) -> StoreFuture<'_, i64>;
+    /// Whether this process holds the lease on `role` (work one process
+    /// does at a time), taking it if it is free or has lapsed and renewing
+    /// it for `secs` if it is this process's. On a store of one process,
+    /// always.
+    fn lead<'a>(&'a self, role: &'a str, secs: i64) -> StoreFuture<'a, bool> {
+        let _ = (role, secs);
+        Box::pin(async { Ok(true) })
+    }
     /// Whether other processes may write this store too (PostgreSQL), so a
     /// process must reload what it holds in memory when the store moves.
     fn shared(&self) -> bool {

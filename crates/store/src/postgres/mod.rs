@@ -46,11 +46,18 @@ use crate::node::{
 };
 
 /// The schema's migrations, in order: (version, name, SQL).
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "0001_node",
-    include_str!("../../migrations/postgres/0001_node.sql"),
-)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "0001_node",
+        include_str!("../../migrations/postgres/0001_node.sql"),
+    ),
+    (
+        2,
+        "0002_leases",
+        include_str!("../../migrations/postgres/0002_leases.sql"),
+    ),
+];
 
 /// The advisory lock key that serialises migrations across processes
 /// (`gsomia` in ASCII).
@@ -1359,6 +1366,26 @@ impl Store for PgStore {
             )
             .await
             .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn lead<'a>(&'a self, role: &'a str, secs: i64) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            // Taken when free or lapsed, renewed by its holder; the
+            // server's clock times it (every process asks the same server).
+            Ok(self
+                .one(
+                    "INSERT INTO lease (role, owner, until_unix) \
+                     VALUES ($1, $2, EXTRACT(EPOCH FROM clock_timestamp())::BIGINT + $3) \
+                     ON CONFLICT (role) DO UPDATE SET owner = excluded.owner, until_unix = excluded.until_unix \
+                     WHERE lease.owner = excluded.owner \
+                     OR lease.until_unix < EXTRACT(EPOCH FROM clock_timestamp())::BIGINT \
+                     RETURNING owner",
+                    &[&role, &&*self.owner, &secs],
+                    |_| Ok(()),
+                )
+                .await?
+                .is_some())
         })
     }
 

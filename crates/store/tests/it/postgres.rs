@@ -472,3 +472,25 @@ async fn deliveries_are_claimed_by_one_process_at_a_time_and_taken_over_after_a_
     let row = b.transfer(&t).await.unwrap().unwrap();
     assert_eq!(row.delivered_at.as_deref(), Some("later"), "{row:?}");
 }
+
+/// Work one process does at a time: a lease taken by one, renewed by it,
+/// refused to the other until it lapses, then taken over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lease_is_held_by_one_process_and_taken_over_when_it_lapses() {
+    let url = fresh("lease").await;
+    let (a, b) = (
+        PgStore::open(&url).await.unwrap(),
+        PgStore::open(&url).await.unwrap(),
+    );
+    assert!(a.lead("checkpoints", 1).await.unwrap());
+    assert!(!b.lead("checkpoints", 1).await.unwrap(), "held by a");
+    assert!(
+        a.lead("checkpoints", 1).await.unwrap(),
+        "renewed by its holder"
+    );
+    assert!(b.lead("another", 1).await.unwrap(), "roles are apart");
+    // `a` stops renewing (it died): once the lease lapses, `b` takes it.
+    tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    assert!(b.lead("checkpoints", 1).await.unwrap());
+    assert!(!a.lead("checkpoints", 1).await.unwrap(), "now held by b");
+}
