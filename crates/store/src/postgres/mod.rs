@@ -21,10 +21,16 @@
 //! - checkpoints written by compare-and-swap on the tree size: the same
 //!   root again is a no-op, another root for a size is
 //!   [`StoreError::Conflict`], never a fork;
-//! - a transfer received once across processes (its id is the key).
+//! - a transfer received once across processes (its id is the key);
+//! - deliveries claimed by one process at a time (`FOR UPDATE SKIP
+//!   LOCKED` under a [`LEASE_SECS`] lease), only the claimant's receipt,
+//!   refusal or retry recorded;
+//! - work one process does at a time ([`Store::lead`]: a lease per role);
+//! - what processes must reload when another records it
+//!   ([`Store::registers_version`], [`Store::warnings_after`]).
 //!
-//! Not yet: the node on it (`gsomia init --database`), leased outbox
-//! claims between processes, `gsomia store copy` — a node runs on SQLite.
+//! Connections are plain (no TLS): the server is on a local socket or
+//! loopback, or reached through a tunnel the operators run.
 
 pub mod copy;
 mod write;
