@@ -116,6 +116,7 @@ pub fn start(node: &Arc<Node>) -> Vec<tokio::task::JoinHandle<()>> {
         .collect();
     tasks.push(node.lanes().item.spawn(ledger_batches(node.clone())));
     tasks.push(node.lanes().warning.spawn(follow(node.clone())));
+    tasks.push(node.lanes().warning.spawn(sweep_owed(node.clone())));
     tasks
 }
 
@@ -450,6 +451,68 @@ pub async fn follow(node: Arc<Node>) {
                     .send(Arc::new(Shown::new(u, row.level.clone(), applied_at)));
             }
         }
+    }
+}
+
+/// How long a forward may wait in a shared store before another process
+/// of the node sends it too (the process that owed it may have died).
+pub const ORPHANED_AFTER: Duration = Duration::from_secs(10);
+
+/// On a store other processes write: the forwards owed to partners that
+/// have waited [`ORPHANED_AFTER`] are queued here too, by one process at a
+/// time (a lease), each once per process. A partner takes an update it
+/// already has as a duplicate, so a forward its own process also sends
+/// costs nothing but the bytes.
+pub async fn sweep_owed(node: Arc<Node>) {
+    if !node.store().shared() {
+        return;
+    }
+    let mut swept: std::collections::HashSet<(String, String, u32)> =
+        std::collections::HashSet::new();
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        match node.store().lead("warning-forwards", 5).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::error!(error = %e, "warning forwards: cannot read the lease");
+                continue;
+            }
+        }
+        let owed = match node.store().warnings_owed().await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(error = %e, "warning forwards: cannot read the store");
+                continue;
+            }
+        };
+        let now = node.now();
+        let mut still = std::collections::HashSet::with_capacity(owed.len());
+        let queues = node.feed().queues();
+        for o in owed {
+            let key = (o.party.clone(), o.flight.clone(), o.seq);
+            still.insert(key.clone());
+            let old = gsomia_core::time::parse_instant(&o.queued_at).is_ok_and(|q| {
+                now.duration_since(q)
+                    >= jiff::SignedDuration::try_from(ORPHANED_AFTER).unwrap_or_default()
+            });
+            if !old || swept.contains(&key) {
+                continue;
+            }
+            if let Some(q) = queues.get(&o.party)
+                && q.send(crate::feed::Owed {
+                    flight: o.flight,
+                    seq: o.seq,
+                    bytes: o.bytes,
+                })
+                .is_ok()
+            {
+                tracing::info!(partner = %key.0, flight = %key.1, seq = key.2, "warning forward taken over from another process");
+                swept.insert(key);
+            }
+        }
+        // Forget what has been delivered since.
+        swept.retain(|k| still.contains(k));
     }
 }
 

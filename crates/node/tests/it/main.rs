@@ -1423,3 +1423,79 @@ async fn a_warning_applied_by_one_process_reaches_the_subscribers_of_another_in_
         t.abort();
     }
 }
+
+/// Two processes of KOR on one PostgreSQL database: one applies a flight
+/// while the USA hub is away and dies; the other sends the USA what the
+/// dead one owed, once the hub is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warning_forwards_owed_by_a_dead_process_are_sent_by_another() {
+    let dir = fresh_dir("gsomia-node-pg-owed-", "");
+    let (kor, usa, jpn) = (
+        identity(&dir, "KOR", 2),
+        identity(&dir, "USA", 3),
+        identity(&dir, "JPN", 1),
+    );
+    let reg = gsomia_core::shipped().unwrap();
+    let url = postgres_database("owed").await;
+    // The hub's address, kept for later: nothing listens there yet.
+    let usa_addr = {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        l.local_addr().unwrap()
+    };
+    let usa_url = format!("https://{usa_addr}");
+    let kor_process = || async {
+        let clients: std::collections::BTreeMap<String, rustls::ClientConfig> =
+            [(usa.party.clone(), kor.tls_to(&usa).unwrap())].into();
+        kor.node(
+            reg.clone(),
+            Arc::new(gsomia_store::PgStore::open(&url).await.unwrap()),
+            vec![
+                partner(&usa, &usa_url),
+                partner(&jpn, "https://127.0.0.1:1"),
+            ],
+            clients,
+        )
+        .await
+        .unwrap()
+    };
+    // B runs throughout; A applies the flight.
+    let b = kor_process().await;
+    let b_tasks = kit::start_warnings(&b);
+    let a = kor_process().await;
+    let a_tasks = kit::start_warnings(&a);
+    let t0 = jiff::Timestamp::now().as_second();
+    for (seq, kind) in [(0, "launch"), (1, "track")] {
+        let bytes = warning("kor-w-owed", seq, kind, t0).seal(&kor.key);
+        kit::accept(&a, &bytes, None).unwrap();
+    }
+    kit::flush_warnings(&a).await;
+    // A dies owing the hub both updates.
+    for t in a_tasks {
+        t.abort();
+    }
+    drop(a);
+    // The hub comes back.
+    let usa_node = mk(
+        &reg,
+        &usa,
+        vec![(&kor, "https://127.0.0.1:1"), (&jpn, "https://127.0.0.1:1")],
+    )
+    .await;
+    let listener = tokio::net::TcpListener::bind(usa_addr).await.unwrap();
+    let (usa_stop, usa_server) =
+        peer_server_on(listener, &usa, &[&kor, &jpn], usa_node.clone()).await;
+    let mut got = 0;
+    for _ in 0..300 {
+        got = kit::warnings_applied(&usa_node, "kor-w-owed");
+        if got == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(got, 2, "the hub got what the dead process owed it");
+    let _ = usa_stop.send(());
+    let _ = usa_server.await;
+    for t in b_tasks {
+        t.abort();
+    }
+}
