@@ -255,19 +255,12 @@ fn apply(
     let originator = reg
         .party(&claimed.originator)
         .map_err(|e| refused(e.to_string()))?;
-    let key = if claimed.originator == node.party() {
-        node.signer().key.public()
-    } else {
-        *node
-            .partner(&claimed.originator)
-            .ok_or_else(|| {
-                refused(format!(
-                    "{} is not a partner: its signature cannot be checked",
-                    claimed.originator
-                ))
-            })?
-            .key()
-    };
+    let key = node.key_of(&claimed.originator).ok_or_else(|| {
+        refused(format!(
+            "{} is not a partner: its signature cannot be checked",
+            claimed.originator
+        ))
+    })?;
     let u = WarningUpdate::open(bytes, &key).map_err(|e| refused(format!("signature: {e}")))?;
     let level = reg
         .level(originator, &u.level)
@@ -382,11 +375,7 @@ fn stored(
     row: &gsomia_store::WarningRow,
 ) -> Option<(WarningUpdate, Update, Timestamp)> {
     let claimed = WarningUpdate::decode(&row.bytes).ok()?;
-    let key = if claimed.originator == node.party() {
-        node.signer().key.public()
-    } else {
-        *node.partner(&claimed.originator)?.key()
-    };
+    let key = node.key_of(&claimed.originator)?;
     let (Ok(u), Ok(applied_at)) = (
         WarningUpdate::open(&row.bytes, &key),
         gsomia_core::time::parse_instant(&row.applied_at),

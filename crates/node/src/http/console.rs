@@ -612,14 +612,13 @@ struct ItemsQuery {
 impl ItemsQuery {
     /// Empty fields dropped, the rest trimmed.
     fn tidy(self) -> ItemsQuery {
-        let t = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
         ItemsQuery {
             limit: self.limit,
-            next: t(self.next),
-            topic: t(self.topic),
-            level: t(self.level),
-            originator: t(self.originator),
-            since: t(self.since),
+            next: field(self.next),
+            topic: field(self.topic),
+            level: field(self.level),
+            originator: field(self.originator),
+            since: field(self.since),
         }
     }
 
@@ -627,6 +626,11 @@ impl ItemsQuery {
     fn value(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or("")
     }
+}
+
+/// A filter form's field: trimmed, and none when left empty.
+fn field(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
 /// An address with a query, its values form-encoded (what a browser sends).
@@ -828,13 +832,12 @@ async fn transfers_page(
     let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
         return to_signin();
     };
-    let t = |v: Option<String>| v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let q = TransfersQuery {
         limit: q.limit,
-        next: t(q.next),
-        state: t(q.state),
-        recipient: t(q.recipient),
-        item: t(q.item),
+        next: field(q.next),
+        state: field(q.state),
+        recipient: field(q.recipient),
+        item: field(q.item),
     };
     let filter = gsomia_api::TransferFilter {
         limit: Some(q.limit.unwrap_or(50)),
@@ -953,6 +956,29 @@ struct Preview {
     reasons: String,
 }
 
+/// An item this person may not be shown (or that is not here): 404 when
+/// not found, else 409, saying no more than the API would.
+fn item_refused(
+    node: &Node,
+    p: &Person,
+    csrf: &str,
+    id: &str,
+    e: &crate::items::ItemError,
+) -> Response {
+    let status = if matches!(e, crate::items::ItemError::NotFound) {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::CONFLICT
+    };
+    refused(
+        node,
+        Some(p),
+        csrf,
+        status,
+        &format!("{id}: {e} (or not readable by you)"),
+    )
+}
+
 /// An item's banner: our level, the originator's marking when it is not
 /// ours, and its REL TO.
 fn item_banner(node: &Node, v: &gsomia_api::ItemView) -> Banner {
@@ -1006,20 +1032,7 @@ async fn content_page(
     };
     let (v, content) = match opened {
         Ok(x) => x,
-        Err(e) => {
-            let status = if matches!(e, crate::items::ItemError::NotFound) {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::CONFLICT
-            };
-            return refused(
-                &node,
-                Some(&p),
-                &s.csrf,
-                status,
-                &format!("{id}: {e} (or not readable by you)"),
-            );
-        }
+        Err(e) => return item_refused(&node, &p, &s.csrf, &id, &e),
     };
     if q.download == Some(1) {
         let mut r = (
@@ -1062,20 +1075,7 @@ async fn item_page(
     };
     let v = match crate::items::show(&node, &p, &id).await {
         Ok(v) => v,
-        Err(e) => {
-            let status = if matches!(e, crate::items::ItemError::NotFound) {
-                StatusCode::NOT_FOUND
-            } else {
-                StatusCode::CONFLICT
-            };
-            return refused(
-                &node,
-                Some(&p),
-                &s.csrf,
-                status,
-                &format!("{id}: {e} (or not readable by you)"),
-            );
-        }
+        Err(e) => return item_refused(&node, &p, &s.csrf, &id, &e),
     };
     let history = crate::items::history::history(&node, &p, &id, &gsomia_api::Page::default())
         .await
