@@ -159,23 +159,7 @@ fn an_officer_signs_in_and_sees_banners_agreements_and_both_labels_in_a_real_bro
 
     // A release from an item's page: decided and shown with its reasons;
     // one the label's REL TO forbids is withheld, naming the rule.
-    let submit = |rel: &str, text: &str| {
-        j.ok(&[
-            "item",
-            "submit",
-            "--level",
-            "極秘",
-            "--topic",
-            "dprk.missile",
-            "--rel-to",
-            rel,
-            "--in",
-            crate::common::s(&crate::holding::file(&root, &format!("{text}.txt"), text)),
-        ])["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let submit = |rel: &str, text: &str| j.submit(&root, "極秘", "dprk.missile", rel, text);
     let ours = submit("KOR", "for-kor");
     b.go(&format!("{}/items/{ours}", js.url));
     // Before: what a release would be decided now, and why.
@@ -433,23 +417,7 @@ fn inbox_and_outbox_filter_and_page_with_the_keyboard_alone_and_every_page_meets
         token: &kim,
     };
     let (_, held) = kor_item_at_jpn(&root, &k, &j, "keys-item");
-    let submit = |topic: &str, text: &str| {
-        j.ok(&[
-            "item",
-            "submit",
-            "--level",
-            "極秘",
-            "--topic",
-            topic,
-            "--rel-to",
-            "KOR",
-            "--in",
-            crate::common::s(&crate::holding::file(&root, &format!("{text}.txt"), text)),
-        ])["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let submit = |topic: &str, text: &str| j.submit(&root, "極秘", topic, "KOR", text);
     let missile = submit("dprk.missile", "missile");
     let nuclear = submit("dprk.nuclear", "nuclear");
     let r = j.ok(&["item", "release", &missile, "--to", "KOR"]);

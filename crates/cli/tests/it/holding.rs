@@ -59,6 +59,33 @@ impl As<'_> {
         assert_eq!(code, 0, "{args:?}: {d}");
         d
     }
+    /// Submits `text` (written to a file under `root`) marked `level`,
+    /// `topic` and REL TO `rel_to`: the item's id.
+    pub fn submit(
+        &self,
+        root: &Path,
+        level: &str,
+        topic: &str,
+        rel_to: &str,
+        text: &str,
+    ) -> String {
+        let f = file(root, &format!("{text}.txt"), text);
+        self.ok(&[
+            "item",
+            "submit",
+            "--level",
+            level,
+            "--topic",
+            topic,
+            "--rel-to",
+            rel_to,
+            "--in",
+            s(&f),
+        ])["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
 }
 
 pub(crate) fn ca(dir: &Path) -> String {

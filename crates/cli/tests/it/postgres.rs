@@ -121,22 +121,7 @@ fn a_node_on_postgresql_receives_releases_verifies_and_refuses_an_edited_row() {
     j.ok(&["item", "read", &held, "--out", s(&out)]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "pg-item");
     // Released to KOR and delivered, with KOR's receipt.
-    let f = file(&root, "ours.txt", "ours");
-    let ours = j.ok(&[
-        "item",
-        "submit",
-        "--level",
-        "極秘",
-        "--topic",
-        "dprk.missile",
-        "--rel-to",
-        "KOR",
-        "--in",
-        s(&f),
-    ])["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let ours = j.submit(&root, "極秘", "dprk.missile", "KOR", "ours");
     let r = j.ok(&["item", "release", &ours, "--to", "KOR"]);
     assert_eq!(r["decision"], "release", "{r}");
     until("the receipt", || {
@@ -274,30 +259,17 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
         "serve-b.log",
     );
     let ks = Server::start(&kor);
-    let as_ = |url: &'static str| As {
+    // Their addresses kept apart from the processes (A is killed below).
+    let (a_url, b_url) = (a.url.clone(), b.url.clone());
+    let as_ = |url| As {
         url,
         ca: ca(&jpn),
-        token: Box::leak(sato.clone().into_boxed_str()),
+        token: &sato,
     };
-    let ja = as_(Box::leak(a.url.clone().into_boxed_str()));
-    let jb = as_(Box::leak(b.url.clone().into_boxed_str()));
+    let ja = as_(&a_url);
+    let jb = as_(&b_url);
     let release = |j: &As<'_>, text: &str, wait: bool| {
-        let f = file(&root, &format!("{text}.txt"), text);
-        let id = j.ok(&[
-            "item",
-            "submit",
-            "--level",
-            "極秘",
-            "--topic",
-            "dprk.missile",
-            "--rel-to",
-            "KOR",
-            "--in",
-            s(&f),
-        ])["id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let id = j.submit(&root, "極秘", "dprk.missile", "KOR", text);
         let mut args = vec!["item", "release", id.as_str(), "--to", "KOR"];
         if !wait {
             args.push("--no-wait");
@@ -381,22 +353,7 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
         "notice given through process B",
     ]);
     assert_eq!(code, 0, "{d}");
-    let f = file(&root, "after.txt", "after");
-    let late = ja.ok(&[
-        "item",
-        "submit",
-        "--level",
-        "極秘",
-        "--topic",
-        "dprk.missile",
-        "--rel-to",
-        "KOR",
-        "--in",
-        s(&f),
-    ])["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let late = ja.submit(&root, "極秘", "dprk.missile", "KOR", "after");
     let (code, r) = ja.run(&["item", "release", &late, "--to", "KOR"]);
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["decision"], "withhold", "{r}");
