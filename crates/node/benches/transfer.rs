@@ -7,7 +7,8 @@
 //! (default 2000). With `--postgres` the same run is made twice, the
 //! nodes on SQLite and then on PostgreSQL (`GSOMIA_TEST_POSTGRES`, else
 //! 127.0.0.1:5432 as `postgres`; a database per node, dropped after), and
-//! the sustained rates compared.
+//! the sustained rates compared; then again on PostgreSQL with JPN as two
+//! processes (two nodes on one database, each with its own store).
 //! Prints: the per-transfer floor measured in the same run (seal for the
 //! recipient + a share of one batch signature and its check + open at the
 //! recipient + a share of two durable single-row commits); the
@@ -49,14 +50,15 @@ fn main() {
         .build()
         .unwrap();
     let postgres = std::env::args().any(|a| a == "--postgres");
-    let on_sqlite = rt.block_on(run(n, false));
+    let on_sqlite = rt.block_on(run(n, false, 1));
     if postgres {
-        let on_postgres = rt.block_on(run(n, true));
+        let on_postgres = rt.block_on(run(n, true, 1));
+        let on_two = rt.block_on(run(n, true, 2));
         println!(
-            "sustained on PostgreSQL / on SQLite: {:.0}/s / {:.0}/s = {:.2} (goal: at least 0.5)",
-            on_postgres,
-            on_sqlite,
-            on_postgres / on_sqlite
+            "sustained on PostgreSQL / on SQLite: {on_postgres:.0}/s / {on_sqlite:.0}/s = {:.2} \
+             (goal: at least 0.5); two processes: {on_two:.0}/s = {:.2}",
+            on_postgres / on_sqlite,
+            on_two / on_sqlite
         );
     }
 }
@@ -76,13 +78,14 @@ async fn admin(sql: &str) {
     c.batch_execute(sql).await.unwrap();
 }
 
-/// A node's store: an SQLite file in `dir`, or a fresh PostgreSQL database.
-async fn store(dir: &std::path::Path, name: &str, postgres: bool) -> Arc<dyn Store> {
+/// A node's store: an SQLite file in `dir`, or a fresh PostgreSQL database
+/// (and its URL, for a second process's store).
+async fn store(dir: &std::path::Path, name: &str, postgres: bool) -> (Arc<dyn Store>, String) {
     if !postgres {
-        return Arc::new(
-            SqliteStore::open(&dir.join(format!("{name}.db")))
-                .await
-                .unwrap(),
+        let path = dir.join(format!("{name}.db"));
+        return (
+            Arc::new(SqliteStore::open(&path).await.unwrap()),
+            path.display().to_string(),
         );
     }
     let db = format!("gsomia_bench_{name}_{}", std::process::id());
@@ -90,11 +93,15 @@ async fn store(dir: &std::path::Path, name: &str, postgres: bool) -> Arc<dyn Sto
     admin(&format!("CREATE DATABASE {db}")).await;
     let url = format!("{} dbname={db}", server());
     gsomia_store::postgres::migrate(&url).await.unwrap();
-    Arc::new(PgStore::open(&url).await.unwrap())
+    (Arc::new(PgStore::open(&url).await.unwrap()), url)
 }
 
-/// The run; its sustained rate (transfers/s).
-async fn run(n: usize, postgres: bool) -> f64 {
+/// The run; its sustained rate (transfers/s). With `processes` 2 (on
+/// PostgreSQL), JPN is two nodes on one database, each with its own store
+/// (connections, writer, lease owner), delivery worker and checkpoint
+/// keeper, as two `gsomia serve` processes are; releases alternate
+/// between them.
+async fn run(n: usize, postgres: bool, processes: usize) -> f64 {
     let dir = std::env::temp_dir().join(format!("gsomia-bench-transfer-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
@@ -103,7 +110,7 @@ async fn run(n: usize, postgres: bool) -> f64 {
         identity(&dir, "KOR", 2).unwrap(),
     );
 
-    let kor_store = store(&dir, "kor", postgres).await;
+    let (kor_store, _) = store(&dir, "kor", postgres).await;
     let kor_node = kor
         .node(
             gsomia_core::shipped().unwrap(),
@@ -126,16 +133,26 @@ async fn run(n: usize, postgres: bool) -> f64 {
 
     let mut clients = std::collections::BTreeMap::new();
     clients.insert("KOR".to_owned(), jpn.tls_to(&kor).unwrap());
-    let jpn_store = store(&dir, "jpn", postgres).await;
-    let jpn_node = jpn
-        .node(
-            gsomia_core::shipped().unwrap(),
-            jpn_store,
-            vec![kor.as_partner(&url).unwrap()],
-            clients,
-        )
-        .await
-        .unwrap();
+    let (jpn_store, jpn_url) = store(&dir, "jpn", postgres).await;
+    let mut jpn_nodes = Vec::with_capacity(processes);
+    for i in 0..processes {
+        let store: Arc<dyn Store> = if i == 0 {
+            jpn_store.clone()
+        } else {
+            Arc::new(PgStore::open(&jpn_url).await.unwrap())
+        };
+        jpn_nodes.push(
+            jpn.node(
+                gsomia_core::shipped().unwrap(),
+                store,
+                vec![kor.as_partner(&url).unwrap()],
+                clients.clone(),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+    let jpn_node = jpn_nodes[0].clone();
 
     // Items at rest at JPN.
     let content = vec![7u8; 1024];
@@ -247,39 +264,48 @@ async fn run(n: usize, postgres: bool) -> f64 {
     // Release rate: 64 releases in flight, no delivery running.
     let t = Instant::now();
     let cpu_release = cpu_seconds();
-    let ids = release_all(&jpn_node, first, 64).await;
+    let server_release = postgres.then(server_cpu_seconds);
+    let ids = release_all(&jpn_nodes, first, 64).await;
     let released = t.elapsed();
     let cpu_release = cpu_seconds().zip(cpu_release).map(|(b, a)| b - a);
+    let server_release = server_release.map(|a| server_cpu_seconds() - a);
     let cpu_delivered = cpu_seconds();
+    let server_delivered = postgres.then(server_cpu_seconds);
 
     // Delivery rate: the worker drains the outbox.
-    let worker = tokio::spawn(kit::deliver(jpn_node.clone()));
+    let workers: Vec<_> = jpn_nodes
+        .iter()
+        .map(|n| tokio::spawn(kit::deliver(n.clone())))
+        .collect();
     // As `gsomia serve` runs them: each node's checkpoint keeper.
-    for node in [&jpn_node, &kor_node] {
+    for node in jpn_nodes.iter().chain([&kor_node]) {
         kit::keep_checkpoints(node, std::time::Duration::from_secs(1));
     }
     let t = Instant::now();
     wait_delivered(&kor_node, ids).await;
     let delivered = t.elapsed();
     let cpu_delivered = cpu_seconds().zip(cpu_delivered).map(|(b, a)| b - a);
+    let server_delivered = server_delivered.map(|a| server_cpu_seconds() - a);
 
     // Sustained: releases and deliveries together.
     let t = Instant::now();
     let cpu_sustained = cpu_seconds();
-    let ids = release_all(&jpn_node, second, 64).await;
+    let server_sustained = postgres.then(server_cpu_seconds);
+    let ids = release_all(&jpn_nodes, second, 64).await;
     wait_delivered(&kor_node, ids).await;
     let sustained = t.elapsed();
     let cpu_sustained = cpu_seconds().zip(cpu_sustained).map(|(b, a)| b - a);
+    let server_sustained = server_sustained.map(|a| server_cpu_seconds() - a);
 
     // Latency at a fixed offered rate: 1,000 releases/s for 3 s.
     let mut started = std::collections::HashMap::new();
     let mut tasks = Vec::new();
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    for it in paced {
+    for (i, it) in paced.into_iter().enumerate() {
         tick.tick().await;
         started.insert(it.id.clone(), jiff::Timestamp::now());
-        let node = jpn_node.clone();
+        let node = jpn_nodes[i % processes].clone();
         tasks.push(tokio::spawn(async move {
             transfer_id(kit::release(&node, &it, "KOR", "bench").await)
         }));
@@ -292,7 +318,9 @@ async fn run(n: usize, postgres: bool) -> f64 {
     while !jpn_node.store().due(i64::MAX, 1).await.unwrap().is_empty() {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
-    worker.abort();
+    for w in workers {
+        w.abort();
+    }
     // Each `delivered` entry is made once the receipt has verified.
     let size = jpn_node.store().ledger_size().await.unwrap();
     let mut lat = Vec::new();
@@ -318,8 +346,13 @@ async fn run(n: usize, postgres: bool) -> f64 {
         "every transfer arrived exactly once"
     );
     println!(
-        "transfers: 1 KiB, JPN → KOR over mutual TLS, durable on both sides ({})",
-        if postgres { "PostgreSQL" } else { "SQLite" }
+        "transfers: 1 KiB, JPN → KOR over mutual TLS, durable on both sides ({}{})",
+        if postgres { "PostgreSQL" } else { "SQLite" },
+        if processes > 1 {
+            format!(", JPN as {processes} processes")
+        } else {
+            String::new()
+        }
     );
     println!(
         "floor: crypto {crypto:?} + 2 durable commits {two_commits:?} / {} per batch = {floor:?} per transfer on one core → {:.0}/s on two cores",
@@ -329,19 +362,19 @@ async fn run(n: usize, postgres: bool) -> f64 {
     println!(
         "release, 64 in flight (decide + seal for KOR + queue, ledgered): {:.0}/s; {}",
         n as f64 / released.as_secs_f64(),
-        per_transfer(cpu_release, n)
+        per_transfer(cpu_release, n) + &on_server(server_release, n)
     );
     println!(
         "delivered (worker draining {n}, batches of up to {}): {:.0}/s; {}",
         kit::DELIVERY_BATCH,
         n as f64 / delivered.as_secs_f64(),
-        per_transfer(cpu_delivered, n)
+        per_transfer(cpu_delivered, n) + &on_server(server_delivered, n)
     );
     println!(
         "sustained (release + delivery together, {n}): {:.0}/s; the two-core floor is {:.1}× that; {}",
         n as f64 / sustained.as_secs_f64(),
         (2.0 / floor.as_secs_f64()) / (n as f64 / sustained.as_secs_f64()),
-        per_transfer(cpu_sustained, n)
+        per_transfer(cpu_sustained, n) + &on_server(server_sustained, n)
     );
     println!(
         "latency at 1,000/s offered for 3 s, release request → verified receipt: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
@@ -373,8 +406,9 @@ async fn run(n: usize, postgres: bool) -> f64 {
         took.as_secs_f64() * 1e6 / checked as f64
     );
     let _ = std::fs::remove_dir_all(&dir);
-    if postgres {
-        drop((jpn_node, kor_node));
+    // GSOMIA_BENCH_KEEP=1 keeps the databases for a look afterwards.
+    if postgres && std::env::var_os("GSOMIA_BENCH_KEEP").is_none() {
+        drop((jpn_node, jpn_nodes, kor_node));
         for name in ["jpn", "kor"] {
             admin(&format!(
                 "DROP DATABASE IF EXISTS gsomia_bench_{name}_{} WITH (FORCE)",
@@ -393,16 +427,18 @@ fn transfer_id(r: Result<String, String>) -> String {
     }
 }
 
+/// Releases `items` to KOR with `in_flight` at a time, alternating
+/// between `nodes` (JPN's processes).
 async fn release_all(
-    node: &std::sync::Arc<gsomia_node::Node>,
+    nodes: &[std::sync::Arc<gsomia_node::Node>],
     items: Vec<Item>,
     in_flight: usize,
 ) -> Vec<String> {
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(in_flight));
     let mut tasks = Vec::with_capacity(items.len());
-    for it in items {
+    for (i, it) in items.into_iter().enumerate() {
         let permit = sem.clone().acquire_owned().await.unwrap();
-        let node = node.clone();
+        let node = nodes[i % nodes.len()].clone();
         tasks.push(tokio::spawn(async move {
             let r = kit::release(&node, &it, "KOR", "bench").await;
             drop(permit);
@@ -416,15 +452,23 @@ async fn release_all(
     ids
 }
 
-/// Waits until KOR has accepted every one of these transfers (primary-key
-/// lookups, oldest unaccepted first, so the wait adds little load).
+/// Waits until KOR has accepted every one of these transfers: every 2 ms
+/// one batched lookup of the oldest 256 not yet seen accepted, so the wait
+/// adds about one query per 256 transfers to either store.
 async fn wait_delivered(kor: &gsomia_node::Node, ids: Vec<String>) {
-    let mut pending = ids.into_iter();
-    let mut next = pending.next();
-    while let Some(t) = &next {
-        if kor.store().incoming(t).await.unwrap().is_some() {
-            next = pending.next();
-        } else {
+    let mut pending: std::collections::VecDeque<String> = ids.into();
+    while !pending.is_empty() {
+        let front: Vec<String> = pending.iter().take(256).cloned().collect();
+        let accepted: std::collections::HashSet<String> = kor
+            .store()
+            .incoming_many(&front)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|i| i.transfer)
+            .collect();
+        pending.retain(|t| !accepted.contains(t));
+        if !pending.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
     }
@@ -437,6 +481,34 @@ fn cpu_seconds() -> Option<f64> {
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
     // utime and stime, in clock ticks (100 a second on Linux).
     Some((ticks(11)? + ticks(12)?) / 100.0)
+}
+
+/// The CPU time so far of every process on this machine named
+/// `postgres` (the server and its backends; the server is local here).
+fn server_cpu_seconds() -> f64 {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    procs
+        .flatten()
+        .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
+        .filter(|stat| stat.contains("(postgres)"))
+        .filter_map(|stat| {
+            let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
+            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) / 100.0)
+        })
+        .sum()
+}
+
+/// The server's CPU time per transfer, when measured (on PostgreSQL).
+fn on_server(cpu: Option<f64>, n: usize) -> String {
+    cpu.map_or_else(String::new, |c| {
+        format!(
+            " (+ {:.0} µs in PostgreSQL's processes)",
+            c * 1e6 / n as f64
+        )
+    })
 }
 
 /// CPU time per transfer, in µs, for `n` transfers.

@@ -13,7 +13,10 @@ pub(crate) async fn registers(node: &Node) -> bool {
     if !node.store().shared() {
         return false;
     }
-    let mut seen = node.registers_seen().lock().await;
+    // Read before the lock: concurrent releases each ask at once instead
+    // of queueing behind one another's query. A caller that finds the
+    // version moved waits for the lock, and finds it rebuilt by whoever
+    // held it, or rebuilds it itself.
     let v = match node.store().registers_version().await {
         Ok(v) => v,
         Err(e) => {
@@ -21,7 +24,10 @@ pub(crate) async fn registers(node: &Node) -> bool {
             return false;
         }
     };
-    if *seen == Some(v) {
+    let mut seen = node.registers_seen().lock().await;
+    // Both parts only grow: rebuilt at or past `v` (perhaps by a caller
+    // that read a later version) is enough.
+    if seen.is_some_and(|s| s.0 >= v.0 && s.1 >= v.1) {
         return false;
     }
     {
@@ -42,6 +48,6 @@ pub(crate) async fn registers(node: &Node) -> bool {
         tracing::error!(error = %e, "cannot reload the visits");
         return false;
     }
-    *seen = Some(v);
+    *seen = Some(seen.map_or(v, |s| (s.0.max(v.0), s.1.max(v.1))));
     true
 }

@@ -579,8 +579,13 @@ pub struct Batch {
     /// First answers to keep under their idempotency keys (a key already
     /// kept fails the whole batch with [`StoreError::Duplicate`]).
     pub idempotent: Vec<Idempotent>,
-    /// Warning updates applied (one already kept is left as it is).
+    /// Warning updates applied (one already kept is left as it is, unless
+    /// [`Batch::warnings_new`]).
     pub warnings: Vec<WarningRow>,
+    /// The updates in [`Batch::warnings`] must be new: one whose flight and
+    /// number are kept already (published by another process of the node
+    /// meanwhile) fails the whole batch with [`StoreError::Duplicate`].
+    pub warnings_new: bool,
     /// Warning updates owed to partners: (party, flight, seq, queued at).
     pub warnings_owed: Vec<(String, String, u32, String)>,
     /// Warning updates partners took: (party, flight, seq, when).

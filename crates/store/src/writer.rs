@@ -490,9 +490,11 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
     }
     {
         let mut st = conn
-            .prepare_cached(
-                "INSERT OR IGNORE INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level) VALUES (?, ?, ?, ?, ?, ?)",
-            )
+            .prepare_cached(if batch.warnings_new {
+                "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level) VALUES (?, ?, ?, ?, ?, ?)"
+            } else {
+                "INSERT OR IGNORE INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level) VALUES (?, ?, ?, ?, ?, ?)"
+            })
             .map_err(sql)?;
         for w in &batch.warnings {
             st.execute(params![
@@ -503,7 +505,11 @@ fn apply(conn: &Connection, batch: &Batch, seq: &mut Seq) -> Result<Committed, S
                 w.applied_unix,
                 w.level
             ])
-            .map_err(sql)?;
+            .map_err(|e| {
+                unique_or(e, || {
+                    StoreError::Duplicate(format!("{} #{}", w.flight, w.seq))
+                })
+            })?;
         }
         let mut owed = conn
             .prepare_cached(

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         "0002_leases",
         include_str!("../../migrations/postgres/0002_leases.sql"),
     ),
+    (
+        3,
+        "0003_claims_and_inline_bytes",
+        include_str!("../../migrations/postgres/0003_claims_and_inline_bytes.sql"),
+    ),
 ];
 
 /// The advisory lock key that serialises migrations across processes
@@ -263,7 +268,15 @@ impl PgStore {
             nonce.iter().map(|b| format!("{b:02x}")).collect::<String>()
         )
         .into();
-        tokio::spawn(write::run(writer, rx, commits.clone(), owner.clone()));
+        let (analyze, to_analyze) = mpsc::unbounded_channel();
+        tokio::spawn(write::analyzer(url.to_owned(), to_analyze));
+        tokio::spawn(write::run(
+            writer,
+            rx,
+            commits.clone(),
+            owner.clone(),
+            analyze,
+        ));
         Ok(PgStore {
             first: Arc::new(Conn::new(first)),
             others: others.into(),
@@ -879,28 +892,19 @@ impl Store for PgStore {
             // sender at a time per transfer, and a dead process's rows go
             // to the others when its leases run out.
             let except: Vec<String> = except.iter().cloned().collect();
-            let claimed = self
-                .all(
-                    "UPDATE outbox SET lease_owner = $1, lease_until = $2 + $5 \
-                     WHERE transfer IN (SELECT transfer FROM outbox \
-                       WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
-                       AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $2) \
-                       AND NOT (transfer = ANY($3)) \
-                       ORDER BY next_attempt_at, pos LIMIT $4 FOR UPDATE SKIP LOCKED) \
-                     RETURNING transfer",
-                    &[&&*self.owner, &now, &except, &i64::from(limit), &LEASE_SECS],
-                    |r| col::<String>(r, "transfer"),
-                )
-                .await?;
-            if claimed.is_empty() {
-                return Ok(Vec::new());
-            }
-            // In the order they fell due (one delivered meanwhile is left out).
+            // Claimed and read in one statement (the envelopes joined to
+            // the few rows claimed), in the order they fell due.
             self.all(
-                &format!(
-                    "{OUTGOING} WHERE transfer = ANY($1) ORDER BY next_attempt_at, outbox.pos"
-                ),
-                &[&claimed],
+                "WITH claimed AS (UPDATE outbox SET lease_owner = $1, lease_until = $2 + $5 \
+                 WHERE transfer IN (SELECT transfer FROM outbox \
+                   WHERE delivered_at IS NULL AND failed_at IS NULL AND next_attempt_at <= $2 \
+                   AND (lease_owner IS NULL OR lease_owner = $1 OR lease_until < $2) \
+                   AND NOT (transfer = ANY($3)) \
+                   ORDER BY next_attempt_at, pos LIMIT $4 FOR UPDATE SKIP LOCKED) \
+                 RETURNING outbox.*) \
+                 SELECT claimed.*, outbox_envelope.envelope FROM claimed \
+                 JOIN outbox_envelope USING (transfer) ORDER BY next_attempt_at, pos",
+                &[&&*self.owner, &now, &except, &i64::from(limit), &LEASE_SECS],
                 outgoing,
             )
             .await

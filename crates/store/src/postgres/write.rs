@@ -67,8 +67,10 @@ pub(super) async fn run(
     mut rx: mpsc::UnboundedReceiver<(Box<Batch>, Reply)>,
     commits: Arc<AtomicU64>,
     owner: Arc<str>,
+    analyze: mpsc::UnboundedSender<&'static str>,
 ) {
     let mut stmts = Stmts::new();
+    let mut growth = Growth::default();
     while let Some(first) = rx.recv().await {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -81,6 +83,9 @@ pub(super) async fn run(
         let (results, outcome) = commit_group(&mut conn, &mut stmts, &owner, &batches).await;
         if outcome.is_ok() {
             commits.fetch_add(1, Ordering::Relaxed);
+            for table in growth.grown(&batches, &results) {
+                let _ = analyze.send(table);
+            }
         }
         let mut results = results.into_iter();
         for reply in replies {
@@ -94,6 +99,97 @@ pub(super) async fn run(
                 (None, Ok(())) => Err(StoreError::Database("no result".into())),
             };
             let _ = reply.send(r);
+        }
+    }
+}
+
+/// Rows this process has added to each table that grows with use, and
+/// when each is next analyzed. The planner's statistics of a table that
+/// has just grown from empty say it is empty, and the plans a connection
+/// keeps for its prepared statements are made from them (a scan of the
+/// whole table for a key lookup, kept until the statistics change);
+/// autovacuum analyzes only after a minute and a tenth's growth. Each
+/// table is analyzed here whenever its rows since the last time reach as
+/// many as it had then (at least [`FIRST_ANALYZE`]), which remakes every
+/// connection's plans: a few analyzes over a table's life.
+#[derive(Default)]
+struct Growth {
+    added: HashMap<&'static str, (u64, u64)>,
+}
+
+/// Rows added before a table is first analyzed.
+const FIRST_ANALYZE: u64 = 200;
+
+impl Growth {
+    /// Counts what the committed `batches` added; the tables now due.
+    fn grown(
+        &mut self,
+        batches: &[Box<Batch>],
+        results: &[Result<Committed, StoreError>],
+    ) -> Vec<&'static str> {
+        let mut due = Vec::new();
+        let mut add = |table: &'static str, n: usize| {
+            if n == 0 {
+                return;
+            }
+            let (since, threshold) = self.added.entry(table).or_insert((0, FIRST_ANALYZE));
+            *since += n as u64;
+            if *since >= *threshold {
+                *threshold = (*threshold).max(*since) * 2;
+                *since = 0;
+                due.push(table);
+            }
+        };
+        let ok = batches
+            .iter()
+            .zip(results)
+            .filter(|(_, r)| r.is_ok())
+            .map(|(b, _)| b);
+        let (mut items, mut topics, mut received, mut outbox, mut messages, mut records) =
+            (0, 0, 0, 0, 0, 0);
+        let (mut warnings, mut owed) = (0, 0);
+        for b in ok {
+            items += b.items.len();
+            topics += b
+                .items
+                .iter()
+                .filter_map(|i| i.index.as_ref())
+                .map(|x| x.topics.len())
+                .sum::<usize>();
+            received += b.incoming.len();
+            outbox += b.outgoing.len();
+            messages += b.messages.len();
+            records += b.entries.len();
+            warnings += b.warnings.len();
+            owed += b.warnings_owed.len();
+        }
+        add("item", items);
+        add("item_topic", topics);
+        add("received_transfer", received);
+        add("outbox", outbox);
+        add("outbox_envelope", outbox);
+        add("message", messages);
+        add("ledger_record", records);
+        add("warning_update", warnings);
+        add("warning_out", owed);
+        due
+    }
+}
+
+/// Analyzes each table sent, on a connection of its own (off the writer's
+/// path), opened at the first; a failure is logged and the next is tried.
+pub(super) async fn analyzer(url: String, mut rx: mpsc::UnboundedReceiver<&'static str>) {
+    let mut conn: Option<Client> = None;
+    while let Some(table) = rx.recv().await {
+        if conn.as_ref().is_none_or(Client::is_closed) {
+            conn = super::connect(&url).await.ok();
+        }
+        let Some(c) = &conn else {
+            continue;
+        };
+        // `table` is one of this file's own names, never input.
+        if let Err(e) = c.batch_execute(&format!("ANALYZE {table}")).await {
+            tracing::warn!(table, error = %e, "cannot analyze");
         }
     }
 }
@@ -124,7 +220,8 @@ fn move_head(seq: &Seq) -> Result<Op, StoreError> {
 }
 
 /// One transaction for `batches`, all together: the head locked, every
-/// statement and the head's move sent pipelined, the commit. If any batch
+/// statement and the head's move sent pipelined (the rows of each
+/// column-wise statement in one execution, [`merge`]), the commit. If any batch
 /// fails, the transaction is rolled back and the batches are committed
 /// again one by one ([`one_by_one`]), so a failing batch fails alone. Each
 /// batch's result, and the transaction's.
@@ -134,6 +231,7 @@ async fn commit_group(
     owner: &str,
     batches: &[Box<Batch>],
 ) -> (Vec<Result<Committed, StoreError>>, Result<(), StoreError>) {
+    let mut merged = false;
     let together = async {
         let tx = conn.transaction().await.map_err(db)?;
         let mut seq = head(&tx, st).await?;
@@ -143,6 +241,11 @@ async fn commit_group(
             all.push(plan(b, owner, &mut seq, &mut ops)?);
         }
         ops.push(move_head(&seq)?);
+        let ops = {
+            let (ops, m) = merge(ops);
+            merged = m;
+            ops
+        };
         run_ops(&tx, st, ops).await?;
         tx.commit().await.map_err(db)?;
         Ok::<_, StoreError>(all)
@@ -150,8 +253,9 @@ async fn commit_group(
     .await;
     match together {
         Ok(all) => (all.into_iter().map(Ok).collect(), Ok(())),
-        // Alone, its own failure is its answer (nothing was committed).
-        Err(e) if batches.len() == 1 => (
+        // Alone and unmerged, its own failure is its answer (nothing was
+        // committed).
+        Err(e) if batches.len() == 1 && !merged => (
             vec![Err(e)],
             Err(StoreError::Database("rolled back".into())),
         ),
@@ -213,16 +317,174 @@ type Param = Box<dyn ToSql + Sync + Send>;
 /// One statement of a batch.
 struct Op {
     sql: &'static str,
-    params: Vec<Param>,
+    params: Params,
     expect: Expect,
+}
+
+/// A statement's parameters.
+enum Params {
+    /// Bound as they are.
+    One(Vec<Param>),
+    /// Rows of a statement that takes its values as one array per column
+    /// (`UNNEST($1::TEXT[], …)`): the same statement's rows from every
+    /// batch of a group can travel in one execution ([`merge`]).
+    Rows(Vec<Vec<Val>>),
 }
 
 fn op(sql: &'static str, params: Vec<Param>, expect: Expect) -> Op {
     Op {
         sql,
-        params,
+        params: Params::One(params),
         expect,
     }
+}
+
+/// A statement of one row whose values go as one-element arrays; `sql`
+/// takes a `UNNEST` of one array per column.
+fn row(sql: &'static str, values: Vec<Val>, expect: Expect) -> Op {
+    Op {
+        sql,
+        params: Params::Rows(vec![values]),
+        expect,
+    }
+}
+
+/// One value of a row sent column-wise (the column types this store uses).
+#[derive(Debug)]
+enum Val {
+    Text(Option<String>),
+    Bytes(Option<Vec<u8>>),
+    Int(Option<i64>),
+}
+
+/// A value as a column element.
+fn v(x: impl Into<Val>) -> Val {
+    x.into()
+}
+
+impl From<String> for Val {
+    fn from(x: String) -> Self {
+        Val::Text(Some(x))
+    }
+}
+impl From<&str> for Val {
+    fn from(x: &str) -> Self {
+        Val::Text(Some(x.to_owned()))
+    }
+}
+impl From<Option<String>> for Val {
+    fn from(x: Option<String>) -> Self {
+        Val::Text(x)
+    }
+}
+impl From<Vec<u8>> for Val {
+    fn from(x: Vec<u8>) -> Self {
+        Val::Bytes(Some(x))
+    }
+}
+impl From<Option<Vec<u8>>> for Val {
+    fn from(x: Option<Vec<u8>>) -> Self {
+        Val::Bytes(x)
+    }
+}
+impl From<i64> for Val {
+    fn from(x: i64) -> Self {
+        Val::Int(Some(x))
+    }
+}
+impl From<Option<i64>> for Val {
+    fn from(x: Option<i64>) -> Self {
+        Val::Int(x)
+    }
+}
+
+/// `rows` as one array parameter per column (every row of one statement
+/// has the same shape; a value of another type in a column is a fault).
+fn columns(sql: &str, rows: Vec<Vec<Val>>) -> Result<Vec<Param>, StoreError> {
+    let width = rows.first().map_or(0, Vec::len);
+    let mut cols: Vec<Column> = Vec::with_capacity(width);
+    for (i, row) in rows.into_iter().enumerate() {
+        if row.len() != width {
+            return Err(StoreError::Database(format!(
+                "rows of unequal width for {sql}"
+            )));
+        }
+        for (j, value) in row.into_iter().enumerate() {
+            if i == 0 {
+                cols.push(match value {
+                    Val::Text(x) => Column::Text(vec![x]),
+                    Val::Bytes(x) => Column::Bytes(vec![x]),
+                    Val::Int(x) => Column::Int(vec![x]),
+                });
+                continue;
+            }
+            match (cols.get_mut(j), value) {
+                (Some(Column::Text(c)), Val::Text(x)) => c.push(x),
+                (Some(Column::Bytes(c)), Val::Bytes(x)) => c.push(x),
+                (Some(Column::Int(c)), Val::Int(x)) => c.push(x),
+                _ => {
+                    return Err(StoreError::Database(format!(
+                        "column {j} of {sql} mixes types"
+                    )));
+                }
+            }
+        }
+    }
+    Ok(cols
+        .into_iter()
+        .map(|c| match c {
+            Column::Text(x) => p(x),
+            Column::Bytes(x) => p(x),
+            Column::Int(x) => p(x),
+        })
+        .collect())
+}
+
+/// A column being gathered.
+enum Column {
+    Text(Vec<Option<String>>),
+    Bytes(Vec<Option<Vec<u8>>>),
+    Int(Vec<Option<i64>>),
+}
+
+/// `ops` with the rows of each column-wise statement gathered into one
+/// execution, placed where that statement last occurred: a row is only
+/// ever written later than planned, never earlier, so no statement sees
+/// a row it would not have seen (a statement that could have found one
+/// written by an earlier batch of the same group finds nothing and fails
+/// the group, which is then committed batch by batch, unmerged). Whether
+/// any rows were gathered from two or more statements: a unique key met
+/// then cannot be told to one batch.
+fn merge(ops: Vec<Op>) -> (Vec<Op>, bool) {
+    let mut last: HashMap<&'static str, usize> = HashMap::new();
+    for (i, o) in ops.iter().enumerate() {
+        if matches!(o.params, Params::Rows(_)) {
+            last.insert(o.sql, i);
+        }
+    }
+    let mut waiting: HashMap<&'static str, Vec<Vec<Val>>> = HashMap::new();
+    let mut merged = false;
+    let mut out = Vec::with_capacity(ops.len());
+    for (i, mut o) in ops.into_iter().enumerate() {
+        if let Params::Rows(rows) = &mut o.params {
+            if last.get(o.sql) != Some(&i) {
+                waiting.entry(o.sql).or_default().append(rows);
+                continue;
+            }
+            if let Some(mut earlier) = waiting.remove(o.sql) {
+                earlier.append(rows);
+                *rows = earlier;
+                merged = true;
+                if let Expect::Unique(_) = o.expect {
+                    o.expect = Expect::Unique(StoreError::Database(
+                        "rows of several batches met a unique key".into(),
+                    ));
+                }
+            }
+        }
+        out.push(o);
+    }
+    (out, merged)
 }
 
 fn p<T: ToSql + Sync + Send + 'static>(v: T) -> Param {
@@ -240,7 +502,8 @@ fn need_to_know(person: &crate::node::Person) -> Result<String, StoreError> {
     Ok(person.need_to_know.join(","))
 }
 
-const TOPIC: &str = "INSERT INTO item_topic (item, topic) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+const TOPIC: &str = "INSERT INTO item_topic (item, topic) \
+     SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[]) ON CONFLICT DO NOTHING";
 
 /// The statements of one batch, in order, with the head advanced past
 /// its list positions and ledger records. `owner`: this process, the only
@@ -320,47 +583,50 @@ fn plan(
     // Exactly once, across processes: a transfer id already received (or
     // twice in the batch) meets the primary key.
     for t in &batch.incoming {
-        ops.push(op(
-            "INSERT INTO received_transfer (transfer, sender, item, received_at, pos) VALUES ($1, $2, $3, $4, $5)",
+        ops.push(row(
+            "INSERT INTO received_transfer (transfer, sender, item, received_at, pos) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[])",
             vec![
-                p(t.transfer.clone()),
-                p(t.sender.clone()),
-                p(t.item.clone()),
-                p(t.received_at.clone()),
-                p(seq.take_pos()),
+                v(t.transfer.clone()),
+                v(t.sender.clone()),
+                v(t.item.clone()),
+                v(t.received_at.clone()),
+                v(seq.take_pos()),
             ],
             Expect::Unique(StoreError::Duplicate(t.transfer.clone())),
         ));
     }
     for i in &batch.items {
         let ix = i.index.as_ref();
-        ops.push(op(
+        ops.push(row(
             "INSERT INTO item (id, originator, sealed, label, equivalent_label, received_from, created_at, origin_item, \
              custody, binding, access_level, created_unix, lineage, disposal, source, dispose_by, pos) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::BYTEA[], $5::BYTEA[], $6::TEXT[], \
+             $7::TEXT[], $8::TEXT[], $9::BYTEA[], $10::BYTEA[], $11::TEXT[], $12::BIGINT[], $13::BYTEA[], \
+             $14::BYTEA[], $15::TEXT[], $16::BIGINT[], $17::BIGINT[])",
             vec![
-                p(i.id.clone()),
-                p(i.originator.clone()),
-                p(i.sealed.clone()),
-                p(i.label.clone()),
-                p(i.equivalent_label.clone()),
-                p(i.received_from.clone()),
-                p(i.created_at.clone()),
-                p(i.origin_item.clone()),
-                p(i.custody.clone()),
-                p(i.binding.clone()),
-                p(ix.map(|x| x.access_level.clone())),
-                p(ix.map(|x| x.created_unix)),
-                p(i.lineage.clone()),
-                p(i.disposal.clone()),
-                p(ix.and_then(|x| x.source.clone())),
-                p(ix.and_then(|x| x.dispose_by)),
-                p(seq.take_pos()),
+                v(i.id.clone()),
+                v(i.originator.clone()),
+                v(i.sealed.clone()),
+                v(i.label.clone()),
+                v(i.equivalent_label.clone()),
+                v(i.received_from.clone()),
+                v(i.created_at.clone()),
+                v(i.origin_item.clone()),
+                v(i.custody.clone()),
+                v(i.binding.clone()),
+                v(ix.map(|x| x.access_level.clone())),
+                v(ix.map(|x| x.created_unix)),
+                v(i.lineage.clone()),
+                v(i.disposal.clone()),
+                v(ix.and_then(|x| x.source.clone())),
+                v(ix.and_then(|x| x.dispose_by)),
+                v(seq.take_pos()),
             ],
             Expect::Unique(StoreError::Exists(i.id.clone())),
         ));
         for t in ix.map(|x| x.topics.as_slice()).unwrap_or_default() {
-            ops.push(op(TOPIC, vec![p(i.id.clone()), p(t.clone())], Expect::Any));
+            ops.push(row(TOPIC, vec![v(i.id.clone()), v(t.clone())], Expect::Any));
         }
     }
     for (id, binding, index) in &batch.reindex {
@@ -376,35 +642,47 @@ fn plan(
         ));
         // An item indexed before keeps the same topics (its label's).
         for t in &index.topics {
-            ops.push(op(TOPIC, vec![p(id.clone()), p(t.clone())], Expect::Any));
+            ops.push(row(TOPIC, vec![v(id.clone()), v(t.clone())], Expect::Any));
         }
     }
     for w in &batch.warnings {
-        ops.push(op(
-            "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level, pos) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (flight, seq) DO NOTHING",
+        ops.push(row(
+            if batch.warnings_new {
+                "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level, pos) \
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BYTEA[], $4::TEXT[], $5::BIGINT[], \
+                 $6::TEXT[], $7::BIGINT[])"
+            } else {
+                "INSERT INTO warning_update (flight, seq, bytes, applied_at, applied_unix, level, pos) \
+                 SELECT * FROM UNNEST($1::TEXT[], $2::BIGINT[], $3::BYTEA[], $4::TEXT[], $5::BIGINT[], \
+                 $6::TEXT[], $7::BIGINT[]) ON CONFLICT (flight, seq) DO NOTHING"
+            },
             vec![
-                p(w.flight.clone()),
-                p(i64::from(w.seq)),
-                p(w.bytes.clone()),
-                p(w.applied_at.clone()),
-                p(w.applied_unix),
-                p(w.level.clone()),
-                p(seq.take_pos()),
+                v(w.flight.clone()),
+                v(i64::from(w.seq)),
+                v(w.bytes.clone()),
+                v(w.applied_at.clone()),
+                v(w.applied_unix),
+                v(w.level.clone()),
+                v(seq.take_pos()),
             ],
-            Expect::Any,
+            if batch.warnings_new {
+                Expect::Unique(StoreError::Duplicate(format!("{} #{}", w.flight, w.seq)))
+            } else {
+                Expect::Any
+            },
         ));
     }
     for (party, flight, s, at) in &batch.warnings_owed {
-        ops.push(op(
-            "INSERT INTO warning_out (party, flight, seq, queued_at, pos) VALUES ($1, $2, $3, $4, $5) \
+        ops.push(row(
+            "INSERT INTO warning_out (party, flight, seq, queued_at, pos) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::TEXT[], $5::BIGINT[]) \
              ON CONFLICT (party, flight, seq) DO NOTHING",
             vec![
-                p(party.clone()),
-                p(flight.clone()),
-                p(i64::from(*s)),
-                p(at.clone()),
-                p(seq.take_pos()),
+                v(party.clone()),
+                v(flight.clone()),
+                v(i64::from(*s)),
+                v(at.clone()),
+                v(seq.take_pos()),
             ],
             Expect::Any,
         ));
@@ -417,52 +695,56 @@ fn plan(
         ));
     }
     for k in &batch.idempotent {
-        ops.push(op(
-            "INSERT INTO idempotency (person, key, request, response, at) VALUES ($1, $2, $3, $4, $5)",
+        ops.push(row(
+            "INSERT INTO idempotency (person, key, request, response, at) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BYTEA[], $4::TEXT[], $5::TEXT[])",
             vec![
-                p(k.person.clone()),
-                p(k.key.clone()),
-                p(k.request.clone()),
-                p(k.response.clone()),
-                p(k.at.clone()),
+                v(k.person.clone()),
+                v(k.key.clone()),
+                v(k.request.clone()),
+                v(k.response.clone()),
+                v(k.at.clone()),
             ],
             Expect::Unique(StoreError::Duplicate(k.key.clone())),
         ));
     }
     for o in &batch.outgoing {
-        ops.push(op(
+        ops.push(row(
             "INSERT INTO outbox (transfer, item, recipient, attempts, next_attempt_at, kind, queued_at, custody, \
-             released_by, pos) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+             released_by, pos) SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], \
+             $5::BIGINT[], $6::TEXT[], $7::BIGINT[], $8::BYTEA[], $9::TEXT[], $10::BIGINT[])",
             vec![
-                p(o.transfer.clone()),
-                p(o.item.clone()),
-                p(o.recipient.clone()),
-                p(i64::from(o.attempts)),
-                p(o.next_attempt_at),
-                p(o.kind.as_str()),
-                p(o.next_attempt_at),
-                p(o.custody.clone()),
-                p(o.released_by.clone()),
-                p(seq.take_pos()),
+                v(o.transfer.clone()),
+                v(o.item.clone()),
+                v(o.recipient.clone()),
+                v(i64::from(o.attempts)),
+                v(o.next_attempt_at),
+                v(o.kind.as_str()),
+                v(o.next_attempt_at),
+                v(o.custody.clone()),
+                v(o.released_by.clone()),
+                v(seq.take_pos()),
             ],
             Expect::Unique(StoreError::Exists(o.transfer.clone())),
         ));
-        ops.push(op(
-            "INSERT INTO outbox_envelope (transfer, envelope) VALUES ($1, $2)",
-            vec![p(o.transfer.clone()), p(o.envelope.clone())],
+        ops.push(row(
+            "INSERT INTO outbox_envelope (transfer, envelope) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::BYTEA[])",
+            vec![v(o.transfer.clone()), v(o.envelope.clone())],
             Expect::Unique(StoreError::Exists(o.transfer.clone())),
         ));
     }
     for m in &batch.messages {
-        ops.push(op(
-            "INSERT INTO message (kind, id, party, body, stored_at, pos) VALUES ($1, $2, $3, $4, $5, $6)",
+        ops.push(row(
+            "INSERT INTO message (kind, id, party, body, stored_at, pos) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BYTEA[], $5::TEXT[], $6::BIGINT[])",
             vec![
-                p(m.kind.as_str()),
-                p(m.id.clone()),
-                p(m.party.clone()),
-                p(m.body.clone()),
-                p(m.stored_at.clone()),
-                p(seq.take_pos()),
+                v(m.kind.as_str()),
+                v(m.id.clone()),
+                v(m.party.clone()),
+                v(m.body.clone()),
+                v(m.stored_at.clone()),
+                v(seq.take_pos()),
             ],
             Expect::Unique(StoreError::Duplicate(m.id.clone())),
         ));
@@ -481,15 +763,14 @@ fn plan(
         ));
     }
     for (transfer, at, receipt) in &batch.delivered {
-        ops.push(op(
-            "UPDATE outbox SET delivered_at = $1, receipt = $2 WHERE transfer = $3 AND delivered_at IS NULL \
-             AND (lease_owner IS NULL OR lease_owner = $4)",
-            vec![
-                p(at.clone()),
-                p(receipt.clone()),
-                p(transfer.clone()),
-                p(owner.to_owned()),
-            ],
+        // A transfer delivered twice in one group keeps one receipt (the
+        // row is updated once).
+        ops.push(row(
+            "UPDATE outbox SET delivered_at = d.at, receipt = d.receipt \
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[]) AS d(at, receipt, transfer, owner) \
+             WHERE outbox.transfer = d.transfer AND outbox.delivered_at IS NULL \
+             AND (outbox.lease_owner IS NULL OR outbox.lease_owner = d.owner)",
+            vec![v(at.clone()), v(receipt.clone()), v(transfer.clone()), v(owner)],
             Expect::Any,
         ));
     }
@@ -647,15 +928,21 @@ fn plan(
 /// than one per row. The first statement that does not hold fails it
 /// (the ones after it fail with the aborted transaction).
 async fn run_ops(tx: &Transaction<'_>, st: &mut Stmts, ops: Vec<Op>) -> Result<(), StoreError> {
-    for o in &ops {
+    let mut bound = Vec::with_capacity(ops.len());
+    for o in ops {
         prep(tx, st, o.sql).await.map_err(db)?;
+        let params = match o.params {
+            Params::One(p) => p,
+            Params::Rows(rows) => columns(o.sql, rows)?,
+        };
+        bound.push((o.sql, params, o.expect));
     }
     let st = &*st;
-    let results = futures_util::future::join_all(ops.iter().map(|o| async move {
-        let Some(s) = st.get(o.sql) else {
-            return Err(StoreError::Database(format!("unprepared: {}", o.sql)));
+    let results = futures_util::future::join_all(bound.iter().map(|(sql, params, _)| async move {
+        let Some(s) = st.get(*sql) else {
+            return Err(StoreError::Database(format!("unprepared: {sql}")));
         };
-        let params: Vec<&(dyn ToSql + Sync)> = o.params.iter().map(|b| &**b as _).collect();
+        let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|b| &**b as _).collect();
         match tx.execute(s, &params).await {
             Ok(n) => Ok(Ok(n)),
             Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => Ok(Err(e)),
@@ -663,8 +950,8 @@ async fn run_ops(tx: &Transaction<'_>, st: &mut Stmts, ops: Vec<Op>) -> Result<(
         }
     }))
     .await;
-    for (o, r) in ops.into_iter().zip(results) {
-        match (r?, o.expect) {
+    for ((_, _, expect), r) in bound.into_iter().zip(results) {
+        match (r?, expect) {
             (Ok(_), Expect::Any | Expect::Unique(_)) => {}
             (Ok(0), Expect::Some(e)) => return Err(e),
             (Ok(n), Expect::One(e)) if n != 1 => return Err(e),

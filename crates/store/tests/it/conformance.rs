@@ -1162,4 +1162,29 @@ pub async fn warnings_are_followed_in_commit_order<S: Store + ?Sized>(s: &S) {
         "bounded"
     );
     assert_eq!(s.last_warning_position().await.unwrap(), all[3].0);
+    // An update published here must be new: one kept already (another
+    // process took that number) fails its batch, which writes nothing.
+    let size = s.ledger_size().await.unwrap();
+    let taken = s
+        .commit(Batch {
+            warnings: vec![w("a", 2), w("b", 1)],
+            warnings_new: true,
+            entries: vec![entry(9)],
+            ..Batch::default()
+        })
+        .await;
+    assert!(
+        matches!(&taken, Err(StoreError::Duplicate(k)) if k == "b #1"),
+        "{taken:?}"
+    );
+    assert_eq!(s.ledger_size().await.unwrap(), size);
+    assert_eq!(s.warnings_after(0, 100).await.unwrap().len(), 4);
+    s.commit(Batch {
+        warnings: vec![w("a", 2)],
+        warnings_new: true,
+        ..Batch::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(s.warnings_after(0, 100).await.unwrap().len(), 5);
 }
