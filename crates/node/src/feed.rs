@@ -130,6 +130,10 @@ pub struct Feed {
     pub forgotten: Mutex<BTreeSet<String>>,
     /// The partner queues' receiving ends, until the senders take them.
     receivers: Mutex<Vec<(String, mpsc::UnboundedReceiver<Owed>)>>,
+    /// On a store other processes write: the position of the last update
+    /// read from it (unset until first read). Held while reading, and by a
+    /// follow-up published here from reading until it is written.
+    pub followed: tokio::sync::Mutex<Option<i64>>,
 }
 
 impl std::fmt::Debug for Feed {
@@ -157,6 +161,7 @@ impl Feed {
             staged: Mutex::default(),
             taken: Mutex::default(),
             receivers: Mutex::new(receivers),
+            followed: tokio::sync::Mutex::new(None),
             forgotten: Mutex::default(),
         }
     }

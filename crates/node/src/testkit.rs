@@ -32,8 +32,8 @@ pub fn peer_server_config(
     crate::tls::peer_server_config(cert, key, crate::tls::PinnedSet::new(partners))
 }
 pub use crate::warnings::{
-    Next, Rejected, Subscription, accept, flush as flush_warnings, start as start_warnings,
-    subscribe,
+    Next, Rejected, Subscription, accept, flush as flush_warnings, launch as launch_warning,
+    start as start_warnings, subscribe, track as track_warning,
 };
 
 use crate::clock::Clock;

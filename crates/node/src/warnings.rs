@@ -157,37 +157,116 @@ fn core_update(u: &WarningUpdate) -> Result<Update, UpdateError> {
     allow(dead_code, reason = "tests and benches apply updates directly")
 )]
 pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, Rejected> {
-    let (applied, persist) = apply(node, bytes, from)?;
+    let Done {
+        applied,
+        persist,
+        effects,
+        ..
+    } = apply(node, bytes, from)?;
     if !persist.is_empty() {
         let mut staged = locked(&node.feed().staged);
         staged.rows.extend(persist.rows);
         staged.owed.extend(persist.owed);
     }
+    effects.run(node);
     Ok(applied)
 }
 
 /// [`accept`], the update and the forwards it owes written durably before
 /// this returns: what a partner's or a user's request is answered after.
+///
+/// Nothing of it is shown, forwarded or ledgered until it is durable; if
+/// it cannot be written the flight is as it was, so the sender's retry
+/// applies it anew. An update published here (`from` `None`) on a store
+/// other processes write must be new there: if another process took its
+/// number meanwhile, it is refused (the publisher sends it again, numbered
+/// after the other).
 pub async fn accept_durably(
     node: &Node,
     bytes: &[u8],
     from: Option<&str>,
 ) -> Result<Applied, Rejected> {
-    let (applied, persist) = apply(node, bytes, from)?;
+    let Done {
+        applied,
+        persist,
+        effects,
+        before,
+    } = apply(node, bytes, from)?;
     if !persist.is_empty() {
-        node.store()
+        let new = from.is_none() && node.store().shared();
+        let written = node
+            .store()
             .commit(gsomia_store::Batch {
                 warnings: persist.rows,
+                warnings_new: new,
                 warnings_owed: persist.owed,
                 ..gsomia_store::Batch::default()
             })
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "warning: cannot record an update");
-                Rejected::Failed("the update could not be recorded; send it again".into())
-            })?;
+            .await;
+        if let Err(e) = written {
+            if let Some((id, known)) = before {
+                let mut flights = locked(&node.feed().flights);
+                match known {
+                    Some(k) => flights.insert(id, k),
+                    None => flights.remove(&id),
+                };
+            }
+            return Err(match e {
+                gsomia_store::StoreError::Duplicate(what) if new => Rejected::Refused(format!(
+                    "update {what} was published by another process of this node meanwhile: send it again"
+                )),
+                e => {
+                    tracing::error!(error = %e, "warning: cannot record an update");
+                    Rejected::Failed("the update could not be recorded; send it again".into())
+                }
+            });
+        }
     }
+    effects.run(node);
     Ok(applied)
+}
+
+/// What applying an update did to the flights, and what follows from it.
+struct Done {
+    applied: Applied,
+    /// What is to be written durably.
+    persist: crate::feed::Persist,
+    /// What is done once it is written.
+    effects: Effects,
+    /// The flight as it was before (absent if the update opened it), to
+    /// put back if the write fails.
+    before: Option<(String, Option<Known>)>,
+}
+
+/// What an applied update leads to beyond the flight's state: its
+/// forwards queued, its showing to local subscribers, its ledger entry,
+/// closed flights pruned. Done only once the update is durable (or staged).
+#[derive(Default)]
+struct Effects {
+    forwards: Vec<(mpsc::UnboundedSender<crate::feed::Owed>, crate::feed::Owed)>,
+    shown: Option<Arc<Shown>>,
+    entry: Option<gsomia_ledger::entry::Entry>,
+    prune: bool,
+}
+
+impl Effects {
+    fn run(self, node: &Node) {
+        let feed = node.feed();
+        if self.prune {
+            feed.prune();
+        }
+        for (queue, owed) in self.forwards {
+            // A queue whose sender has stopped: the forward stays owed in
+            // the store, sent after a restart (or by another process).
+            let _ = queue.send(owed);
+        }
+        if let Some(shown) = self.shown {
+            let _ = feed.live.send(shown);
+        }
+        if let Some(e) = self.entry {
+            locked(&feed.pending).push(e);
+        }
+    }
 }
 
 /// Applies `update` (signed as `bytes`) to the flights known here, at
@@ -241,14 +320,11 @@ fn apply_to_flights(
 }
 
 /// Applies a signed update received from `from` (or published here when
-/// `from` is `None`): verified, routed, applied once, shown, ledgered
-/// (batched), forwarded. Returns whether it was new, and what is to be
-/// written durably (the update and the forwards owed).
-fn apply(
-    node: &Node,
-    bytes: &[u8],
-    from: Option<&str>,
-) -> Result<(Applied, crate::feed::Persist), Rejected> {
+/// `from` is `None`) to the flights: verified, routed, applied once.
+/// Returns whether it was new, what is to be written durably (the update
+/// and the forwards owed) and what is to be done after (shown, ledgered,
+/// forwarded).
+fn apply(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Done, Rejected> {
     let refused = |s: String| Rejected::Refused(s);
     let claimed = WarningUpdate::decode(bytes).map_err(|e| refused(format!("malformed: {e}")))?;
     let reg = node.registry();
@@ -280,23 +356,28 @@ fn apply(
         None => u.level.clone(),
     };
     let feed = node.feed();
+    let duplicate = || Done {
+        applied: Applied::Duplicate,
+        persist: crate::feed::Persist::default(),
+        effects: Effects::default(),
+        before: None,
+    };
     if locked(&feed.forgotten).contains(&u.id) {
-        return Ok((Applied::Duplicate, crate::feed::Persist::default()));
+        return Ok(duplicate());
     }
-    let applied = apply_to_flights(
-        &mut locked(&feed.flights),
-        &u,
-        update,
-        bytes,
-        now,
-        &my_level,
-    )?;
+    let (applied, before) = {
+        let mut flights = locked(&feed.flights);
+        let before = flights.get(&u.id).cloned();
+        let applied = apply_to_flights(&mut flights, &u, update, bytes, now, &my_level)?;
+        (applied, (u.id.clone(), before))
+    };
     if applied == Applied::Duplicate {
-        return Ok((applied, crate::feed::Persist::default()));
+        return Ok(duplicate());
     }
-    if u.kind == "impact" {
-        feed.prune();
-    }
+    let mut effects = Effects {
+        prune: u.kind == "impact",
+        ..Effects::default()
+    };
     // Forward to every partner the link allows from here.
     let stamp = now.to_string();
     let mut persist = crate::feed::Persist {
@@ -319,14 +400,16 @@ fn apply(
             continue;
         };
         if decide_warning(&reg, originator, node.me(), recipient, level, now).is_ok()
-            && queue
-                .send(crate::feed::Owed {
+            && !queue.is_closed()
+        {
+            effects.forwards.push((
+                queue.clone(),
+                crate::feed::Owed {
                     flight: u.id.clone(),
                     seq: u.seq,
                     bytes: bytes.to_vec(),
-                })
-                .is_ok()
-        {
+                },
+            ));
             persist
                 .owed
                 .push((party.clone(), u.id.clone(), u.seq, stamp.clone()));
@@ -347,9 +430,7 @@ fn apply(
             })
             .observe(latency);
     }
-    let _ = feed
-        .live
-        .send(Arc::new(Shown::new(u.clone(), my_level, now)));
+    effects.shown = Some(Arc::new(Shown::new(u.clone(), my_level, now)));
     let mut fields = vec![
         ("originator", u.originator.clone()),
         ("updates", format!("{} {} #{}", u.id, u.kind, u.seq)),
@@ -361,10 +442,15 @@ fn apply(
         fields.push(("relayed_to", relayed.join(",")));
     }
     match node.entry(Kind::Warning, Some(&u.id), fields) {
-        Ok(e) => locked(&feed.pending).push(e),
+        Ok(e) => effects.entry = Some(e),
         Err(e) => tracing::error!(error = %e, "warning ledger entry"),
     }
-    Ok((applied, persist))
+    Ok(Done {
+        applied,
+        persist,
+        effects,
+        before: Some(before),
+    })
 }
 
 /// A stored update checked again: its signature by its originator's key
@@ -401,25 +487,47 @@ pub async fn follow(node: Arc<Node>) {
     if !node.store().shared() {
         return;
     }
-    let mut last = match node.store().last_warning_position().await {
-        Ok(p) => p,
-        Err(e) => {
-            tracing::error!(error = %e, "warning feed: cannot read the store; following from the start");
-            0
-        }
-    };
+    catch_up(&node, &mut *node.feed().followed.lock().await, false).await;
     loop {
         tokio::time::sleep(FOLLOW_EVERY).await;
-        let rows = match node.store().warnings_after(last, 1024).await {
+        catch_up(&node, &mut *node.feed().followed.lock().await, true).await;
+    }
+}
+
+/// Brings this process's flights up to the warning updates committed in
+/// the store after `last` (by any process), each checked again and shown
+/// to this process's subscribers if new here; `last` moves past them. The
+/// first call (`last` unset) starts from the store's latest position, or,
+/// with `apply_first` false, only takes it.
+async fn catch_up(node: &Node, last: &mut Option<i64>, apply_first: bool) {
+    let mut at = match *last {
+        Some(p) => p,
+        None => match node.store().last_warning_position().await {
+            Ok(p) => {
+                *last = Some(p);
+                if !apply_first {
+                    return;
+                }
+                p
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "warning feed: cannot read the store");
+                return;
+            }
+        },
+    };
+    loop {
+        let rows = match node.store().warnings_after(at, FOLLOW_PAGE).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, "warning feed: cannot read the store");
-                continue;
+                break;
             }
         };
+        let full = rows.len() >= FOLLOW_PAGE as usize;
         for (pos, row) in rows {
-            last = pos;
-            let Some((u, update, applied_at)) = stored(&node, &row) else {
+            at = pos;
+            let Some((u, update, applied_at)) = stored(node, &row) else {
                 continue;
             };
             let feed = node.feed();
@@ -440,8 +548,15 @@ pub async fn follow(node: Arc<Node>) {
                     .send(Arc::new(Shown::new(u, row.level.clone(), applied_at)));
             }
         }
+        if !full {
+            break;
+        }
     }
+    *last = Some(at);
 }
+
+/// Updates read from the store at a time when following it.
+const FOLLOW_PAGE: u32 = 1024;
 
 /// How long a forward may wait in a shared store before another process
 /// of the node sends it too (the process that owed it may have died).
@@ -616,12 +731,15 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
     let updates =
         decode_batch(body).map_err(|e| Rejected::Refused(format!("malformed batch: {e}")))?;
     let mut persist = crate::feed::Persist::default();
+    let (mut effects, mut before) = (Vec::new(), Vec::new());
     let mut taken = 0;
     for bytes in updates {
         match apply(node, bytes, Some(from)) {
-            Ok((_, p)) => {
-                persist.rows.extend(p.rows);
-                persist.owed.extend(p.owed);
+            Ok(done) => {
+                persist.rows.extend(done.persist.rows);
+                persist.owed.extend(done.persist.owed);
+                effects.push(done.effects);
+                before.extend(done.before);
             }
             Err(Rejected::Refused(why)) => {
                 tracing::warn!(partner = from, reason = %why, "warning update refused");
@@ -632,17 +750,33 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
         taken += 1;
     }
     if !persist.is_empty() {
-        node.store()
+        let written = node
+            .store()
             .commit(gsomia_store::Batch {
                 warnings: persist.rows,
                 warnings_owed: persist.owed,
                 ..gsomia_store::Batch::default()
             })
-            .await
-            .map_err(|e| {
-                tracing::error!(error = %e, "warning: cannot record a batch");
-                Rejected::Failed("the updates could not be recorded; send them again".into())
-            })?;
+            .await;
+        if let Err(e) = written {
+            // The flights as they were before the batch (the earliest
+            // state of each put back last), so the partner's retry
+            // applies it anew.
+            let mut flights = locked(&node.feed().flights);
+            for (id, known) in before.into_iter().rev() {
+                match known {
+                    Some(k) => flights.insert(id, k),
+                    None => flights.remove(&id),
+                };
+            }
+            tracing::error!(error = %e, "warning: cannot record a batch");
+            return Err(Rejected::Failed(
+                "the updates could not be recorded; send them again".into(),
+            ));
+        }
+    }
+    for e in effects {
+        e.run(node);
     }
     Ok(taken)
 }
@@ -843,6 +977,16 @@ async fn follow_up(
 ) -> Result<Published, WarningError> {
     crate::register::not_auditor(node, person, "publish warnings")?;
     let at = instant(at, node.now())?;
+    // On a store other processes write, the flight as committed by all of
+    // them (an update published through another process is numbered
+    // here), held so until this one is written; a number another process
+    // takes meanwhile fails the write ([`accept_durably`]).
+    let mut followed = None;
+    if node.store().shared() {
+        let mut last = node.feed().followed.lock().await;
+        catch_up(node, &mut last, true).await;
+        followed = Some(last);
+    }
     let (seq, level) = {
         let flights = locked(&node.feed().flights);
         let k = flights
@@ -860,7 +1004,7 @@ async fn follow_up(
             level,
         )
     };
-    publish(
+    let published = publish(
         node,
         WarningUpdate {
             id: id.to_owned(),
@@ -874,7 +1018,9 @@ async fn follow_up(
             at: gsomia_core::time::to_wire(at),
         },
     )
-    .await
+    .await;
+    drop(followed);
+    published
 }
 
 /// A trajectory point.

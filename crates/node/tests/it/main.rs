@@ -1360,6 +1360,130 @@ async fn postgres_database(name: &str) -> String {
     url
 }
 
+/// Two processes of JPN on one PostgreSQL database publish one flight: a
+/// point sent through the process that did not open it is numbered after
+/// the launch at once (it reads what the other committed); points sent
+/// through both at the same time are each numbered once (a number the
+/// other took is refused, never written twice), and both processes'
+/// subscribers see the flight as stored, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flight_published_through_two_processes_is_numbered_once_and_seen_alike() {
+    let dir = fresh_dir("gsomia-node-pg-publish-", "");
+    let jpn = identity(&dir, "JPN", 1);
+    let usa = identity(&dir, "USA", 3);
+    let url = postgres_database("publish").await;
+    let mk = || async {
+        jpn.node(
+            gsomia_core::shipped().unwrap(),
+            Arc::new(gsomia_store::PgStore::open(&url).await.unwrap()),
+            // The hub the link routes JPN's warnings to (away: forwards wait).
+            vec![usa.as_partner("https://127.0.0.1:1").unwrap()],
+            Default::default(),
+        )
+        .await
+        .unwrap()
+    };
+    let (a, b) = (mk().await, mk().await);
+    let tasks = [kit::start_warnings(&a), kit::start_warnings(&b)];
+    let ito = gsomia_store::Person {
+        id: "jpn-ito".into(),
+        name: "Ito".into(),
+        role: gsomia_store::Role::Officer,
+        clearance: "極秘".into(),
+        clearance_until: "2099-01-01T00:00:00+09:00".into(),
+        need_to_know: vec!["warning".into()],
+        token_hash: [8; 32],
+        created_at: "test".into(),
+        revoked_at: None,
+        facility: None,
+        visit: None,
+        custody: None,
+    };
+    let (mut sub_a, mut sub_b) = (
+        kit::subscribe(a.clone(), ito.clone()),
+        kit::subscribe(b.clone(), ito.clone()),
+    );
+    let launch = gsomia_api::Launch {
+        launch_point: gsomia_api::Point {
+            lat: 39.0,
+            lon: 125.7,
+        },
+        at: None,
+    };
+    let id = kit::launch_warning(&a, &ito, &launch).await.unwrap().id;
+    let point = |n: u32| gsomia_api::Track {
+        point: gsomia_api::Point {
+            lat: 39.0 + f64::from(n) * 0.01,
+            lon: 126.0 + f64::from(n) * 0.02,
+        },
+        alt_km: 100.0,
+        at: None,
+    };
+    // At once through the other process.
+    let first = kit::track_warning(&b, &ito, &id, &point(1)).await.unwrap();
+    assert_eq!(first.seq, 1);
+    // Through both together.
+    let through = |node: Arc<gsomia_node::Node>, from: u32| {
+        let (ito, id) = (ito.clone(), id.clone());
+        tokio::spawn(async move {
+            let mut out = Vec::new();
+            for n in from..from + 10 {
+                out.push(kit::track_warning(&node, &ito, &id, &point(n)).await);
+            }
+            out
+        })
+    };
+    let (x, y) = (through(a.clone(), 10), through(b.clone(), 30));
+    let mut seqs = vec![0, 1];
+    for r in x.await.unwrap().into_iter().chain(y.await.unwrap()) {
+        match r {
+            Ok(p) => seqs.push(p.seq),
+            Err(e) => assert!(e.to_string().contains("another process"), "{e}"),
+        }
+    }
+    seqs.sort_unstable();
+    let n = seqs.len() as u32;
+    assert_eq!(
+        seqs,
+        (0..n).collect::<Vec<u32>>(),
+        "each number once, none skipped"
+    );
+    assert!(n >= 12, "{n}");
+    let stored: Vec<u32> = a
+        .store()
+        .warnings_after(0, 1000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, r)| r.seq)
+        .collect();
+    assert_eq!(
+        stored,
+        (0..n).collect::<Vec<u32>>(),
+        "stored once each, in order"
+    );
+    for sub in [&mut sub_a, &mut sub_b] {
+        let mut seen = Vec::new();
+        while seen.len() < n as usize {
+            match tokio::time::timeout(std::time::Duration::from_secs(10), sub.next())
+                .await
+                .expect("a subscriber waited in vain")
+            {
+                Some(kit::Next::Update(s)) => seen.push(s.update.seq),
+                other => panic!("{:?}", other.is_some()),
+            }
+        }
+        assert_eq!(
+            seen,
+            (0..n).collect::<Vec<u32>>(),
+            "seen as stored, in order"
+        );
+    }
+    for t in tasks.into_iter().flatten() {
+        t.abort();
+    }
+}
+
 /// Two processes of JPN on one PostgreSQL database: a flight applied at
 /// one reaches the other's subscribers too, every update once and in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
