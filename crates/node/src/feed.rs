@@ -130,6 +130,9 @@ pub struct Feed {
     pub forgotten: Mutex<BTreeSet<String>>,
     /// The partner queues' receiving ends, until the senders take them.
     receivers: Mutex<Vec<(String, mpsc::UnboundedReceiver<Owed>)>>,
+    /// The effects of applied updates, released in the order the updates
+    /// were applied however their writes finish.
+    pub effects: Mutex<InOrder>,
     /// On a store other processes write: the position of the last update
     /// read from it (unset until first read). Held while reading, and by a
     /// follow-up published here from reading until it is written.
@@ -162,6 +165,7 @@ impl Feed {
             taken: Mutex::default(),
             receivers: Mutex::new(receivers),
             followed: tokio::sync::Mutex::new(None),
+            effects: Mutex::default(),
             forgotten: Mutex::default(),
         }
     }
@@ -235,5 +239,52 @@ impl Feed {
             std::mem::take(&mut *locked(&self.staged)),
             std::mem::take(&mut *locked(&self.taken)),
         )
+    }
+}
+
+/// What an applied update leads to beyond the flight's state: its forwards
+/// queued, its showing to local subscribers, its ledger entry, closed
+/// flights pruned. Done once the update is durable (or staged), in the
+/// order the updates were applied ([`InOrder`]).
+#[derive(Default)]
+pub struct Effects {
+    /// (partner's queue, the forward).
+    pub forwards: Vec<(mpsc::UnboundedSender<Owed>, Owed)>,
+    /// For local subscribers.
+    pub shown: Option<Arc<Shown>>,
+    /// Its ledger entry.
+    pub entry: Option<gsomia_ledger::entry::Entry>,
+    /// Whether closed flights are pruned after it.
+    pub prune: bool,
+}
+
+/// Tickets taken in the order updates are applied; the effects of each
+/// handed back (or none, if its write failed) are released strictly in
+/// ticket order, so a forward or a subscriber never sees a later update
+/// of a flight before an earlier one whose write finished later.
+#[derive(Default)]
+pub struct InOrder {
+    next_ticket: u64,
+    next_out: u64,
+    done: BTreeMap<u64, Option<Effects>>,
+}
+
+impl InOrder {
+    /// The next ticket (take it while the flights are locked).
+    pub fn ticket(&mut self) -> u64 {
+        let t = self.next_ticket;
+        self.next_ticket += 1;
+        t
+    }
+
+    /// Hands back `ticket`'s effects; every effect now due, in order.
+    pub fn finish(&mut self, ticket: u64, effects: Option<Effects>) -> Vec<Effects> {
+        self.done.insert(ticket, effects);
+        let mut out = Vec::new();
+        while let Some(e) = self.done.remove(&self.next_out) {
+            self.next_out += 1;
+            out.extend(e);
+        }
+        out
     }
 }

@@ -22,7 +22,7 @@ use jiff::Timestamp;
 use tokio::sync::{broadcast, mpsc};
 
 use crate::error::{Class, Classified};
-use crate::feed::{Known, Shown};
+use crate::feed::{Effects, Known, Shown};
 use crate::locked;
 use crate::node::Node;
 
@@ -161,6 +161,7 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         applied,
         persist,
         effects,
+        ticket,
         ..
     } = apply(node, bytes, from)?;
     if !persist.is_empty() {
@@ -168,7 +169,7 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         staged.rows.extend(persist.rows);
         staged.owed.extend(persist.owed);
     }
-    effects.run(node);
+    release(node, ticket, Some(effects));
     Ok(applied)
 }
 
@@ -190,6 +191,7 @@ pub async fn accept_durably(
         applied,
         persist,
         effects,
+        ticket,
         before,
     } = apply(node, bytes, from)?;
     if !persist.is_empty() {
@@ -211,6 +213,7 @@ pub async fn accept_durably(
                     None => flights.remove(&id),
                 };
             }
+            release(node, ticket, None);
             return Err(match e {
                 gsomia_store::StoreError::Duplicate(what) if new => Rejected::Refused(format!(
                     "update {what} was published by another process of this node meanwhile: send it again"
@@ -222,7 +225,7 @@ pub async fn accept_durably(
             });
         }
     }
-    effects.run(node);
+    release(node, ticket, Some(effects));
     Ok(applied)
 }
 
@@ -233,39 +236,40 @@ struct Done {
     persist: crate::feed::Persist,
     /// What is done once it is written.
     effects: Effects,
+    /// Its place in the order effects are done (none for a duplicate).
+    ticket: Option<u64>,
     /// The flight as it was before (absent if the update opened it), to
     /// put back if the write fails.
     before: Option<(String, Option<Known>)>,
 }
 
-/// What an applied update leads to beyond the flight's state: its
-/// forwards queued, its showing to local subscribers, its ledger entry,
-/// closed flights pruned. Done only once the update is durable (or staged).
-#[derive(Default)]
-struct Effects {
-    forwards: Vec<(mpsc::UnboundedSender<crate::feed::Owed>, crate::feed::Owed)>,
-    shown: Option<Arc<Shown>>,
-    entry: Option<gsomia_ledger::entry::Entry>,
-    prune: bool,
+/// Hands back `ticket`'s effects (none if its write failed) and does every
+/// effect now due, in the order the updates were applied.
+fn release(node: &Node, ticket: Option<u64>, effects: Option<Effects>) {
+    let Some(ticket) = ticket else {
+        return;
+    };
+    let due = locked(&node.feed().effects).finish(ticket, effects);
+    for e in due {
+        run(node, e);
+    }
 }
 
-impl Effects {
-    fn run(self, node: &Node) {
-        let feed = node.feed();
-        if self.prune {
-            feed.prune();
-        }
-        for (queue, owed) in self.forwards {
-            // A queue whose sender has stopped: the forward stays owed in
-            // the store, sent after a restart (or by another process).
-            let _ = queue.send(owed);
-        }
-        if let Some(shown) = self.shown {
-            let _ = feed.live.send(shown);
-        }
-        if let Some(e) = self.entry {
-            locked(&feed.pending).push(e);
-        }
+fn run(node: &Node, e: Effects) {
+    let feed = node.feed();
+    if e.prune {
+        feed.prune();
+    }
+    for (queue, owed) in e.forwards {
+        // A queue whose sender has stopped: the forward stays owed in
+        // the store, sent after a restart (or by another process).
+        let _ = queue.send(owed);
+    }
+    if let Some(shown) = e.shown {
+        let _ = feed.live.send(shown);
+    }
+    if let Some(entry) = e.entry {
+        locked(&feed.pending).push(entry);
     }
 }
 
@@ -360,16 +364,19 @@ fn apply(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Done, Rejected
         applied: Applied::Duplicate,
         persist: crate::feed::Persist::default(),
         effects: Effects::default(),
+        ticket: None,
         before: None,
     };
     if locked(&feed.forgotten).contains(&u.id) {
         return Ok(duplicate());
     }
-    let (applied, before) = {
+    let (applied, before, ticket) = {
         let mut flights = locked(&feed.flights);
         let before = flights.get(&u.id).cloned();
         let applied = apply_to_flights(&mut flights, &u, update, bytes, now, &my_level)?;
-        (applied, (u.id.clone(), before))
+        // Taken while the flights are locked: tickets follow apply order.
+        let ticket = (applied == Applied::New).then(|| locked(&feed.effects).ticket());
+        (applied, (u.id.clone(), before), ticket)
     };
     if applied == Applied::Duplicate {
         return Ok(duplicate());
@@ -449,6 +456,7 @@ fn apply(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Done, Rejected
         applied,
         persist,
         effects,
+        ticket,
         before: Some(before),
     })
 }
@@ -722,33 +730,56 @@ pub fn decode_batch(body: &[u8]) -> Result<Vec<&[u8]>, String> {
     Ok(out)
 }
 
-/// A partner's batch of updates, applied in order until one cannot be yet
-/// (an earlier update is missing); each one refused for good is skipped
-/// (and logged). Everything taken is written durably in one commit before
-/// this returns how many of the batch were taken: the partner sends the
-/// rest again.
+/// A partner's batch of updates, applied in order, an update whose
+/// predecessor is missing applied once a later one of the batch supplies
+/// it; each one refused for good is skipped (and logged). Everything
+/// applied is written durably in one commit before this returns how many
+/// of the batch were taken from its start: the partner sends the rest
+/// again.
 pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize, Rejected> {
     let updates =
         decode_batch(body).map_err(|e| Rejected::Refused(format!("malformed batch: {e}")))?;
     let mut persist = crate::feed::Persist::default();
     let (mut effects, mut before) = (Vec::new(), Vec::new());
-    let mut taken = 0;
-    for bytes in updates {
-        match apply(node, bytes, Some(from)) {
-            Ok(done) => {
-                persist.rows.extend(done.persist.rows);
-                persist.owed.extend(done.persist.owed);
-                effects.push(done.effects);
-                before.extend(done.before);
+    // Applied in passes until one makes no progress: an update whose
+    // predecessor comes later in the batch (a forward another process of
+    // the partner took over, queued behind later ones) is applied once
+    // that predecessor is, instead of holding the batch, and every batch
+    // after it, back for good.
+    let mut settled = vec![false; updates.len()];
+    let mut left: Vec<(usize, &[u8])> = updates.into_iter().enumerate().collect();
+    while !left.is_empty() {
+        let before_pass = left.len();
+        let mut not_yet = Vec::new();
+        for (i, bytes) in left {
+            match apply(node, bytes, Some(from)) {
+                Ok(done) => {
+                    persist.rows.extend(done.persist.rows);
+                    persist.owed.extend(done.persist.owed);
+                    effects.extend(done.ticket.map(|t| (t, done.effects)));
+                    before.extend(done.before);
+                }
+                Err(Rejected::Refused(why)) => {
+                    tracing::warn!(partner = from, reason = %why, "warning update refused");
+                    node.metrics().refused("warning", ["rule 17"]);
+                }
+                Err(Rejected::NotYet(_) | Rejected::Failed(_)) => {
+                    not_yet.push((i, bytes));
+                    continue;
+                }
             }
-            Err(Rejected::Refused(why)) => {
-                tracing::warn!(partner = from, reason = %why, "warning update refused");
-                node.metrics().refused("warning", ["rule 17"]);
+            if let Some(s) = settled.get_mut(i) {
+                *s = true;
             }
-            Err(Rejected::NotYet(_) | Rejected::Failed(_)) => break,
         }
-        taken += 1;
+        if not_yet.len() == before_pass {
+            break;
+        }
+        left = not_yet;
     }
+    // What the partner may stop sending: the batch up to the first update
+    // not applied yet (the rest come again, duplicates where taken here).
+    let taken = settled.iter().take_while(|s| **s).count();
     if !persist.is_empty() {
         let written = node
             .store()
@@ -769,14 +800,17 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
                     None => flights.remove(&id),
                 };
             }
+            for (t, _) in effects {
+                release(node, Some(t), None);
+            }
             tracing::error!(error = %e, "warning: cannot record a batch");
             return Err(Rejected::Failed(
                 "the updates could not be recorded; send them again".into(),
             ));
         }
     }
-    for e in effects {
-        e.run(node);
+    for (t, e) in effects {
+        release(node, Some(t), Some(e));
     }
     Ok(taken)
 }
@@ -1021,6 +1055,17 @@ async fn follow_up(
     .await;
     drop(followed);
     published
+}
+
+/// Runs a publish to its end even if the request that asked for it is
+/// dropped (a client that hangs up): an update is applied, written and
+/// shown and forwarded together, or not at all.
+pub(crate) async fn to_the_end(
+    publish: impl std::future::Future<Output = Result<Published, WarningError>> + Send + 'static,
+) -> Result<Published, WarningError> {
+    tokio::spawn(publish)
+        .await
+        .unwrap_or_else(|e| Err(WarningError::Failed(format!("stopped: {e}"))))
 }
 
 /// A trajectory point.

@@ -190,7 +190,14 @@ async fn receive_warnings(
     Extension(peer): Extension<PeerParty>,
     body: axum::body::Bytes,
 ) -> Response {
-    match warnings::accept_batch(&node, &body, &peer.0).await {
+    // Run to its end even if the partner hangs up: an update is applied,
+    // written and forwarded together, or not at all.
+    let n = node.clone();
+    let from = peer.0.clone();
+    let done = tokio::spawn(async move { warnings::accept_batch(&n, &body, &from).await })
+        .await
+        .unwrap_or_else(|e| Err(warnings::Rejected::Failed(format!("stopped: {e}"))));
+    match done {
         Ok(taken) => axum::Json(serde_json::json!({ "taken": taken })).into_response(),
         Err(warnings::Rejected::Refused(why)) => {
             ApiError::new(StatusCode::BAD_REQUEST, why).into_response()
@@ -208,7 +215,12 @@ async fn receive_warning(
     Extension(peer): Peer,
     body: axum::body::Bytes,
 ) -> Response {
-    match warnings::accept_durably(&node, &body, Some(&peer.0)).await {
+    let n = node.clone();
+    let from = peer.0.clone();
+    let done = tokio::spawn(async move { warnings::accept_durably(&n, &body, Some(&from)).await })
+        .await
+        .unwrap_or_else(|e| Err(warnings::Rejected::Failed(format!("stopped: {e}"))));
+    match done {
         Ok(a) => axum::Json(serde_json::json!({
             "applied": if a == Applied::New { "new" } else { "duplicate" }
         }))

@@ -953,10 +953,9 @@ async fn launch(
 ) -> Result<(StatusCode, Json<Published>), ApiError> {
     let p = person(&node, bearer).await?;
     let req: Launch = warnings::parse(&body)?;
-    Ok((
-        StatusCode::CREATED,
-        Json(warnings::launch(&node, &p, &req).await?),
-    ))
+    let published =
+        warnings::to_the_end(async move { warnings::launch(&node, &p, &req).await }).await?;
+    Ok((StatusCode::CREATED, Json(published)))
 }
 
 /// A trajectory point of a warning published here.
@@ -976,7 +975,9 @@ async fn track(
 ) -> Result<Json<Published>, ApiError> {
     let p = person(&node, bearer).await?;
     let req: Track = warnings::parse(&body)?;
-    Ok(Json(warnings::track(&node, &p, &id, &req).await?))
+    Ok(Json(
+        warnings::to_the_end(async move { warnings::track(&node, &p, &id, &req).await }).await?,
+    ))
 }
 
 /// The impact point of a warning published here; closes it.
@@ -996,7 +997,9 @@ async fn impact(
 ) -> Result<Json<Published>, ApiError> {
     let p = person(&node, bearer).await?;
     let req: Impact = warnings::parse(&body)?;
-    Ok(Json(warnings::impact(&node, &p, &id, &req).await?))
+    Ok(Json(
+        warnings::to_the_end(async move { warnings::impact(&node, &p, &id, &req).await }).await?,
+    ))
 }
 
 /// The live feed (server-sent events `warning`, each a `WarningUpdate`):
