@@ -368,13 +368,113 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
     );
 }
 
-/// SIGKILL one of two processes of JPN again and again while both take
-/// releases (`GSOMIA_SOAK_KILLS` times; 3 here, 50 or more by hand:
-/// `GSOMIA_SOAK_KILLS=50 cargo test --locked -p gsomia --test it soak`).
-/// Afterwards every release a process acknowledged is delivered to KOR
-/// exactly once, and JPN's one ledger verifies.
+/// JPN's peer endpoint as node.toml pins it.
+fn peer_endpoint(dir: &std::path::Path) -> String {
+    let toml = std::fs::read_to_string(dir.join("node.toml")).unwrap();
+    let listen = toml
+        .lines()
+        .find_map(|l| l.strip_prefix("peer_listen = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap();
+    format!("https://{listen}")
+}
+
+/// The USA as the warning hub of JPN and KOR (each pinning the others).
+fn hub(root: &std::path::Path, jpn: &std::path::Path, kor: &std::path::Path) -> std::path::PathBuf {
+    let usa = root.join("usa");
+    let (code, out) = json(&["init", "--party", "USA", "--dir", s(&usa)]);
+    assert_eq!(code, 0, "{out}");
+    crate::common::fixed_peer_port(&usa);
+    let ub = crate::common::export_bundle(&usa, &root.join("usa.bundle"));
+    let add = |dir: &std::path::Path, bundle: &std::path::Path, endpoint: &str| {
+        let (code, d) = json(&[
+            "partner",
+            "add",
+            "--dir",
+            s(dir),
+            s(bundle),
+            "--endpoint",
+            endpoint,
+        ]);
+        assert_eq!(code, 0, "{d}");
+    };
+    for (dir, party) in [(jpn, "jpn"), (kor, "kor")] {
+        add(
+            &usa,
+            &root.join(format!("{party}.bundle")),
+            &peer_endpoint(dir),
+        );
+        add(dir, &ub, &peer_endpoint(&usa));
+    }
+    usa
+}
+
+/// A `gsomia warn subscribe` left running: every update it prints, as
+/// (flight, number), in the order printed.
+struct Watcher {
+    child: std::process::Child,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, u64)>>>,
+}
+
+impl Watcher {
+    fn start(url: &str, ca: &str, token: &str) -> Watcher {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gsomia"))
+            .args([
+                "--json",
+                "warn",
+                "subscribe",
+                "--node",
+                url,
+                "--ca",
+                ca,
+                "--token",
+                token,
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = seen.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                let Ok(u) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if let (Some(id), Some(seq)) = (u["id"].as_str(), u["seq"].as_u64()) {
+                    into.lock().unwrap().push((id.to_owned(), seq));
+                }
+            }
+        });
+        Watcher { child, seen }
+    }
+
+    fn seen(&self) -> Vec<(String, u64)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Three processes of JPN on one database; one (A) SIGKILLed again and
+/// again (`GSOMIA_SOAK_KILLS` times; 3 here, 50 or more by hand:
+/// `GSOMIA_SOAK_KILLS=50 cargo test --locked -p gsomia --test it soak`)
+/// while all three take releases and the points of a warning flight each
+/// round, the USA the warning hub and KOR the partner. Afterwards every
+/// release a process acknowledged is delivered to KOR exactly once; the
+/// subscribers on the two surviving processes saw every flight whole, in
+/// order, with every acknowledged point; KOR holds every acknowledged
+/// point through the hub (forwards owed by a killed process sent by the
+/// others); JPN's one ledger and KOR's verify, each cosigned by the other.
 #[test]
-fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
+fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warning() {
     let kills: usize = std::env::var("GSOMIA_SOAK_KILLS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -382,23 +482,36 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
     let root = tmp("pg-soak");
     let (url, db) = database("soak");
     let (jpn, kor) = crate::holding::pair_on(&root, Some(&url));
+    let usa = hub(&root, &jpn, &kor);
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, ito) = person(&jpn, "Ito", "極秘", "warning", "officer");
+    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
+    let (_, park) = person(&kor, "Park", "군사II급비밀", "warning", "officer");
     let ks = Server::start(&kor);
-    let b = Server::start_logged(
-        &jpn,
-        &[
-            "--api-listen",
-            "127.0.0.1:0",
-            "--peer-listen",
-            "127.0.0.1:0",
-        ],
-        "serve-b.log",
-    );
+    let us = Server::start(&usa);
+    let other = |log| {
+        Server::start_logged(
+            &jpn,
+            &[
+                "--api-listen",
+                "127.0.0.1:0",
+                "--peer-listen",
+                "127.0.0.1:0",
+            ],
+            log,
+        )
+    };
+    let (b, c) = (other("serve-b.log"), other("serve-c.log"));
+    let jca = ca(&jpn);
+    let watchers = [
+        Watcher::start(&b.url, &jca, &ito),
+        Watcher::start(&c.url, &jca, &ito),
+    ];
     let acknowledged = std::cell::Cell::new(0usize);
     let release = |url: &str, text: &str| {
         let j = As {
             url,
-            ca: ca(&jpn),
+            ca: jca.clone(),
             token: &sato,
         };
         let f = file(&root, &format!("{text}.txt"), text);
@@ -424,24 +537,132 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
             acknowledged.set(acknowledged.get() + 1);
         }
     };
+    // Warning points acknowledged: (flight, number).
+    let points = std::cell::RefCell::new(Vec::<(String, u64)>::new());
+    let warn = |url: &str, args: &[&str]| -> Option<String> {
+        let w = As {
+            url,
+            ca: jca.clone(),
+            token: &ito,
+        };
+        let (code, d) = w.run(args);
+        if code != 0 {
+            return None; // refused or died under it: not acknowledged
+        }
+        let id = d["id"].as_str().unwrap().to_owned();
+        points
+            .borrow_mut()
+            .push((id.clone(), d["seq"].as_u64().unwrap()));
+        Some(id)
+    };
+    let mut flights = Vec::new();
     for round in 0..kills {
         let a = Server::start(&jpn);
+        // A flight opened through A, followed through each process.
+        let Some(flight) = warn(&a.url, &["warn", "publish", "--launch-point", "39.0,125.7"])
+        else {
+            panic!("a launch through a running process refused");
+        };
+        flights.push(flight.clone());
+        let track = |url: &str, n: u32| {
+            let p = format!(
+                "{:.2},{:.2},100",
+                39.0 + f64::from(n) * 0.1,
+                126.0 + f64::from(n) * 0.3
+            );
+            warn(url, &["warn", "track", &flight, "--point", &p]);
+        };
+        track(&b.url, 1);
         for n in 0..2 {
             release(&a.url, &format!("a-{round}-{n}"));
             release(&b.url, &format!("b-{round}-{n}"));
+            release(&c.url, &format!("c-{round}-{n}"));
         }
+        track(&a.url, 2);
         // Killed at a different moment each round: right away, or while
-        // its deliveries are under way.
+        // its deliveries and forwards are under way.
         std::thread::sleep(std::time::Duration::from_millis(37 * (round as u64 % 5)));
         a.kill();
+        track(&c.url, 3);
+        warn(
+            &b.url,
+            &["warn", "impact", &flight, "--point", "40.0,133.0"],
+        );
     }
+    let want = acknowledged.get();
+    assert!(want >= 4 * kills, "{want} releases acknowledged");
+    let points = points.into_inner();
+    assert!(points.len() >= 4 * kills, "{points:?}");
+    // The surviving processes' subscribers: each flight whole and in order.
+    let whole = |seen: &[(String, u64)]| {
+        flights.iter().all(|f| {
+            let mine: Vec<u64> = seen.iter().filter(|(id, _)| id == f).map(|x| x.1).collect();
+            let top = points.iter().filter(|(id, _)| id == f).map(|x| x.1).max();
+            top.is_some_and(|t| mine.len() as u64 > t)
+        })
+    };
+    for w in &watchers {
+        until("every flight at a surviving subscriber", || {
+            whole(&w.seen()).then_some(())
+        });
+        let seen = w.seen();
+        for f in &flights {
+            let mine: Vec<u64> = seen.iter().filter(|(id, _)| id == f).map(|x| x.1).collect();
+            assert_eq!(
+                mine,
+                (0..mine.len() as u64).collect::<Vec<u64>>(),
+                "flight {f}: every update once, in order"
+            );
+        }
+        for p in &points {
+            assert!(seen.contains(p), "{p:?} acknowledged, not seen");
+        }
+    }
+    // KOR holds every acknowledged point, through the hub.
+    let k = As {
+        url: &ks.url,
+        ca: ca(&kor),
+        token: &park,
+    };
+    let mut at_kor = Vec::new();
+    for _ in 0..240 {
+        at_kor = k.ok(&["warn", "list"])["warnings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|f| {
+                f["updates"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|u| {
+                        (
+                            u["id"].as_str().unwrap().to_owned(),
+                            u["seq"].as_u64().unwrap(),
+                        )
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        if points.iter().all(|p| at_kor.contains(p)) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    for p in &points {
+        assert!(
+            at_kor.contains(p),
+            "{p:?} never reached KOR: {at_kor:?}; B's log: {}\nC's log: {}",
+            b.log_named("serve-b.log"),
+            c.log_named("serve-c.log")
+        );
+    }
+    // Every acknowledged release delivered, once.
     let j = As {
         url: &b.url,
-        ca: ca(&jpn),
+        ca: jca,
         token: &sato,
     };
-    let want = acknowledged.get();
-    assert!(want >= 2 * kills, "{want} releases acknowledged");
     let mut settled = Vec::new();
     for _ in 0..240 {
         settled = states(&j);
@@ -455,7 +676,6 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
         "{want} acknowledged: {settled:?}; B's log: {}",
         b.log_named("serve-b.log")
     );
-    let (_, kim) = person(&kor, "Kim", "군사II급비밀", "dprk", "officer");
     let k = As {
         url: &ks.url,
         ca: ca(&kor),
@@ -468,10 +688,43 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release() {
         .filter(|i| i["label"]["originator"] == "JPN")
         .count();
     assert_eq!(held, want, "each acknowledged release once at KOR");
-    drop(b);
-    let (code, v) = json(&["ledger", "verify", "--dir", s(&jpn)]);
-    assert_eq!(code, 0, "{v}");
-    drop(ks);
+    // Each party's ledger cosigned by the other (partners reach JPN where
+    // they pin it: A, started again as its supervisor would).
+    let a = Server::start(&jpn);
+    let cosigned_by = |dir: &std::path::Path, witness: &str| {
+        let (code, st) = json(&["ledger", "status", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{st}");
+        st["cosignatures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["party"] == witness && c["cosigned"] == true && c["verified"] == true)
+            .then_some(())
+    };
+    for (dir, witness) in [(&jpn, "KOR"), (&kor, "JPN")] {
+        let mut ok = false;
+        for _ in 0..120 {
+            if cosigned_by(dir, witness).is_some() {
+                ok = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(250));
+        }
+        assert!(
+            ok,
+            "{witness}'s cosignature on {}: {}; B's log: {}",
+            dir.display(),
+            json(&["ledger", "status", "--dir", s(dir)]).1,
+            b.log_named("serve-b.log")
+        );
+    }
+    drop(watchers);
+    drop((a, b, c));
+    for dir in [&jpn, &kor] {
+        let (code, v) = json(&["ledger", "verify", "--dir", s(dir)]);
+        assert_eq!(code, 0, "{v}");
+    }
+    drop((ks, us));
     admin(
         "postgres",
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
