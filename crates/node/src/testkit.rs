@@ -154,10 +154,84 @@ impl Identity {
     }
 }
 
-/// A scratch SQLite store (not synced; removed when dropped).
+/// A scratch store: SQLite in memory (not synced; removed when dropped),
+/// or, with `GSOMIA_TEST_STORE=postgres`, a fresh migrated PostgreSQL
+/// database on the server `GSOMIA_TEST_POSTGRES` names (else
+/// 127.0.0.1:5432 as `postgres`), named after this process, so the same
+/// tests run on either backend.
 pub async fn scratch_store() -> Result<Arc<dyn Store>, String> {
+    if std::env::var("GSOMIA_TEST_STORE").as_deref() == Ok("postgres") {
+        return postgres_scratch().await;
+    }
     Ok(Arc::new(
         gsomia_store::SqliteStore::memory()
+            .await
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
+async fn postgres_scratch() -> Result<Arc<dyn Store>, String> {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let server = std::env::var("GSOMIA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
+    let (c, conn) =
+        tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
+            .await
+            .map_err(|e| {
+                format!(
+                    "PostgreSQL is not reachable at `{server}` ({e}): start it (`pg_ctlcluster \
+                     --skip-systemctl-redirect $(ls /etc/postgresql) main start`)"
+                )
+            })?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let db = format!(
+        "gsomia_scratch_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    // One database made at a time (concurrent copies of the template
+    // refuse each other); those of test processes that have ended go.
+    c.batch_execute("SELECT pg_advisory_lock(7468)")
+        .await
+        .map_err(|e| e.to_string())?;
+    let old = c
+        .query(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'gsomia_scratch_%'",
+            &[],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    for r in old {
+        let name: String = r.get(0);
+        let pid = name.split('_').nth(2).unwrap_or("");
+        if pid != std::process::id().to_string()
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    // Two statements: CREATE DATABASE runs in no transaction block.
+    let mut made = c
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await;
+    if made.is_ok() {
+        made = c.batch_execute(&format!("CREATE DATABASE {db}")).await;
+    }
+    let made = made.map_err(|e| format!("{e:?}"));
+    c.batch_execute("SELECT pg_advisory_unlock(7468)")
+        .await
+        .map_err(|e| e.to_string())?;
+    made?;
+    let url = format!("{server} dbname={db}");
+    gsomia_store::postgres::migrate(&url)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(Arc::new(
+        gsomia_store::PgStore::open(&url)
             .await
             .map_err(|e| e.to_string())?,
     ))
