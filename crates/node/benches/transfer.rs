@@ -476,7 +476,11 @@ async fn wait_delivered(kor: &gsomia_node::Node, ids: Vec<String>) {
 
 /// The process's CPU time so far (user + system), where Linux tells it.
 fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
+/// The CPU time (user + system, seconds) in a process's `/proc/PID/stat`.
+fn stat_cpu(stat: &str) -> Option<f64> {
     let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
     let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
     // utime and stime, in clock ticks (100 a second on Linux).
@@ -493,11 +497,7 @@ fn server_cpu_seconds() -> f64 {
         .flatten()
         .filter_map(|p| std::fs::read_to_string(p.path().join("stat")).ok())
         .filter(|stat| stat.contains("(postgres)"))
-        .filter_map(|stat| {
-            let fields: Vec<&str> = stat.rsplit(')').next()?.split_whitespace().collect();
-            let ticks = |i: usize| fields.get(i)?.parse::<f64>().ok();
-            Some((ticks(11)? + ticks(12)?) / 100.0)
-        })
+        .filter_map(|stat| stat_cpu(&stat))
         .sum()
 }
 

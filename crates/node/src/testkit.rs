@@ -171,6 +171,18 @@ pub async fn scratch_store() -> Result<Arc<dyn Store>, String> {
 }
 
 async fn postgres_scratch() -> Result<Arc<dyn Store>, String> {
+    let url = postgres_scratch_url().await?;
+    Ok(Arc::new(
+        gsomia_store::PgStore::open(&url)
+            .await
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
+/// A fresh, migrated PostgreSQL database for a test (as [`scratch_store`]
+/// makes with `GSOMIA_TEST_STORE=postgres`): its connection string, for
+/// tests that open it more than once (several processes of one node).
+pub async fn postgres_scratch_url() -> Result<String, String> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let server = std::env::var("GSOMIA_TEST_POSTGRES")
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
@@ -230,11 +242,7 @@ async fn postgres_scratch() -> Result<Arc<dyn Store>, String> {
     gsomia_store::postgres::migrate(&url)
         .await
         .map_err(|e| e.to_string())?;
-    Ok(Arc::new(
-        gsomia_store::PgStore::open(&url)
-            .await
-            .map_err(|e| e.to_string())?,
-    ))
+    Ok(url)
 }
 
 /// A label in wire form for tests and benchmarks: `level` in `party`'s

@@ -161,15 +161,16 @@ pub fn accept(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Applied, 
         applied,
         persist,
         effects,
-        ticket,
-        ..
+        new,
     } = apply(node, bytes, from)?;
     if !persist.is_empty() {
         let mut staged = locked(&node.feed().staged);
         staged.rows.extend(persist.rows);
         staged.owed.extend(persist.owed);
     }
-    release(node, ticket, Some(effects));
+    if let Some(n) = new {
+        release(node, n.ticket, Some(effects));
+    }
     Ok(applied)
 }
 
@@ -191,31 +192,23 @@ pub async fn accept_durably(
         applied,
         persist,
         effects,
-        ticket,
-        before,
+        new,
     } = apply(node, bytes, from)?;
     if !persist.is_empty() {
-        let new = from.is_none() && node.store().shared();
+        let strict = from.is_none() && node.store().shared();
         let written = node
             .store()
             .commit(gsomia_store::Batch {
                 warnings: persist.rows,
-                warnings_new: new,
+                warnings_new: strict,
                 warnings_owed: persist.owed,
                 ..gsomia_store::Batch::default()
             })
             .await;
         if let Err(e) = written {
-            if let Some((id, known)) = before {
-                let mut flights = locked(&node.feed().flights);
-                match known {
-                    Some(k) => flights.insert(id, k),
-                    None => flights.remove(&id),
-                };
-            }
-            release(node, ticket, None);
+            take_back(node, new.as_slice());
             return Err(match e {
-                gsomia_store::StoreError::Duplicate(what) if new => Rejected::Refused(format!(
+                gsomia_store::StoreError::Duplicate(what) if strict => Rejected::Refused(format!(
                     "update {what} was published by another process of this node meanwhile: send it again"
                 )),
                 e => {
@@ -225,7 +218,9 @@ pub async fn accept_durably(
             });
         }
     }
-    release(node, ticket, Some(effects));
+    if let Some(n) = new {
+        release(node, n.ticket, Some(effects));
+    }
     Ok(applied)
 }
 
@@ -236,19 +231,45 @@ struct Done {
     persist: crate::feed::Persist,
     /// What is done once it is written.
     effects: Effects,
-    /// Its place in the order effects are done (none for a duplicate).
-    ticket: Option<u64>,
-    /// The flight as it was before (absent if the update opened it), to
-    /// put back if the write fails.
-    before: Option<(String, Option<Known>)>,
+    /// The update, if it was new here.
+    new: Option<New>,
+}
+
+/// An update applied to a flight here, not yet written.
+struct New {
+    /// Its flight.
+    id: String,
+    /// Its number.
+    seq: u32,
+    /// Its place in the order effects are done.
+    ticket: u64,
+}
+
+/// Takes back `applied` (in the order they were applied) after their write
+/// failed: each flight as it was before them (its updates from the first
+/// one taken back cut off, or the flight forgotten if one of them opened
+/// it), their effects never done. The sender's retry applies them anew.
+fn take_back(node: &Node, applied: &[New]) {
+    {
+        let mut flights = locked(&node.feed().flights);
+        for n in applied.iter().rev() {
+            if n.seq == 0 {
+                flights.remove(&n.id);
+            } else if let Some(k) = flights.get_mut(&n.id) {
+                let keep = n.seq as usize;
+                k.flight.updates.truncate(keep);
+                k.signed.truncate(keep);
+            }
+        }
+    }
+    for n in applied {
+        release(node, n.ticket, None);
+    }
 }
 
 /// Hands back `ticket`'s effects (none if its write failed) and does every
 /// effect now due, in the order the updates were applied.
-fn release(node: &Node, ticket: Option<u64>, effects: Option<Effects>) {
-    let Some(ticket) = ticket else {
-        return;
-    };
+fn release(node: &Node, ticket: u64, effects: Option<Effects>) {
     let due = locked(&node.feed().effects).finish(ticket, effects);
     for e in due {
         run(node, e);
@@ -364,23 +385,20 @@ fn apply(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Done, Rejected
         applied: Applied::Duplicate,
         persist: crate::feed::Persist::default(),
         effects: Effects::default(),
-        ticket: None,
-        before: None,
+        new: None,
     };
     if locked(&feed.forgotten).contains(&u.id) {
         return Ok(duplicate());
     }
-    let (applied, before, ticket) = {
+    let ticket = {
         let mut flights = locked(&feed.flights);
-        let before = flights.get(&u.id).cloned();
         let applied = apply_to_flights(&mut flights, &u, update, bytes, now, &my_level)?;
+        if applied == Applied::Duplicate {
+            return Ok(duplicate());
+        }
         // Taken while the flights are locked: tickets follow apply order.
-        let ticket = (applied == Applied::New).then(|| locked(&feed.effects).ticket());
-        (applied, (u.id.clone(), before), ticket)
+        locked(&feed.effects).ticket()
     };
-    if applied == Applied::Duplicate {
-        return Ok(duplicate());
-    }
     let mut effects = Effects {
         prune: u.kind == "impact",
         ..Effects::default()
@@ -453,11 +471,14 @@ fn apply(node: &Node, bytes: &[u8], from: Option<&str>) -> Result<Done, Rejected
         Err(e) => tracing::error!(error = %e, "warning ledger entry"),
     }
     Ok(Done {
-        applied,
+        applied: Applied::New,
         persist,
         effects,
-        ticket,
-        before: Some(before),
+        new: Some(New {
+            id: u.id.clone(),
+            seq: u.seq,
+            ticket,
+        }),
     })
 }
 
@@ -740,7 +761,7 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
     let updates =
         decode_batch(body).map_err(|e| Rejected::Refused(format!("malformed batch: {e}")))?;
     let mut persist = crate::feed::Persist::default();
-    let (mut effects, mut before) = (Vec::new(), Vec::new());
+    let (mut effects, mut new) = (Vec::new(), Vec::new());
     // Applied in passes until one makes no progress: an update whose
     // predecessor comes later in the batch (a forward another process of
     // the partner took over, queued behind later ones) is applied once
@@ -756,8 +777,10 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
                 Ok(done) => {
                     persist.rows.extend(done.persist.rows);
                     persist.owed.extend(done.persist.owed);
-                    effects.extend(done.ticket.map(|t| (t, done.effects)));
-                    before.extend(done.before);
+                    if let Some(n) = done.new {
+                        effects.push(done.effects);
+                        new.push(n);
+                    }
                 }
                 Err(Rejected::Refused(why)) => {
                     tracing::warn!(partner = from, reason = %why, "warning update refused");
@@ -790,27 +813,15 @@ pub async fn accept_batch(node: &Node, body: &[u8], from: &str) -> Result<usize,
             })
             .await;
         if let Err(e) = written {
-            // The flights as they were before the batch (the earliest
-            // state of each put back last), so the partner's retry
-            // applies it anew.
-            let mut flights = locked(&node.feed().flights);
-            for (id, known) in before.into_iter().rev() {
-                match known {
-                    Some(k) => flights.insert(id, k),
-                    None => flights.remove(&id),
-                };
-            }
-            for (t, _) in effects {
-                release(node, Some(t), None);
-            }
+            take_back(node, &new);
             tracing::error!(error = %e, "warning: cannot record a batch");
             return Err(Rejected::Failed(
                 "the updates could not be recorded; send them again".into(),
             ));
         }
     }
-    for (t, e) in effects {
-        release(node, Some(t), Some(e));
+    for (n, e) in new.into_iter().zip(effects) {
+        release(node, n.ticket, Some(e));
     }
     Ok(taken)
 }

@@ -238,6 +238,28 @@ fn states(j: &As<'_>) -> Vec<String> {
         .collect()
 }
 
+/// Asks `f` every 250 ms, at most `tries` times, until it holds; whether
+/// it did (the caller says what failed, with what it saw).
+fn poll(tries: usize, mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..tries {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    false
+}
+
+/// How many items from JPN `kor` holds.
+fn held_from_jpn(kor: &As<'_>) -> usize {
+    kor.ok(&["item", "list", "--all"])["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["label"]["originator"] == "JPN")
+        .count()
+}
+
 #[test]
 fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_one_is_killed() {
     let root = tmp("pg-two");
@@ -299,15 +321,10 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
     });
     a.kill();
     let ks = Server::start(&kor);
-    let mut delivered = false;
-    for _ in 0..240 {
+    let delivered = poll(240, || {
         let s = states(&jb);
-        if s.len() == 12 && s.iter().all(|x| x == "delivered") {
-            delivered = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+        s.len() == 12 && s.iter().all(|x| x == "delivered")
+    });
     assert!(
         delivered,
         "{:?}; B's log: {}",
@@ -320,13 +337,7 @@ fn two_processes_of_one_party_on_postgresql_deliver_each_release_once_even_when_
         ca: ca(&kor),
         token: &kim,
     };
-    let held = k.ok(&["item", "list", "--all"])["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["label"]["originator"] == "JPN")
-        .count();
-    assert_eq!(held, 12);
+    assert_eq!(held_from_jpn(&k), 12);
     let a = Server::start(&jpn);
     let ja = As {
         url: &a.url,
@@ -625,7 +636,7 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
         token: &park,
     };
     let mut at_kor = Vec::new();
-    for _ in 0..240 {
+    poll(240, || {
         at_kor = k.ok(&["warn", "list"])["warnings"]
             .as_array()
             .unwrap()
@@ -644,11 +655,8 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
                     .collect::<Vec<_>>()
             })
             .collect();
-        if points.iter().all(|p| at_kor.contains(p)) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+        points.iter().all(|p| at_kor.contains(p))
+    });
     for p in &points {
         assert!(
             at_kor.contains(p),
@@ -664,13 +672,10 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
         token: &sato,
     };
     let mut settled = Vec::new();
-    for _ in 0..240 {
+    poll(240, || {
         settled = states(&j);
-        if settled.len() == want && settled.iter().all(|x| x == "delivered") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
+        settled.len() == want && settled.iter().all(|x| x == "delivered")
+    });
     assert!(
         settled.len() == want && settled.iter().all(|x| x == "delivered"),
         "{want} acknowledged: {settled:?}; B's log: {}",
@@ -681,13 +686,11 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
         ca: ca(&kor),
         token: &kim,
     };
-    let held = k.ok(&["item", "list", "--all"])["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["label"]["originator"] == "JPN")
-        .count();
-    assert_eq!(held, want, "each acknowledged release once at KOR");
+    assert_eq!(
+        held_from_jpn(&k),
+        want,
+        "each acknowledged release once at KOR"
+    );
     // Each party's ledger cosigned by the other (partners reach JPN where
     // they pin it: A, started again as its supervisor would).
     let a = Server::start(&jpn);
@@ -699,17 +702,9 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
             .unwrap()
             .iter()
             .any(|c| c["party"] == witness && c["cosigned"] == true && c["verified"] == true)
-            .then_some(())
     };
     for (dir, witness) in [(&jpn, "KOR"), (&kor, "JPN")] {
-        let mut ok = false;
-        for _ in 0..120 {
-            if cosigned_by(dir, witness).is_some() {
-                ok = true;
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(250));
-        }
+        let ok = poll(120, || cosigned_by(dir, witness));
         assert!(
             ok,
             "{witness}'s cosignature on {}: {}; B's log: {}",

@@ -1331,35 +1331,6 @@ async fn a_release_of_an_item_disposed_of_after_it_was_read_queues_nothing() {
     );
 }
 
-/// A new, migrated PostgreSQL database for one test (the machine's server,
-/// or `GSOMIA_TEST_POSTGRES`); its connection string.
-async fn postgres_database(name: &str) -> String {
-    let server = std::env::var("GSOMIA_TEST_POSTGRES")
-        .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into());
-    let (c, conn) =
-        tokio_postgres::connect(&format!("{server} dbname=postgres"), tokio_postgres::NoTls)
-            .await
-            .unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL is not reachable at `{server}` ({e}): start it (`pg_ctlcluster \
-                 --skip-systemctl-redirect $(ls /etc/postgresql) main start`; .ci/run does)"
-                )
-            });
-    tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let db = format!("gsomia_node_{name}_{}", std::process::id());
-    c.batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
-        .await
-        .unwrap();
-    c.batch_execute(&format!("CREATE DATABASE {db}"))
-        .await
-        .unwrap();
-    let url = format!("{server} dbname={db}");
-    gsomia_store::postgres::migrate(&url).await.unwrap();
-    url
-}
-
 /// Two processes of JPN on one PostgreSQL database publish one flight: a
 /// point sent through the process that did not open it is numbered after
 /// the launch at once (it reads what the other committed); points sent
@@ -1371,7 +1342,7 @@ async fn a_flight_published_through_two_processes_is_numbered_once_and_seen_alik
     let dir = fresh_dir("gsomia-node-pg-publish-", "");
     let jpn = identity(&dir, "JPN", 1);
     let usa = identity(&dir, "USA", 3);
-    let url = postgres_database("publish").await;
+    let url = kit::postgres_scratch_url().await.unwrap();
     let mk = || async {
         jpn.node(
             gsomia_core::shipped().unwrap(),
@@ -1490,7 +1461,7 @@ async fn a_flight_published_through_two_processes_is_numbered_once_and_seen_alik
 async fn a_warning_applied_by_one_process_reaches_the_subscribers_of_another_in_order() {
     let dir = fresh_dir("gsomia-node-pg-warn-", "");
     let jpn = identity(&dir, "JPN", 1);
-    let url = postgres_database("warn").await;
+    let url = kit::postgres_scratch_url().await.unwrap();
     let mk = || async {
         jpn.node(
             gsomia_core::shipped().unwrap(),
@@ -1560,7 +1531,7 @@ async fn warning_forwards_owed_by_a_dead_process_are_sent_by_another() {
         identity(&dir, "JPN", 1),
     );
     let reg = gsomia_core::shipped().unwrap();
-    let url = postgres_database("owed").await;
+    let url = kit::postgres_scratch_url().await.unwrap();
     // The hub's address, kept for later: nothing listens there yet.
     let usa_addr = {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
