@@ -134,8 +134,8 @@ pub struct Feed {
     /// were applied however their writes finish.
     pub effects: Mutex<InOrder>,
     /// On a store other processes write: the position of the last update
-    /// read from it (unset until first read). Held while reading, and by a
-    /// follow-up published here from reading until it is written.
+    /// read from it (unset until first read). Held while reading, and by
+    /// each follow-up published here (on any store) until it is written.
     pub followed: tokio::sync::Mutex<Option<i64>>,
 }
 

@@ -1021,17 +1021,18 @@ async fn follow_up(
     at: Option<&str>,
 ) -> Result<Published, WarningError> {
     crate::register::not_auditor(node, person, "publish warnings")?;
-    let at = instant(at, node.now())?;
-    // On a store other processes write, the flight as committed by all of
-    // them (an update published through another process is numbered
-    // here), held so until this one is written; a number another process
-    // takes meanwhile fails the write ([`accept_durably`]).
-    let mut followed = None;
+    // One follow-up at a time in this process, and on a store other
+    // processes write, the flight as committed by all of them (an update
+    // published through another process is numbered here), held so until
+    // this one is written; a number another process takes meanwhile fails
+    // the write ([`accept_durably`]).
+    let mut followed = node.feed().followed.lock().await;
     if node.store().shared() {
-        let mut last = node.feed().followed.lock().await;
-        catch_up(node, &mut last, true).await;
-        followed = Some(last);
+        catch_up(node, &mut followed, true).await;
     }
+    // Now, not before waiting: a point published meanwhile (here or by
+    // another process) is earlier than this one, never later.
+    let at = instant(at, node.now())?;
     let (seq, level) = {
         let flights = locked(&node.feed().flights);
         let k = flights
