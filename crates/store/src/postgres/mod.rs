@@ -29,10 +29,13 @@
 //! - what processes must reload when another records it
 //!   ([`Store::registers_version`], [`Store::warnings_after`]).
 //!
-//! Connections are plain (no TLS): the server is on a local socket or
-//! loopback, or reached through a tunnel the operators run.
+//! Connections to a server on this machine are in clear; to any other,
+//! over TLS with the server's certificate checked against the CA the
+//! connection string names (`sslmode=verify-full&sslrootcert=…`), or in
+//! clear only if the string says `sslmode=disable` ([`tls`]).
 
 pub mod copy;
+mod tls;
 mod write;
 
 use std::collections::HashSet;
@@ -42,7 +45,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use gsomia_ledger::merkle::Hash;
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
 use crate::node::{
     Batch, Committed, FacilityRecord, Idempotent, IncidentRow, Incoming, Item, ItemIndex,
@@ -93,21 +96,32 @@ pub(super) fn hash32(bytes: &[u8], what: &str) -> Result<Hash, StoreError> {
         .map_err(|_| StoreError::Corrupt(format!("{what}: {} bytes, not 32", bytes.len())))
 }
 
-/// Connects to `url` (a `postgres://` URL or key-value string); the
+/// Connects to `url` (a `postgres://` URL or key-value string), over
+/// TLS where it says so or the server is elsewhere ([`tls`]); the
 /// connection's I/O runs as a task on the current tokio runtime.
 async fn connect(url: &str) -> Result<Client, StoreError> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await.map_err(|e| {
+    tls::Target::parse(url)?.connect().await.map_err(|e| {
         StoreError::Database(format!(
-            "cannot connect to PostgreSQL at {}: {e}",
-            redacted(url)
+            "cannot connect to PostgreSQL at {}: {}",
+            redacted(url),
+            chain(&e)
         ))
-    })?;
-    tokio::spawn(async move {
-        // The connection ends when the client is dropped, or on an error
-        // that every waiting query then sees for itself.
-        let _ = connection.await;
-    });
-    Ok(client)
+    })
+}
+
+/// An error with its sources (a TLS failure is the driver error's source).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut said = e.to_string();
+    let mut next = e.source();
+    while let Some(s) = next {
+        let more = s.to_string();
+        if !said.contains(&more) {
+            said.push_str(": ");
+            said.push_str(&more);
+        }
+        next = s.source();
+    }
+    said
 }
 
 /// Applies every migration not yet applied to the database at `url`, once
@@ -180,15 +194,38 @@ pub async fn migrate_existing(url: &str) -> Result<Vec<i32>, StoreError> {
     migrate(url).await
 }
 
-/// A connection string without its password.
+/// A connection string without its password (in either form, the URL's
+/// user part or query).
 pub fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let user = url[scheme + 3..at].split(':').next().unwrap_or("");
-            format!("{}{user}@{}", &url[..scheme + 3], &url[at + 1..])
+    let Some(scheme) = url.find("://") else {
+        return tls::redacted_key_values(url);
+    };
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match base.rfind('@') {
+        Some(at) if at > scheme => {
+            let user = base[scheme + 3..at].split(':').next().unwrap_or("");
+            format!("{}{user}@{}", &base[..scheme + 3], &base[at + 1..])
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(q) = query {
+        let pairs: Vec<&str> = q
+            .split('&')
+            .map(|p| {
+                if p.split('=').next() == Some("password") {
+                    "password=***"
+                } else {
+                    p
+                }
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
     }
+    out
 }
 
 /// Refuses a server or session that does not make commits durable.
