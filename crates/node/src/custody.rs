@@ -436,6 +436,45 @@ pub fn check_person(key: &CustodyKey, p: &Person) -> Result<(), Breach> {
     )
 }
 
+fn session_fields(s: &gsomia_store::ConsoleSession) -> Writer {
+    let mut w = Writer::tagged("gsomia/v1/custody/console-session");
+    w.raw(&s.id_hash).raw(&s.token_hash).i64(s.expires_unix);
+    w
+}
+
+/// Tags a console session about to be kept.
+pub fn tag_session(key: &CustodyKey, s: &mut gsomia_store::ConsoleSession) {
+    s.custody = key.tag(&session_fields(s)).to_vec();
+}
+
+/// Checks a console session read back: one the node did not make (or
+/// whose person or end was changed) is a breach.
+pub fn check_session(key: &CustodyKey, s: &gsomia_store::ConsoleSession) -> Result<(), Breach> {
+    check_tag(
+        key,
+        || {
+            let short: String = s
+                .id_hash
+                .iter()
+                .take(6)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("console session {short}…")
+        },
+        &session_fields(s),
+        (!s.custody.is_empty()).then_some(s.custody.as_slice()),
+    )
+}
+
+/// The CSRF token of a console session: derived from its id's hash with
+/// the node's key, so every process of the node gives the same one and
+/// nothing stored reveals it.
+pub fn session_csrf(key: &CustodyKey, id_hash: &[u8; 32]) -> String {
+    let mut w = Writer::tagged("gsomia/v1/console/csrf");
+    w.raw(id_hash);
+    crate::ids::hex(&key.tag(&w))
+}
+
 /// Checks a queued transfer before it is signed and sent.
 pub fn check_outgoing(key: &CustodyKey, o: &Outgoing) -> Result<(), Breach> {
     check_tag(

@@ -16,10 +16,10 @@ mod writer;
 
 pub use ledger_dir::{LedgerDir, LedgerDirError, WitnessDir};
 pub use node::{
-    Batch, Committed, Disposed, FacilityRecord, Idempotent, IncidentRow, Incoming, Item, ItemIndex,
-    ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
-    ReturnAnswered, Role, Store, StoreError, StoreFuture, Tagged, TransferQuery, TransferRow,
-    TransferState, WarningOwed, WarningRow,
+    Batch, Committed, ConsoleSession, Disposed, FacilityRecord, Idempotent, IncidentRow, Incoming,
+    Item, ItemIndex, ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing,
+    Person, Return, ReturnAnswered, Role, Store, StoreError, StoreFuture, Tagged, TransferQuery,
+    TransferRow, TransferState, WarningOwed, WarningRow,
 };
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

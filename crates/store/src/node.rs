@@ -75,6 +75,21 @@ impl Role {
     }
 }
 
+/// A console session as the store keeps it (the node checks the tag
+/// before it honours one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    /// SHA-256 of the session id the cookie carries (the id itself is
+    /// never stored).
+    pub id_hash: [u8; 32],
+    /// The signed-in person's token hash (the register's key).
+    pub token_hash: [u8; 32],
+    /// When the session ends (Unix seconds).
+    pub expires_unix: i64,
+    /// The node's custody tag over the three.
+    pub custody: Vec<u8>,
+}
+
 /// A person in the register of cleared personnel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -806,6 +821,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         let _ = (role, secs);
         Box::pin(async { Ok(true) })
     }
+    /// Keeps a new console session, first forgetting those that ended at or
+    /// before `now` (Unix seconds). An id already kept is
+    /// [`StoreError::Exists`].
+    fn session_begin<'a>(&'a self, s: &'a ConsoleSession, now: i64) -> StoreFuture<'a, ()>;
+    /// The console session whose id hashes to `id_hash`, if it is kept.
+    fn session<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, Option<ConsoleSession>>;
+    /// Forgets a console session (signed out, expired or refused): whether
+    /// it was kept.
+    fn session_end<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, bool>;
     /// Whether other processes may write this store too (PostgreSQL), so a
     /// process must reload what it holds in memory when the store moves.
     fn shared(&self) -> bool {

@@ -13,10 +13,10 @@ use gsomia_ledger::merkle::Hash;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::node::{
-    Batch, Committed, Idempotent, IncidentRow, Incoming, Item, ItemIndex, ItemQuery, ItemRow,
-    Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return, ReturnAnswered, Role,
-    Store, StoreError, StoreFuture, TransferQuery, TransferRow, TransferState, WarningOwed,
-    WarningRow,
+    Batch, Committed, ConsoleSession, Idempotent, IncidentRow, Incoming, Item, ItemIndex,
+    ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
+    ReturnAnswered, Role, Store, StoreError, StoreFuture, TransferQuery, TransferRow,
+    TransferState, WarningOwed, WarningRow,
 };
 use crate::writer::{self, Writer, sql, sql_int};
 
@@ -55,6 +55,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (
         13,
         include_str!("../migrations/sqlite/0013_contractors.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_console_sessions.sql"),
     ),
 ];
 
@@ -883,6 +887,79 @@ impl Store for SqliteStore {
                     )
                     .map_err(writer::sql)?;
                     tx.commit().map_err(writer::sql)
+                })
+                .await
+        })
+    }
+
+    fn session_begin<'a>(&'a self, s: &'a ConsoleSession, now: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let s = s.clone();
+            self.writer
+                .run(move |conn| {
+                    let tx = conn
+                        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                        .map_err(writer::sql)?;
+                    tx.execute(
+                        "DELETE FROM console_session WHERE expires_unix <= ?",
+                        [now],
+                    )
+                    .map_err(writer::sql)?;
+                    let n = tx
+                        .execute(
+                            "INSERT INTO console_session (id_hash, token_hash, expires_unix, custody) \
+                             VALUES (?, ?, ?, ?) ON CONFLICT (id_hash) DO NOTHING",
+                            rusqlite::params![
+                                &s.id_hash[..],
+                                &s.token_hash[..],
+                                s.expires_unix,
+                                s.custody
+                            ],
+                        )
+                        .map_err(writer::sql)?;
+                    if n == 0 {
+                        return Err(StoreError::Exists("console session".to_owned()));
+                    }
+                    tx.commit().map_err(writer::sql)
+                })
+                .await
+        })
+    }
+
+    fn session<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, Option<ConsoleSession>> {
+        Box::pin(async move {
+            let id = *id_hash;
+            self.read(move |c| {
+                one(
+                    c,
+                    "SELECT token_hash, expires_unix, custody FROM console_session WHERE id_hash = ?",
+                    [&id[..]],
+                    |r| {
+                        let token: Vec<u8> = r.get(0)?;
+                        let expires_unix: i64 = r.get(1)?;
+                        let custody: Vec<u8> = r.get(2)?;
+                        Ok(hash32(token, "console session token hash").map(|t| ConsoleSession {
+                            id_hash: id,
+                            token_hash: t.0,
+                            expires_unix,
+                            custody,
+                        }))
+                    },
+                )
+            })
+            .await
+        })
+    }
+
+    fn session_end<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            let id = *id_hash;
+            self.writer
+                .run(move |conn| {
+                    Ok(conn
+                        .execute("DELETE FROM console_session WHERE id_hash = ?", [&id[..]])
+                        .map_err(writer::sql)?
+                        > 0)
                 })
                 .await
         })

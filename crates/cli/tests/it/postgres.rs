@@ -14,8 +14,9 @@ fn server() -> String {
         .unwrap_or_else(|_| "host=127.0.0.1 port=5432 user=postgres".into())
 }
 
-/// Runs `sql` on the server's `postgres` database (or `db`).
-fn admin(db: &str, sql: &str) {
+/// Runs `sql` on the server's database `db`: the first column of each
+/// row it answers, as text.
+fn rows(db: &str, sql: &str) -> Vec<String> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -33,8 +34,21 @@ fn admin(db: &str, sql: &str) {
         tokio::spawn(async move {
             let _ = conn.await;
         });
-        c.batch_execute(sql).await.unwrap();
-    });
+        c.simple_query(sql)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+/// Runs `sql` on the server's `postgres` database (or `db`).
+fn admin(db: &str, sql: &str) {
+    rows(db, sql);
 }
 
 /// A new, empty database for one test; its URL.
@@ -724,4 +738,191 @@ fn soak_a_process_killed_again_and_again_loses_no_acknowledged_release_or_warnin
         "postgres",
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
     );
+}
+
+/// The console as a browser uses it, without one: cookies and forms by hand.
+struct Console {
+    http: reqwest::Client,
+    rt: tokio::runtime::Runtime,
+}
+
+impl Console {
+    fn new(ca: &std::path::Path) -> Console {
+        Console {
+            http: reqwest::Client::builder()
+                .tls_backend_preconfigured(gsomia_api::user_tls_config(ca).unwrap())
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            rt: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// `name=value` of the cookie `name` the answer set.
+    fn set_cookie(r: &reqwest::Response, name: &str) -> String {
+        r.headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with(&format!("{name}=")))
+            .and_then(|v| v.split(';').next())
+            .unwrap_or_else(|| panic!("no {name} cookie: {:?}", r.headers()))
+            .to_owned()
+    }
+
+    /// Signs in at `url` with the sign-in form; the session cookie.
+    fn sign_in(&self, url: &str, token: &str) -> String {
+        self.rt.block_on(async {
+            let r = self.http.get(format!("{url}/signin")).send().await.unwrap();
+            let form_cookie = Console::set_cookie(&r, "gsomia_signin");
+            let csrf = form_cookie.trim_start_matches("gsomia_signin=").to_owned();
+            let r = self
+                .http
+                .post(format!("{url}/signin"))
+                .header("cookie", form_cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("token={token}&csrf={csrf}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+            Console::set_cookie(&r, "gsomia_session")
+        })
+    }
+
+    /// The dashboard with `cookie`: its body if signed in, None if sent
+    /// to sign in.
+    fn dashboard(&self, url: &str, cookie: &str) -> Option<String> {
+        self.rt.block_on(async {
+            let r = self
+                .http
+                .get(format!("{url}/"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap();
+            match r.status().as_u16() {
+                200 => Some(r.text().await.unwrap()),
+                303 => {
+                    assert_eq!(r.headers()["location"], "/signin");
+                    None
+                }
+                other => panic!("{other}: {}", r.text().await.unwrap_or_default()),
+            }
+        })
+    }
+
+    /// Signs out at `url` with the form a page of the session carries.
+    fn sign_out(&self, url: &str, cookie: &str, page: &str) -> u16 {
+        let csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .expect("a form with the session's token");
+        self.rt.block_on(async {
+            self.http
+                .post(format!("{url}/signout"))
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(format!("csrf={csrf}"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        })
+    }
+}
+
+#[test]
+fn a_console_session_holds_across_a_partys_processes_and_restarts_and_ends_everywhere() {
+    let root = tmp("pg-console");
+    let (url, db) = database("console");
+    let (jpn, _kor) = crate::holding::pair_on(&root, Some(&url));
+    let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
+    let (_, suzuki) = person(&jpn, "Suzuki", "極秘", "dprk", "security-officer");
+    let a = Server::start(&jpn);
+    let second = [
+        "--api-listen",
+        "127.0.0.1:0",
+        "--peer-listen",
+        "127.0.0.1:0",
+    ];
+    let b = Server::start_logged(&jpn, &second, "serve-b.log");
+    let c = Console::new(&jpn.join("tls/ca.pem"));
+
+    // Signed in at A: B knows the session, and shows the same form token.
+    let cookie = c.sign_in(&a.url, &sato);
+    let at_a = c.dashboard(&a.url, &cookie).expect("signed in at A");
+    let at_b = c.dashboard(&b.url, &cookie).expect("signed in at B too");
+    assert!(at_b.contains("Sato"), "{at_b}");
+    let token_of = |page: &str| {
+        page.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .map(|r| r.split('"').next().unwrap_or("").to_owned())
+    };
+    assert_eq!(token_of(&at_a), token_of(&at_b));
+    // Neither the session's id nor its form token is in the database.
+    let id = cookie.trim_start_matches("gsomia_session=");
+    let kept = rows(
+        &db,
+        "SELECT encode(id_hash, 'hex') || encode(token_hash, 'hex') || encode(custody, 'hex') \
+         FROM console_session",
+    )
+    .join(" ");
+    assert!(
+        !kept.contains(id) && !kept.contains(&token_of(&at_a).unwrap()),
+        "{kept}"
+    );
+
+    // A restarted (cookies go by host, not port): still signed in there.
+    drop(a);
+    let a = Server::start(&jpn);
+    assert!(
+        c.dashboard(&a.url, &cookie).is_some(),
+        "a restart signed Sato out"
+    );
+
+    // An insider points Sato's session at the security officer's: it
+    // signs no one in, and the node raises an integrity alarm.
+    let other = c.sign_in(&b.url, &suzuki);
+    let hash_of = |cookie: &str| {
+        format!(
+            "sha256(convert_to('{}', 'UTF8'))",
+            cookie.trim_start_matches("gsomia_session=")
+        )
+    };
+    admin(
+        &db,
+        &format!(
+            "UPDATE console_session SET token_hash = (SELECT token_hash FROM console_session \
+             WHERE id_hash = {}) WHERE id_hash = {}",
+            hash_of(&other),
+            hash_of(&cookie)
+        ),
+    );
+    assert!(
+        c.dashboard(&a.url, &cookie).is_none(),
+        "an edited session signed someone in"
+    );
+    let (_, health) = json(&[
+        "health",
+        "--node",
+        &a.url,
+        "--ca",
+        s(&jpn.join("tls/ca.pem")),
+    ]);
+    assert!(health.to_string().contains("console session"), "{health}");
+    // Suzuki's own session holds; signed out at B, it has ended at A too.
+    let page = c.dashboard(&a.url, &other).expect("Suzuki still signed in");
+    assert_eq!(c.sign_out(&b.url, &other, &page), 303);
+    assert!(
+        c.dashboard(&a.url, &other).is_none(),
+        "signed out at B, still in at A"
+    );
+    assert!(c.dashboard(&b.url, &other).is_none());
+    drop((a, b));
 }

@@ -1,21 +1,23 @@
 //! The officer's console: server-rendered pages on the user listener,
 //! under the same decisions as the API. Sign-in with a person's token
-//! gives a session cookie (HttpOnly, Secure, SameSite=Strict, 8 hours);
-//! every form carries a CSRF token checked against the session (or, for
-//! sign-in, against a cookie set with the form); templates are compiled
+//! gives a session cookie (HttpOnly, Secure, SameSite=Strict, 8 hours),
+//! kept by the store so that every process of the node knows it and a
+//! restart signs nobody out (only the id's hash is stored, under the
+//! node's custody tag); every form carries a CSRF token checked against
+//! the session (derived from it with the node's key) or, for sign-in,
+//! against a cookie set with the form; templates are compiled
 //! and escape everything; no script runs (a Content-Security-Policy with
 //! no script source). Every page carries, top and bottom, the banner of
 //! the highest marking on it in the party's own words and colours.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use askama::Template;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
 use gsomia_core::{LevelRef, PartyRef, Registry};
 use gsomia_store::Person;
 use jiff::Timestamp;
@@ -31,20 +33,16 @@ const SIGNIN_COOKIE: &str = "gsomia_signin";
 const CSS: &str = include_str!("../../templates/console.css");
 const JS: &str = include_str!("../../templates/console.js");
 
-/// A signed-in person's session.
+/// A signed-in person's session, as a request found it.
 #[derive(Debug, Clone)]
 struct Session {
-    token_hash: [u8; 32],
+    /// SHA-256 of the id the cookie carries (the store's key).
+    id_hash: [u8; 32],
+    /// The token that forms of this session carry.
     csrf: String,
-    expires: Timestamp,
 }
 
-/// The sessions of this process (a restart signs everyone out).
-#[derive(Debug, Default)]
-pub struct Sessions(Mutex<HashMap<String, Session>>);
-
 type S = State<Arc<Node>>;
-type Sess = Extension<Arc<Sessions>>;
 
 /// The console's routes.
 pub fn routes() -> Router<Arc<Node>> {
@@ -68,7 +66,6 @@ pub fn routes() -> Router<Arc<Node>> {
         .route("/console.css", get(css))
         .route("/levels.css", get(levels_css))
         .route("/favicon.ico", get(favicon))
-        .layer(Extension(Arc::new(Sessions::default())))
 }
 
 fn random_hex() -> Option<String> {
@@ -262,22 +259,44 @@ struct Page {
 }
 
 /// The person signed in with the request's session, and the session.
-async fn signed_in(
-    node: &Node,
-    sessions: &Sessions,
-    headers: &HeaderMap,
-) -> Option<(Person, Session)> {
+/// A session that has ended, was not made by this node (its custody tag
+/// fails: an integrity alarm) or whose person may no longer sign in is
+/// forgotten; none of them signs anyone in.
+async fn signed_in(node: &Node, headers: &HeaderMap) -> Option<(Person, Session)> {
     let id = cookie(headers, SESSION_COOKIE)?;
-    let s = crate::locked(&sessions.0).get(id).cloned()?;
-    if node.now() >= s.expires {
-        crate::locked(&sessions.0).remove(id);
+    let id_hash: [u8; 32] = Sha256::digest(id.as_bytes()).into();
+    let kept = match node.store().session(&id_hash).await {
+        Ok(k) => k?,
+        Err(e) => {
+            tracing::warn!(error = %e, "console: a session cannot be read");
+            return None;
+        }
+    };
+    let forget = || async {
+        if let Err(e) = node.store().session_end(&id_hash).await {
+            tracing::warn!(error = %e, "console: a session cannot be forgotten");
+        }
+    };
+    if let Err(b) = crate::custody::check_session(node.custody(), &kept) {
+        node.alarm(&b).await;
+        forget().await;
         return None;
     }
-    match crate::register::authenticate_hash(node, &s.token_hash).await {
-        Ok(p) => Some((p, s)),
+    if node.now().as_second() >= kept.expires_unix {
+        forget().await;
+        return None;
+    }
+    match crate::register::authenticate_hash(node, &kept.token_hash).await {
+        Ok(p) => Some((
+            p,
+            Session {
+                id_hash,
+                csrf: crate::custody::session_csrf(node.custody(), &id_hash),
+            },
+        )),
         Err(_) => {
             // Revoked, altered or out of its visit: the session ends.
-            crate::locked(&sessions.0).remove(id);
+            forget().await;
             None
         }
     }
@@ -299,11 +318,10 @@ fn page(node: &Node, title: &str, who: Option<&Person>, csrf: &str, banner: Bann
 /// the refusal).
 async fn posted(
     node: &Node,
-    sessions: &Sessions,
     headers: &HeaderMap,
     csrf: &str,
 ) -> Result<(Person, Session), Response> {
-    let Some((p, s)) = signed_in(node, sessions, headers).await else {
+    let Some((p, s)) = signed_in(node, headers).await else {
         return Err(to_signin());
     };
     if !same(&s.csrf, csrf) {
@@ -360,12 +378,7 @@ struct SigninForm {
     csrf: String,
 }
 
-async fn signin(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-    Form(f): Form<SigninForm>,
-) -> Response {
+async fn signin(State(node): S, headers: HeaderMap, Form(f): Form<SigninForm>) -> Response {
     if !cookie(&headers, SIGNIN_COOKIE).is_some_and(|c| same(c, &f.csrf)) {
         return refused(
             &node,
@@ -386,21 +399,25 @@ async fn signin(
             );
         }
     };
-    let (Some(id), Some(csrf)) = (random_hex(), random_hex()) else {
+    let Some(id) = random_hex() else {
         return secured(StatusCode::INTERNAL_SERVER_ERROR.into_response());
     };
-    let expires = node
-        .now()
-        .checked_add(jiff::SignedDuration::from_secs(SESSION_SECS))
-        .unwrap_or(Timestamp::MAX);
-    crate::locked(&sessions.0).insert(
-        id.clone(),
-        Session {
-            token_hash: hash,
-            csrf,
-            expires,
-        },
-    );
+    let now = node.now().as_second();
+    let mut kept = gsomia_store::ConsoleSession {
+        id_hash: Sha256::digest(id.as_bytes()).into(),
+        token_hash: hash,
+        expires_unix: now.saturating_add(SESSION_SECS),
+        custody: Vec::new(),
+    };
+    crate::custody::tag_session(node.custody(), &mut kept);
+    if let Err(e) = node.store().session_begin(&kept, now).await {
+        tracing::warn!(error = %e, "console: a session cannot be kept");
+        return signin_form(
+            &node,
+            Some(format!("Not signed in: the session cannot be kept ({e}).")),
+            StatusCode::SERVICE_UNAVAILABLE,
+        );
+    }
     tracing::info!(person = %person.id, "console: signed in");
     let mut r = secured(Redirect::to("/").into_response());
     if let Ok(v) = HeaderValue::from_str(&format!(
@@ -416,17 +433,21 @@ struct CsrfForm {
     csrf: String,
 }
 
-async fn signout(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-    Form(f): Form<CsrfForm>,
-) -> Response {
-    if let Err(r) = posted(&node, &sessions, &headers, &f.csrf).await {
-        return r;
-    }
-    if let Some(id) = cookie(&headers, SESSION_COOKIE) {
-        crate::locked(&sessions.0).remove(id);
+async fn signout(State(node): S, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
+    let (_, session) = match posted(&node, &headers, &f.csrf).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Err(e) = node.store().session_end(&session.id_hash).await {
+        // Not signed out anywhere until it is forgotten: say so.
+        tracing::warn!(error = %e, "console: a session cannot be forgotten");
+        return secured(
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not signed out: the session cannot be forgotten now; try again.",
+            )
+                .into_response(),
+        );
     }
     let mut r = secured(Redirect::to("/signin").into_response());
     r.headers_mut().append(
@@ -491,8 +512,8 @@ struct DashboardPage {
     agreements: Vec<AgreementRow>,
 }
 
-async fn dashboard(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn dashboard(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let reg = node.registry();
@@ -662,13 +683,8 @@ fn own_levels(node: &Node) -> Vec<String> {
     levels.into_iter().map(|(_, n)| n).collect()
 }
 
-async fn items_page(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-    Query(q): Query<ItemsQuery>,
-) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn items_page(State(node): S, headers: HeaderMap, Query(q): Query<ItemsQuery>) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let q = q.tidy();
@@ -825,11 +841,10 @@ fn age_text(seconds: i64) -> String {
 
 async fn transfers_page(
     State(node): S,
-    Extension(sessions): Sess,
     headers: HeaderMap,
     Query(q): Query<TransfersQuery>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let q = TransfersQuery {
@@ -1018,12 +1033,11 @@ struct ContentQuery {
 /// item's banner, or offered as a download.
 async fn content_page(
     State(node): S,
-    Extension(sessions): Sess,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<ContentQuery>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let opened = match crate::items::show(&node, &p, &id).await {
@@ -1064,13 +1078,8 @@ async fn content_page(
     )
 }
 
-async fn item_page(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn item_page(State(node): S, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let v = match crate::items::show(&node, &p, &id).await {
@@ -1176,12 +1185,11 @@ struct ReleasedPage {
 /// API; the decision and its reasons shown.
 async fn release(
     State(node): S,
-    Extension(sessions): Sess,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<ReleaseForm>,
 ) -> Response {
-    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+    let (p, s) = match posted(&node, &headers, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1226,8 +1234,8 @@ struct LedgerPage {
     alarms: Vec<String>,
 }
 
-async fn ledger_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn ledger_page(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let size = node.store().ledger_size().await.unwrap_or(0);
@@ -1283,8 +1291,8 @@ struct WarningsPage {
 
 /// Flights in progress, plotted and updated live (the script draws what
 /// the feed brings; the page itself lists what is known now).
-async fn warnings_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn warnings_page(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let list = crate::warnings::list(&node, &p, &gsomia_api::Page::default())
@@ -1333,12 +1341,8 @@ async fn warnings_page(State(node): S, Extension(sessions): Sess, headers: Heade
 }
 
 /// The live feed for the console's page, under the session.
-async fn warnings_stream(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-) -> Response {
-    let Some((p, _)) = signed_in(&node, &sessions, &headers).await else {
+async fn warnings_stream(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, _)) = signed_in(&node, &headers).await else {
         return secured(StatusCode::UNAUTHORIZED.into_response());
     };
     secured(super::user::warning_events(node, p))
@@ -1409,12 +1413,11 @@ fn kind_class(kind: &str) -> &'static str {
 /// rule each change cites, and a what-if without any one recorded event.
 async fn agreement_page(
     State(node): S,
-    Extension(sessions): Sess,
     headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<Whatif>,
 ) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     let reg = node.registry();
@@ -1647,8 +1650,8 @@ async fn consents_view(
     )
 }
 
-async fn consents_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn consents_page(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     if p.role == gsomia_store::Role::Officer {
@@ -1672,13 +1675,8 @@ struct GrantForm {
     expires: String,
 }
 
-async fn grant_consent(
-    State(node): S,
-    Extension(sessions): Sess,
-    headers: HeaderMap,
-    Form(f): Form<GrantForm>,
-) -> Response {
-    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+async fn grant_consent(State(node): S, headers: HeaderMap, Form(f): Form<GrantForm>) -> Response {
+    let (p, s) = match posted(&node, &headers, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1701,12 +1699,11 @@ async fn grant_consent(
 
 async fn revoke_consent(
     State(node): S,
-    Extension(sessions): Sess,
     headers: HeaderMap,
     Path(id): Path<String>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let (p, s) = match posted(&node, &sessions, &headers, &f.csrf).await {
+    let (p, s) = match posted(&node, &headers, &f.csrf).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -1740,8 +1737,8 @@ struct PeoplePage {
 
 /// The register (security officers and auditors): clearances and how long
 /// each still holds.
-async fn people_page(State(node): S, Extension(sessions): Sess, headers: HeaderMap) -> Response {
-    let Some((p, s)) = signed_in(&node, &sessions, &headers).await else {
+async fn people_page(State(node): S, headers: HeaderMap) -> Response {
+    let Some((p, s)) = signed_in(&node, &headers).await else {
         return to_signin();
     };
     if p.role == gsomia_store::Role::Officer || p.visit.is_some() {

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use gsomia_ledger::merkle::Hash;
 use gsomia_store::{
-    Batch, Committed, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow, Message,
-    MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Store, StoreError, StoreFuture,
+    Batch, Committed, ConsoleSession, Idempotent, Incoming, Item, ItemIndex, ItemQuery, ItemRow,
+    Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Store, StoreError, StoreFuture,
     TransferQuery, TransferRow,
 };
 use tower::ServiceExt as _;
@@ -96,6 +96,21 @@ impl Store for Flaky {
         Box::pin(async move {
             self.refuse()?;
             self.inner.probe_write(at).await
+        })
+    }
+    fn session_begin<'a>(&'a self, s: &'a ConsoleSession, now: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.session_begin(s, now).await
+        })
+    }
+    fn session<'a>(&'a self, id: &'a [u8; 32]) -> StoreFuture<'a, Option<ConsoleSession>> {
+        self.inner.session(id)
+    }
+    fn session_end<'a>(&'a self, id: &'a [u8; 32]) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            self.refuse()?;
+            self.inner.session_end(id).await
         })
     }
     fn witnessed<'a>(&'a self, party: &'a str) -> StoreFuture<'a, Option<(u64, Hash, String)>> {

@@ -48,9 +48,9 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{Client, Row};
 
 use crate::node::{
-    Batch, Committed, FacilityRecord, Idempotent, IncidentRow, Incoming, Item, ItemIndex,
-    ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person, Return,
-    ReturnAnswered, Role, Store, StoreError, StoreFuture, TransferQuery, TransferRow,
+    Batch, Committed, ConsoleSession, FacilityRecord, Idempotent, IncidentRow, Incoming, Item,
+    ItemIndex, ItemQuery, ItemRow, Message, MessageKind, OutboxRow, OutboxStats, Outgoing, Person,
+    Return, ReturnAnswered, Role, Store, StoreError, StoreFuture, TransferQuery, TransferRow,
     TransferState, WarningOwed, WarningRow,
 };
 
@@ -70,6 +70,11 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
         3,
         "0003_claims_and_inline_bytes",
         include_str!("../../migrations/postgres/0003_claims_and_inline_bytes.sql"),
+    ),
+    (
+        4,
+        "0004_console_sessions",
+        include_str!("../../migrations/postgres/0004_console_sessions.sql"),
     ),
 ];
 
@@ -867,6 +872,66 @@ impl Store for PgStore {
                 return Err(StoreError::Conflict(size));
             }
             Ok(())
+        })
+    }
+
+    fn session_begin<'a>(&'a self, s: &'a ConsoleSession, now: i64) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            self.exec(
+                "DELETE FROM console_session WHERE expires_unix <= $1",
+                &[&now],
+            )
+            .await?;
+            let n = self
+                .exec(
+                    "INSERT INTO console_session (id_hash, token_hash, expires_unix, custody) \
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (id_hash) DO NOTHING",
+                    &[
+                        &&s.id_hash[..],
+                        &&s.token_hash[..],
+                        &s.expires_unix,
+                        &s.custody,
+                    ],
+                )
+                .await?;
+            if n == 0 {
+                return Err(StoreError::Exists("console session".to_owned()));
+            }
+            Ok(())
+        })
+    }
+
+    fn session<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, Option<ConsoleSession>> {
+        Box::pin(async move {
+            self.one(
+                "SELECT token_hash, expires_unix, custody FROM console_session WHERE id_hash = $1",
+                &[&&id_hash[..]],
+                |r| {
+                    Ok(ConsoleSession {
+                        id_hash: *id_hash,
+                        token_hash: hash32(
+                            &col::<Vec<u8>>(r, "token_hash")?,
+                            "console session token hash",
+                        )?
+                        .0,
+                        expires_unix: col(r, "expires_unix")?,
+                        custody: col(r, "custody")?,
+                    })
+                },
+            )
+            .await
+        })
+    }
+
+    fn session_end<'a>(&'a self, id_hash: &'a [u8; 32]) -> StoreFuture<'a, bool> {
+        Box::pin(async move {
+            Ok(self
+                .exec(
+                    "DELETE FROM console_session WHERE id_hash = $1",
+                    &[&&id_hash[..]],
+                )
+                .await?
+                > 0)
         })
     }
 

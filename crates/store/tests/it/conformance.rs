@@ -1188,3 +1188,35 @@ pub async fn warnings_are_followed_in_commit_order<S: Store + ?Sized>(s: &S) {
     .unwrap();
     assert_eq!(s.warnings_after(0, 100).await.unwrap().len(), 5);
 }
+
+/// Console sessions: kept under the hash of their id, found, refused a
+/// second time under one id, forgotten when ended, and the ended ones
+/// swept when a new one begins.
+pub async fn console_sessions_begin_are_found_and_end<S: Store + ?Sized>(s: &S) {
+    use gsomia_store::ConsoleSession;
+    let session = |n: u8, expires_unix: i64| ConsoleSession {
+        id_hash: [n; 32],
+        token_hash: [n + 100; 32],
+        expires_unix,
+        custody: vec![n; 32],
+    };
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), None);
+    s.session_begin(&session(1, 1_000), 0).await.unwrap();
+    s.session_begin(&session(2, 2_000), 0).await.unwrap();
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(session(1, 1_000)));
+    assert!(matches!(
+        s.session_begin(&session(1, 5_000), 0).await,
+        Err(StoreError::Exists(_))
+    ));
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), Some(session(1, 1_000)));
+    // Ended: forgotten, once.
+    assert!(s.session_end(&[2; 32]).await.unwrap());
+    assert!(!s.session_end(&[2; 32]).await.unwrap());
+    assert_eq!(s.session(&[2; 32]).await.unwrap(), None);
+    // A session begun at 1,000 sweeps the one that ended then, not later ones.
+    s.session_begin(&session(3, 3_000), 999).await.unwrap();
+    assert!(s.session(&[1; 32]).await.unwrap().is_some());
+    s.session_begin(&session(4, 3_000), 1_000).await.unwrap();
+    assert_eq!(s.session(&[1; 32]).await.unwrap(), None);
+    assert_eq!(s.session(&[3; 32]).await.unwrap(), Some(session(3, 3_000)));
+}

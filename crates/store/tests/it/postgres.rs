@@ -384,6 +384,7 @@ mod suite {
         facility_files_append_once,
         the_registers_version_moves_with_messages_and_facility_records,
         warnings_are_followed_in_commit_order,
+        console_sessions_begin_are_found_and_end,
     );
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -212,3 +212,8 @@ async fn the_registers_version_moves_with_messages_and_facility_records() {
 async fn warnings_are_followed_in_commit_order() {
     c::warnings_are_followed_in_commit_order(&fresh().await).await;
 }
+
+#[tokio::test]
+async fn console_sessions_begin_are_found_and_end() {
+    c::console_sessions_begin_are_found_and_end(&fresh().await).await;
+}
