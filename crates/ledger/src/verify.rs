@@ -107,6 +107,73 @@ pub struct Report {
     pub latest: Option<Checkpoint>,
 }
 
+/// Records checked one after another, as every reader of a ledger checks
+/// them (a log file, a node's store at start-up, a store being copied):
+/// each record's bytes against its stored hash, that it decodes, that its
+/// index is its position, and that it links to the record before it.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    next: u64,
+    /// The hash the next record must link to; none when the walk resumed
+    /// at a record whose predecessor was not read.
+    prev: Option<Hash>,
+}
+
+impl Default for Chain {
+    fn default() -> Chain {
+        Chain::new()
+    }
+}
+
+impl Chain {
+    /// A walk from the first record (which links to [`GENESIS`]).
+    pub fn new() -> Chain {
+        Chain {
+            next: 0,
+            prev: Some(GENESIS),
+        }
+    }
+
+    /// A walk from record `index`, whose link to the record before it is
+    /// not checked (that record is not read); every later link is.
+    pub fn resume(index: u64) -> Chain {
+        if index == 0 {
+            return Chain::new();
+        }
+        Chain {
+            next: index,
+            prev: None,
+        }
+    }
+
+    /// Checks the next record (`bytes`, stored beside `stored`); its hash.
+    /// A link that fails names the record before it as altered (rewritten
+    /// together with its stored hash).
+    pub fn push(&mut self, stored: &Hash, bytes: &[u8]) -> Result<Hash, Problem> {
+        let index = self.next;
+        let hash = leaf_hash(bytes);
+        if hash != *stored {
+            return Err(Problem::Altered { index });
+        }
+        let record =
+            Record::from_bytes(bytes).map_err(|error| Problem::Malformed { index, error })?;
+        if record.index != index {
+            return Err(Problem::Index {
+                index,
+                claimed: record.index,
+            });
+        }
+        if self.prev.is_some_and(|p| p != record.prev) {
+            return Err(Problem::Altered {
+                index: index.saturating_sub(1),
+            });
+        }
+        self.prev = Some(hash);
+        self.next = index.saturating_add(1);
+        Ok(hash)
+    }
+}
+
 /// Verifies a log file (framed records, see [`crate::entry::frame`]) and
 /// checkpoint notes (name, text; in increasing size) against the log key.
 ///
@@ -122,28 +189,9 @@ pub fn verify(
 ) -> Result<Report, Problem> {
     let (frames, stopped) = unframe(log);
     let mut tree = Tree::new();
-    let mut prev = GENESIS;
-    for (i, f) in frames.iter().enumerate() {
-        let index = i as u64;
-        let hash = leaf_hash(f.bytes);
-        if hash != f.stored {
-            return Err(Problem::Altered { index });
-        }
-        let record =
-            Record::from_bytes(f.bytes).map_err(|error| Problem::Malformed { index, error })?;
-        if record.index != index {
-            return Err(Problem::Index {
-                index,
-                claimed: record.index,
-            });
-        }
-        if record.prev != prev {
-            return Err(Problem::Altered {
-                index: index.saturating_sub(1),
-            });
-        }
-        prev = hash;
-        tree.push_hash(hash);
+    let mut chain = Chain::new();
+    for f in &frames {
+        tree.push_hash(chain.push(&f.stored, f.bytes)?);
     }
     if let Some((index, offset)) = stopped {
         return Err(Problem::Frame { index, offset });

@@ -10,9 +10,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use gsomia_ledger::entry::{GENESIS, Record};
-use gsomia_ledger::merkle::{Hash, Tree, leaf_hash};
+use gsomia_ledger::merkle::Tree;
 use gsomia_ledger::note::{Note, Signer};
+use gsomia_ledger::verify::{Chain, Problem};
 use gsomia_seal::custody::CustodyKey;
 use gsomia_store::{Batch, Store, StoreError, Tagged};
 
@@ -240,9 +240,10 @@ pub(crate) async fn ledger(store: &dyn Store, signer: &Signer) -> Result<Checked
     for h in leaves.iter().skip(covered) {
         tree.push_hash(*h);
     }
-    // Every record after it, from its bytes.
+    // Every record after it, from its bytes; the first one's link is
+    // covered by the root.
     let from = c.size.saturating_sub(1);
-    let mut prev: Hash = GENESIS;
+    let mut chain = Chain::resume(from);
     for (i, (stored, bytes)) in store
         .records(from, records)
         .await
@@ -251,19 +252,20 @@ pub(crate) async fn ledger(store: &dyn Store, signer: &Signer) -> Result<Checked
         .enumerate()
     {
         let index = from + i as u64;
-        let tail = |what: String| LedgerProblem::Tail { index, what };
-        let hash = leaf_hash(&bytes);
-        if hash != stored {
-            return Err(tail("no longer matches its stored hash".into()));
-        }
-        let r = Record::from_bytes(&bytes).map_err(|e| tail(format!("does not decode: {e}")))?;
-        if r.index != index {
-            return Err(tail(format!("claims index {}", r.index)));
-        }
-        if index >= c.size && r.prev != prev {
-            return Err(tail("does not link to the record before it".into()));
-        }
-        prev = hash;
+        chain
+            .push(&stored, &bytes)
+            .map_err(|p| LedgerProblem::Tail {
+                index,
+                what: match p {
+                    Problem::Altered { index: at } if at == index => {
+                        "no longer matches its stored hash".into()
+                    }
+                    Problem::Altered { .. } => "does not link to the record before it".into(),
+                    Problem::Malformed { error, .. } => format!("does not decode: {error}"),
+                    Problem::Index { claimed, .. } => format!("claims index {claimed}"),
+                    other => other.to_string(),
+                },
+            })?;
     }
     Ok(Checked {
         records,

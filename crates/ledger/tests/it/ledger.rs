@@ -501,3 +501,55 @@ fn record_and_checkpoint_known_answers() {
 
 const RECORD_LEAF: &str = "0cbe908c631980889afe7312ff8f4f53bc548ddf9494974e7d8b78e21ab7004e";
 const CHECKPOINT: &str = "gsomia/KOR\n1\nDL6QjGMZgIia/nMS/49PU7xUjd+UlJdOfYt44hq3AE4=\n\n\u{2014} gsomia/KOR Cv4J7edcXTPFSDAUxLb7OAPgQCN+ZIYclsxPkKFCuPnlYQIMeuYu9zIEGRY5NtM1uElsIekX8fpnLtt6JoK9QAJcIwQ=\n";
+
+/// A walk over records one at a time, from the first or resumed at one
+/// whose predecessor is not read: each record's hash, index and link.
+#[test]
+fn a_chain_checks_hashes_indexes_and_links_from_the_first_record_or_resumed() {
+    use gsomia_ledger::verify::Chain;
+    let log = records(4).concat();
+    let records: Vec<(Hash, Vec<u8>)> = gsomia_ledger::entry::unframe(&log)
+        .0
+        .iter()
+        .map(|f| (f.stored, f.bytes.to_vec()))
+        .collect();
+    let mut whole = Chain::new();
+    for (h, b) in &records {
+        assert_eq!(whole.push(h, b), Ok(*h));
+    }
+    // Resumed at record 2: its link is not checked, the next one's is.
+    let mut resumed = Chain::resume(2);
+    assert!(resumed.push(&records[2].0, &records[2].1).is_ok());
+    assert!(resumed.push(&records[3].0, &records[3].1).is_ok());
+    // Out of place: its index is not its position.
+    let mut skipped = Chain::resume(1);
+    assert_eq!(
+        skipped.push(&records[2].0, &records[2].1),
+        Err(Problem::Index {
+            index: 1,
+            claimed: 2
+        })
+    );
+    // A changed byte, and a stored hash that is not the record's.
+    let mut bent = records[1].1.clone();
+    if let Some(last) = bent.last_mut() {
+        *last ^= 1;
+    }
+    let mut c = Chain::new();
+    c.push(&records[0].0, &records[0].1).unwrap();
+    assert_eq!(
+        c.push(&records[1].0, &bent),
+        Err(Problem::Altered { index: 1 })
+    );
+    // A record rewritten with its stored hash: the next link names it.
+    let mut c2 = Chain::new();
+    c2.push(&records[0].0, &records[0].1).unwrap();
+    let mut rewritten = Record::from_bytes(&records[1].1).unwrap();
+    rewritten.entry = Record::from_bytes(&records[3].1).unwrap().entry;
+    let rewritten = rewritten.to_bytes();
+    c2.push(&leaf_hash(&rewritten), &rewritten).unwrap();
+    assert_eq!(
+        c2.push(&records[2].0, &records[2].1),
+        Err(Problem::Altered { index: 1 })
+    );
+}

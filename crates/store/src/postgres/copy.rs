@@ -8,8 +8,9 @@
 
 use std::path::Path;
 
-use gsomia_ledger::entry::{GENESIS, Record};
-use gsomia_ledger::merkle::{Hash, Tree, leaf_hash};
+use gsomia_ledger::entry::GENESIS;
+use gsomia_ledger::merkle::{Hash, Tree};
+use gsomia_ledger::verify::Chain;
 use rusqlite::types::Value;
 use tokio_postgres::types::ToSql;
 
@@ -125,21 +126,15 @@ fn read_table(path: &Path, table: &str) -> Result<Table, StoreError> {
 pub async fn ledger_root(store: &dyn Store) -> Result<(u64, Hash), StoreError> {
     let size = store.ledger_size().await?;
     let mut tree = Tree::new();
-    let mut prev = GENESIS;
+    let mut chain = Chain::new();
     let mut from = 0;
     while from < size {
         let to = (from + 10_000).min(size);
-        for (i, (stored, bytes)) in (from..).zip(store.records(from, to).await?) {
-            let h = leaf_hash(&bytes);
-            let r = Record::from_bytes(&bytes)
-                .map_err(|e| StoreError::Corrupt(format!("ledger record {i}: {e}")))?;
-            if h != stored || r.index != i || r.prev != prev {
-                return Err(StoreError::Corrupt(format!(
-                    "ledger record {i} does not verify (hash, index or chain)"
-                )));
-            }
+        for (stored, bytes) in store.records(from, to).await? {
+            let h = chain
+                .push(&stored, &bytes)
+                .map_err(|p| StoreError::Corrupt(format!("ledger {p}")))?;
             tree.push_hash(h);
-            prev = h;
         }
         from = to;
     }
