@@ -291,15 +291,33 @@ pub fn store_migrate(dir: &Path) -> Result<Outcome> {
     ))
 }
 
-/// `gsomia store copy`.
+/// `gsomia store copy`: progress on standard error (each table as it
+/// starts and ends, and every few seconds in a large one).
+#[expect(
+    clippy::print_stderr,
+    reason = "progress of a long copy, on standard error"
+)]
 pub fn store_copy(from: &str, to: &str) -> Result<Outcome> {
     let path = Path::new(from.strip_prefix("sqlite:").unwrap_or(from));
     if !(to.starts_with("postgres://") || to.starts_with("postgresql://")) {
         anyhow::bail!("`--to {to}`: a postgres:// URL");
     }
     let shown = gsomia_node::store::redacted(to);
+    let mut said = std::time::Instant::now();
+    let mut progress = |table: &str, done: u64, total: u64| {
+        if done == 0 || done == total || said.elapsed() >= std::time::Duration::from_secs(2) {
+            if total > 0 {
+                eprintln!("store copy: {table:<18} {done}/{total} rows");
+            }
+            said = std::time::Instant::now();
+        }
+    };
     let c = runtime()?
-        .block_on(gsomia_node::store::copy_from_sqlite(path, to))
+        .block_on(gsomia_node::store::copy_from_sqlite(
+            path,
+            to,
+            &mut progress,
+        ))
         .with_context(|| format!("copying {} to {shown}", path.display()))?;
     let mut text = format!("copied {} to {shown}\n", path.display());
     for (table, n) in &c.rows {

@@ -405,9 +405,14 @@ async fn run(n: usize, postgres: bool, processes: usize) -> f64 {
         took.as_secs_f64() * 1000.0,
         took.as_secs_f64() * 1e6 / checked as f64
     );
-    let _ = std::fs::remove_dir_all(&dir);
     // GSOMIA_BENCH_KEEP=1 keeps the databases for a look afterwards.
-    if postgres && std::env::var_os("GSOMIA_BENCH_KEEP").is_none() {
+    let keep = std::env::var_os("GSOMIA_BENCH_KEEP").is_some();
+    if keep {
+        println!("kept: {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    if postgres && !keep {
         drop((jpn_node, jpn_nodes, kor_node));
         for name in ["jpn", "kor"] {
             admin(&format!(

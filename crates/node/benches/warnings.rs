@@ -10,7 +10,10 @@
 //! read it (the same clock, in the other process).
 //! The baseline, measured in the same run: the same signed update bytes
 //! relayed over plain TCP on loopback (publisher → hub → JPN → S
-//! subscriber sockets in the same second process), no TLS, no checks.
+//! subscriber sockets in the same second process), no TLS, no checks;
+//! then the floor of a TLS feed: the same relay, JPN serving its
+//! subscribers server-sent events over TLS written straight to each
+//! stream (no HTTP server, no checks), read by the node's SSE readers.
 //!
 //! Run: `cargo bench -p gsomia-node --bench warnings -- [SUBSCRIBERS] [SECONDS]`
 //! (default 1000 subscribers, 10 s per phase, 100 updates/s).
@@ -560,22 +563,34 @@ async fn run(subscribers: usize, seconds: u64) {
     );
     drop(subs);
 
-    baseline(subscribers, seconds.min(30)).await;
+    baseline(subscribers, seconds.min(30), None).await;
+    baseline(subscribers, seconds.min(30), Some(&jpn)).await;
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The same signed update bytes over plain TCP: publisher → hub → JPN →
 /// subscriber sockets (in the subscribers' process), one line each
 /// (`ID PUBLISHED-AT BASE64`), latency at the subscribers.
-async fn baseline(subscribers: usize, seconds: u64) {
+///
+/// With `tls` (JPN's identity): the floor of a TLS feed. The hops are the
+/// same plain TCP lines, but JPN serves its subscribers as the node does,
+/// server-sent events over TLS (HTTP/1.1, chunked, each event framed once
+/// and shared), read by the same SSE readers as the node's; written
+/// straight to each TLS stream, with no HTTP server, no checks, no node.
+async fn baseline(subscribers: usize, seconds: u64, tls: Option<&Identity>) {
     use base64::Engine as _;
+    use tokio::io::AsyncReadExt as _;
     let b64 = base64::engine::general_purpose::STANDARD;
+    let id = if tls.is_some() { "tls" } else { "tcp" };
     // JPN: accepts the hub's connection and the subscribers', fans out.
     let jpn = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jpn_addr = jpn.local_addr().unwrap();
     let subs_l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let subs_addr = subs_l.local_addr().unwrap();
-    let (tx, _) = tokio::sync::broadcast::channel::<Arc<String>>(1024);
+    let (tx, _) = tokio::sync::broadcast::channel::<Arc<Vec<u8>>>(1024);
+    let acceptor = tls.map(|me| {
+        tokio_rustls::TlsAcceptor::from(kit::server_config(&me.cert, &me.tls_key).unwrap())
+    });
     {
         let tx = tx.clone();
         tokio::spawn(async move {
@@ -583,10 +598,34 @@ async fn baseline(subscribers: usize, seconds: u64) {
                 let (s, _) = subs_l.accept().await.unwrap();
                 s.set_nodelay(true).unwrap();
                 let mut rx = tx.subscribe();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let mut s = s;
-                    while let Ok(line) = rx.recv().await {
-                        if s.write_all(line.as_bytes()).await.is_err() {
+                    let Some(acceptor) = acceptor else {
+                        let mut s = s;
+                        while let Ok(line) = rx.recv().await {
+                            if s.write_all(&line).await.is_err() {
+                                return;
+                            }
+                        }
+                        return;
+                    };
+                    let Ok(mut s) = acceptor.accept(s).await else {
+                        return;
+                    };
+                    // The request's head, then the answer's, then events.
+                    let (mut head, mut buf) = (Vec::new(), [0u8; 1024]);
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let answer = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n";
+                    if s.write_all(answer).await.is_err() || s.flush().await.is_err() {
+                        return;
+                    }
+                    while let Ok(event) = rx.recv().await {
+                        if s.write_all(&event).await.is_err() || s.flush().await.is_err() {
                             return;
                         }
                     }
@@ -596,11 +635,27 @@ async fn baseline(subscribers: usize, seconds: u64) {
     }
     {
         let tx = tx.clone();
+        let sse = tls.is_some();
         tokio::spawn(async move {
             let (s, _) = jpn.accept().await.unwrap();
             let mut lines = BufReader::new(s).lines();
             while let Ok(Some(l)) = lines.next_line().await {
-                let _ = tx.send(Arc::new(format!("{l}\n")));
+                let framed = if sse {
+                    // One chunk holding one event, as the node's stream sends it.
+                    let mut parts = l.splitn(3, ' ');
+                    let (id, at, sealed) = (
+                        parts.next().unwrap_or(""),
+                        parts.next().unwrap_or(""),
+                        parts.next().unwrap_or(""),
+                    );
+                    let event = format!(
+                        "event: warning\ndata: {{\"id\":\"{id}\",\"at\":\"{at}\",\"sealed\":\"{sealed}\"}}\n\n"
+                    );
+                    format!("{:x}\r\n{event}\r\n", event.len())
+                } else {
+                    format!("{l}\n")
+                };
+                let _ = tx.send(Arc::new(framed.into_bytes()));
             }
         });
     }
@@ -616,8 +671,20 @@ async fn baseline(subscribers: usize, seconds: u64) {
             out.write_all(format!("{l}\n").as_bytes()).await.unwrap();
         }
     });
-    let mut subs =
-        Subscribers::start(&["tcp", &subs_addr.to_string(), &subscribers.to_string()]).await;
+    let n_subs = subscribers.to_string();
+    let mut subs = match tls {
+        None => Subscribers::start(&["tcp", &subs_addr.to_string(), &n_subs]).await,
+        Some(me) => {
+            Subscribers::start(&[
+                "sse",
+                &format!("https://{subs_addr}"),
+                "no-token",
+                me.cert.to_str().unwrap(),
+                &n_subs,
+            ])
+            .await
+        }
+    };
     let mut publisher = tokio::net::TcpStream::connect(hub_addr).await.unwrap();
     publisher.set_nodelay(true).unwrap();
     let key = gsomia_seal::SecretKey::from_seed(&[2; 32]);
@@ -627,7 +694,7 @@ async fn baseline(subscribers: usize, seconds: u64) {
         tick.tick().await;
         let now = jiff::Timestamp::now();
         let bytes = WarningUpdate {
-            id: "tcp".into(),
+            id: id.into(),
             originator: "KOR".into(),
             level: "군사II급비밀".into(),
             seq,
@@ -639,14 +706,19 @@ async fn baseline(subscribers: usize, seconds: u64) {
         }
         .seal(&key);
         publisher
-            .write_all(format!("tcp {now} {}\n", b64.encode(&bytes)).as_bytes())
+            .write_all(format!("{id} {now} {}\n", b64.encode(&bytes)).as_bytes())
             .await
             .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let r = subs.report("tcp").await;
+    let r = subs.report(id).await;
+    let what = if tls.is_some() {
+        "floor of a TLS feed, server-sent events over TLS written straight (plain TCP hops)"
+    } else {
+        "baseline, plain TCP relay"
+    };
     println!(
-        "baseline, plain TCP relay: {} of {} deliveries; p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
+        "{what}: {} of {} deliveries; p50 {} ms, p99 {} ms, p99.9 {} ms, max {} ms",
         r[1],
         n as usize * subscribers,
         r[2],

@@ -8,5 +8,5 @@ CREATE TABLE console_session (
     token_hash   BLOB NOT NULL,
     expires_unix INTEGER NOT NULL,
     custody      BLOB NOT NULL
-) WITHOUT ROWID;
+) STRICT, WITHOUT ROWID;
 CREATE INDEX console_session_expiry ON console_session (expires_unix);

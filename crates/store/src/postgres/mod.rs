@@ -82,8 +82,10 @@ pub const MIGRATIONS: &[(i32, &str, &str)] = &[
 /// (`gsomia` in ASCII).
 const MIGRATION_LOCK: i64 = 0x0000_6773_6f6d_6961;
 
+/// A driver error as a store error, with the server's own message (the
+/// driver's text alone says only "db error").
 pub(super) fn db(e: tokio_postgres::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::Database(chain(&e))
 }
 
 pub(super) fn int(u: u64) -> Result<i64, StoreError> {
@@ -114,8 +116,9 @@ async fn connect(url: &str) -> Result<Client, StoreError> {
     })
 }
 
-/// An error with its sources (a TLS failure is the driver error's source).
-fn chain(e: &dyn std::error::Error) -> String {
+/// An error with its sources (the server's message, or a TLS failure, is
+/// the driver error's source).
+pub(super) fn chain(e: &dyn std::error::Error) -> String {
     let mut said = e.to_string();
     let mut next = e.source();
     while let Some(s) = next {
@@ -163,7 +166,7 @@ pub async fn migrate(url: &str) -> Result<Vec<i32>, StoreError> {
         }
         tx.batch_execute(sql)
             .await
-            .map_err(|e| StoreError::Database(format!("migration {name}: {e}")))?;
+            .map_err(|e| StoreError::Database(format!("migration {name}: {}", chain(&e))))?;
         tx.execute(
             "INSERT INTO schema_migration (version, name) VALUES ($1, $2)",
             &[version, name],
@@ -432,7 +435,7 @@ impl Conn {
 /// A column, typed.
 fn col<'a, T: tokio_postgres::types::FromSql<'a>>(r: &'a Row, name: &str) -> Result<T, StoreError> {
     r.try_get(name)
-        .map_err(|e| StoreError::Corrupt(format!("column `{name}`: {e}")))
+        .map_err(|e| StoreError::Corrupt(format!("column `{name}`: {}", chain(&e))))
 }
 
 fn small(v: i64, what: &str) -> Result<u32, StoreError> {

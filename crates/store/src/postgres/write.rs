@@ -189,7 +189,7 @@ pub(super) async fn analyzer(url: String, mut rx: mpsc::UnboundedReceiver<&'stat
         };
         // `table` is one of this file's own names, never input.
         if let Err(e) = c.batch_execute(&format!("ANALYZE {table}")).await {
-            tracing::warn!(table, error = %e, "cannot analyze");
+            tracing::warn!(table, error = %super::chain(&e), "cannot analyze");
         }
     }
 }

@@ -22,7 +22,7 @@ fn entry(i: u64) -> Entry {
     .unwrap()
 }
 
-fn person(id: &str, token: u8) -> Person {
+pub fn person(id: &str, token: u8) -> Person {
     Person {
         id: id.into(),
         name: format!("Officer {id}"),

@@ -580,3 +580,100 @@ async fn a_store_reaches_its_server_over_tls_with_the_certificate_checked() {
         other => panic!("a server whose certificate the named CA did not sign: {other:?}"),
     }
 }
+
+/// `store copy`: a copy that fails part-way (here the target refuses the
+/// ledger's rows, after the people went in) leaves the target as it was;
+/// once it no longer refuses, the copy holds every row and the same ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_from_sqlite_that_fails_part_way_commits_nothing() {
+    let dir = std::env::temp_dir().join(format!("gsomia-copy-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let source = dir.join("node.db");
+    {
+        let s = gsomia_store::SqliteStore::open(&source).await.unwrap();
+        s.commit(Batch {
+            people: vec![c::person("p1", 1), c::person("p2", 2)],
+            entries: (0..2_500).map(|n| entry(0, n)).collect(),
+            ..Batch::default()
+        })
+        .await
+        .unwrap();
+    }
+    let url = fresh("copy").await;
+    let db = url.rsplit("dbname=").next().unwrap().to_owned();
+    let adm = admin().await;
+    let count = |table: &'static str| {
+        let db = db.clone();
+        async move {
+            let (c, conn) = tokio_postgres::connect(&url_of(&db), tokio_postgres::NoTls)
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+                .await
+                .unwrap()
+                .get::<_, i64>(0)
+        }
+    };
+    let (c0, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    c0.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
+         CREATE TRIGGER refuse BEFORE INSERT ON ledger_record FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+    let mut seen = Vec::new();
+    let mut progress = |t: &str, done: u64, total: u64| seen.push((t.to_owned(), done, total));
+    match postgres::copy::copy_from_sqlite(&source, &url, &mut progress).await {
+        Err(StoreError::Database(m)) => {
+            assert!(
+                m.contains("ledger_record") && m.contains("refused by the test"),
+                "{m}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        count("person").await,
+        0,
+        "people copied before the failure stayed"
+    );
+    assert_eq!(count("ledger_record").await, 0);
+    // Progress was told for the people, and the ledger's table began.
+    assert!(seen.contains(&("person".to_owned(), 2, 2)), "{seen:?}");
+    assert!(
+        seen.contains(&("ledger_record".to_owned(), 0, 2_500)),
+        "{seen:?}"
+    );
+    c0.batch_execute("DROP TRIGGER refuse ON ledger_record")
+        .await
+        .unwrap();
+    seen.clear();
+    let copied = postgres::copy::copy_from_sqlite(&source, &url, &mut |t: &str, d, n| {
+        seen.push((t.to_owned(), d, n));
+    })
+    .await
+    .unwrap();
+    assert_eq!(copied.ledger_size, 2_500);
+    assert!(
+        copied.rows.contains(&("ledger_record".to_owned(), 2_500)),
+        "{copied:?}"
+    );
+    assert_eq!(count("person").await, 2);
+    // Told per chunk: the ledger's 2,500 rows in two.
+    assert!(
+        seen.contains(&("ledger_record".to_owned(), 2_000, 2_500)),
+        "{seen:?}"
+    );
+    let target = PgStore::open(&url).await.unwrap();
+    let (records, tree) = check_chain(&target).await;
+    assert_eq!(records.len(), 2_500);
+    assert_eq!(tree.root(), copied.root);
+    drop(adm);
+    let _ = std::fs::remove_dir_all(&dir);
+}
