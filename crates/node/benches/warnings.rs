@@ -151,27 +151,52 @@ async fn subscriber_process(args: &[String]) {
         Some("sse") => {
             let (api, token, ca) = (&args[1], &args[2], &args[3]);
             let n: usize = args[4].parse().unwrap();
-            let tls = gsomia_api::user_tls_config(std::path::Path::new(ca)).unwrap();
-            let http = reqwest::Client::builder()
-                .tls_backend_preconfigured(tls)
-                .pool_max_idle_per_host(n + 8)
-                .build()
-                .unwrap();
+            let tls = Arc::new(gsomia_api::user_tls_config(std::path::Path::new(ca)).unwrap());
+            let connector = tokio_rustls::TlsConnector::from(tls);
+            let addr = api.trim_start_matches("https://").to_owned();
+            let host = addr
+                .rsplit_once(':')
+                .map_or(addr.as_str(), |(h, _)| h)
+                .to_owned();
+            let name = rustls_pki_types::ServerName::try_from(host.clone()).unwrap();
             for _ in 0..n {
-                let mut resp = http
-                    .get(format!("{api}/v1/warnings/stream"))
-                    .bearer_auth(token)
-                    .send()
-                    .await
-                    .unwrap();
-                assert!(resp.status().is_success());
+                // A TLS stream read as the TCP readers read theirs: the
+                // request written by hand, lines found in the bytes as they
+                // come (chunk sizes are lines of their own, never `data:`),
+                // nothing allocated per line; no HTTP client's tasks and
+                // channels between the socket and the reader.
+                let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                tcp.set_nodelay(true).unwrap();
+                let mut s = connector.connect(name.clone(), tcp).await.unwrap();
+                s.write_all(
+                    format!(
+                        "GET /v1/warnings/stream HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {token}\r\naccept: text/event-stream\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
+                .await
+                .unwrap();
+                s.flush().await.unwrap();
+                let mut buf: Vec<u8> = Vec::with_capacity(8192);
+                while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                    let mut more = [0u8; 4096];
+                    let k = tokio::io::AsyncReadExt::read(&mut s, &mut more)
+                        .await
+                        .unwrap();
+                    assert!(k > 0, "the stream closed before its answer");
+                    buf.extend_from_slice(&more[..k]);
+                }
+                assert!(
+                    buf.starts_with(b"HTTP/1.1 200"),
+                    "{}",
+                    String::from_utf8_lossy(&buf)
+                );
+                let head = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+                buf.drain(..head);
                 let seen = seen.clone();
                 tokio::spawn(async move {
-                    // Lines found in the bytes as they come, nothing
-                    // allocated per line (as light as the TCP readers).
-                    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-                    while let Ok(Some(c)) = resp.chunk().await {
-                        buf.extend_from_slice(&c);
+                    let mut more = vec![0u8; 16 * 1024];
+                    loop {
                         let mut start = 0;
                         while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
                             let line = &buf[start..start + nl];
@@ -192,6 +217,10 @@ async fn subscriber_process(args: &[String]) {
                             }
                         }
                         buf.drain(..start);
+                        match tokio::io::AsyncReadExt::read(&mut s, &mut more).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => buf.extend_from_slice(&more[..k]),
+                        }
                     }
                 });
             }
