@@ -137,6 +137,11 @@ pub struct Feed {
     /// read from it (unset until first read). Held while reading, and by
     /// each follow-up published here (on any store) until it is written.
     pub followed: tokio::sync::Mutex<Option<i64>>,
+    /// Held by each batch write of what waits ([`Feed::take_pending`],
+    /// [`Feed::take_staged`]) from taking it until it is written or put
+    /// back: a write that finds another under way waits for it, so when
+    /// one returns, everything that waited when it began is written.
+    pub flushing: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Feed {
@@ -165,6 +170,7 @@ impl Feed {
             taken: Mutex::default(),
             receivers: Mutex::new(receivers),
             followed: tokio::sync::Mutex::new(None),
+            flushing: tokio::sync::Mutex::new(()),
             effects: Mutex::default(),
             forgotten: Mutex::default(),
         }
@@ -239,6 +245,27 @@ impl Feed {
             std::mem::take(&mut *locked(&self.staged)),
             std::mem::take(&mut *locked(&self.taken)),
         )
+    }
+
+    /// Puts back what a batch took and could not write, ahead of whatever
+    /// came meanwhile, for the next batch.
+    pub fn put_back(
+        &self,
+        entries: Vec<Entry>,
+        staged: Persist,
+        taken: Vec<(String, String, u32, String)>,
+    ) {
+        fn ahead<T>(slot: &mut Vec<T>, mut first: Vec<T>) {
+            first.append(slot);
+            *slot = first;
+        }
+        ahead(&mut locked(&self.pending), entries);
+        {
+            let mut s = locked(&self.staged);
+            ahead(&mut s.rows, staged.rows);
+            ahead(&mut s.owed, staged.owed);
+        }
+        ahead(&mut locked(&self.taken), taken);
     }
 }
 

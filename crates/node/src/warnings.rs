@@ -698,25 +698,27 @@ pub async fn ledger_batches(node: Arc<Node>) {
 }
 
 /// Commits the pending warning entries now, with the updates and forwards
-/// staged and the updates partners took.
+/// staged and the updates partners took. When it returns, everything that
+/// waited when it was called is written (a batch under way is waited for),
+/// unless the write failed: then it all waits again, for the next batch.
 pub async fn flush(node: &Node) {
-    let entries = node.feed().take_pending();
-    let (staged, taken) = node.feed().take_staged();
+    let feed = node.feed();
+    let _turn = feed.flushing.lock().await;
+    let entries = feed.take_pending();
+    let (staged, taken) = feed.take_staged();
     if entries.is_empty() && staged.is_empty() && taken.is_empty() {
         return;
     }
-    let r = node
-        .store()
-        .commit(gsomia_store::Batch {
-            entries,
-            warnings: staged.rows,
-            warnings_owed: staged.owed,
-            warnings_taken: taken,
-            ..gsomia_store::Batch::default()
-        })
-        .await;
-    if let Err(e) = r {
-        tracing::error!(error = %e, "warning ledger");
+    let batch = gsomia_store::Batch {
+        entries: entries.clone(),
+        warnings: staged.rows.clone(),
+        warnings_owed: staged.owed.clone(),
+        warnings_taken: taken.clone(),
+        ..gsomia_store::Batch::default()
+    };
+    if let Err(e) = node.store().commit(batch).await {
+        tracing::error!(error = %e, "warning ledger: kept for the next batch");
+        feed.put_back(entries, staged, taken);
     }
 }
 

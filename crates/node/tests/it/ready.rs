@@ -1,6 +1,7 @@
 //! Readiness while the database stops taking writes: a store that fails
 //! every write on demand (as a full disk or a file made read-only under a
-//! running node would), everything else passed through.
+//! running node would), or holds its commits until let go, everything else
+//! passed through. And the warning ledger's batches under both.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -20,6 +21,18 @@ use gsomia_node::testkit as kit;
 struct Flaky {
     inner: Arc<dyn Store>,
     failing: AtomicBool,
+    /// While true, commits wait (a slow disk, a busy server).
+    held: tokio::sync::watch::Sender<bool>,
+}
+
+impl Flaky {
+    fn over(inner: Arc<dyn Store>) -> Flaky {
+        Flaky {
+            inner,
+            failing: AtomicBool::new(false),
+            held: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Flaky {
@@ -43,6 +56,8 @@ impl Store for Flaky {
     }
     fn commit(&self, batch: Batch) -> StoreFuture<'_, Committed> {
         Box::pin(async move {
+            let mut held = self.held.subscribe();
+            let _ = held.wait_for(|h| !*h).await;
             self.refuse()?;
             self.inner.commit(batch).await
         })
@@ -266,10 +281,7 @@ async fn readiness_is_false_while_writes_fail_and_true_again_after() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     let jpn = kit::identity(&dir, "JPN", 41).unwrap();
-    let flaky = Arc::new(Flaky {
-        inner: kit::scratch_store().await.unwrap(),
-        failing: AtomicBool::new(false),
-    });
+    let flaky = Arc::new(Flaky::over(kit::scratch_store().await.unwrap()));
     let node = jpn
         .node(
             gsomia_core::shipped().unwrap(),
@@ -318,4 +330,84 @@ async fn readiness_is_false_while_writes_fail_and_true_again_after() {
     );
     flaky.failing.store(false, Ordering::Relaxed);
     assert_eq!(ready(node).await.0, 200);
+}
+
+/// How many `warning` entries the node's ledger holds.
+async fn warning_entries(node: &gsomia_node::Node) -> usize {
+    let size = node.store().ledger_size().await.unwrap();
+    node.store()
+        .records(0, size)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|(_, b)| {
+            gsomia_ledger::entry::Record::from_bytes(b)
+                .is_ok_and(|r| r.entry.kind().as_str() == "warning")
+        })
+        .count()
+}
+
+/// A flush of the warning ledger returns only once what waited is
+/// written, even when another batch took it and is still writing (the
+/// periodic batch and a flush at stop, or a test's); a batch whose write
+/// fails keeps its entries for the next one instead of losing them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_warning_ledger_batch_is_written_before_a_flush_returns_and_kept_when_it_fails() {
+    let dir = std::env::temp_dir().join(format!("gsomia-flush-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let kor = kit::identity(&dir, "KOR", 42).unwrap();
+    let flaky = Arc::new(Flaky::over(kit::scratch_store().await.unwrap()));
+    let node = kor
+        .node(
+            gsomia_core::shipped().unwrap(),
+            flaky.clone(),
+            vec![],
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let t0 = jiff::Timestamp::now().as_second() - 60;
+    let publish = |seq: u32, kind: &str| {
+        let bytes = super::warning("kor-flush", seq, kind, t0).seal(&kor.key);
+        kit::accept(&node, &bytes, None).unwrap();
+    };
+    let before = warning_entries(&node).await;
+
+    // One batch takes the entry and is held writing it; a flush meanwhile
+    // may not return before it is written.
+    publish(0, "launch");
+    flaky.held.send_replace(true);
+    let first = tokio::spawn({
+        let node = node.clone();
+        async move { kit::flush_warnings(&node).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        kit::flush_warnings(&node),
+    )
+    .await;
+    assert!(
+        second.is_err(),
+        "a flush returned while the entry it was to write was not yet written"
+    );
+    flaky.held.send_replace(false);
+    first.await.unwrap();
+    kit::flush_warnings(&node).await;
+    assert_eq!(warning_entries(&node).await, before + 1);
+
+    // A batch that cannot be written keeps its entry for the next one.
+    publish(1, "track");
+    flaky.failing.store(true, Ordering::Relaxed);
+    kit::flush_warnings(&node).await;
+    assert_eq!(warning_entries(&node).await, before + 1);
+    flaky.failing.store(false, Ordering::Relaxed);
+    kit::flush_warnings(&node).await;
+    assert_eq!(
+        warning_entries(&node).await,
+        before + 2,
+        "the entry of a batch that failed was lost"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }
