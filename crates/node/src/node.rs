@@ -128,6 +128,9 @@ pub enum AssembleError {
     /// A partner's client could not be built.
     #[error("cannot build the client for {0}")]
     Client(String, #[source] reqwest::Error),
+    /// The store could not be read.
+    #[error("cannot read the store")]
+    Store(#[from] StoreError),
 }
 
 /// Why a ledger entry could not be written.
@@ -257,7 +260,14 @@ impl Node {
         let signer = Arc::new(parts.signer);
         let checkpoints =
             Arc::new(Checkpoints::load(parts.store.clone(), signer.clone(), parts.tree).await?);
-        let feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
+        let mut feed = Feed::new(parts.partners.iter().map(|p| p.party.as_str()));
+        if parts.store.shared() {
+            // Other processes' warning updates are followed from here:
+            // taken before this process restores or learns any flight, so
+            // none committed meanwhile is skipped (one seen twice is a
+            // duplicate).
+            *feed.followed.get_mut() = Some(parts.store.last_warning_position().await?);
+        }
         let lanes = Lanes::start(&parts.party)?;
         let pinned = crate::tls::PinnedSet::new(
             parts

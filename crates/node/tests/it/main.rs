@@ -1355,7 +1355,6 @@ async fn a_flight_published_through_two_processes_is_numbered_once_and_seen_alik
         .unwrap()
     };
     let (a, b) = (mk().await, mk().await);
-    let tasks = [kit::start_warnings(&a), kit::start_warnings(&b)];
     let ito = gsomia_store::Person {
         id: "jpn-ito".into(),
         name: "Ito".into(),
@@ -1382,6 +1381,9 @@ async fn a_flight_published_through_two_processes_is_numbered_once_and_seen_alik
         at: None,
     };
     let id = kit::launch_warning(&a, &ito, &launch).await.unwrap().id;
+    // B's follower starts only now, after the launch was committed: B
+    // must still learn of it (it follows from where it was assembled).
+    let tasks = [kit::start_warnings(&a), kit::start_warnings(&b)];
     let point = |n: u32| gsomia_api::Track {
         point: gsomia_api::Point {
             lat: 39.0 + f64::from(n) * 0.01,
