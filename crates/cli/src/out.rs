@@ -64,7 +64,8 @@ impl Outcome {
 /// How a failure ends the command: 1 refused (the node said no under its
 /// rules: a 403, a 409), 2 bad usage or input (a 4xx about the request, a
 /// file or argument that does not hold), 3 the node failed or could not be
-/// reached (a 5xx, a timeout, a connection that broke, a database error).
+/// reached (a 5xx, a timeout, a connection that broke, a database error;
+/// a database connection string refused before connecting is input, 2).
 pub fn exit_code(e: &anyhow::Error) -> u8 {
     for cause in e.chain() {
         if let Some(c) = cause.downcast_ref::<gsomia_api::ClientError>() {
@@ -86,8 +87,14 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
                 _ => 2,
             };
         }
-        if cause.downcast_ref::<gsomia_node::StoreError>().is_some() {
-            return 3;
+        if let Some(s) = cause.downcast_ref::<gsomia_node::StoreError>() {
+            // A connection string refused before connecting is the
+            // caller's input; anything the database did is not.
+            return if matches!(s, gsomia_node::StoreError::Refused(_)) {
+                2
+            } else {
+                3
+            };
         }
     }
     2

@@ -42,6 +42,11 @@ pub enum StoreError {
     /// The database file is not there (only `gsomia init` makes one).
     #[error("`{0}` does not exist (only `gsomia init` creates a node's database)")]
     NoDatabase(String),
+    /// A connection string the store refuses before connecting (it does
+    /// not parse, or would reach a server without checked TLS); it says
+    /// what to write instead.
+    #[error("connection string refused: {0}")]
+    Refused(String),
 }
 
 /// A person's role.

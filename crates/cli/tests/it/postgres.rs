@@ -926,3 +926,41 @@ fn a_console_session_holds_across_a_partys_processes_and_restarts_and_ends_every
     assert!(c.dashboard(&b.url, &other).is_none());
     drop((a, b));
 }
+
+/// A database elsewhere named without TLS, or with a mode that would fall
+/// back to clear, is refused before anything is made: bad input (exit 2),
+/// saying what to write instead; no node directory is left behind.
+#[test]
+fn init_refuses_a_database_url_that_would_travel_in_clear() {
+    let root = tmp("pg-clear");
+    for (url, said) in [
+        (
+            "postgres://gsomia:secret@db.example.org/jpn",
+            "sslmode=verify-full&sslrootcert",
+        ),
+        (
+            "postgres://gsomia@127.0.0.1/jpn?sslmode=prefer",
+            "fall back",
+        ),
+        (
+            "postgres://gsomia@db.example.org/jpn?sslmode=verify-full",
+            "needs sslrootcert",
+        ),
+    ] {
+        let dir = root.join("jpn");
+        let (code, out) = json(&[
+            "init",
+            "--party",
+            "JPN",
+            "--dir",
+            s(&dir),
+            "--database",
+            url,
+        ]);
+        assert_eq!(code, 2, "{url}: {out}");
+        let text = out.to_string();
+        assert!(text.contains(said), "{url}: {out}");
+        assert!(!text.contains("secret"), "the password is shown: {out}");
+        assert!(!dir.join("node.toml").exists(), "{url}: a node was made");
+    }
+}

@@ -60,9 +60,9 @@ enum Mode {
 impl Target {
     /// Reads `url` (either form) and applies the table in this module's
     /// documentation; a string that breaks it is
-    /// [`StoreError::Database`] saying what to write instead.
+    /// [`StoreError::Refused`] saying what to write instead.
     pub(super) fn parse(url: &str) -> Result<Target, StoreError> {
-        let bad = |what: String| StoreError::Database(format!("{}: {what}", super::redacted(url)));
+        let bad = |what: String| StoreError::Refused(format!("{}: {what}", super::redacted(url)));
         let split = split_options(url).map_err(bad)?;
         let mut config: Config = split
             .rest
@@ -192,7 +192,7 @@ fn is_local(config: &Config) -> bool {
 /// `root` and checks the server's name unless `skip_name`.
 fn client_config(root: &Path, skip_name: bool) -> Result<rustls::ClientConfig, StoreError> {
     let unusable =
-        |what: String| StoreError::Database(format!("sslrootcert {}: {what}", root.display()));
+        |what: String| StoreError::Refused(format!("sslrootcert {}: {what}", root.display()));
     let mut roots = RootCertStore::empty();
     let certs = CertificateDer::pem_file_iter(root)
         .map_err(|e| unusable(e.to_string()))?
