@@ -840,7 +840,15 @@ impl Console {
 #[test]
 fn a_console_session_holds_across_a_partys_processes_and_restarts_and_ends_everywhere() {
     let root = tmp("pg-console");
+    // Both processes reach the database over TLS, its certificate checked
+    // (the machine's server: Debian's snakeoil certificate, for localhost).
     let (url, db) = database("console");
+    let ca = std::env::var("GSOMIA_TEST_POSTGRES_CA")
+        .unwrap_or_else(|_| "/etc/ssl/certs/ssl-cert-snakeoil.pem".into());
+    let url = format!(
+        "{}?sslmode=verify-full&sslrootcert={ca}",
+        url.replace("@127.0.0.1:", "@localhost:")
+    );
     let (jpn, _kor) = crate::holding::pair_on(&root, Some(&url));
     let (_, sato) = person(&jpn, "Sato", "極秘", "dprk", "officer");
     let (_, suzuki) = person(&jpn, "Suzuki", "極秘", "dprk", "security-officer");
@@ -853,6 +861,16 @@ fn a_console_session_holds_across_a_partys_processes_and_restarts_and_ends_every
     ];
     let b = Server::start_logged(&jpn, &second, "serve-b.log");
     let c = Console::new(&jpn.join("tls/ca.pem"));
+    let sessions = rows(
+        "postgres",
+        &format!(
+            "SELECT count(*) FILTER (WHERE s.ssl) || ' ' || count(*) FILTER (WHERE NOT s.ssl) \
+             FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.datname = '{db}'"
+        ),
+    );
+    let (encrypted, clear) = sessions[0].split_once(' ').unwrap();
+    assert!(encrypted.parse::<u32>().unwrap() >= 4, "{sessions:?}");
+    assert_eq!(clear, "0", "a session in clear: {sessions:?}");
 
     // Signed in at A: B knows the session, and shows the same form token.
     let cookie = c.sign_in(&a.url, &sato);
