@@ -520,10 +520,12 @@ async fn run(subscribers: usize, seconds: u64) {
                 r[5],
                 r[6]
             );
+            // The p99, for the ratios printed at the end.
+            r[3].parse::<f64>().unwrap_or(f64::NAN)
         }
     };
     phase("warm-up (not counted)", "kor-w-warm".into(), 2).await;
-    phase("idle", "kor-w-idle".into(), seconds).await;
+    let idle_p99 = phase("idle", "kor-w-idle".into(), seconds).await;
     let rss_idle = rss_kib();
 
     // Bulk: KOR releases items to JPN as fast as it can meanwhile.
@@ -575,7 +577,7 @@ async fn run(subscribers: usize, seconds: u64) {
         .collect();
     let before = jpn_node.store().item_ids().await.unwrap().len();
     let t = Instant::now();
-    phase("under bulk transfers", "kor-w-bulk".into(), seconds).await;
+    let bulk_p99 = phase("under bulk transfers", "kor-w-bulk".into(), seconds).await;
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let mut released = 0;
     for b in bulk {
@@ -592,21 +594,30 @@ async fn run(subscribers: usize, seconds: u64) {
     );
     drop(subs);
 
-    baseline(subscribers, seconds.min(30), None).await;
-    baseline(subscribers, seconds.min(30), Some(&jpn)).await;
+    let tcp_p99 = baseline(subscribers, seconds.min(30), None).await;
+    let tls_p99 = baseline(subscribers, seconds.min(30), Some(&jpn)).await;
+    println!(
+        "p99 ratios, this run: node idle / plain TCP relay {:.2}, under bulk / plain TCP relay {:.2}; \
+         node idle / TLS floor {:.2}, under bulk / TLS floor {:.2}; TLS floor / plain TCP relay {:.2}",
+        idle_p99 / tcp_p99,
+        bulk_p99 / tcp_p99,
+        idle_p99 / tls_p99,
+        bulk_p99 / tls_p99,
+        tls_p99 / tcp_p99
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The same signed update bytes over plain TCP: publisher → hub → JPN →
 /// subscriber sockets (in the subscribers' process), one line each
-/// (`ID PUBLISHED-AT BASE64`), latency at the subscribers.
+/// (`ID PUBLISHED-AT BASE64`), latency at the subscribers; its p99 (ms).
 ///
 /// With `tls` (JPN's identity): the floor of a TLS feed. The hops are the
 /// same plain TCP lines, but JPN serves its subscribers as the node does,
 /// server-sent events over TLS (HTTP/1.1, chunked, each event framed once
 /// and shared), read by the same SSE readers as the node's; written
 /// straight to each TLS stream, with no HTTP server, no checks, no node.
-async fn baseline(subscribers: usize, seconds: u64, tls: Option<&Identity>) {
+async fn baseline(subscribers: usize, seconds: u64, tls: Option<&Identity>) -> f64 {
     use base64::Engine as _;
     use tokio::io::AsyncReadExt as _;
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -755,4 +766,5 @@ async fn baseline(subscribers: usize, seconds: u64, tls: Option<&Identity>) {
         r[4],
         r[5]
     );
+    r[3].parse::<f64>().unwrap_or(f64::NAN)
 }
