@@ -31,7 +31,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres::config::{Host, SslMode};
-use tokio_postgres::{Client, Config, NoTls};
+use tokio_postgres::tls::MakeTlsConnect;
+use tokio_postgres::{Client, Config, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::node::StoreError;
@@ -150,24 +151,25 @@ impl Target {
     /// tokio runtime.
     pub(super) async fn connect(&self) -> Result<Client, tokio_postgres::Error> {
         match &self.transport {
-            Transport::Clear => {
-                let (client, connection) = self.config.connect(NoTls).await?;
-                tokio::spawn(async move {
-                    // The connection ends when the client is dropped, or on
-                    // an error that every waiting query then sees for itself.
-                    let _ = connection.await;
-                });
-                Ok(client)
-            }
-            Transport::Tls(tls) => {
-                let (client, connection) = self.config.connect(tls.clone()).await?;
-                tokio::spawn(async move {
-                    let _ = connection.await;
-                });
-                Ok(client)
-            }
+            Transport::Clear => open(&self.config, NoTls).await,
+            Transport::Tls(tls) => open(&self.config, tls.clone()).await,
         }
     }
+}
+
+/// Connects with `tls` and runs the connection's I/O as a task: it ends
+/// when the client is dropped, or on an error that every waiting query
+/// then sees for itself.
+async fn open<T>(config: &Config, tls: T) -> Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(client)
 }
 
 /// Whether every host the string names is this machine.
@@ -469,11 +471,10 @@ mod tests {
 
     #[test]
     fn a_client_certificate_is_refused_not_ignored() {
-        let e = Target::parse("host=127.0.0.1 sslkey=/k.pem").err().unwrap();
+        let said = refused("host=127.0.0.1 sslkey=/k.pem");
         assert!(
-            e.to_string()
-                .contains("client certificates are not supported"),
-            "{e}"
+            said.contains("client certificates are not supported"),
+            "{said}"
         );
     }
 
@@ -490,33 +491,37 @@ mod tests {
         }
     }
 
+    /// What parsing `url` refused, said.
+    fn refused(url: &str) -> String {
+        match Target::parse(url) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{url} was taken"),
+        }
+    }
+
     #[test]
     fn a_server_elsewhere_needs_a_checked_tls_connection_or_an_explicit_disable() {
-        let e = Target::parse("postgres://u:secret@db.example/g")
-            .err()
-            .unwrap();
-        let said = e.to_string();
+        let said = refused("postgres://u:secret@db.example/g");
         assert!(said.contains("sslmode=verify-full&sslrootcert"), "{said}");
         assert!(!said.contains("secret"), "the password is shown: {said}");
         for mode in ["prefer", "allow"] {
-            let e = Target::parse(&format!("host=127.0.0.1 sslmode={mode}"))
-                .err()
-                .unwrap();
-            assert!(e.to_string().contains("fall back"), "{e}");
+            let said = refused(&format!("host=127.0.0.1 sslmode={mode}"));
+            assert!(said.contains("fall back"), "{said}");
         }
-        let e = Target::parse("host=db.example sslmode=require")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("needs sslrootcert"), "{e}");
-        let e = Target::parse("host=db.example sslmode=verify-full sslrootcert=/nonexistent.pem")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("/nonexistent.pem"), "{e}");
-        let e = Target::parse("host=/run/pg sslmode=verify-full sslrootcert=/x")
-            .err()
-            .unwrap();
-        assert!(e.to_string().contains("Unix socket"), "{e}");
-        let e = Target::parse("host=x sslmode=yes").err().unwrap();
-        assert!(e.to_string().contains("not one of"), "{e}");
+        for (url, part) in [
+            ("host=db.example sslmode=require", "needs sslrootcert"),
+            (
+                "host=db.example sslmode=verify-full sslrootcert=/nonexistent.pem",
+                "/nonexistent.pem",
+            ),
+            (
+                "host=/run/pg sslmode=verify-full sslrootcert=/x",
+                "Unix socket",
+            ),
+            ("host=x sslmode=yes", "not one of"),
+        ] {
+            let said = refused(url);
+            assert!(said.contains(part), "{url}: {said}");
+        }
     }
 }
