@@ -47,6 +47,21 @@ pub fn export_bundle(dir: &Path, to: &Path) -> PathBuf {
     to.to_path_buf()
 }
 
+/// Makes the node whose bundle is `bundle` a partner of the node in `dir`,
+/// reached at `endpoint` (`partner add`, which must succeed).
+pub fn add_partner(dir: &Path, bundle: &Path, endpoint: &str) {
+    let (code, d) = json(&[
+        "partner",
+        "add",
+        "--dir",
+        s(dir),
+        s(bundle),
+        "--endpoint",
+        endpoint,
+    ]);
+    assert_eq!(code, 0, "{d}");
+}
+
 /// Gives the node in `dir` a fixed peer port (free now), so partners can
 /// pin its endpoint before it runs; the port.
 pub fn fixed_peer_port(dir: &Path) -> u16 {

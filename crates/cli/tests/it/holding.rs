@@ -130,17 +130,7 @@ pub(crate) fn pair_on(root: &Path, jpn_database: Option<&str>) -> (PathBuf, Path
     let jb = crate::common::export_bundle(&jpn, &root.join("jpn.bundle"));
     let kb = crate::common::export_bundle(&kor, &root.join("kor.bundle"));
     for (dir, bundle, port) in [(&jpn, &kb, kport), (&kor, &jb, jport)] {
-        let endpoint = format!("https://127.0.0.1:{port}");
-        let (code, d) = json(&[
-            "partner",
-            "add",
-            "--dir",
-            s(dir),
-            s(bundle),
-            "--endpoint",
-            &endpoint,
-        ]);
-        assert_eq!(code, 0, "{d}");
+        crate::common::add_partner(dir, bundle, &format!("https://127.0.0.1:{port}"));
     }
     (jpn, kor)
 }

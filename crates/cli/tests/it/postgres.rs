@@ -411,18 +411,7 @@ fn hub(root: &std::path::Path, jpn: &std::path::Path, kor: &std::path::Path) -> 
     assert_eq!(code, 0, "{out}");
     crate::common::fixed_peer_port(&usa);
     let ub = crate::common::export_bundle(&usa, &root.join("usa.bundle"));
-    let add = |dir: &std::path::Path, bundle: &std::path::Path, endpoint: &str| {
-        let (code, d) = json(&[
-            "partner",
-            "add",
-            "--dir",
-            s(dir),
-            s(bundle),
-            "--endpoint",
-            endpoint,
-        ]);
-        assert_eq!(code, 0, "{d}");
-    };
+    let add = crate::common::add_partner;
     for (dir, party) in [(jpn, "jpn"), (kor, "kor")] {
         add(
             &usa,

@@ -29,18 +29,11 @@ pub(crate) fn trio(root: &Path) -> [PathBuf; 3] {
             if i == j {
                 continue;
             }
-            let endpoint = format!("https://127.0.0.1:{}", ports[j]);
-            let bundle = root.join(format!("{p}.bundle"));
-            let (code, v) = json(&[
-                "partner",
-                "add",
-                "--dir",
-                s(d),
-                s(&bundle),
-                "--endpoint",
-                &endpoint,
-            ]);
-            assert_eq!(code, 0, "{v}");
+            crate::common::add_partner(
+                d,
+                &root.join(format!("{p}.bundle")),
+                &format!("https://127.0.0.1:{}", ports[j]),
+            );
         }
     }
     dirs

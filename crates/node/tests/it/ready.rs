@@ -275,14 +275,19 @@ impl Store for Flaky {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readiness_is_false_while_writes_fail_and_true_again_after() {
-    let dir = std::env::temp_dir().join(format!("gsomia-ready-{}", std::process::id()));
+/// A node of `party` alone, on a scratch store behind [`Flaky`] (its
+/// identity under a fresh directory named from `prefix`).
+async fn flaky_node(
+    prefix: &str,
+    party: &str,
+    seed: u8,
+) -> (kit::Identity, Arc<Flaky>, Arc<gsomia_node::Node>) {
+    let dir = std::env::temp_dir().join(format!("{prefix}{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let jpn = kit::identity(&dir, "JPN", 41).unwrap();
+    let me = kit::identity(&dir, party, seed).unwrap();
     let flaky = Arc::new(Flaky::over(kit::scratch_store().await.unwrap()));
-    let node = jpn
+    let node = me
         .node(
             gsomia_core::shipped().unwrap(),
             flaky.clone(),
@@ -291,6 +296,12 @@ async fn readiness_is_false_while_writes_fail_and_true_again_after() {
         )
         .await
         .unwrap();
+    (me, flaky, node)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_false_while_writes_fail_and_true_again_after() {
+    let (_, flaky, node) = flaky_node("gsomia-ready-", "JPN", 41).await;
     let ready = |node: Arc<gsomia_node::Node>| async move {
         let req = axum::http::Request::get("/readyz")
             .body(axum::body::Body::empty())
@@ -334,16 +345,10 @@ async fn readiness_is_false_while_writes_fail_and_true_again_after() {
 
 /// How many `warning` entries the node's ledger holds.
 async fn warning_entries(node: &gsomia_node::Node) -> usize {
-    let size = node.store().ledger_size().await.unwrap();
-    node.store()
-        .records(0, size)
+    super::ledger_kinds(node)
         .await
-        .unwrap()
         .iter()
-        .filter(|(_, b)| {
-            gsomia_ledger::entry::Record::from_bytes(b)
-                .is_ok_and(|r| r.entry.kind().as_str() == "warning")
-        })
+        .filter(|k| *k == "warning")
         .count()
 }
 
@@ -353,20 +358,7 @@ async fn warning_entries(node: &gsomia_node::Node) -> usize {
 /// fails keeps its entries for the next one instead of losing them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warning_ledger_batch_is_written_before_a_flush_returns_and_kept_when_it_fails() {
-    let dir = std::env::temp_dir().join(format!("gsomia-flush-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let kor = kit::identity(&dir, "KOR", 42).unwrap();
-    let flaky = Arc::new(Flaky::over(kit::scratch_store().await.unwrap()));
-    let node = kor
-        .node(
-            gsomia_core::shipped().unwrap(),
-            flaky.clone(),
-            vec![],
-            Default::default(),
-        )
-        .await
-        .unwrap();
+    let (kor, flaky, node) = flaky_node("gsomia-flush-", "KOR", 42).await;
     let t0 = jiff::Timestamp::now().as_second() - 60;
     let publish = |seq: u32, kind: &str| {
         let bytes = super::warning("kor-flush", seq, kind, t0).seal(&kor.key);
@@ -409,5 +401,4 @@ async fn a_warning_ledger_batch_is_written_before_a_flush_returns_and_kept_when_
         before + 2,
         "the entry of a batch that failed was lost"
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -601,25 +601,19 @@ async fn a_copy_from_sqlite_that_fails_part_way_commits_nothing() {
         .unwrap();
     }
     let url = fresh("copy").await;
-    let db = url.rsplit("dbname=").next().unwrap().to_owned();
-    let adm = admin().await;
+    let (c0, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
     let count = |table: &'static str| {
-        let db = db.clone();
+        let c0 = &c0;
         async move {
-            let (c, conn) = tokio_postgres::connect(&url_of(&db), tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            tokio::spawn(conn);
-            c.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            c0.query_one(&format!("SELECT count(*) FROM {table}"), &[])
                 .await
                 .unwrap()
                 .get::<_, i64>(0)
         }
     };
-    let (c0, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
     c0.batch_execute(
         "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
          $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$; \
@@ -674,6 +668,5 @@ async fn a_copy_from_sqlite_that_fails_part_way_commits_nothing() {
     let (records, tree) = check_chain(&target).await;
     assert_eq!(records.len(), 2_500);
     assert_eq!(tree.root(), copied.root);
-    drop(adm);
     let _ = std::fs::remove_dir_all(&dir);
 }
